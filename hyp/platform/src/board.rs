@@ -1,0 +1,61 @@
+//! What a board is, as data: RAM, cores, the interrupt controller, the UART,
+//! and the guest-visible device layout. Board crates under `boards/` fill it
+//! in; the hypervisor checks it against the firmware's device tree at boot.
+
+use crate::addr::{GuestPhysAddr, PhysAddr, PhysRange};
+
+/// Most physical cores a board description may list.
+pub const MAX_CPUS: usize = 8;
+
+/// One physical core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cpu {
+    /// The MPIDR affinity fields (Aff3..Aff0) the firmware reports for it,
+    /// without bit 31 or the MT/U bits: exactly what PSCI `CPU_ON` takes.
+    pub mpidr: u64,
+}
+
+/// The physical interrupt controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GicDescription {
+    /// GICv3: distributor plus one redistributor frame pair per core.
+    V3 {
+        /// GICD base.
+        distributor: PhysAddr,
+        /// First GICR frame.
+        redistributor: PhysAddr,
+        /// Bytes between consecutive cores' GICR frames (0x20000 for GICv3).
+        redistributor_stride: u64,
+    },
+    /// GICv2 / GIC-400 with virtualization extensions.
+    V2 {
+        /// GICD base.
+        distributor: PhysAddr,
+        /// GICC base (physical CPU interface).
+        cpu_interface: PhysAddr,
+        /// GICH base (virtual interface control).
+        hypervisor_interface: PhysAddr,
+        /// GICV base (virtual CPU interface, mapped to guests at their GICC).
+        virtual_cpu_interface: PhysAddr,
+    },
+}
+
+/// A board, as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardDescription {
+    /// Short name, e.g. `qemu-virt`.
+    pub name: heapless::String<32>,
+    /// The RAM the board provides (as Janus is run on it).
+    pub ram: PhysRange,
+    /// The part of RAM that Janus keeps for itself: its image, the embedded
+    /// guest payload, heap, stacks and page tables. No personality may use it.
+    pub hypervisor: PhysRange,
+    /// Physical cores, by index. Manifests name cores by this index.
+    pub cpus: heapless::Vec<Cpu, MAX_CPUS>,
+    /// The physical console UART (a PL011) the hypervisor owns.
+    pub uart: PhysAddr,
+    /// The physical interrupt controller.
+    pub gic: GicDescription,
+    /// Where each personality sees its own emulated PL011 console.
+    pub guest_uart: GuestPhysAddr,
+}
