@@ -1,0 +1,86 @@
+//! QEMU `virt` as data: what the board has, and how QEMU must be started so
+//! that it matches (Bao's `virt_desc.c`, Hubris' "a board is a file").
+#![forbid(unsafe_code)]
+
+use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+
+/// The board's name, as manifests spell it.
+pub const NAME: &str = "qemu-virt";
+/// RAM QEMU is given: 2 GiB from 0x4000_0000.
+pub const RAM_START: u64 = 0x4000_0000;
+/// RAM size in MiB (`-m`).
+pub const RAM_MIB: u64 = 2048;
+/// Janus keeps the first 128 MiB of RAM: its image at +512 KiB, the guest
+/// payload after it, then page tables.
+pub const HYPERVISOR_SIZE: u64 = 128 << 20;
+/// Cores (`-smp`).
+pub const CORES: u64 = 4;
+
+/// The board description embedded in every qemu-virt image.
+pub fn description() -> BoardDescription {
+    let mut name = heapless::String::new();
+    let _ = name.push_str(NAME);
+    let mut cpus = heapless::Vec::new();
+    for index in 0..CORES {
+        // QEMU virt numbers cores in clusters of 8: Aff0 = index % 8, Aff1 = index / 8.
+        let _ = cpus.push(Cpu { mpidr: (index % 8) | ((index / 8) << 8) });
+    }
+    BoardDescription {
+        name,
+        ram: PhysRange::new(RAM_START, RAM_MIB << 20),
+        hypervisor: PhysRange::new(RAM_START, HYPERVISOR_SIZE),
+        cpus,
+        uart: PhysAddr(0x0900_0000),
+        gic: GicDescription::V3 {
+            distributor: PhysAddr(0x0800_0000),
+            redistributor: PhysAddr(0x080a_0000),
+            redistributor_stride: 0x2_0000,
+        },
+        guest_uart: GuestPhysAddr(0x0900_0000),
+    }
+}
+
+/// QEMU arguments for this board (without `-kernel` and the console).
+/// Deterministic: no DTB randomness, a fixed RTC.
+pub fn qemu_arguments() -> Vec<String> {
+    [
+        "-M",
+        "virt,virtualization=on,gic-version=3,dtb-randomness=off",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        &CORES.to_string(),
+        "-m",
+        &format!("{RAM_MIB}M"),
+        "-rtc",
+        "base=2025-01-01T00:00:00,clock=vm",
+    ]
+    .iter()
+    .map(|argument| argument.to_string())
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypervisor_region_is_inside_ram_and_cores_are_distinct() {
+        let board = description();
+        let ram_end = board.ram.end().unwrap();
+        assert!(board.hypervisor.start.get() >= board.ram.start.get());
+        assert!(board.hypervisor.end().unwrap() <= ram_end);
+        let mut mpidrs: Vec<u64> = board.cpus.iter().map(|cpu| cpu.mpidr).collect();
+        mpidrs.dedup();
+        assert_eq!(mpidrs.len() as u64, CORES);
+    }
+
+    #[test]
+    fn qemu_arguments_match_the_description() {
+        let arguments = qemu_arguments().join(" ");
+        assert!(arguments.contains("gic-version=3"));
+        assert!(arguments.contains(&format!("-smp {CORES}")));
+        assert!(arguments.contains(&format!("-m {RAM_MIB}M")));
+        assert!(arguments.contains("virtualization=on"));
+    }
+}

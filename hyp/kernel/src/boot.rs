@@ -1,0 +1,217 @@
+//! Boot: the primary core's path from the firmware's jump to the first
+//! guest instruction, and the secondary cores' path to their parking loop.
+
+use core::sync::atomic::Ordering;
+
+use janus_manifest::BootPlan;
+use janus_stage2::{MemoryKind, PartitionMap, Stage2Config};
+
+use crate::arch::{self, read_sysreg};
+use crate::frames::TablePool;
+use crate::system::{self, Personality, System, TRAP_FRAME_SIZE};
+use crate::{boardcheck, gic, mmu, stacks, uart};
+
+core::arch::global_asm!(
+    ".equ TRAP_FRAME_SIZE, {frame}",
+    ".equ BOOT_STACK_SIZE, {boot}",
+    ".equ CPU_STACK_SIZE, {cpu}",
+    include_str!("boot.S"),
+    include_str!("vectors.S"),
+    frame = const TRAP_FRAME_SIZE,
+    boot = const stacks::BOOT_STACK_SIZE,
+    cpu = const stacks::CPU_STACK_SIZE,
+);
+
+unsafe extern "C" {
+    static __image_start: u8;
+    static __payload_start: u8;
+    fn janus_secondary_entry();
+}
+
+/// PSCI CPU_ON, SMC64 (DEN0022 §5.1.4).
+const PSCI_CPU_ON: u64 = 0xc400_0003;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // Unreachable by construction (the crates deny panics); kept so a bug
+    // stops one core with a message rather than silently.
+    crate::println!("janus: error: internal error on core {}: {}", system::this_cpu(), info.message());
+    arch::halt()
+}
+
+/// Prints the reason boot cannot go on and stops.
+fn refuse(arguments: core::fmt::Arguments<'_>) -> ! {
+    uart::print(format_args!("janus: error: {arguments}\n"));
+    arch::halt()
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
+    // SAFETY: the firmware passes the DTB address in x0 (arm64 boot
+    // protocol); the fdt crate checks the header before trusting it.
+    let board_tree = unsafe { fdt::Fdt::from_ptr(device_tree as *const u8) };
+    let early_uart = board_tree.as_ref().ok().and_then(boardcheck::stdout_uart);
+    if let Some(base) = early_uart {
+        // SAFETY: the device tree names this PL011 as the console; nothing
+        // else drives it yet.
+        unsafe { uart::init_console(base) };
+    }
+    uart::init_logger();
+
+    if arch::current_el() != 2 {
+        refuse(format_args!(
+            "Janus was entered at EL{}, not EL2. Fix: start QEMU with -M virt,virtualization=on (cargo xtask run does).",
+            arch::current_el()
+        ));
+    }
+    let Ok(board_tree) = board_tree else {
+        refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image."))
+    };
+
+    // The payload xtask appended right after the image.
+    // Only the linker symbol's address is used.
+    let payload_start = core::ptr::addr_of!(__payload_start) as u64;
+    // SAFETY: xtask always appends at least a payload header after the
+    // image; the header says how long the rest is and parse_payload checks it.
+    let header = unsafe { core::slice::from_raw_parts(payload_start as *const u8, janus_manifest::PAYLOAD_HEADER_SIZE as usize) };
+    let payload_length = match janus_manifest::payload_length(header) {
+        Ok(length) => length,
+        Err(error) => refuse(format_args!("the image carries no usable payload ({error}). Fix: build the image with cargo xtask build.")),
+    };
+    let Ok(payload_length_bytes) = usize::try_from(payload_length) else { refuse(format_args!("payload too large")) };
+    // SAFETY: the header's length was accepted above; the board check below
+    // verifies the whole span lies in RAM reserved for Janus before use.
+    let payload: &'static [u8] = unsafe { core::slice::from_raw_parts(payload_start as *const u8, payload_length_bytes) };
+    let plan: BootPlan = match janus_manifest::parse_payload(payload) {
+        Ok((plan, _)) => plan,
+        Err(error) => refuse(format_args!("the embedded boot plan is damaged: {error}. Fix: rebuild with cargo xtask build.")),
+    };
+    if let Err(error) = janus_manifest::validate_plan(&plan, payload_length) {
+        refuse(format_args!("the embedded boot plan is invalid: {error}"));
+    }
+    if early_uart != Some(plan.board.uart.get()) {
+        // SAFETY: the board description names the PL011 Janus owns.
+        unsafe { uart::init_console(plan.board.uart.get()) };
+    }
+    let payload_end = payload_start + payload_length;
+    if let Err(problem) = boardcheck::check(&board_tree, &plan.board, image_base, payload_end) {
+        refuse(format_args!(
+            "this machine does not match board '{}': {problem}. Fix: run the image on the board it was built for (cargo xtask run sets QEMU up to match).",
+            plan.board.name
+        ));
+    }
+    let Some(cpu) = plan.board.cpus.iter().position(|cpu| cpu.mpidr == arch::mpidr_affinity()) else {
+        refuse(format_args!("the boot core's MPIDR {:#x} is not in the board description", arch::mpidr_affinity()))
+    };
+    system::set_this_cpu(cpu);
+    log::info!("Janus {} on {} (boot core {cpu}, {} cores)", env!("CARGO_PKG_VERSION"), plan.board.name, plan.board.cpus.len());
+
+    // Own stage-1 map, then caches on.
+    let parange = read_sysreg!(id_aa64mmfr0_el1) & 0xf;
+    // SAFETY: first and only call, on the boot core, before any other core runs.
+    if !unsafe { mmu::build_map(&plan.board.ram) } {
+        refuse(format_args!("board RAM {} is not 2 MiB aligned", plan.board.ram));
+    }
+    // SAFETY: the map identity-maps board RAM, which holds this image.
+    unsafe { mmu::enable(parange) };
+
+    // Stage-2: one table per personality, built by the pure crate that
+    // refuses to map any physical page into two personalities.
+    let Ok(config) = Stage2Config::for_parange(parange as u8) else {
+        refuse(format_args!("unsupported physical address size (PARange {parange})"))
+    };
+    let Some(hypervisor_end) = plan.board.hypervisor.end() else { refuse(format_args!("bad hypervisor region")) };
+    // SAFETY: boardcheck proved [payload_end, hypervisor_end) is RAM inside
+    // Janus' reserved region and past the image and payload.
+    let mut pool = unsafe { TablePool::new(payload_end, hypervisor_end) };
+    let mut partitions = match PartitionMap::<{ janus_manifest::MAX_PERSONALITIES }>::new(&mut pool, config) {
+        Ok(partitions) => partitions,
+        Err(error) => refuse(format_args!("cannot create the stage-2 tables: {error}")),
+    };
+    let mut personalities = heapless::Vec::new();
+    for (index, personality) in plan.personalities.iter().enumerate() {
+        let ram = personality.ram;
+        // Identity map: guest physical == host physical over its RAM.
+        if let Err(error) = partitions.map(index, &mut pool, janus_platform::GuestPhysAddr(ram.start.get()), ram.start, ram.size, MemoryKind::Normal) {
+            refuse(format_args!("{}: cannot map its RAM {ram}: {error}", personality.name));
+        }
+        let Some(table) = partitions.table(index) else { refuse(format_args!("stage-2 table missing")) };
+        let vmid = (index + 1) as u8;
+        let _ = personalities.push(Personality::new(table.vttbr(vmid)));
+    }
+    let cpus = system::build_cpu_slots(&plan);
+    let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
+
+    for (index, personality) in system.plan.personalities.iter().enumerate() {
+        if !system.load_personality(index) {
+            refuse(format_args!("{}: its images do not fit its RAM", personality.name));
+        }
+    }
+
+    // Interrupt controller: Janus only needs SGIs to kick cores for now.
+    let janus_platform::GicDescription::V3 { distributor, redistributor, .. } = system.plan.board.gic else {
+        refuse(format_args!("GICv2 boards are not supported yet"))
+    };
+    // SAFETY: addresses from the board description, checked against the
+    // device tree by boardcheck; device memory in the stage-1 map.
+    unsafe { gic::init_distributor(distributor.get()) };
+    // SAFETY: as above.
+    if !unsafe { gic::init_this_core(redistributor.get(), arch::mpidr_affinity()) } {
+        refuse(format_args!("no GIC redistributor for the boot core"));
+    }
+    if let Some(slot) = system.cpus.get(cpu) {
+        slot.online.store(true, Ordering::Release);
+    }
+
+    // Start every other core that runs a vCPU (PSCI CPU_ON, affinity only).
+    let entry = janus_secondary_entry as *const () as usize as u64;
+    for (index, slot) in system.cpus.iter().enumerate() {
+        if index == cpu || slot.assignment.is_none() {
+            continue;
+        }
+        let result = arch::secure_monitor_call(PSCI_CPU_ON, slot.affinity, entry, index as u64);
+        if result != 0 {
+            refuse(format_args!("the firmware would not start core {index} (PSCI CPU_ON returned {})", result as i64));
+        }
+    }
+    let deadline = arch::counter().saturating_add(arch::counter_frequency());
+    for (index, slot) in system.cpus.iter().enumerate() {
+        while slot.assignment.is_some() && !slot.online.load(Ordering::Acquire) {
+            if arch::counter() > deadline {
+                refuse(format_args!("core {index} did not come up within 1 s"));
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    for personality in &system.plan.personalities {
+        let mut cores = heapless::String::<32>::new();
+        for (position, core) in personality.cpus.iter().enumerate() {
+            let _ = core::fmt::Write::write_fmt(&mut cores, format_args!("{}{core}", if position == 0 { "" } else { "," }));
+        }
+        log::info!("{} cpus={cores} ram={}", personality.name, personality.ram);
+    }
+    for (index, personality) in system.plan.personalities.iter().enumerate() {
+        system::request_start(system, index, 0, personality.entry.get(), personality.dtb_load.get());
+    }
+    system::idle(cpu)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_secondary_main(cpu: usize) -> ! {
+    system::set_this_cpu(cpu);
+    let parange = read_sysreg!(id_aa64mmfr0_el1) & 0xf;
+    // SAFETY: the boot core built the map before starting this core.
+    unsafe { mmu::enable(parange) };
+    let Some(system) = system::get() else { arch::halt() };
+    let janus_platform::GicDescription::V3 { redistributor, .. } = system.plan.board.gic else { arch::halt() };
+    // SAFETY: checked board description, as on the boot core.
+    if !unsafe { gic::init_this_core(redistributor.get(), arch::mpidr_affinity()) } {
+        log::warn!("core {cpu}: no GIC redistributor; it stays parked");
+        arch::halt();
+    }
+    if let Some(slot) = system.cpus.get(cpu) {
+        slot.online.store(true, Ordering::Release);
+    }
+    system::idle(cpu)
+}

@@ -1,0 +1,470 @@
+//! The partitioned system at run time: which core runs which vCPU of which
+//! personality, starting and parking vCPUs, and stopping or restarting one
+//! personality while the others run on.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+
+use janus_manifest::{BootPlan, MAX_PERSONALITIES, MAX_VCPUS, PersonalityPlan};
+use janus_platform::MAX_CPUS;
+use janus_trap::psci::{self, VcpuPowerState};
+use spin::{Mutex, Once};
+
+use crate::arch::{self, read_sysreg, write_sysreg};
+use crate::vuart::VirtualUart;
+use crate::{gic, stacks, uart};
+
+/// Saved guest registers (layout shared with vectors.S).
+#[repr(C)]
+pub struct TrapFrame {
+    /// x0..x30.
+    pub registers: [u64; 31],
+    /// Where the guest resumes (ELR_EL2).
+    pub return_address: u64,
+    /// The guest's PSTATE (SPSR_EL2).
+    pub saved_status: u64,
+    padding: u64,
+}
+
+/// Bytes in a [`TrapFrame`]; vectors.S reserves this much.
+pub const TRAP_FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
+const _: () = assert!(TRAP_FRAME_SIZE == 272);
+
+impl TrapFrame {
+    /// Register `index` (31 reads as zero, the zero register).
+    pub fn register(&self, index: u8) -> u64 {
+        self.registers.get(usize::from(index)).copied().unwrap_or(0)
+    }
+
+    /// Sets register `index` (writes to 31, the zero register, vanish).
+    pub fn set_register(&mut self, index: u8, value: u64) {
+        if let Some(slot) = self.registers.get_mut(usize::from(index)) {
+            *slot = value;
+        }
+    }
+}
+
+/// EL1h with D, A, I, F masked: how every vCPU starts (arm64 boot protocol).
+const GUEST_START_STATUS: u64 = 0x3c5;
+/// SCTLR_EL1 reset value: RES1 bits, MMU and caches off.
+const SCTLR_EL1_RESET: u64 = 0x30d0_0800;
+
+/// HCR_EL2 for a running guest (ARM ARM D17.2.48).
+const HCR_GUEST: u64 = {
+    const VM: u64 = 1 << 0; // stage-2 translation
+    const SWIO: u64 = 1 << 1; // set/way invalidate becomes clean+invalidate
+    const FMO: u64 = 1 << 3; // physical FIQ, IRQ, SError go to EL2
+    const IMO: u64 = 1 << 4;
+    const AMO: u64 = 1 << 5;
+    const FB: u64 = 1 << 9; // broadcast TLB and cache maintenance
+    const BSU_INNER: u64 = 1 << 10;
+    const TSC: u64 = 1 << 19; // SMC traps to EL2
+    const TSW: u64 = 1 << 22; // set/way cache maintenance traps
+    const RW: u64 = 1 << 31; // EL1 is AArch64
+    const APK: u64 = 1 << 40; // pointer-authentication keys and
+    const API: u64 = 1 << 41; // instructions are the guest's own
+    VM | SWIO | FMO | IMO | AMO | FB | BSU_INNER | TSC | TSW | RW | APK | API
+};
+
+/// Where a personality is in its life.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum RunState {
+    Running = 0,
+    Stopping = 1,
+    Off = 2,
+}
+
+/// A request for a parked core to run a vCPU.
+#[derive(Clone, Copy)]
+struct StartRequest {
+    entry: u64,
+    context: u64,
+}
+
+/// One physical core.
+pub struct CpuSlot {
+    /// MPIDR affinity of the core.
+    pub affinity: u64,
+    /// (personality, vCPU) pinned to this core for life, if any.
+    pub assignment: Option<(usize, usize)>,
+    mailbox: Mutex<Option<StartRequest>>,
+    stop_requested: AtomicBool,
+    /// Set once the core has finished its EL2 set-up.
+    pub online: AtomicBool,
+}
+
+/// One personality.
+pub struct Personality {
+    vcpu_states: [AtomicU8; MAX_VCPUS],
+    run_state: AtomicU8,
+    vttbr: u64,
+    /// The emulated console.
+    pub uart: Mutex<VirtualUart>,
+    warnings: AtomicU32,
+}
+
+/// Everything Janus knows after boot.
+pub struct System {
+    /// The validated plan from the payload.
+    pub plan: BootPlan,
+    /// The payload bytes (kernels, device trees, initrds).
+    pub payload: &'static [u8],
+    /// Per-personality state, indexed like `plan.personalities`.
+    pub personalities: heapless::Vec<Personality, MAX_PERSONALITIES>,
+    /// Per-core state, indexed like `plan.board.cpus`.
+    pub cpus: heapless::Vec<CpuSlot, MAX_CPUS>,
+    /// VTCR_EL2 shared by all personalities.
+    pub vtcr: u64,
+}
+
+static SYSTEM: Once<System> = Once::new();
+
+/// Installs the system description (boot core, once).
+pub fn install(system: System) -> &'static System {
+    SYSTEM.call_once(|| system)
+}
+
+/// The system, once installed.
+pub fn get() -> Option<&'static System> {
+    SYSTEM.get()
+}
+
+fn encode_state(state: VcpuPowerState) -> u8 {
+    match state {
+        VcpuPowerState::Off => 0,
+        VcpuPowerState::OnPending => 1,
+        VcpuPowerState::On => 2,
+    }
+}
+
+fn decode_state(value: u8) -> VcpuPowerState {
+    match value {
+        1 => VcpuPowerState::OnPending,
+        2 => VcpuPowerState::On,
+        _ => VcpuPowerState::Off,
+    }
+}
+
+impl Personality {
+    /// A personality whose stage-2 root is `vttbr`; all vCPUs off.
+    pub fn new(vttbr: u64) -> Self {
+        Self {
+            vcpu_states: [const { AtomicU8::new(0) }; MAX_VCPUS],
+            run_state: AtomicU8::new(RunState::Running as u8),
+            vttbr,
+            uart: Mutex::new(VirtualUart::new()),
+            warnings: AtomicU32::new(0),
+        }
+    }
+
+    fn state(&self, vcpu: usize) -> VcpuPowerState {
+        self.vcpu_states.get(vcpu).map_or(VcpuPowerState::Off, |state| decode_state(state.load(Ordering::Acquire)))
+    }
+
+    fn set_state(&self, vcpu: usize, state: VcpuPowerState) {
+        if let Some(slot) = self.vcpu_states.get(vcpu) {
+            slot.store(encode_state(state), Ordering::Release);
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.run_state.load(Ordering::Acquire) == RunState::Running as u8
+    }
+
+    /// Whether a guest fault should still be logged (the first 32 are).
+    pub fn should_warn(&self) -> bool {
+        let count = self.warnings.fetch_add(1, Ordering::Relaxed);
+        count < 32 || count.is_power_of_two()
+    }
+}
+
+/// The PSCI view of one personality.
+pub struct PsciView<'a> {
+    personality: &'a Personality,
+    plan: &'a PersonalityPlan,
+}
+
+impl psci::PsciPersonality for PsciView<'_> {
+    fn vcpu_count(&self) -> usize {
+        self.plan.cpus.len()
+    }
+
+    fn power_state(&self, vcpu: usize) -> VcpuPowerState {
+        self.personality.state(vcpu)
+    }
+
+    fn is_valid_entry(&self, address: u64) -> bool {
+        self.plan.ram.contains_span(address, 4)
+    }
+}
+
+impl System {
+    /// The plan and state of personality `index`.
+    pub fn personality(&self, index: usize) -> Option<(&PersonalityPlan, &Personality)> {
+        Some((self.plan.personalities.get(index)?, self.personalities.get(index)?))
+    }
+
+    /// The PSCI view of personality `index`.
+    pub fn psci_view(&self, index: usize) -> Option<PsciView<'_>> {
+        let (plan, personality) = self.personality(index)?;
+        Some(PsciView { personality, plan })
+    }
+
+    fn core_of(&self, personality: usize, vcpu: usize) -> Option<usize> {
+        let plan = self.plan.personalities.get(personality)?;
+        plan.cpus.get(vcpu).map(|&core| usize::from(core))
+    }
+
+    /// Writes one line of a personality's console output, prefixed with its
+    /// name, to the physical console.
+    pub fn emit_console_line(&self, personality: usize, line: &[u8]) {
+        let name = self.plan.personalities.get(personality).map_or("?", |plan| plan.name.as_str());
+        let mut console = uart::CONSOLE.lock();
+        if let Some(uart) = console.as_mut() {
+            let _ = write!(uart, "[{name}] ");
+            for &byte in line {
+                uart.put_byte(byte);
+            }
+            let _ = uart.write_str("\n");
+        }
+    }
+
+    /// Scrubs a personality's RAM and copies in its kernel, device tree and
+    /// initrd from the payload.
+    pub fn load_personality(&self, index: usize) -> bool {
+        let Some((plan, _)) = self.personality(index) else { return false };
+        let Some(ram_end) = plan.ram.end() else { return false };
+        // SAFETY: validate_plan (run at boot) proved the RAM range lies in
+        // the board's RAM, outside Janus' region and disjoint from every
+        // other personality; this personality's vCPUs are all stopped.
+        unsafe { arch::zero_memory(plan.ram.start.get(), plan.ram.size) };
+        let mut blobs = heapless::Vec::<(janus_manifest::Blob, u64), 3>::new();
+        let _ = blobs.push((plan.kernel, plan.kernel_load.get()));
+        let _ = blobs.push((plan.dtb, plan.dtb_load.get()));
+        if let Some((initrd, load)) = plan.initrd {
+            let _ = blobs.push((initrd, load.get()));
+        }
+        for (blob, load) in blobs {
+            let Some(source) = blob_bytes(self.payload, blob) else { return false };
+            if !plan.ram.contains_span(load, source.len() as u64) {
+                return false;
+            }
+            // SAFETY: the destination span was just checked to lie inside
+            // this personality's RAM (see above); the source is the payload,
+            // which lies in Janus' region, so they cannot overlap.
+            unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), load as *mut u8, source.len()) };
+        }
+        // SAFETY: the personality's RAM is identity-mapped normal memory.
+        unsafe { arch::clean_to_coherency(plan.ram.start.get(), ram_end - plan.ram.start.get()) };
+        true
+    }
+}
+
+/// The bytes of one blob, if it lies inside the payload.
+pub fn blob_bytes(payload: &[u8], blob: janus_manifest::Blob) -> Option<&[u8]> {
+    let start = usize::try_from(blob.offset).ok()?;
+    let end = start.checked_add(usize::try_from(blob.size).ok()?)?;
+    payload.get(start..end)
+}
+
+/// This core's index (TPIDR_EL2, set by `set_this_cpu`).
+pub fn this_cpu() -> usize {
+    read_sysreg!(tpidr_el2) as usize
+}
+
+/// Records this core's index for `this_cpu`.
+pub fn set_this_cpu(index: usize) {
+    write_sysreg!(tpidr_el2, index as u64);
+}
+
+/// Parks this core until a vCPU is started on it. Never returns: entering a
+/// guest resets the stack.
+pub fn idle(cpu: usize) -> ! {
+    loop {
+        if let Some(system) = get()
+            && let Some(slot) = system.cpus.get(cpu)
+            && let Some((personality_index, vcpu)) = slot.assignment
+            && let Some((_, personality)) = system.personality(personality_index)
+        {
+            let request = {
+                let mut mailbox = slot.mailbox.lock();
+                let request = mailbox.take();
+                if request.is_some() {
+                    personality.set_state(vcpu, VcpuPowerState::On);
+                }
+                request
+            };
+            if let Some(request) = request {
+                enter_vcpu(system, cpu, personality_index, vcpu, request);
+            }
+        }
+        arch::wait_for_interrupt();
+        gic::acknowledge_all();
+    }
+}
+
+/// Starts vCPU `vcpu` of `personality_index` on this core.
+fn enter_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize, request: StartRequest) -> ! {
+    let Some((_, personality)) = system.personality(personality_index) else { idle_forever() };
+    write_sysreg!(vmpidr_el2, psci::virtual_mpidr(vcpu));
+    write_sysreg!(vpidr_el2, read_sysreg!(midr_el1));
+    write_sysreg!(sctlr_el1, SCTLR_EL1_RESET);
+    write_sysreg!(cpacr_el1, 0);
+    write_sysreg!(cntv_ctl_el0, 0);
+    write_sysreg!(cntkctl_el1, 0);
+    write_sysreg!(cntvoff_el2, 0);
+    // SAFETY: the personality's stage-2 table was built and validated at
+    // boot; HCR_GUEST is the fixed guest configuration above.
+    unsafe {
+        arch::install_stage2(system.vtcr, personality.vttbr);
+        arch::write_hcr(HCR_GUEST);
+    }
+    let top = stacks::frame_top(cpu);
+    let frame = (top - TRAP_FRAME_SIZE as u64) as *mut TrapFrame;
+    // SAFETY: the frame slot at the top of this core's stack is reserved for
+    // exactly this (stacks.rs) and nothing else on this core uses it now.
+    unsafe {
+        frame.write(TrapFrame {
+            registers: {
+                let mut registers = [0u64; 31];
+                registers[0] = request.context;
+                registers
+            },
+            return_address: request.entry,
+            saved_status: GUEST_START_STATUS,
+            padding: 0,
+        });
+        janus_enter_guest(top)
+    }
+}
+
+unsafe extern "C" {
+    /// vectors.S: load the TrapFrame below `frame_top` and return to it.
+    fn janus_enter_guest(frame_top: u64) -> !;
+}
+
+fn idle_forever() -> ! {
+    arch::halt()
+}
+
+/// Asks the core of `vcpu` to start it; the caller has checked with PSCI
+/// that the vCPU exists and is off.
+pub fn request_start(system: &System, personality_index: usize, vcpu: usize, entry: u64, context: u64) -> bool {
+    let Some(core) = system.core_of(personality_index, vcpu) else { return false };
+    let Some(slot) = system.cpus.get(core) else { return false };
+    let Some((_, personality)) = system.personality(personality_index) else { return false };
+    {
+        let mut mailbox = slot.mailbox.lock();
+        personality.set_state(vcpu, VcpuPowerState::OnPending);
+        *mailbox = Some(StartRequest { entry, context });
+    }
+    if core != this_cpu() {
+        gic::kick(slot.affinity);
+    }
+    true
+}
+
+/// CPU_OFF: this vCPU stops; its core parks.
+pub fn stop_this_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize) -> ! {
+    if let Some((_, personality)) = system.personality(personality_index) {
+        personality.set_state(vcpu, VcpuPowerState::Off);
+    }
+    idle(cpu)
+}
+
+/// Called on a kick: if this core was asked to stop its vCPU, it parks.
+pub fn handle_kick(cpu: usize) {
+    let Some(system) = get() else { return };
+    let Some(slot) = system.cpus.get(cpu) else { return };
+    if slot.stop_requested.swap(false, Ordering::AcqRel)
+        && let Some((personality_index, vcpu)) = slot.assignment
+    {
+        stop_this_vcpu(system, cpu, personality_index, vcpu);
+    }
+}
+
+/// SYSTEM_OFF / SYSTEM_RESET from one of a personality's vCPUs: stop every
+/// vCPU of that personality (and only that one); for a reset, scrub its RAM,
+/// reload it and start its first vCPU again.
+pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, reset: bool) -> ! {
+    let Some((plan, personality)) = system.personality(personality_index) else { idle(cpu) };
+    let Some((_, caller_vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { idle(cpu) };
+    if personality
+        .run_state
+        .compare_exchange(RunState::Running as u8, RunState::Stopping as u8, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // Someone else is already stopping this personality.
+        stop_this_vcpu(system, cpu, personality_index, caller_vcpu);
+    }
+    personality.set_state(caller_vcpu, VcpuPowerState::Off);
+    for (vcpu, &core) in plan.cpus.iter().enumerate() {
+        if vcpu == caller_vcpu {
+            continue;
+        }
+        let Some(slot) = system.cpus.get(usize::from(core)) else { continue };
+        let mut mailbox = slot.mailbox.lock();
+        if mailbox.take().is_some() || personality.state(vcpu) != VcpuPowerState::On {
+            personality.set_state(vcpu, VcpuPowerState::Off);
+            continue;
+        }
+        slot.stop_requested.store(true, Ordering::Release);
+        drop(mailbox);
+        gic::kick(slot.affinity);
+    }
+    // Wait (bounded: one second of counter time) for the others to park.
+    let deadline = arch::counter().saturating_add(arch::counter_frequency());
+    while (0..plan.cpus.len()).any(|vcpu| personality.state(vcpu) != VcpuPowerState::Off) {
+        if arch::counter() > deadline {
+            log::warn!("{}: a vCPU did not stop within 1 s; going on", plan.name);
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    personality.uart.lock().flush(|line| system.emit_console_line(personality_index, line));
+    personality.uart.lock().reset();
+    if !reset {
+        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+        log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);
+        idle(cpu);
+    }
+    log::info!("{}: SYSTEM_RESET: scrubbing its RAM and restarting it", plan.name);
+    if !system.load_personality(personality_index) {
+        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+        log::warn!("{}: could not reload its images; it stays off", plan.name);
+        idle(cpu);
+    }
+    personality.run_state.store(RunState::Running as u8, Ordering::Release);
+    let dtb = plan.dtb_load.get();
+    let entry = plan.entry.get();
+    if system.core_of(personality_index, 0) == Some(cpu) {
+        personality.set_state(0, VcpuPowerState::On);
+        enter_vcpu(system, cpu, personality_index, 0, StartRequest { entry, context: dtb });
+    }
+    request_start(system, personality_index, 0, entry, dtb);
+    idle(cpu)
+}
+
+/// Whether the personality accepts new work (not stopping or off).
+pub fn is_running(system: &System, personality_index: usize) -> bool {
+    system.personality(personality_index).is_some_and(|(_, personality)| personality.is_running())
+}
+
+/// Builds the per-core table from the plan.
+pub fn build_cpu_slots(plan: &BootPlan) -> heapless::Vec<CpuSlot, MAX_CPUS> {
+    let mut slots = heapless::Vec::new();
+    for (core, cpu) in plan.board.cpus.iter().enumerate() {
+        let assignment = plan.personalities.iter().enumerate().find_map(|(personality, personality_plan)| {
+            personality_plan.cpus.iter().position(|&assigned| usize::from(assigned) == core).map(|vcpu| (personality, vcpu))
+        });
+        let _ = slots.push(CpuSlot {
+            affinity: cpu.mpidr,
+            assignment,
+            mailbox: Mutex::new(None),
+            stop_requested: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+        });
+    }
+    slots
+}

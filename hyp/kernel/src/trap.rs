@@ -1,0 +1,192 @@
+//! What happens when a guest traps: hypercalls (PSCI), emulated MMIO, set/way
+//! cache maintenance, and everything else turned into an exception injected
+//! back into the guest. Nothing a guest does here can stop Janus.
+
+use janus_trap::esr::{self, Exception, SetWayOperation};
+use janus_trap::psci::{self, PsciAction, PsciReturn};
+
+use crate::arch::{read_sysreg, write_sysreg};
+use crate::system::{self, System, TrapFrame};
+use crate::{gic, vuart};
+
+/// ESR exception classes for what Janus injects (ARM ARM D17.2.37).
+const CLASS_UNKNOWN: u64 = 0x00;
+const CLASS_INSTRUCTION_ABORT_LOWER: u64 = 0x20;
+const CLASS_INSTRUCTION_ABORT_SAME: u64 = 0x21;
+const CLASS_DATA_ABORT_LOWER: u64 = 0x24;
+const CLASS_DATA_ABORT_SAME: u64 = 0x25;
+/// Fault status code: synchronous external abort.
+const FAULT_EXTERNAL_ABORT: u64 = 0x10;
+const ESR_INSTRUCTION_LENGTH: u64 = 1 << 25;
+const ESR_WRITE_NOT_READ: u64 = 1 << 6;
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
+    let cpu = system::this_cpu();
+    let Some(system) = system::get() else { return };
+    let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { return };
+    let syndrome = read_sysreg!(esr_el2);
+    match esr::decode(syndrome) {
+        Exception::Hypercall { .. } => hypercall(system, frame, cpu, personality_index, vcpu),
+        Exception::SecureMonitorCall { .. } => {
+            // A trapped SMC returns to the SMC itself; step over it.
+            frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+            hypercall(system, frame, cpu, personality_index, vcpu);
+        }
+        Exception::DataAbort { access, is_write, .. } => {
+            let address = faulting_ipa();
+            let Some((plan, personality)) = system.personality(personality_index) else { return };
+            let uart_base = system.plan.board.guest_uart.get();
+            if let Some(access) = access
+                && (uart_base..uart_base + vuart::WINDOW).contains(&address)
+            {
+                let offset = address - uart_base;
+                if access.is_write {
+                    let value = access.value_to_write(frame.register(access.register));
+                    personality.uart.lock().write(offset, value, |line| system.emit_console_line(personality_index, line));
+                } else {
+                    let value = personality.uart.lock().read(offset);
+                    frame.set_register(access.register, access.value_to_load(value));
+                }
+                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                return;
+            }
+            if personality.should_warn() {
+                log::warn!(
+                    "{}: {} at {:#x} is outside its memory map: abort injected into the guest",
+                    plan.name,
+                    if is_write { "write" } else { "read" },
+                    address
+                );
+            }
+            inject_abort(frame, true, is_write);
+        }
+        Exception::InstructionAbort { .. } => {
+            let address = faulting_ipa();
+            if let Some((plan, personality)) = system.personality(personality_index)
+                && personality.should_warn()
+            {
+                log::warn!("{}: instruction fetch at {:#x} is outside its memory map: abort injected", plan.name, address);
+            }
+            inject_abort(frame, false, false);
+        }
+        Exception::SystemRegister(access) => match access.set_way_operation() {
+            Some(operation) => {
+                set_way(operation, frame.register(access.rt));
+                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+            }
+            None => inject_undefined(frame),
+        },
+        _ => inject_undefined(frame),
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
+    gic::acknowledge_all();
+    system::handle_kick(system::this_cpu());
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_lower_serror(_frame: &mut TrapFrame) {
+    let cpu = system::this_cpu();
+    if let Some(system) = system::get()
+        && let Some((personality_index, _)) = system.cpus.get(cpu).and_then(|slot| slot.assignment)
+        && let Some((plan, _)) = system.personality(personality_index)
+    {
+        log::warn!("{}: SError from the guest: stopping it", plan.name);
+        system::stop_personality(system, cpu, personality_index, false);
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn janus_hypervisor_fault(frame: &mut TrapFrame) {
+    crate::println!(
+        "janus: error: fault in the hypervisor itself on core {}: ESR={:#x} FAR={:#x} ELR={:#x}; this core stops",
+        system::this_cpu(),
+        read_sysreg!(esr_el2),
+        read_sysreg!(far_el2),
+        frame.return_address
+    );
+    crate::arch::halt();
+}
+
+/// The guest physical address of the current stage-2 fault (HPFAR_EL2.FIPA
+/// gives bits 51:12, FAR_EL2 the page offset).
+fn faulting_ipa() -> u64 {
+    let page = (read_sysreg!(hpfar_el2) >> 4) & ((1 << 40) - 1);
+    (page << 12) | (read_sysreg!(far_el2) & 0xfff)
+}
+
+fn hypercall(system: &System, frame: &mut TrapFrame, cpu: usize, personality_index: usize, vcpu: usize) {
+    let call = psci::decode(frame.register(0), frame.register(1), frame.register(2), frame.register(3));
+    let Some(view) = system.psci_view(personality_index) else { return };
+    match psci::emulate(call, vcpu, &view) {
+        PsciAction::Return(value) => frame.set_register(0, value),
+        PsciAction::StartVcpu { vcpu: target, entry, context } => {
+            let started = system::is_running(system, personality_index)
+                && system::request_start(system, personality_index, target, entry, context);
+            let result = if started { PsciReturn::Success } else { PsciReturn::Denied };
+            frame.set_register(0, result.as_register());
+        }
+        PsciAction::StopCaller => system::stop_this_vcpu(system, cpu, personality_index, vcpu),
+        PsciAction::SystemOff => system::stop_personality(system, cpu, personality_index, false),
+        PsciAction::SystemReset => system::stop_personality(system, cpu, personality_index, true),
+    }
+}
+
+/// Where the guest's exception vector for this exception is, relative to
+/// VBAR_EL1 (ARM ARM D1.10.2), from the state it was in.
+fn vector_offset(saved_status: u64) -> u64 {
+    const AARCH32: u64 = 1 << 4;
+    match saved_status & 0x1f {
+        0b00100 => 0x000,                  // EL1t
+        0b00101 => 0x200,                  // EL1h
+        mode if mode & AARCH32 != 0 => 0x600, // AArch32 EL0
+        _ => 0x400,                        // AArch64 EL0
+    }
+}
+
+fn from_el0(saved_status: u64) -> bool {
+    saved_status & 0b1100 == 0
+}
+
+/// Delivers a synchronous external abort to the guest, as if its own memory
+/// system had reported one (what KVM does for an access to nowhere).
+fn inject_abort(frame: &mut TrapFrame, is_data: bool, is_write: bool) {
+    let lower = from_el0(frame.saved_status);
+    let class = match (is_data, lower) {
+        (true, true) => CLASS_DATA_ABORT_LOWER,
+        (true, false) => CLASS_DATA_ABORT_SAME,
+        (false, true) => CLASS_INSTRUCTION_ABORT_LOWER,
+        (false, false) => CLASS_INSTRUCTION_ABORT_SAME,
+    };
+    let write = if is_data && is_write { ESR_WRITE_NOT_READ } else { 0 };
+    write_sysreg!(far_el1, read_sysreg!(far_el2));
+    deliver(frame, (class << 26) | ESR_INSTRUCTION_LENGTH | write | FAULT_EXTERNAL_ABORT);
+}
+
+/// Delivers an Unknown-reason exception (an undefined instruction).
+fn inject_undefined(frame: &mut TrapFrame) {
+    deliver(frame, (CLASS_UNKNOWN << 26) | ESR_INSTRUCTION_LENGTH);
+}
+
+fn deliver(frame: &mut TrapFrame, syndrome: u64) {
+    write_sysreg!(esr_el1, syndrome);
+    write_sysreg!(elr_el1, frame.return_address);
+    write_sysreg!(spsr_el1, frame.saved_status);
+    let vector = read_sysreg!(vbar_el1).wrapping_add(vector_offset(frame.saved_status));
+    frame.return_address = vector;
+    // EL1h with D, A, I, F masked, as on any exception entry to EL1.
+    frame.saved_status = 0x3c5;
+}
+
+/// Performs a trapped set/way operation safely: an invalidate by set/way
+/// would discard other personalities' dirty lines, so every operation is
+/// done as clean-and-invalidate (what HCR_EL2.SWIO asks of the hardware).
+fn set_way(operation: SetWayOperation, operand: u64) {
+    let _ = operation;
+    // SAFETY: clean-and-invalidate by set/way never loses data; the operand
+    // only selects a cache line.
+    unsafe { core::arch::asm!("dc cisw, {}", in(reg) operand, options(nostack, preserves_flags)) };
+}

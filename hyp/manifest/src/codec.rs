@@ -1,0 +1,304 @@
+//! The boot plan's binary encoding (format version 1): explicit little-endian
+//! fields, length-prefixed strings and lists, no padding. Decoding is total:
+//! it never panics and rejects truncation, trailing bytes, bad UTF-8, unknown
+//! tags and lists longer than their fixed capacity.
+//!
+//! ```text
+//! board:        name(u8 len, bytes) ram(u64 start, u64 size) hypervisor(u64, u64)
+//!               cpus(u8 count, u64 mpidr each) uart(u64)
+//!               gic(u8 tag: 2 = v2 with 4 x u64, 3 = v3 with 3 x u64) guest_uart(u64)
+//! personalities: u8 count, then each:
+//!               name(u8 len, bytes) cpus(u8 count, u8 each) ram(u64, u64)
+//!               kernel(u64 offset, u64 size) kernel_load(u64) entry(u64)
+//!               dtb(u64 offset, u64 size) dtb_load(u64)
+//!               initrd(u8 0 = none | 1 then u64 offset, u64 size, u64 load)
+//! ```
+
+use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+
+use crate::payload::PayloadError;
+use crate::plan::{Blob, BootPlan, PersonalityPlan};
+use crate::rules::{MAX_PERSONALITIES, MAX_VCPUS};
+
+const GIC_V2_TAG: u8 = 2;
+const GIC_V3_TAG: u8 = 3;
+
+/// Upper bound on an encoded plan's length: every list and string full.
+pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
+    let board = (1 + 32) + 16 + 16 + (1 + 8 * janus_platform::MAX_CPUS) + 8 + (1 + 32) + 8;
+    let personality = (1 + 16) + (1 + MAX_VCPUS) + 16 + 16 + 8 + 8 + 16 + 8 + (1 + 24);
+    board + 1 + MAX_PERSONALITIES * personality
+};
+
+/// Decodes a boot plan from exactly `bytes` (no trailing bytes allowed).
+pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
+    let mut reader = Reader { bytes, consumed: 0 };
+    let board = read_board(&mut reader)?;
+    let count = reader.u8("personality count")?;
+    let mut personalities = heapless::Vec::new();
+    for _ in 0..count {
+        let personality = read_personality(&mut reader)?;
+        personalities
+            .push(personality)
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "personalities",
+                count: count.into(),
+                capacity: MAX_PERSONALITIES,
+            })?;
+    }
+    if !reader.bytes.is_empty() {
+        return Err(PayloadError::PlanTrailingBytes {
+            count: reader.bytes.len() as u64,
+        });
+    }
+    Ok(BootPlan {
+        board,
+        personalities,
+    })
+}
+
+fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError> {
+    let name = reader.string::<32>("board name")?;
+    let ram = reader.range("board ram")?;
+    let hypervisor = reader.range("board hypervisor region")?;
+    let cpu_count = reader.u8("board cpu count")?;
+    let mut cpus = heapless::Vec::new();
+    for _ in 0..cpu_count {
+        let mpidr = reader.u64("board cpu mpidr")?;
+        cpus.push(Cpu { mpidr })
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "board cpus",
+                count: cpu_count.into(),
+                capacity: janus_platform::MAX_CPUS,
+            })?;
+    }
+    let uart = PhysAddr(reader.u64("board uart")?);
+    let gic = match reader.u8("gic version")? {
+        GIC_V2_TAG => GicDescription::V2 {
+            distributor: PhysAddr(reader.u64("gic distributor")?),
+            cpu_interface: PhysAddr(reader.u64("gic cpu interface")?),
+            hypervisor_interface: PhysAddr(reader.u64("gic hypervisor interface")?),
+            virtual_cpu_interface: PhysAddr(reader.u64("gic virtual cpu interface")?),
+        },
+        GIC_V3_TAG => GicDescription::V3 {
+            distributor: PhysAddr(reader.u64("gic distributor")?),
+            redistributor: PhysAddr(reader.u64("gic redistributor")?),
+            redistributor_stride: reader.u64("gic redistributor stride")?,
+        },
+        value => {
+            return Err(PayloadError::PlanInvalidTag {
+                field: "gic version",
+                value,
+            });
+        }
+    };
+    let guest_uart = GuestPhysAddr(reader.u64("guest uart")?);
+    Ok(BoardDescription {
+        name,
+        ram,
+        hypervisor,
+        cpus,
+        uart,
+        gic,
+        guest_uart,
+    })
+}
+
+fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadError> {
+    let name = reader.string::<16>("personality name")?;
+    let cpu_count = reader.u8("personality cpu count")?;
+    let cpu_bytes = reader.take(cpu_count.into(), "personality cpus")?;
+    let cpus =
+        heapless::Vec::from_slice(cpu_bytes).map_err(|()| PayloadError::PlanCapacityExceeded {
+            field: "personality cpus",
+            count: cpu_count.into(),
+            capacity: MAX_VCPUS,
+        })?;
+    let ram = reader.range("personality ram")?;
+    let kernel = reader.blob("kernel blob")?;
+    let kernel_load = GuestPhysAddr(reader.u64("kernel load address")?);
+    let entry = GuestPhysAddr(reader.u64("entry point")?);
+    let dtb = reader.blob("device tree blob")?;
+    let dtb_load = GuestPhysAddr(reader.u64("device tree load address")?);
+    let initrd = match reader.u8("initrd presence")? {
+        0 => None,
+        1 => Some((
+            reader.blob("initrd blob")?,
+            GuestPhysAddr(reader.u64("initrd load address")?),
+        )),
+        value => {
+            return Err(PayloadError::PlanInvalidTag {
+                field: "initrd presence",
+                value,
+            });
+        }
+    };
+    Ok(PersonalityPlan {
+        name,
+        cpus,
+        ram,
+        kernel,
+        kernel_load,
+        entry,
+        dtb,
+        dtb_load,
+        initrd,
+    })
+}
+
+/// A cursor over the plan bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    consumed: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, length: usize, field: &'static str) -> Result<&'a [u8], PayloadError> {
+        let (head, tail) =
+            self.bytes
+                .split_at_checked(length)
+                .ok_or(PayloadError::PlanTruncated {
+                    field,
+                    offset: self.consumed,
+                })?;
+        self.bytes = tail;
+        self.consumed = self.consumed.saturating_add(length as u64);
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], PayloadError> {
+        let offset = self.consumed;
+        self.take(N, field)?
+            .try_into()
+            .map_err(|_| PayloadError::PlanTruncated { field, offset })
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, PayloadError> {
+        self.array::<1>(field).map(u8::from_le_bytes)
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, PayloadError> {
+        self.array::<8>(field).map(u64::from_le_bytes)
+    }
+
+    fn range(&mut self, field: &'static str) -> Result<PhysRange, PayloadError> {
+        Ok(PhysRange::new(self.u64(field)?, self.u64(field)?))
+    }
+
+    fn blob(&mut self, field: &'static str) -> Result<Blob, PayloadError> {
+        Ok(Blob {
+            offset: self.u64(field)?,
+            size: self.u64(field)?,
+        })
+    }
+
+    fn string<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<heapless::String<N>, PayloadError> {
+        let length = self.u8(field)?;
+        if usize::from(length) > N {
+            return Err(PayloadError::PlanCapacityExceeded {
+                field,
+                count: length.into(),
+                capacity: N,
+            });
+        }
+        let text = core::str::from_utf8(self.take(length.into(), field)?)
+            .map_err(|_| PayloadError::PlanNotUtf8 { field })?;
+        heapless::String::try_from(text).map_err(|()| PayloadError::PlanCapacityExceeded {
+            field,
+            count: length.into(),
+            capacity: N,
+        })
+    }
+}
+
+/// Encodes a boot plan (the inverse of [`decode_plan`]).
+#[cfg(feature = "std")]
+pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_ENCODED_PLAN_SIZE);
+    let board = &plan.board;
+    put_string(&mut out, &board.name);
+    put_range(&mut out, board.ram);
+    put_range(&mut out, board.hypervisor);
+    put_length(&mut out, board.cpus.len());
+    for cpu in &board.cpus {
+        out.extend_from_slice(&cpu.mpidr.to_le_bytes());
+    }
+    out.extend_from_slice(&board.uart.get().to_le_bytes());
+    match board.gic {
+        GicDescription::V2 {
+            distributor,
+            cpu_interface,
+            hypervisor_interface,
+            virtual_cpu_interface,
+        } => {
+            out.push(GIC_V2_TAG);
+            for address in [
+                distributor,
+                cpu_interface,
+                hypervisor_interface,
+                virtual_cpu_interface,
+            ] {
+                out.extend_from_slice(&address.get().to_le_bytes());
+            }
+        }
+        GicDescription::V3 {
+            distributor,
+            redistributor,
+            redistributor_stride,
+        } => {
+            out.push(GIC_V3_TAG);
+            for value in [distributor.get(), redistributor.get(), redistributor_stride] {
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(&board.guest_uart.get().to_le_bytes());
+    put_length(&mut out, plan.personalities.len());
+    for personality in &plan.personalities {
+        put_string(&mut out, &personality.name);
+        put_length(&mut out, personality.cpus.len());
+        out.extend_from_slice(&personality.cpus);
+        put_range(&mut out, personality.ram);
+        put_blob(&mut out, personality.kernel);
+        out.extend_from_slice(&personality.kernel_load.get().to_le_bytes());
+        out.extend_from_slice(&personality.entry.get().to_le_bytes());
+        put_blob(&mut out, personality.dtb);
+        out.extend_from_slice(&personality.dtb_load.get().to_le_bytes());
+        match personality.initrd {
+            None => out.push(0),
+            Some((blob, load)) => {
+                out.push(1);
+                put_blob(&mut out, blob);
+                out.extend_from_slice(&load.get().to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Pushes a list or string length; every capacity in the plan is below 256.
+#[cfg(feature = "std")]
+fn put_length(out: &mut Vec<u8>, length: usize) {
+    out.push(u8::try_from(length).unwrap_or(u8::MAX));
+}
+
+#[cfg(feature = "std")]
+fn put_string(out: &mut Vec<u8>, text: &str) {
+    put_length(out, text.len());
+    out.extend_from_slice(text.as_bytes());
+}
+
+#[cfg(feature = "std")]
+fn put_range(out: &mut Vec<u8>, range: PhysRange) {
+    out.extend_from_slice(&range.start.get().to_le_bytes());
+    out.extend_from_slice(&range.size.to_le_bytes());
+}
+
+#[cfg(feature = "std")]
+fn put_blob(out: &mut Vec<u8>, blob: Blob) {
+    out.extend_from_slice(&blob.offset.to_le_bytes());
+    out.extend_from_slice(&blob.size.to_le_bytes());
+}

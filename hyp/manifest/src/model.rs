@@ -1,0 +1,185 @@
+//! The manifest as plain data, and the field paths diagnostics point at.
+
+use std::fmt;
+
+use janus_platform::PhysRange;
+
+/// One system: the board it runs on and its personalities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// The board's short name; must match [`janus_platform::BoardDescription::name`].
+    pub board: String,
+    /// The personalities, in file order (`[[personality]]` tables).
+    pub personalities: Vec<PersonalityConfig>,
+}
+
+/// One personality as the administrator wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalityConfig {
+    /// Short name, `[a-z][a-z0-9-]{0,14}`.
+    pub name: String,
+    /// Physical core indexes on the board; virtual CPU `i` runs on `cpus[i]`.
+    pub cpus: Vec<u8>,
+    /// The personality's RAM (identity mapped).
+    pub ram: PhysRange,
+    /// `builtin:NAME` or a path relative to the manifest file.
+    pub kernel: String,
+    /// Optional initial RAM disk: `builtin:NAME` or a path.
+    pub initrd: Option<String>,
+    /// Kernel command line (goes in the device tree's `/chosen/bootargs`).
+    pub cmdline: String,
+}
+
+/// Where a kernel or initrd comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageSource<'a> {
+    /// An image the build system produces itself (`builtin:NAME`).
+    Builtin(&'a str),
+    /// A file, relative to the manifest's directory unless absolute.
+    File(&'a str),
+}
+
+impl<'a> ImageSource<'a> {
+    /// Interprets a `kernel` or `initrd` value.
+    pub fn from_spec(spec: &'a str) -> Self {
+        match spec.strip_prefix("builtin:") {
+            Some(name) => Self::Builtin(name),
+            None => Self::File(spec),
+        }
+    }
+}
+
+/// A personality, as diagnostics refer to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalityRef {
+    /// Its position in the manifest (0-based).
+    pub index: usize,
+    /// Its name as written (possibly invalid).
+    pub name: String,
+}
+
+impl fmt::Display for PersonalityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            write!(f, "personality #{}", self.index + 1)
+        } else {
+            write!(f, "personality {:?}", self.name)
+        }
+    }
+}
+
+/// A field inside a personality table (or the table itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKey {
+    /// The `[[personality]]` table as a whole.
+    Table,
+    /// `name`.
+    Name,
+    /// `cpus` as a whole.
+    Cpus,
+    /// One entry of `cpus`, by position.
+    Cpu(usize),
+    /// `ram` as a whole.
+    Ram,
+    /// `ram.base`.
+    RamBase,
+    /// `ram.size`.
+    RamSize,
+    /// `kernel`.
+    Kernel,
+    /// `initrd`.
+    Initrd,
+    /// `cmdline`.
+    Cmdline,
+}
+
+/// Which part of the manifest a diagnostic is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldPath {
+    /// The top-level `board` key.
+    Board,
+    /// The list of personalities as a whole.
+    Personalities,
+    /// A field of one personality.
+    Personality {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The field.
+        key: FieldKey,
+    },
+}
+
+impl FieldPath {
+    /// A field of personality `index` named `name`.
+    pub fn personality(index: usize, name: &str, key: FieldKey) -> Self {
+        Self::Personality {
+            personality: PersonalityRef {
+                index,
+                name: name.to_owned(),
+            },
+            key,
+        }
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Board => f.write_str("board"),
+            Self::Personalities => f.write_str("personality"),
+            Self::Personality { personality, key } => {
+                write!(f, "{personality}")?;
+                match key {
+                    FieldKey::Table => Ok(()),
+                    FieldKey::Name => f.write_str(" name"),
+                    FieldKey::Cpus => f.write_str(" cpus"),
+                    FieldKey::Cpu(position) => write!(f, " cpus[{position}]"),
+                    FieldKey::Ram => f.write_str(" ram"),
+                    FieldKey::RamBase => f.write_str(" ram.base"),
+                    FieldKey::RamSize => f.write_str(" ram.size"),
+                    FieldKey::Kernel => f.write_str(" kernel"),
+                    FieldKey::Initrd => f.write_str(" initrd"),
+                    FieldKey::Cmdline => f.write_str(" cmdline"),
+                }
+            }
+        }
+    }
+}
+
+/// Parses a byte count or address written as a string: decimal or `0x` hex
+/// digits (with optional `_` separators), then an optional binary suffix
+/// `K`, `M`, `G` (or `KiB`, `MiB`, `GiB`). `None` if malformed or too large.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, multiplier) = [
+        ("KiB", 1u64 << 10),
+        ("MiB", 1 << 20),
+        ("GiB", 1 << 30),
+        ("K", 1 << 10),
+        ("M", 1 << 20),
+        ("G", 1 << 30),
+    ]
+    .into_iter()
+    .find_map(|(suffix, multiplier)| text.strip_suffix(suffix).map(|number| (number, multiplier)))
+    .unwrap_or((text, 1));
+    let (digits, radix) = match number
+        .strip_prefix("0x")
+        .or_else(|| number.strip_prefix("0X"))
+    {
+        Some(hex) => (hex, 16),
+        None => (number, 10),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || !digits.chars().all(|c| c == '_' || c.is_digit(radix))
+    {
+        return None;
+    }
+    let value = digits
+        .chars()
+        .filter_map(|c| c.to_digit(radix))
+        .try_fold(0u64, |value, digit| {
+            value.checked_mul(radix.into())?.checked_add(digit.into())
+        })?;
+    value.checked_mul(multiplier)
+}

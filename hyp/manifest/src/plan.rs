@@ -1,0 +1,559 @@
+//! The boot plan: what the hypervisor needs to start every personality, and
+//! the boot-time check that re-validates it before anything runs.
+
+use core::fmt;
+
+use janus_platform::{BoardDescription, GuestPhysAddr, PhysRange};
+
+use crate::rules::{
+    MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE, NameProblem, RAM_ALIGNMENT,
+    check_name,
+};
+
+/// A personality name as the boot plan stores it.
+pub type PersonalityName = heapless::String<16>;
+
+/// A byte range of the payload, counted from the payload's first byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Blob {
+    /// Offset from the start of the payload.
+    pub offset: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+/// Everything needed to start one personality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalityPlan {
+    /// The personality's name (validated: `[a-z][a-z0-9-]{0,14}`).
+    pub name: PersonalityName,
+    /// Virtual CPU `i` runs on physical core `cpus[i]` (a board core index).
+    pub cpus: heapless::Vec<u8, MAX_VCPUS>,
+    /// The personality's RAM, identity mapped: guest physical equals host
+    /// physical over this range.
+    pub ram: PhysRange,
+    /// The flattened kernel image.
+    pub kernel: Blob,
+    /// Where the kernel blob is copied.
+    pub kernel_load: GuestPhysAddr,
+    /// Where virtual CPU 0 starts executing.
+    pub entry: GuestPhysAddr,
+    /// The personality's device tree.
+    pub dtb: Blob,
+    /// Where the device tree is copied (its address goes in `x0`).
+    pub dtb_load: GuestPhysAddr,
+    /// The initial RAM disk and where it is copied, if any.
+    pub initrd: Option<(Blob, GuestPhysAddr)>,
+}
+
+/// The whole system: the board it was built for and every personality.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootPlan {
+    /// The board the plan was validated against.
+    pub board: BoardDescription,
+    /// The personalities, in manifest order.
+    pub personalities: heapless::Vec<PersonalityPlan, MAX_PERSONALITIES>,
+}
+
+/// Which blob of a personality an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobKind {
+    /// The kernel image.
+    Kernel,
+    /// The device tree blob.
+    Dtb,
+    /// The initial RAM disk.
+    Initrd,
+}
+
+impl fmt::Display for BlobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Kernel => "kernel",
+            Self::Dtb => "device tree",
+            Self::Initrd => "initrd",
+        })
+    }
+}
+
+/// The first problem found in a boot plan. Every variant names the
+/// personality (where there is one) so the boot log says who is at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// The board description itself is inconsistent.
+    BoardInvalid {
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The plan has no personality.
+    NoPersonalities,
+    /// A personality name breaks the naming rule.
+    InvalidName {
+        /// The personality's index in the plan.
+        index: usize,
+        /// What is wrong with it.
+        problem: NameProblem,
+    },
+    /// Two personalities share a name.
+    DuplicateName {
+        /// The repeated name.
+        personality: PersonalityName,
+    },
+    /// A personality has no CPU.
+    NoCpus {
+        /// The personality.
+        personality: PersonalityName,
+    },
+    /// A personality lists a core twice.
+    DuplicateCpu {
+        /// The personality.
+        personality: PersonalityName,
+        /// The repeated core index.
+        cpu: u8,
+    },
+    /// A personality names a core the board does not have.
+    CpuNotOnBoard {
+        /// The personality.
+        personality: PersonalityName,
+        /// The core index.
+        cpu: u8,
+        /// How many cores the board has.
+        board_cpus: usize,
+    },
+    /// Two personalities claim the same core.
+    CpuShared {
+        /// The later personality.
+        personality: PersonalityName,
+        /// The earlier personality that already has the core.
+        other: PersonalityName,
+        /// The core index.
+        cpu: u8,
+    },
+    /// RAM base or size is not 2 MiB aligned.
+    RamMisaligned {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its RAM.
+        ram: PhysRange,
+    },
+    /// RAM is smaller than the minimum.
+    RamTooSmall {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its RAM.
+        ram: PhysRange,
+    },
+    /// RAM wraps past the end of the address space.
+    RamWraps {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its RAM.
+        ram: PhysRange,
+    },
+    /// RAM is not inside the board's RAM.
+    RamOutsideBoard {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its RAM.
+        ram: PhysRange,
+        /// The board's RAM.
+        board_ram: PhysRange,
+    },
+    /// RAM overlaps the hypervisor's own region.
+    RamOverlapsHypervisor {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its RAM.
+        ram: PhysRange,
+        /// The hypervisor's region.
+        hypervisor: PhysRange,
+    },
+    /// RAM overlaps another personality's RAM.
+    RamOverlapsPersonality {
+        /// The later personality.
+        personality: PersonalityName,
+        /// The earlier personality.
+        other: PersonalityName,
+    },
+    /// A kernel or device tree blob is empty.
+    EmptyBlob {
+        /// The personality.
+        personality: PersonalityName,
+        /// Which blob.
+        blob: BlobKind,
+    },
+    /// A blob reaches past the end of the payload.
+    BlobOutsidePayload {
+        /// The personality.
+        personality: PersonalityName,
+        /// Which blob.
+        blob: BlobKind,
+        /// Where the plan says it is.
+        location: Blob,
+        /// The payload's length.
+        payload_length: u64,
+    },
+    /// A blob would be copied (partly) outside the personality's RAM.
+    LoadOutsideRam {
+        /// The personality.
+        personality: PersonalityName,
+        /// Which blob.
+        blob: BlobKind,
+        /// Where it would be copied.
+        load: GuestPhysAddr,
+        /// Its size.
+        size: u64,
+        /// The personality's RAM.
+        ram: PhysRange,
+    },
+    /// Two blobs would be copied over each other.
+    LoadsOverlap {
+        /// The personality.
+        personality: PersonalityName,
+        /// The first blob.
+        first: BlobKind,
+        /// The second blob.
+        second: BlobKind,
+    },
+    /// The entry point is not inside the loaded kernel.
+    EntryOutsideKernel {
+        /// The personality.
+        personality: PersonalityName,
+        /// The entry point.
+        entry: GuestPhysAddr,
+        /// Where the kernel is loaded.
+        kernel_load: GuestPhysAddr,
+        /// The kernel blob's size.
+        kernel_size: u64,
+    },
+    /// The device tree is larger than the boot protocol allows.
+    DtbTooLarge {
+        /// The personality.
+        personality: PersonalityName,
+        /// Its size.
+        size: u64,
+    },
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BoardInvalid { problem } => write!(f, "boot plan board description: {problem}"),
+            Self::NoPersonalities => write!(f, "boot plan has no personality"),
+            Self::InvalidName { index, problem } => write!(f, "personality #{index}: {problem}"),
+            Self::DuplicateName { personality } => {
+                write!(f, "personality {personality:?} appears more than once")
+            }
+            Self::NoCpus { personality } => write!(f, "personality {personality:?} has no CPU"),
+            Self::DuplicateCpu { personality, cpu } => {
+                write!(f, "personality {personality:?} lists core {cpu} twice")
+            }
+            Self::CpuNotOnBoard {
+                personality,
+                cpu,
+                board_cpus,
+            } => write!(
+                f,
+                "personality {personality:?} uses core {cpu} but the board has only {board_cpus} cores"
+            ),
+            Self::CpuShared {
+                personality,
+                other,
+                cpu,
+            } => {
+                write!(
+                    f,
+                    "personality {personality:?} uses core {cpu}, which {other:?} already has"
+                )
+            }
+            Self::RamMisaligned { personality, ram } => {
+                write!(
+                    f,
+                    "personality {personality:?} RAM {ram} is not 2 MiB aligned"
+                )
+            }
+            Self::RamTooSmall { personality, ram } => write!(
+                f,
+                "personality {personality:?} RAM {ram} is {:#x} bytes, below the {MIN_RAM_SIZE:#x} minimum",
+                ram.size
+            ),
+            Self::RamWraps { personality, ram } => {
+                write!(
+                    f,
+                    "personality {personality:?} RAM {ram} wraps the address space"
+                )
+            }
+            Self::RamOutsideBoard {
+                personality,
+                ram,
+                board_ram,
+            } => {
+                write!(
+                    f,
+                    "personality {personality:?} RAM {ram} is not inside board RAM {board_ram}"
+                )
+            }
+            Self::RamOverlapsHypervisor {
+                personality,
+                ram,
+                hypervisor,
+            } => write!(
+                f,
+                "personality {personality:?} RAM {ram} overlaps the hypervisor region {hypervisor}"
+            ),
+            Self::RamOverlapsPersonality { personality, other } => {
+                write!(
+                    f,
+                    "personality {personality:?} RAM overlaps personality {other:?} RAM"
+                )
+            }
+            Self::EmptyBlob { personality, blob } => {
+                write!(f, "personality {personality:?} {blob} is empty")
+            }
+            Self::BlobOutsidePayload {
+                personality,
+                blob,
+                location,
+                payload_length,
+            } => write!(
+                f,
+                "personality {personality:?} {blob} at payload offset {:#x} size {:#x} reaches past the \
+                 payload end {payload_length:#x}",
+                location.offset, location.size
+            ),
+            Self::LoadOutsideRam {
+                personality,
+                blob,
+                load,
+                size,
+                ram,
+            } => write!(
+                f,
+                "personality {personality:?} {blob} loaded at {load} size {size:#x} is not inside its RAM {ram}"
+            ),
+            Self::LoadsOverlap {
+                personality,
+                first,
+                second,
+            } => {
+                write!(
+                    f,
+                    "personality {personality:?} {first} and {second} would be loaded over each other"
+                )
+            }
+            Self::EntryOutsideKernel {
+                personality,
+                entry,
+                kernel_load,
+                kernel_size,
+            } => write!(
+                f,
+                "personality {personality:?} entry {entry} is outside its kernel at {kernel_load} size {kernel_size:#x}"
+            ),
+            Self::DtbTooLarge { personality, size } => write!(
+                f,
+                "personality {personality:?} device tree is {size:#x} bytes, above the {MAX_DTB_SIZE:#x} limit"
+            ),
+        }
+    }
+}
+
+/// Re-checks a decoded boot plan against everything the host-side validator
+/// checks that the plan can express, plus where each blob comes from and goes
+/// to. `payload_length` is the length of the payload the blobs live in.
+pub fn validate_plan(plan: &BootPlan, payload_length: u64) -> Result<(), PlanError> {
+    check_board(&plan.board)?;
+    if plan.personalities.is_empty() {
+        return Err(PlanError::NoPersonalities);
+    }
+    for (index, personality) in plan.personalities.iter().enumerate() {
+        check_name(&personality.name)
+            .map_err(|problem| PlanError::InvalidName { index, problem })?;
+        check_cpus(personality, &plan.board)?;
+        check_ram(personality, &plan.board)?;
+        check_blobs(personality, payload_length)?;
+    }
+    for (index, personality) in plan.personalities.iter().enumerate() {
+        for earlier in plan.personalities.iter().take(index) {
+            check_pair(earlier, personality)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
+    let problem = if board.ram.end().is_none() {
+        "board RAM wraps the address space"
+    } else if board.hypervisor.end().is_none()
+        || !board
+            .ram
+            .contains_span(board.hypervisor.start.get(), board.hypervisor.size)
+    {
+        "the hypervisor region is not inside board RAM"
+    } else if board.cpus.is_empty() {
+        "the board has no cores"
+    } else {
+        return Ok(());
+    };
+    Err(PlanError::BoardInvalid { problem })
+}
+
+fn check_cpus(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
+    let name = || personality.name.clone();
+    if personality.cpus.is_empty() {
+        return Err(PlanError::NoCpus {
+            personality: name(),
+        });
+    }
+    for (position, &cpu) in personality.cpus.iter().enumerate() {
+        if usize::from(cpu) >= board.cpus.len() {
+            return Err(PlanError::CpuNotOnBoard {
+                personality: name(),
+                cpu,
+                board_cpus: board.cpus.len(),
+            });
+        }
+        if personality
+            .cpus
+            .iter()
+            .take(position)
+            .any(|&earlier| earlier == cpu)
+        {
+            return Err(PlanError::DuplicateCpu {
+                personality: name(),
+                cpu,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_ram(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
+    let personality_name = || personality.name.clone();
+    let ram = personality.ram;
+    if ram.end().is_none() {
+        return Err(PlanError::RamWraps {
+            personality: personality_name(),
+            ram,
+        });
+    }
+    if !ram.start.is_aligned(RAM_ALIGNMENT) || !ram.size.is_multiple_of(RAM_ALIGNMENT) {
+        return Err(PlanError::RamMisaligned {
+            personality: personality_name(),
+            ram,
+        });
+    }
+    if ram.size < MIN_RAM_SIZE {
+        return Err(PlanError::RamTooSmall {
+            personality: personality_name(),
+            ram,
+        });
+    }
+    if !board.ram.contains_span(ram.start.get(), ram.size) {
+        return Err(PlanError::RamOutsideBoard {
+            personality: personality_name(),
+            ram,
+            board_ram: board.ram,
+        });
+    }
+    if ram.overlaps(&board.hypervisor) {
+        return Err(PlanError::RamOverlapsHypervisor {
+            personality: personality_name(),
+            ram,
+            hypervisor: board.hypervisor,
+        });
+    }
+    Ok(())
+}
+
+fn check_blobs(personality: &PersonalityPlan, payload_length: u64) -> Result<(), PlanError> {
+    let personality_name = || personality.name.clone();
+    let loads = [
+        Some((
+            BlobKind::Kernel,
+            personality.kernel,
+            personality.kernel_load,
+        )),
+        Some((BlobKind::Dtb, personality.dtb, personality.dtb_load)),
+        personality
+            .initrd
+            .map(|(blob, load)| (BlobKind::Initrd, blob, load)),
+    ];
+    for (index, &(kind, blob, load)) in loads.iter().flatten().enumerate() {
+        if blob.size == 0 && kind != BlobKind::Initrd {
+            return Err(PlanError::EmptyBlob {
+                personality: personality_name(),
+                blob: kind,
+            });
+        }
+        if blob
+            .offset
+            .checked_add(blob.size)
+            .is_none_or(|end| end > payload_length)
+        {
+            return Err(PlanError::BlobOutsidePayload {
+                personality: personality_name(),
+                blob: kind,
+                location: blob,
+                payload_length,
+            });
+        }
+        if !personality.ram.contains_span(load.get(), blob.size) {
+            return Err(PlanError::LoadOutsideRam {
+                personality: personality_name(),
+                blob: kind,
+                load,
+                size: blob.size,
+                ram: personality.ram,
+            });
+        }
+        let target = PhysRange::new(load.get(), blob.size);
+        for &(earlier_kind, earlier_blob, earlier_load) in loads.iter().flatten().take(index) {
+            if target.overlaps(&PhysRange::new(earlier_load.get(), earlier_blob.size)) {
+                return Err(PlanError::LoadsOverlap {
+                    personality: personality_name(),
+                    first: earlier_kind,
+                    second: kind,
+                });
+            }
+        }
+    }
+    if personality.dtb.size > MAX_DTB_SIZE {
+        return Err(PlanError::DtbTooLarge {
+            personality: personality_name(),
+            size: personality.dtb.size,
+        });
+    }
+    let kernel = PhysRange::new(personality.kernel_load.get(), personality.kernel.size);
+    if !kernel.contains(personality.entry.get()) {
+        return Err(PlanError::EntryOutsideKernel {
+            personality: personality_name(),
+            entry: personality.entry,
+            kernel_load: personality.kernel_load,
+            kernel_size: personality.kernel.size,
+        });
+    }
+    Ok(())
+}
+
+fn check_pair(earlier: &PersonalityPlan, later: &PersonalityPlan) -> Result<(), PlanError> {
+    if earlier.name == later.name {
+        return Err(PlanError::DuplicateName {
+            personality: later.name.clone(),
+        });
+    }
+    if let Some(&cpu) = later.cpus.iter().find(|cpu| earlier.cpus.contains(cpu)) {
+        return Err(PlanError::CpuShared {
+            personality: later.name.clone(),
+            other: earlier.name.clone(),
+            cpu,
+        });
+    }
+    if later.ram.overlaps(&earlier.ram) {
+        return Err(PlanError::RamOverlapsPersonality {
+            personality: later.name.clone(),
+            other: earlier.name.clone(),
+        });
+    }
+    Ok(())
+}

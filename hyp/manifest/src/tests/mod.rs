@@ -1,0 +1,131 @@
+//! Host tests: fixtures shared by the unit and property tests.
+#![cfg(feature = "std")]
+
+mod kernel_tests;
+mod layout_tests;
+mod parse_tests;
+mod payload_tests;
+mod plan_tests;
+mod properties;
+mod validate_tests;
+
+use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+
+use crate::model::{Manifest, PersonalityConfig};
+use crate::plan::{Blob, BootPlan, PersonalityPlan};
+
+pub(crate) const MIB: u64 = 1 << 20;
+
+/// A qemu-virt-like board: 2 GiB of RAM at 1 GiB, the hypervisor in the
+/// first 128 MiB, four cores.
+pub(crate) fn board() -> BoardDescription {
+    board_with_cpus(4)
+}
+
+pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
+    BoardDescription {
+        name: "qemu-virt".try_into().unwrap(),
+        ram: PhysRange::new(0x4000_0000, 0x8000_0000),
+        hypervisor: PhysRange::new(0x4000_0000, 0x800_0000),
+        cpus: (0..count).map(|mpidr| Cpu { mpidr }).collect(),
+        uart: PhysAddr(0x0900_0000),
+        gic: GicDescription::V3 {
+            distributor: PhysAddr(0x0800_0000),
+            redistributor: PhysAddr(0x080a_0000),
+            redistributor_stride: 0x2_0000,
+        },
+        guest_uart: GuestPhysAddr(0x0900_0000),
+    }
+}
+
+pub(crate) const SAMPLE: &str = r#"# boards/qemu-virt/janus-test.toml
+board = "qemu-virt"
+
+[[personality]]
+name = "personal"
+cpus = [0, 1]                                  # physical core indexes on the board
+ram = { base = 0x4800_0000, size = "128M" }    # size: integer bytes or string with K/M/G suffix
+kernel = "builtin:testguest"                   # or a path relative to the manifest file
+initrd = "initrd.img"
+cmdline = "role=victim"
+
+[[personality]]
+name = "work"
+cpus = [2, 3]
+ram = { base = 0x5000_0000, size = "128M" }
+kernel = "builtin:testguest"
+"#;
+
+/// The model [`SAMPLE`] parses to.
+pub(crate) fn sample() -> Manifest {
+    Manifest {
+        board: "qemu-virt".into(),
+        personalities: vec![
+            personality("personal", &[0, 1], 0x4800_0000, 128 * MIB),
+            personality("work", &[2, 3], 0x5000_0000, 128 * MIB),
+        ],
+    }
+    .with(|manifest| {
+        manifest.personalities[0].initrd = Some("initrd.img".into());
+        manifest.personalities[0].cmdline = "role=victim".into();
+    })
+}
+
+pub(crate) fn personality(name: &str, cpus: &[u8], base: u64, size: u64) -> PersonalityConfig {
+    PersonalityConfig {
+        name: name.into(),
+        cpus: cpus.to_vec(),
+        ram: PhysRange::new(base, size),
+        kernel: "builtin:testguest".into(),
+        initrd: None,
+        cmdline: String::new(),
+    }
+}
+
+/// Tweak a value in place and hand it back.
+pub(crate) trait With: Sized {
+    fn with(mut self, change: impl FnOnce(&mut Self)) -> Self {
+        change(&mut self);
+        self
+    }
+}
+
+impl<T> With for T {}
+
+/// A valid two-personality plan whose blobs all lie in a payload of
+/// [`PLAN_PAYLOAD_LENGTH`] bytes.
+pub(crate) fn valid_plan() -> BootPlan {
+    let entry = |name: &str, cpus: &[u8], base: u64| PersonalityPlan {
+        name: name.try_into().unwrap(),
+        cpus: heapless::Vec::from_slice(cpus).unwrap(),
+        ram: PhysRange::new(base, 128 * MIB),
+        kernel: Blob {
+            offset: 0x1000,
+            size: 0x3000,
+        },
+        kernel_load: GuestPhysAddr(base + 0x8_0000),
+        entry: GuestPhysAddr(base + 0x8_0000),
+        dtb: Blob {
+            offset: 0x4000,
+            size: 0x1000,
+        },
+        dtb_load: GuestPhysAddr(base + 126 * MIB),
+        initrd: Some((
+            Blob {
+                offset: 0x5000,
+                size: 0x1000,
+            },
+            GuestPhysAddr(base + 125 * MIB),
+        )),
+    };
+    BootPlan {
+        board: board(),
+        personalities: heapless::Vec::from_slice(&[
+            entry("personal", &[0, 1], 0x4800_0000),
+            entry("work", &[2, 3], 0x5000_0000),
+        ])
+        .unwrap(),
+    }
+}
+
+pub(crate) const PLAN_PAYLOAD_LENGTH: u64 = 0x6000;

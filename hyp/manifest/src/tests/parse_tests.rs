@@ -1,0 +1,244 @@
+//! TOML parsing: the model, size syntax, and `FILE:LINE` diagnostics.
+
+use super::{MIB, SAMPLE, board, sample};
+use crate::model::{ImageSource, parse_size};
+use crate::parse::{ManifestErrorKind, ManifestErrors, load, parse};
+use crate::validate::ValidationError;
+
+fn rendered(errors: &ManifestErrors) -> Vec<String> {
+    errors.errors.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn sample_parses_to_the_model() {
+    assert_eq!(parse("janus.toml", SAMPLE), Ok(sample()));
+    assert_eq!(load("janus.toml", SAMPLE, &board()), Ok(sample()));
+}
+
+#[test]
+fn sizes_accept_integers_and_suffixes() {
+    assert_eq!(parse_size("128M"), Some(128 * MIB));
+    assert_eq!(parse_size("128MiB"), Some(128 * MIB));
+    assert_eq!(parse_size("64K"), Some(64 << 10));
+    assert_eq!(parse_size("2G"), Some(2 << 30));
+    assert_eq!(parse_size(" 4096 "), Some(4096));
+    assert_eq!(parse_size("0x4800_0000"), Some(0x4800_0000));
+    assert_eq!(parse_size("1_024K"), Some(1 << 20));
+    for bad in [
+        "",
+        "M",
+        "12Q",
+        "-1",
+        "1.5G",
+        "_1",
+        "0x",
+        "1 M",
+        "99999999999999999999",
+        "17179869184G",
+    ] {
+        assert_eq!(parse_size(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn integer_size_and_string_base_are_accepted() {
+    let text = SAMPLE
+        .replace("size = \"128M\" }    #", "size = 134217728 }    #")
+        .replace("base = 0x5000_0000", "base = \"0x5000_0000\"");
+    assert_eq!(parse("janus.toml", &text), Ok(sample()));
+}
+
+#[test]
+fn syntax_error_carries_its_line() {
+    let text = SAMPLE.replace("cpus = [2, 3]", "cpus = [2, 3");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    assert_eq!(errors.errors.len(), 1);
+    let error = &errors.errors[0];
+    assert!(matches!(error.kind, ManifestErrorKind::Syntax { .. }));
+    assert!(error.line == 14 || error.line == 15, "line {}", error.line);
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("janus.toml:{}: toml: ", error.line)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("Fix: "), "{error}");
+}
+
+#[test]
+fn unknown_field_is_rejected_with_its_line() {
+    let text = SAMPLE
+        .replace("kernel = \"builtin:testguest\"\n\"", "")
+        .replace("name = \"work\"", "name = \"work\"\ncolour = \"blue\"");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with("janus.toml:14: toml: unknown field `colour`"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("Fix: remove the key"), "{}", lines[0]);
+}
+
+#[test]
+fn unknown_top_level_and_ram_fields_are_rejected() {
+    let errors = parse("a.toml", "board = \"qemu-virt\"\nbored = 1\n").unwrap_err();
+    assert!(
+        rendered(&errors)[0].starts_with("a.toml:2: toml: unknown field `bored`"),
+        "{errors}"
+    );
+    let text = SAMPLE.replace("size = \"128M\" }    #", "sise = \"128M\" }    #");
+    let errors = parse("a.toml", &text).unwrap_err();
+    assert!(
+        rendered(&errors)[0].starts_with("a.toml:7: toml: unknown field `sise`"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn missing_field_points_at_the_table_header() {
+    let text = SAMPLE.replace("name = \"work\"\n", "");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    let lines = rendered(&errors);
+    assert!(
+        lines[0].starts_with("janus.toml:12: toml: missing field `name`"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("Fix: add the missing key"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn bad_values_are_all_reported_with_lines() {
+    let text = SAMPLE
+        .replace("size = \"128M\" }    #", "size = \"128Q\" }    #")
+        .replace("base = 0x5000_0000", "base = -5")
+        .replace("cpus = [2, 3]", "cpus = [2,\n  300]");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:7: personality \"personal\" ram.size: size \"128Q\" is not a number"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("Fix: write e.g. size = \"128M\""),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1]
+            .starts_with("janus.toml:15: personality \"work\" cpus[1]: 300 is not a core index"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with("janus.toml:16: personality \"work\" ram.base: base -5 is negative"),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn wrong_type_for_size_is_a_value_error() {
+    let text = SAMPLE.replace("size = \"128M\" }    #", "size = true }    #");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    assert!(
+        rendered(&errors)[0].contains("must be an integer or a string, not a boolean"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn validation_errors_carry_lines() {
+    let text = SAMPLE
+        .replace("board = \"qemu-virt\"", "board = \"rpi4\"")
+        .replace("cpus = [2, 3]", "cpus = [\n  2,\n  1,\n]")
+        .replace("base = 0x5000_0000", "base = 0x4c00_0000");
+    let errors = load("janus.toml", &text, &board()).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("janus.toml:2: board: "),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1]
+            .starts_with("janus.toml:16: personality \"work\" cpus[1]: core 1 is already given"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].starts_with(
+            "janus.toml:18: personality \"work\" ram.base: RAM 0x4c000000..0x54000000 overlaps"
+        ),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[2].contains("Fix: move work's RAM above 0x50000000 or shrink personal's"),
+        "{}",
+        lines[2]
+    );
+    assert!(matches!(
+        errors.errors[2].kind,
+        ManifestErrorKind::Invalid(ValidationError::RamOverlapsPersonality { .. })
+    ));
+}
+
+#[test]
+fn table_level_errors_point_at_the_header() {
+    let extra: String = (0..3)
+        .map(|index| format!("\n[[personality]]\nname = \"p{index}\"\ncpus = [3]\nram = {{ base = 0x6000_0000, size = \"16M\" }}\nkernel = \"k\"\n"))
+        .collect();
+    let errors = load("janus.toml", &format!("{SAMPLE}{extra}"), &board()).unwrap_err();
+    let too_many = errors
+        .errors
+        .iter()
+        .find(|error| {
+            matches!(
+                error.kind,
+                ManifestErrorKind::Invalid(ValidationError::TooManyPersonalities { .. })
+            )
+        })
+        .unwrap();
+    // The fifth [[personality]] header: SAMPLE is 16 lines, each extra table 6.
+    assert_eq!(too_many.line, 30, "{errors}");
+    assert!(
+        too_many
+            .to_string()
+            .starts_with("janus.toml:30: personality \"p2\": "),
+        "{too_many}"
+    );
+}
+
+#[test]
+fn no_personality_points_at_line_one() {
+    let errors = load("janus.toml", "board = \"qemu-virt\"\n", &board()).unwrap_err();
+    assert_eq!(rendered(&errors), vec![
+        "janus.toml:1: personality: the manifest defines no personality. Fix: add a [[personality]] table with \
+         name, cpus, ram and kernel"
+            .to_owned()
+    ]);
+}
+
+#[test]
+fn image_sources() {
+    assert_eq!(
+        ImageSource::from_spec("builtin:testguest"),
+        ImageSource::Builtin("testguest")
+    );
+    assert_eq!(
+        ImageSource::from_spec("../linux/Image"),
+        ImageSource::File("../linux/Image")
+    );
+}

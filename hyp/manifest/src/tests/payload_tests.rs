@@ -1,0 +1,345 @@
+//! Payload layout, round trip, and one test per `PayloadError` variant.
+
+use super::{PLAN_PAYLOAD_LENGTH, valid_plan};
+use crate::codec::{decode_plan, encode_plan};
+use crate::payload::{
+    PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_HEADER_SIZE, PayloadBuilder, PayloadError, fnv1a64,
+    parse_payload, payload_length,
+};
+use crate::plan::{Blob, validate_plan};
+
+/// A payload holding the valid plan, with its blobs really in it.
+fn built() -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut builder = PayloadBuilder::new();
+    let contents: Vec<Vec<u8>> = vec![vec![0x11; 0x3000], vec![0x22; 0x1000], vec![0x33; 0x1000]];
+    let blobs: Vec<Blob> = contents
+        .iter()
+        .map(|bytes| builder.add_blob(bytes))
+        .collect();
+    let mut plan = valid_plan();
+    for personality in &mut plan.personalities {
+        personality.kernel = blobs[0];
+        personality.dtb = blobs[1];
+        personality.initrd.as_mut().unwrap().0 = blobs[2];
+    }
+    (builder.finish(&plan), contents)
+}
+
+/// Rewrites the header checksum after a test has edited the body.
+fn reseal(payload: &mut [u8]) {
+    let checksum = fnv1a64(&payload[64..]);
+    payload[40..48].copy_from_slice(&checksum.to_le_bytes());
+}
+
+/// A payload whose plan is exactly `plan` (no blobs), correctly sealed.
+fn with_plan_bytes(plan: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0u8; 64];
+    payload[0..8].copy_from_slice(b"JANUSPLD");
+    payload[8..12].copy_from_slice(&1u32.to_le_bytes());
+    payload[12..16].copy_from_slice(&64u32.to_le_bytes());
+    payload[16..24].copy_from_slice(&64u64.to_le_bytes());
+    payload[24..32].copy_from_slice(&(plan.len() as u64).to_le_bytes());
+    payload[32..40].copy_from_slice(&(64 + plan.len() as u64).to_le_bytes());
+    payload.extend_from_slice(plan);
+    reseal(&mut payload);
+    payload
+}
+
+#[test]
+fn round_trip_with_blobs() {
+    let (payload, contents) = built();
+    assert_eq!(payload_length(&payload[..64]), Ok(payload.len() as u64));
+    let (plan, blobs) = parse_payload(&payload).unwrap();
+    assert_eq!(blobs.len(), payload.len() as u64);
+    let personality = &plan.personalities[0];
+    assert_eq!(
+        personality.kernel,
+        Blob {
+            offset: PAYLOAD_BLOB_ALIGNMENT,
+            size: 0x3000
+        }
+    );
+    assert_eq!(personality.dtb.offset % PAYLOAD_BLOB_ALIGNMENT, 0);
+    assert_eq!(
+        personality.initrd.unwrap().0.offset % PAYLOAD_BLOB_ALIGNMENT,
+        0
+    );
+    assert_eq!(blobs.get(personality.kernel), Some(&contents[0][..]));
+    assert_eq!(blobs.get(personality.dtb), Some(&contents[1][..]));
+    assert_eq!(
+        blobs.get(personality.initrd.unwrap().0),
+        Some(&contents[2][..])
+    );
+    assert_eq!(
+        blobs.get(Blob {
+            offset: payload.len() as u64,
+            size: 1
+        }),
+        None
+    );
+    assert_eq!(validate_plan(&plan, blobs.len()), Ok(()));
+    let mut expected = valid_plan();
+    for (expected, decoded) in expected.personalities.iter_mut().zip(&plan.personalities) {
+        expected.kernel = decoded.kernel;
+        expected.dtb = decoded.dtb;
+        expected.initrd = decoded.initrd;
+    }
+    assert_eq!(plan, expected);
+}
+
+#[test]
+fn plan_without_blobs_round_trips() {
+    let plan = valid_plan();
+    let payload = PayloadBuilder::new().finish(&plan);
+    assert_eq!(
+        payload.len() as u64,
+        PAYLOAD_HEADER_SIZE + encode_plan(&plan).len() as u64
+    );
+    assert_eq!(parse_payload(&payload).unwrap().0, plan);
+    assert_eq!(validate_plan(&plan, PLAN_PAYLOAD_LENGTH), Ok(()));
+}
+
+#[test]
+fn gic_v2_board_round_trips() {
+    let mut plan = valid_plan();
+    plan.board.gic = janus_platform::GicDescription::V2 {
+        distributor: janus_platform::PhysAddr(0xff84_1000),
+        cpu_interface: janus_platform::PhysAddr(0xff84_2000),
+        hypervisor_interface: janus_platform::PhysAddr(0xff84_4000),
+        virtual_cpu_interface: janus_platform::PhysAddr(0xff84_6000),
+    };
+    plan.personalities[0].initrd = None;
+    assert_eq!(decode_plan(&encode_plan(&plan)), Ok(plan));
+}
+
+#[test]
+fn too_short() {
+    let (payload, _) = built();
+    assert_eq!(
+        payload_length(&payload[..63]),
+        Err(PayloadError::TooShort { length: 63 })
+    );
+    assert_eq!(
+        parse_payload(&[]).unwrap_err(),
+        PayloadError::TooShort { length: 0 }
+    );
+}
+
+#[test]
+fn bad_magic() {
+    let (mut payload, _) = built();
+    payload[0] = b'X';
+    let error = parse_payload(&payload).unwrap_err();
+    assert_eq!(error, PayloadError::BadMagic);
+    assert!(error.to_string().contains("JANUSPLD"));
+}
+
+#[test]
+fn unsupported_version() {
+    let (mut payload, _) = built();
+    payload[8] = 2;
+    assert_eq!(
+        payload_length(&payload),
+        Err(PayloadError::UnsupportedVersion { version: 2 })
+    );
+}
+
+#[test]
+fn bad_header_size() {
+    let (mut payload, _) = built();
+    payload[12] = 32;
+    assert_eq!(
+        payload_length(&payload),
+        Err(PayloadError::BadHeaderSize { size: 32 })
+    );
+}
+
+#[test]
+fn reserved_not_zero() {
+    let (mut payload, _) = built();
+    payload[63] = 1;
+    assert_eq!(payload_length(&payload), Err(PayloadError::ReservedNotZero));
+}
+
+#[test]
+fn total_too_small() {
+    let (mut payload, _) = built();
+    payload[32..40].copy_from_slice(&10u64.to_le_bytes());
+    assert_eq!(
+        payload_length(&payload),
+        Err(PayloadError::TotalTooSmall { total: 10 })
+    );
+}
+
+#[test]
+fn plan_out_of_bounds() {
+    let (payload, _) = built();
+    let total = payload.len() as u64;
+    for (offset, length) in [(0u64, 10u64), (64, total), (u64::MAX, 2), (64, u64::MAX)] {
+        let mut edited = payload.clone();
+        edited[16..24].copy_from_slice(&offset.to_le_bytes());
+        edited[24..32].copy_from_slice(&length.to_le_bytes());
+        assert_eq!(
+            payload_length(&edited),
+            Err(PayloadError::PlanOutOfBounds {
+                offset,
+                length,
+                total
+            })
+        );
+    }
+}
+
+#[test]
+fn length_mismatch() {
+    let (mut payload, _) = built();
+    let declared = payload.len() as u64;
+    payload.push(0);
+    assert_eq!(
+        parse_payload(&payload).unwrap_err(),
+        PayloadError::LengthMismatch {
+            declared,
+            actual: declared + 1
+        }
+    );
+    payload.truncate(100);
+    assert_eq!(
+        parse_payload(&payload).unwrap_err(),
+        PayloadError::LengthMismatch {
+            declared,
+            actual: 100
+        }
+    );
+}
+
+#[test]
+fn checksum_mismatch() {
+    let (mut payload, _) = built();
+    let last = payload.len() - 1;
+    payload[last] ^= 1;
+    assert!(matches!(
+        parse_payload(&payload),
+        Err(PayloadError::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn plan_truncated() {
+    let plan = encode_plan(&valid_plan());
+    let error = parse_payload(&with_plan_bytes(&plan[..plan.len() - 3])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PayloadError::PlanTruncated {
+                field: "initrd load address",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        decode_plan(&[]),
+        Err(PayloadError::PlanTruncated {
+            field: "board name",
+            offset: 0
+        })
+    );
+}
+
+#[test]
+fn plan_trailing_bytes() {
+    let mut plan = encode_plan(&valid_plan());
+    plan.extend_from_slice(&[0, 0]);
+    assert_eq!(
+        parse_payload(&with_plan_bytes(&plan)).unwrap_err(),
+        PayloadError::PlanTrailingBytes { count: 2 }
+    );
+}
+
+#[test]
+fn plan_not_utf8() {
+    let mut plan = encode_plan(&valid_plan());
+    plan[1] = 0xff; // first byte of the board name
+    assert_eq!(
+        parse_payload(&with_plan_bytes(&plan)).unwrap_err(),
+        PayloadError::PlanNotUtf8 {
+            field: "board name"
+        }
+    );
+}
+
+#[test]
+fn plan_capacity_exceeded() {
+    let mut plan = encode_plan(&valid_plan());
+    plan[0] = 33; // board name length
+    assert_eq!(
+        decode_plan(&plan),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "board name",
+            count: 33,
+            capacity: 32
+        })
+    );
+    let mut plan = encode_plan(&valid_plan());
+    let cpu_count = 1 + 9 + 32;
+    assert_eq!(plan[cpu_count], 4);
+    plan[cpu_count] = 9;
+    assert!(matches!(
+        decode_plan(&plan),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "board cpus",
+            count: 9,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn plan_invalid_tag() {
+    let mut plan = encode_plan(&valid_plan());
+    let gic_tag = 1 + 9 + 32 + 1 + 32 + 8;
+    assert_eq!(plan[gic_tag], 3);
+    plan[gic_tag] = 7;
+    let error = decode_plan(&plan).unwrap_err();
+    assert_eq!(
+        error,
+        PayloadError::PlanInvalidTag {
+            field: "gic version",
+            value: 7
+        }
+    );
+    assert!(error.to_string().contains("gic version"));
+    let mut plan = encode_plan(&valid_plan());
+    let initrd_tag = plan.len() - 25;
+    plan[initrd_tag] = 2;
+    assert_eq!(
+        decode_plan(&plan),
+        Err(PayloadError::PlanInvalidTag {
+            field: "initrd presence",
+            value: 2
+        })
+    );
+}
+
+#[test]
+fn too_many_personalities_in_plan() {
+    let mut plan = valid_plan();
+    let personality = plan.personalities[0].clone();
+    plan.personalities.clear();
+    let mut bytes = encode_plan(&plan);
+    let without_personalities = bytes.len();
+    plan.personalities.push(personality).unwrap();
+    let one = encode_plan(&plan)[without_personalities..].to_vec();
+    *bytes.last_mut().unwrap() = 5;
+    for _ in 0..5 {
+        bytes.extend_from_slice(&one);
+    }
+    assert_eq!(
+        decode_plan(&bytes),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "personalities",
+            count: 5,
+            capacity: 4
+        })
+    );
+}

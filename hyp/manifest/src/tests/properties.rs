@@ -1,0 +1,149 @@
+//! Property tests: encoding round trips, decoding never panics, and the
+//! validator's verdict on generated layouts.
+
+use janus_platform::{GuestPhysAddr, PhysRange};
+use proptest::prelude::*;
+
+use super::{MIB, board, personality, valid_plan};
+use crate::codec::{decode_plan, encode_plan};
+use crate::kernel::flatten_kernel;
+use crate::model::{Manifest, parse_size};
+use crate::payload::{PayloadBuilder, parse_payload, payload_length};
+use crate::plan::{Blob, BootPlan, PersonalityPlan, validate_plan};
+use crate::validate::{ValidationError, validate};
+
+fn blob() -> impl Strategy<Value = Blob> {
+    (any::<u64>(), any::<u64>()).prop_map(|(offset, size)| Blob { offset, size })
+}
+
+fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
+    (
+        "\\PC{0,4}",
+        proptest::collection::vec(any::<u8>(), 0..=8),
+        (any::<u64>(), any::<u64>()),
+        (blob(), any::<u64>(), any::<u64>()),
+        (blob(), any::<u64>()),
+        proptest::option::of((blob(), any::<u64>())),
+    )
+        .prop_map(
+            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd)| {
+                let mut short_name = heapless::String::new();
+                for character in name.chars() {
+                    if short_name.push(character).is_err() {
+                        break;
+                    }
+                }
+                PersonalityPlan {
+                    name: short_name,
+                    cpus: heapless::Vec::from_slice(&cpus).unwrap(),
+                    ram: PhysRange::new(base, size),
+                    kernel,
+                    kernel_load: GuestPhysAddr(kernel_load),
+                    entry: GuestPhysAddr(entry),
+                    dtb,
+                    dtb_load: GuestPhysAddr(dtb_load),
+                    initrd: initrd.map(|(blob, load)| (blob, GuestPhysAddr(load))),
+                }
+            },
+        )
+}
+
+fn boot_plan() -> impl Strategy<Value = BootPlan> {
+    (
+        proptest::collection::vec(personality_plan(), 0..=4),
+        "[a-z-]{0,32}",
+        any::<u64>(),
+        0..=8usize,
+    )
+        .prop_map(|(personalities, name, base, cpus)| {
+            let mut plan = valid_plan();
+            plan.board.name = name.as_str().try_into().unwrap();
+            plan.board.ram.start.0 = base;
+            plan.board.cpus.truncate(cpus.min(4));
+            plan.personalities = heapless::Vec::from_slice(&personalities).unwrap();
+            plan
+        })
+}
+
+/// `count` personalities in disjoint, aligned 2 MiB-granular slots of the
+/// board RAM above the hypervisor, each with its own core.
+fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
+    (1..=4usize)
+        .prop_flat_map(|count| proptest::collection::vec((8..=64u64, 0..=16u64), count))
+        .prop_map(|slots| {
+            let mut base = 0x4800_0000;
+            let personalities = slots
+                .iter()
+                .enumerate()
+                .map(|(index, &(size_units, gap_units))| {
+                    base += gap_units * 2 * MIB;
+                    let config = personality(
+                        &format!("p{index}"),
+                        &[index as u8],
+                        base,
+                        size_units * 2 * MIB,
+                    );
+                    base += size_units * 2 * MIB;
+                    config
+                })
+                .collect();
+            Manifest {
+                board: "qemu-virt".into(),
+                personalities,
+            }
+        })
+}
+
+proptest! {
+    #[test]
+    fn plan_encoding_round_trips(plan in boot_plan()) {
+        prop_assert_eq!(decode_plan(&encode_plan(&plan)), Ok(plan.clone()));
+        let payload = PayloadBuilder::new().finish(&plan);
+        prop_assert_eq!(payload_length(&payload), Ok(payload.len() as u64));
+        prop_assert_eq!(parse_payload(&payload).map(|(decoded, _)| decoded), Ok(plan));
+    }
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = decode_plan(&bytes);
+        let _ = payload_length(&bytes);
+        if let Ok((plan, blobs)) = parse_payload(&bytes) {
+            let _ = validate_plan(&plan, blobs.len());
+        }
+        let _ = flatten_kernel(&bytes);
+    }
+
+    #[test]
+    fn decoding_mutated_plans_never_panics(plan in boot_plan(), edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut bytes = encode_plan(&plan);
+        for (index, value) in edits {
+            let at = index.index(bytes.len());
+            bytes[at] = value;
+        }
+        if let Ok(plan) = decode_plan(&bytes) {
+            let _ = validate_plan(&plan, u64::MAX);
+        }
+    }
+
+    #[test]
+    fn validate_accepts_disjoint_layouts(manifest in disjoint_manifest()) {
+        prop_assert_eq!(validate(&manifest, &board()), Ok(()));
+    }
+
+    #[test]
+    fn validate_rejects_overlapping_ram(manifest in disjoint_manifest(), shift in 1..=16u64) {
+        prop_assume!(manifest.personalities.len() >= 2);
+        let mut manifest = manifest;
+        let earlier = manifest.personalities[0].ram;
+        let moved = &mut manifest.personalities[1].ram;
+        moved.start.0 = earlier.end().unwrap() - (shift * 2 * MIB).min(earlier.size);
+        let errors = validate(&manifest, &board()).unwrap_err();
+        prop_assert!(errors.iter().any(|error| matches!(error, ValidationError::RamOverlapsPersonality { .. })), "{:?}", errors);
+    }
+
+    #[test]
+    fn sizes_with_suffixes_parse(value in 0..(1u64 << 30), suffix in prop::sample::select(vec![("", 1u64), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)])) {
+        prop_assert_eq!(parse_size(&format!("{value}{}", suffix.0)), value.checked_mul(suffix.1));
+        prop_assert_eq!(parse_size(&format!("{value:#x}")), Some(value));
+    }
+}

@@ -1,0 +1,129 @@
+//! Turns ELF binaries into flat arm64 `Image` files and assembles the
+//! bootable Janus image: hypervisor + payload (boot plan, guest kernels,
+//! device trees, initrds) built from a manifest.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use janus_manifest::{BootPlan, ImageSource, Manifest, PayloadBuilder, PersonalityPlan};
+use janus_platform::BoardDescription;
+use object::{Object, ObjectSegment, ObjectSymbol};
+
+use crate::devicetree;
+
+/// Offset of `image_size` in the arm64 Image header.
+const IMAGE_SIZE_OFFSET: usize = 16;
+
+/// A flattened bare-metal binary.
+pub struct FlatImage {
+    /// The bytes, from the link address (0) on, BSS included as zeros.
+    pub bytes: Vec<u8>,
+    /// Where `__payload_start` is, if the binary defines it.
+    pub payload_offset: Option<u64>,
+}
+
+/// Flattens a position-independent ELF linked at 0 into its memory image.
+pub fn flatten_elf(path: &Path) -> Result<FlatImage> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = object::File::parse(&*data).with_context(|| format!("parsing ELF {}", path.display()))?;
+    let mut bytes = Vec::new();
+    for segment in file.segments() {
+        let contents = segment.data().with_context(|| format!("segment of {}", path.display()))?;
+        let start = usize::try_from(segment.address())?;
+        let end = start + usize::try_from(segment.size())?;
+        if bytes.len() < end {
+            bytes.resize(end, 0);
+        }
+        bytes[start..start + contents.len()].copy_from_slice(contents);
+    }
+    let payload_offset = file.symbols().find(|symbol| symbol.name() == Ok("__payload_start")).map(|symbol| symbol.address());
+    let image_end = file.symbols().find(|symbol| symbol.name() == Ok("__image_end") || symbol.name() == Ok("__bss_end"));
+    if let Some(end) = image_end.map(|symbol| symbol.address() as usize)
+        && bytes.len() < end
+    {
+        bytes.resize(end, 0);
+    }
+    Ok(FlatImage { bytes, payload_offset })
+}
+
+/// Writes the total size into an arm64 Image header.
+pub fn set_image_size(bytes: &mut [u8]) {
+    let size = bytes.len() as u64;
+    if let Some(field) = bytes.get_mut(IMAGE_SIZE_OFFSET..IMAGE_SIZE_OFFSET + 8) {
+        field.copy_from_slice(&size.to_le_bytes());
+    }
+}
+
+/// Built-in guest images a manifest can name as `builtin:NAME`.
+pub struct Builtins {
+    /// The bare-metal test guest, flattened.
+    pub testguest: Vec<u8>,
+}
+
+fn read_image(source: &str, manifest_dir: &Path, builtins: &Builtins, what: &str, personality: &str) -> Result<Vec<u8>> {
+    match ImageSource::from_spec(source) {
+        ImageSource::Builtin("testguest") => Ok(builtins.testguest.clone()),
+        ImageSource::Builtin(other) => bail!(
+            "personality \"{personality}\" {what}: there is no built-in image called '{other}'. Fix: use builtin:testguest or a file path"
+        ),
+        ImageSource::File(path) => {
+            let full = manifest_dir.join(path);
+            std::fs::read(&full).with_context(|| {
+                format!("personality \"{personality}\" {what}: cannot read {}. Fix: point {what} at an existing AArch64 Linux Image, ELF or raw binary", full.display())
+            })
+        }
+    }
+}
+
+/// Builds the payload for a validated manifest.
+pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDescription, builtins: &Builtins) -> Result<Vec<u8>> {
+    let mut payload = PayloadBuilder::new();
+    let mut personalities = heapless::Vec::<PersonalityPlan, { janus_manifest::MAX_PERSONALITIES }>::new();
+    for personality in &manifest.personalities {
+        let kernel_bytes = read_image(&personality.kernel, manifest_dir, builtins, "kernel", &personality.name)?;
+        let initrd = match &personality.initrd {
+            Some(source) => Some(read_image(source, manifest_dir, builtins, "initrd", &personality.name)?),
+            None => None,
+        };
+        let initrd_length = initrd.as_ref().map(|bytes| bytes.len() as u64);
+        let (kernel, layout) =
+            janus_manifest::plan_personality_layout(personality, &kernel_bytes, initrd_length).map_err(|error| anyhow!("{error}"))?;
+        let dtb = devicetree::personality_device_tree(personality, &layout, initrd_length, board)?;
+        let kernel_blob = payload.add_blob(&kernel.bytes);
+        let dtb_blob = payload.add_blob(&dtb);
+        let initrd_blob = initrd.as_ref().map(|bytes| payload.add_blob(bytes));
+        let plan = PersonalityPlan::assemble(personality, &layout, kernel_blob, dtb_blob, initrd_blob)
+            .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
+        personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
+    }
+    let plan = BootPlan { board: board.clone(), personalities };
+    let bytes = payload.finish(&plan);
+    janus_manifest::validate_plan(&plan, bytes.len() as u64).map_err(|error| anyhow!("the boot plan is inconsistent: {error}"))?;
+    Ok(bytes)
+}
+
+/// Hypervisor + payload as one bootable arm64 Image.
+pub fn assemble(hypervisor: &FlatImage, payload: &[u8]) -> Result<Vec<u8>> {
+    let offset = hypervisor.payload_offset.ok_or_else(|| anyhow!("the hypervisor ELF has no __payload_start symbol"))?;
+    let mut image = hypervisor.bytes.clone();
+    image.resize(usize::try_from(offset)?, 0);
+    image.extend_from_slice(payload);
+    set_image_size(&mut image);
+    Ok(image)
+}
+
+/// Loads, validates and assembles a manifest into `output`.
+pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &FlatImage, builtins: &Builtins, output: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(manifest_path)
+        .with_context(|| format!("cannot read the manifest {}. Fix: pass an existing file to --manifest", manifest_path.display()))?;
+    let name = manifest_path.display().to_string();
+    let manifest = janus_manifest::load(&name, &text, board).map_err(|errors| anyhow!("the manifest is invalid:\n{errors}"))?;
+    let directory = manifest_path.parent().unwrap_or(Path::new("."));
+    let payload = build_payload(&manifest, directory, board, builtins)?;
+    let image = assemble(hypervisor, &payload)?;
+    if let Some(parent) = output.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(output, &image).with_context(|| format!("writing {}", output.display()))?;
+    Ok(output.to_path_buf())
+}

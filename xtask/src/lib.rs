@@ -1,0 +1,66 @@
+//! Janus' host-side tooling as a library: the `cargo xtask` binary and the
+//! QEMU integration tests share it.
+
+pub mod devicetree;
+pub mod image;
+pub mod qemu;
+pub mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// Where xtask keeps what it builds and fetches.
+pub fn output_dir() -> PathBuf {
+    root().join("target").join("janus")
+}
+
+/// The boards xtask knows: name → description and QEMU arguments.
+pub fn board(name: &str) -> Result<(janus_platform::BoardDescription, Vec<String>)> {
+    match name {
+        janus_board_qemu_virt::NAME => Ok((janus_board_qemu_virt::description(), janus_board_qemu_virt::qemu_arguments())),
+        other => bail!("unknown board '{other}'. Fix: use --board {}", janus_board_qemu_virt::NAME),
+    }
+}
+
+/// The bare-metal binaries, flattened.
+pub struct Binaries {
+    /// The hypervisor.
+    pub hypervisor: image::FlatImage,
+    /// Built-in guest images.
+    pub builtins: image::Builtins,
+}
+
+/// Builds the hypervisor and the test guest for the bare-metal target.
+pub fn build_binaries() -> Result<Binaries> {
+    let root = root();
+    setup::ensure_rust_target(&root)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest"])
+        .status()
+        .context("running cargo build for the bare-metal target")?;
+    if !status.success() {
+        bail!("building the hypervisor and test guest failed (see the compiler output above)");
+    }
+    let directory = root.join("target").join(setup::TARGET).join("release");
+    let hypervisor = image::flatten_elf(&directory.join("janus"))?;
+    let mut testguest = image::flatten_elf(&directory.join("testguest"))?.bytes;
+    image::set_image_size(&mut testguest);
+    Ok(Binaries { hypervisor, builtins: image::Builtins { testguest } })
+}
+
+/// Builds the bootable image for `manifest` on `board_name`.
+pub fn build_image(binaries: &Binaries, manifest: &Path, board_name: &str) -> Result<PathBuf> {
+    let (board, _) = board(board_name)?;
+    let stem = manifest.file_stem().and_then(|stem| stem.to_str()).unwrap_or("janus");
+    let output = output_dir().join(format!("{board_name}-{stem}.img"));
+    image::build_image(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output)
+}

@@ -1,0 +1,112 @@
+//! `cargo xtask`: build, run and test Janus.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use xtask::{qemu, setup};
+
+#[derive(Parser)]
+#[command(about = "Build, run and test the Janus hypervisor")]
+struct Arguments {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Guests {
+    /// Bare-metal Rust test personalities (boards/<board>/janus-test.toml).
+    Test,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the hypervisor, the guests and the bootable image for a manifest.
+    Build {
+        /// The system manifest (default: the board's manifest for --guests).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Which built-in personalities to use when no manifest is given.
+        #[arg(long, value_enum, default_value = "test")]
+        guests: Guests,
+        /// The board to build for.
+        #[arg(long, default_value = "qemu-virt")]
+        board: String,
+    },
+    /// Build everything, install what is missing (QEMU, the Rust target) and
+    /// boot both personalities in QEMU on this terminal (Ctrl-A X quits).
+    Run {
+        /// The system manifest (default: the board's manifest for --guests).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Which built-in personalities to use when no manifest is given.
+        #[arg(long, value_enum, default_value = "test")]
+        guests: Guests,
+        /// The board to run on.
+        #[arg(long, default_value = "qemu-virt")]
+        board: String,
+    },
+    /// Run every test: host unit and property tests, clippy, then the QEMU
+    /// integration tests (installing QEMU if missing).
+    Test,
+}
+
+fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
+    manifest.unwrap_or_else(|| {
+        let file = match guests {
+            Guests::Test => "janus-test.toml",
+        };
+        xtask::root().join("boards").join(board).join(file)
+    })
+}
+
+fn cargo(arguments: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("xtask: cargo {}", arguments.join(" "));
+    let status = Command::new(cargo).current_dir(xtask::root()).args(arguments).status().context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed", arguments.join(" "));
+    }
+    Ok(())
+}
+
+fn run() -> Result<()> {
+    match Arguments::parse().command {
+        Task::Build { manifest, guests, board } => {
+            let binaries = xtask::build_binaries()?;
+            let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
+            println!("xtask: built {}", image.display());
+        }
+        Task::Run { manifest, guests, board } => {
+            let binaries = xtask::build_binaries()?;
+            let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
+            setup::ensure_qemu()?;
+            let (_, board_arguments) = xtask::board(&board)?;
+            println!("xtask: booting {} (Ctrl-A X quits QEMU)", image.display());
+            let status = qemu::command(&image, &board_arguments, qemu::Console::Terminal, &[]).status().context("starting QEMU")?;
+            if !status.success() {
+                bail!("QEMU exited with {status}");
+            }
+        }
+        Task::Test => {
+            cargo(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"])?;
+            cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
+            cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;
+            setup::ensure_qemu()?;
+            xtask::build_binaries()?;
+            cargo(&["test", "-p", "janus-tests", "--", "--test-threads", "2"])?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
