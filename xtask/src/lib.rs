@@ -2,9 +2,11 @@
 //! QEMU integration tests share it.
 
 pub mod devicetree;
+pub mod fuzz;
 pub mod image;
 pub mod qemu;
 pub mod setup;
+pub mod size;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -47,9 +47,18 @@ enum Task {
         #[arg(long, default_value = "qemu-virt")]
         board: String,
     },
-    /// Run every test: host unit and property tests, clippy, then the QEMU
-    /// integration tests (installing QEMU if missing).
+    /// Run every test: host unit and property tests, clippy, a short fuzz
+    /// run of every fuzz target, then the QEMU integration tests
+    /// (installing QEMU, nightly and cargo-fuzz if missing).
     Test,
+    /// Fuzz every target (manifests, boot plans, syndromes, PSCI) for a while.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
+    },
+    /// Print the hypervisor's binary size and line count (README figures).
+    Size,
 }
 
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
@@ -93,9 +102,25 @@ fn run() -> Result<()> {
             cargo(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;
+            xtask::fuzz::run_all(&xtask::root(), 10)?;
             setup::ensure_qemu()?;
             xtask::build_binaries()?;
             cargo(&["test", "-p", "janus-tests", "--", "--test-threads", "2"])?;
+        }
+        Task::Fuzz { seconds } => xtask::fuzz::run_all(&xtask::root(), seconds)?,
+        Task::Size => {
+            let binaries = xtask::build_binaries()?;
+            let image = binaries.hypervisor.payload_offset.unwrap_or(0);
+            let loaded = binaries.hypervisor.bss_start.unwrap_or(0);
+            let root = xtask::root();
+            let kernel = xtask::size::count_lines(&root.join("hyp").join("kernel"))?;
+            let all = xtask::size::count_lines(&root.join("hyp"))?;
+            println!(
+                "hypervisor image: {} KiB of code and data, {} KiB in memory with its zeroed stacks and BSS",
+                loaded.div_ceil(1024),
+                image / 1024
+            );
+            println!("hyp/ lines of code: {all} ({kernel} in the EL2 kernel, {} in the host-tested pure crates)", all - kernel);
         }
     }
     Ok(())

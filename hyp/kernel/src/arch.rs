@@ -123,7 +123,7 @@ pub unsafe fn zero_memory(start: u64, length: u64) {
     let mut address = start;
     if dczid & (1 << 4) == 0 {
         let block = 4u64 << (dczid & 0xf);
-        while address % block != 0 && address < end {
+        while !address.is_multiple_of(block) && address < end {
             // SAFETY: inside the caller's range.
             unsafe { (address as *mut u8).write_volatile(0) };
             address += 1;

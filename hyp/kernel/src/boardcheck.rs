@@ -29,6 +29,7 @@ pub fn stdout_uart(tree: &fdt::Fdt<'_>) -> Option<u64> {
     first_reg(&node)
 }
 
+#[allow(clippy::result_large_err, reason = "runs once at boot on a large stack; the message must be self-contained")]
 /// Compares the device tree with `board`; also checks that Janus' own image
 /// and payload `[image_base, payload_end)` lie inside the board's reserved
 /// hypervisor region.

@@ -50,15 +50,6 @@ impl Pl011 {
         }
         self.registers.data.set(u32::from(byte));
     }
-
-    /// A received byte, if any.
-    pub fn try_get_byte(&self) -> Option<u8> {
-        if self.registers.flag.is_set(Flag::RECEIVE_EMPTY) {
-            None
-        } else {
-            Some((self.registers.data.get() & 0xff) as u8)
-        }
-    }
 }
 
 impl Write for Pl011 {

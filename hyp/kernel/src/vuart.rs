@@ -52,7 +52,7 @@ impl VirtualUart {
             CONTROL => self.control,
             FIFO_LEVEL => self.fifo_level,
             INTERRUPT_MASK => self.interrupt_mask,
-            PERIPHERAL_ID..=0xffc if offset % 4 == 0 => {
+            PERIPHERAL_ID..=0xffc if offset.is_multiple_of(4) => {
                 let index = ((offset - PERIPHERAL_ID) / 4) as usize;
                 IDENTIFICATION.get(index).copied().map_or(0, u64::from)
             }

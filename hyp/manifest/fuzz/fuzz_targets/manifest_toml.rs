@@ -1,6 +1,12 @@
-//! Fuzzes TOML manifest parsing and validation against a qemu-virt-like board.
+//! Fuzzes TOML manifest parsing and validation against a qemu-virt-like
+//! board. Whatever `load` accepts must also lay out, encode, decode and pass
+//! the boot-time `validate_plan`: the host and boot checks must agree.
 #![no_main]
 
+use janus_manifest::{
+    BootPlan, PayloadBuilder, PersonalityPlan, parse_payload, plan_personality_layout,
+    validate_plan,
+};
 use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
 use libfuzzer_sys::fuzz_target;
 
@@ -27,16 +33,45 @@ fn board() -> BoardDescription {
 }
 
 fuzz_target!(|text: &str| {
-    match janus_manifest::load("fuzz.toml", text, &board()) {
+    let board = board();
+    match janus_manifest::load("fuzz.toml", text, &board) {
         Ok(manifest) => {
-            // A manifest that passed validation must also lay out and encode.
-            assert!(manifest.personalities.len() <= janus_manifest::MAX_PERSONALITIES);
+            let mut builder = PayloadBuilder::new();
+            let mut personalities = heapless::Vec::new();
+            for personality in &manifest.personalities {
+                // A small raw kernel always fits in validated RAM.
+                let (kernel, layout) = plan_personality_layout(personality, &[0x1f; 64], Some(100))
+                    .expect("a 64-byte kernel fits in validated RAM");
+                let kernel = builder.add_blob(&kernel.bytes);
+                let dtb = builder.add_blob(&[0xd0; 16]);
+                let initrd = builder.add_blob(&[0x1d; 100]);
+                let plan =
+                    PersonalityPlan::assemble(personality, &layout, kernel, dtb, Some(initrd))
+                        .expect("validated names and cpu lists fit the plan");
+                personalities
+                    .push(plan)
+                    .expect("validated personality count fits the plan");
+            }
+            let plan = BootPlan {
+                board,
+                personalities,
+            };
+            let payload = builder.finish(&plan);
+            let (decoded, blobs) = parse_payload(&payload).expect("an encoded payload decodes");
+            assert_eq!(decoded, plan);
+            if let Err(error) = validate_plan(&decoded, blobs.len()) {
+                panic!("validate() accepted what validate_plan() rejects: {error}");
+            }
         }
         Err(errors) => {
             assert!(!errors.errors.is_empty());
             let lines = text.lines().count().max(1);
             for error in &errors.errors {
-                assert!(error.line >= 1 && error.line <= lines + 1, "line {} of {lines}", error.line);
+                assert!(
+                    error.line >= 1 && error.line <= lines + 1,
+                    "line {} of {lines}",
+                    error.line
+                );
                 assert!(error.to_string().contains("Fix: "));
             }
         }

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use super::{MIB, board, personality, valid_plan};
 use crate::codec::{decode_plan, encode_plan};
 use crate::kernel::flatten_kernel;
+use crate::layout::plan_personality_layout;
 use crate::model::{Manifest, parse_size};
 use crate::payload::{PayloadBuilder, parse_payload, payload_length};
 use crate::plan::{Blob, BootPlan, PersonalityPlan, validate_plan};
@@ -145,5 +146,24 @@ proptest! {
     fn sizes_with_suffixes_parse(value in 0..(1u64 << 30), suffix in prop::sample::select(vec![("", 1u64), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)])) {
         prop_assert_eq!(parse_size(&format!("{value}{}", suffix.0)), value.checked_mul(suffix.1));
         prop_assert_eq!(parse_size(&format!("{value:#x}")), Some(value));
+    }
+
+    #[test]
+    fn accepted_manifests_pass_the_boot_check(manifest in disjoint_manifest(), kernel_length in 1..4096usize, initrd_length in proptest::option::of(1..8192u64)) {
+        prop_assert_eq!(validate(&manifest, &board()), Ok(()));
+        let mut builder = PayloadBuilder::new();
+        let mut personalities = heapless::Vec::<PersonalityPlan, 4>::new();
+        for config in &manifest.personalities {
+            let (kernel, layout) = plan_personality_layout(config, &vec![0x1f; kernel_length], initrd_length).unwrap();
+            let kernel_blob = builder.add_blob(&kernel.bytes);
+            let dtb = builder.add_blob(&[0xd0; 40]);
+            let initrd = initrd_length.map(|length| builder.add_blob(&vec![0x1d; length as usize]));
+            personalities.push(PersonalityPlan::assemble(config, &layout, kernel_blob, dtb, initrd).unwrap()).unwrap();
+        }
+        let plan = BootPlan { board: board(), personalities };
+        let payload = builder.finish(&plan);
+        let (decoded, blobs) = parse_payload(&payload).unwrap();
+        prop_assert_eq!(&decoded, &plan);
+        prop_assert_eq!(validate_plan(&decoded, blobs.len()), Ok(()));
     }
 }

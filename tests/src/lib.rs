@@ -1,0 +1,193 @@
+//! The QEMU test harness (Hafnium's hftest pattern): every test boots Janus
+//! once in its own QEMU with a timeout, reads the serial console line by
+//! line, waits for markers, and kills QEMU when dropped. A failed wait
+//! prints the whole console log so the failure explains itself.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use xtask::qemu::{self, Console};
+
+/// How long any single wait may take before the test fails. Generous: CI
+/// runs two QEMUs on two cores.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+static BINARIES: OnceLock<xtask::Binaries> = OnceLock::new();
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+fn binaries() -> &'static xtask::Binaries {
+    BINARIES.get_or_init(|| match xtask::build_binaries() {
+        Ok(binaries) => binaries,
+        Err(error) => panic!("building the bare-metal binaries failed: {error:#}"),
+    })
+}
+
+/// The standard two-personality test manifest with the given command lines.
+pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
+    format!(
+        r#"board = "qemu-virt"
+
+[[personality]]
+name = "personal"
+cpus = [0, 1]
+ram = {{ base = 0x4800_0000, size = "128M" }}
+kernel = "builtin:testguest"
+cmdline = "role=personal {personal_arguments}"
+
+[[personality]]
+name = "work"
+cpus = [2, 3]
+ram = {{ base = 0x5000_0000, size = "128M" }}
+kernel = "builtin:testguest"
+cmdline = "role=work {work_arguments}"
+"#
+    )
+}
+
+/// Writes `manifest` under target/janus/tests and builds its image.
+pub fn build_image(manifest: &str) -> Result<PathBuf, String> {
+    let directory = xtask::output_dir().join("tests");
+    std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
+    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+    let path = directory.join(format!("manifest-{}-{id}.toml", std::process::id()));
+    std::fs::write(&path, manifest).map_err(|error| error.to_string())?;
+    xtask::build_image(binaries(), &path, janus_board_qemu_virt::NAME).map_err(|error| format!("{error:#}"))
+}
+
+#[derive(Default)]
+struct Log {
+    lines: Vec<String>,
+    closed: bool,
+}
+
+/// One running QEMU.
+pub struct Machine {
+    child: Child,
+    log: Arc<(Mutex<Log>, Condvar)>,
+}
+
+impl Machine {
+    /// Boots the standard board with `manifest`.
+    pub fn boot(manifest: &str) -> Machine {
+        Self::boot_with(manifest, &[])
+    }
+
+    /// Boots with extra QEMU arguments; later ones override the board's.
+    pub fn boot_with(manifest: &str, extra: &[&str]) -> Machine {
+        let image = build_image(manifest).unwrap_or_else(|error| panic!("building the image failed: {error}"));
+        let mut arguments = janus_board_qemu_virt::qemu_arguments();
+        for pair in extra.chunks(2) {
+            if let [flag, value] = pair {
+                match arguments.iter().position(|argument| argument == flag) {
+                    Some(index) => arguments[index + 1] = value.to_string(),
+                    None => arguments.extend([flag.to_string(), value.to_string()]),
+                }
+            }
+        }
+        let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
+        let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        for (stream, prefix) in [(Box::new(stdout) as Box<dyn std::io::Read + Send>, ""), (Box::new(stderr), "qemu stderr: ")] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let reader = BufReader::new(stream);
+                for line in reader.split(b'\n') {
+                    let Ok(line) = line else { break };
+                    let text = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+                    let (lock, condition) = &*log;
+                    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).lines.push(format!("{prefix}{text}"));
+                    condition.notify_all();
+                }
+                if prefix.is_empty() {
+                    let (lock, condition) = &*log;
+                    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).closed = true;
+                    condition.notify_all();
+                }
+            });
+        }
+        Machine { child, log }
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.log.0.lock().unwrap().lines.clone()
+    }
+
+    /// Waits until a line at index `from` or later satisfies `matches`;
+    /// returns its index and text, or fails the test with the console log.
+    pub fn wait_from(&self, from: usize, what: &str, matches: impl Fn(&str) -> bool) -> (usize, String) {
+        let deadline = Instant::now() + TIMEOUT;
+        let (lock, condition) = &*self.log;
+        let mut log = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if let Some((index, line)) = log.lines.iter().enumerate().skip(from).find(|(_, line)| matches(line)) {
+                return (index, line.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline || log.closed {
+                let reason = if log.closed { "QEMU exited" } else { "timed out" };
+                let tail: Vec<&String> = log.lines.iter().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!(
+                    "{reason} waiting for {what}\n--- last console lines ---\n{}",
+                    tail.iter().map(|line| line.as_str()).collect::<Vec<_>>().join("\n")
+                );
+            }
+            log = condition.wait_timeout(log, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Waits for a line containing `text` (from the start of the log).
+    pub fn wait_for(&self, text: &str) -> (usize, String) {
+        self.wait_from(0, &format!("'{text}'"), |line| line.contains(text))
+    }
+
+    /// Waits for a line containing `text` at index `from` or later.
+    pub fn wait_for_after(&self, from: usize, text: &str) -> (usize, String) {
+        self.wait_from(from, &format!("'{text}' after line {from}"), |line| line.contains(text))
+    }
+
+    /// Waits until `personality` has printed `count` more heartbeats after
+    /// line `from`, and checks every one of them: numbers strictly
+    /// increasing by one (no restart) and the canary intact. Returns the
+    /// index of the last one.
+    pub fn expect_heartbeats(&self, personality: &str, from: usize, count: usize) -> usize {
+        let prefix = format!("[{personality}] testguest: heartbeat ");
+        let mut seen = 0;
+        let mut index = from;
+        let mut previous: Option<u64> = None;
+        while seen < count {
+            let (found, line) = self.wait_for_after(index, &prefix);
+            let rest = &line[line.find(&prefix).unwrap() + prefix.len()..];
+            let number: u64 = rest.split_whitespace().next().and_then(|word| word.parse().ok()).unwrap_or_else(|| panic!("malformed heartbeat: {line}"));
+            assert!(rest.contains("canary=ok"), "{personality}'s canary is damaged: {line}");
+            if let Some(previous) = previous {
+                assert_eq!(number, previous + 1, "{personality}'s heartbeat jumped (restart?): {line}");
+            }
+            previous = Some(number);
+            seen += 1;
+            index = found + 1;
+        }
+        index - 1
+    }
+
+    /// Asserts no line so far contains `text`.
+    pub fn assert_absent(&self, text: &str) {
+        if let Some(line) = self.lines().iter().find(|line| line.contains(text)) {
+            panic!("unexpected console line containing '{text}': {line}");
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
