@@ -26,6 +26,12 @@ fn binaries() -> &'static xtask::Binaries {
     })
 }
 
+/// The board the suite runs on: `JANUS_BOARD` (xtask's board names:
+/// `qemu-virt` for GICv3, `qemu-virt-gicv2`), GICv3 by default.
+pub fn board_name() -> String {
+    std::env::var("JANUS_BOARD").unwrap_or_else(|_| janus_board_qemu_virt::NAME.to_string())
+}
+
 /// The standard two-personality test manifest with the given command lines.
 pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
     format!(
@@ -55,7 +61,9 @@ pub fn build_image(manifest: &str) -> Result<PathBuf, String> {
     let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
     let path = directory.join(format!("manifest-{}-{id}.toml", std::process::id()));
     std::fs::write(&path, manifest).map_err(|error| error.to_string())?;
-    xtask::build_image(binaries(), &path, janus_board_qemu_virt::NAME).map_err(|error| format!("{error:#}"))
+    let image = xtask::build_image(binaries(), &path, &board_name()).map_err(|error| format!("{error:#}"));
+    let _ = std::fs::remove_file(&path);
+    image
 }
 
 #[derive(Default)]
@@ -79,7 +87,10 @@ impl Machine {
     /// Boots with extra QEMU arguments; later ones override the board's.
     pub fn boot_with(manifest: &str, extra: &[&str]) -> Machine {
         let image = build_image(manifest).unwrap_or_else(|error| panic!("building the image failed: {error}"));
-        let mut arguments = janus_board_qemu_virt::qemu_arguments();
+        let mut arguments = match xtask::board(&board_name()) {
+            Ok((_, arguments)) => arguments,
+            Err(error) => panic!("{error:#}"),
+        };
         for pair in extra.chunks(2) {
             if let [flag, value] = pair {
                 match arguments.iter().position(|argument| argument == flag) {
@@ -91,6 +102,10 @@ impl Machine {
         let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
+        // QEMU has loaded the image into guest RAM by the time it prints;
+        // the file itself is not needed after the open, so don't let
+        // test images pile up under target/.
+        let image_to_remove = image.clone();
         let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -112,7 +127,10 @@ impl Machine {
                 }
             });
         }
-        Machine { child, log }
+        let machine = Machine { child, log };
+        machine.wait_from(0, "QEMU to start", |_| true);
+        let _ = std::fs::remove_file(image_to_remove);
+        machine
     }
 
     /// Every line so far.
@@ -177,6 +195,12 @@ impl Machine {
         index - 1
     }
 
+    /// Every heartbeat line of `personality` so far.
+    pub fn heartbeats(&self, personality: &str) -> Vec<String> {
+        let prefix = format!("[{personality}] testguest: heartbeat ");
+        self.lines().into_iter().filter(|line| line.starts_with(&prefix)).collect()
+    }
+
     /// Asserts no line so far contains `text`.
     pub fn assert_absent(&self, text: &str) {
         if let Some(line) = self.lines().iter().find(|line| line.contains(text)) {
@@ -190,4 +214,10 @@ impl Drop for Machine {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The number after `name=` in a line (`worst-latency=123`).
+pub fn field(line: &str, name: &str) -> Option<u64> {
+    let start = line.find(&format!("{name}="))? + name.len() + 1;
+    line[start..].split_whitespace().next()?.parse().ok()
 }

@@ -4,11 +4,19 @@
 
 use anyhow::{Context, Result};
 use janus_manifest::{GuestLayout, PersonalityConfig};
-use janus_platform::BoardDescription;
+use janus_platform::{BoardDescription, GicDescription};
 use vm_fdt::FdtWriter;
 
 /// Phandle of the fixed clock the PL011 node refers to.
 const CLOCK_PHANDLE: u32 = 1;
+/// Phandle of the interrupt controller.
+const GIC_PHANDLE: u32 = 2;
+/// Interrupt specifier type for a PPI (the `1` in `<1 11 4>`).
+const PPI: u32 = 1;
+/// Level-high trigger.
+const LEVEL_HIGH: u32 = 4;
+/// Bytes of one GICv3 redistributor (RD_base + SGI_base).
+const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
 
 /// The device tree blob for one personality.
 pub fn personality_device_tree(
@@ -29,6 +37,7 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
     fdt.property_u32("#address-cells", 2)?;
     fdt.property_u32("#size-cells", 2)?;
     fdt.property_string("model", &format!("Janus personality {}", personality.name))?;
+    fdt.property_u32("interrupt-parent", GIC_PHANDLE)?;
 
     let chosen = fdt.begin_node("chosen")?;
     fdt.property_string("bootargs", &personality.cmdline)?;
@@ -62,6 +71,37 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
     fdt.property_string("method", "hvc")?;
     fdt.end_node(psci)?;
 
+    let vcpus = personality.cpus.len() as u64;
+    // GICv2 interrupt specifiers carry a CPU mask in bits 15:8.
+    let flags = match board.gic {
+        GicDescription::V3 { .. } => LEVEL_HIGH,
+        GicDescription::V2 { .. } => (((1u32 << vcpus) - 1) << 8) | LEVEL_HIGH,
+    };
+    match board.gic {
+        GicDescription::V3 { distributor, redistributor, .. } => {
+            let gic = fdt.begin_node(&format!("interrupt-controller@{:x}", distributor.get()))?;
+            fdt.property_string("compatible", "arm,gic-v3")?;
+            fdt.property_array_u64("reg", &[distributor.get(), 0x1_0000, redistributor.get(), REDISTRIBUTOR_STRIDE * vcpus])?;
+            fdt.property_u32("#redistributor-regions", 1)?;
+            gic_common(&mut fdt, flags)?;
+            fdt.end_node(gic)?;
+        }
+        GicDescription::V2 { distributor, cpu_interface, .. } => {
+            let gic = fdt.begin_node(&format!("interrupt-controller@{:x}", distributor.get()))?;
+            fdt.property_string("compatible", "arm,cortex-a15-gic")?;
+            fdt.property_array_u64("reg", &[distributor.get(), 0x1000, cpu_interface.get(), 0x2000])?;
+            gic_common(&mut fdt, flags)?;
+            fdt.end_node(gic)?;
+        }
+    }
+
+    // The generic timer's PPIs: secure and non-secure physical, virtual, hypervisor.
+    let timer = fdt.begin_node("timer")?;
+    fdt.property_string("compatible", "arm,armv8-timer")?;
+    fdt.property_null("always-on")?;
+    fdt.property_array_u32("interrupts", &[PPI, 13, flags, PPI, 14, flags, PPI, 11, flags, PPI, 10, flags])?;
+    fdt.end_node(timer)?;
+
     let clock = fdt.begin_node("apb-pclk")?;
     fdt.property_string("compatible", "fixed-clock")?;
     fdt.property_u32("#clock-cells", 0)?;
@@ -79,4 +119,16 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
 
     fdt.end_node(root)?;
     fdt.finish()
+}
+
+/// Properties both GIC versions share: an interrupt controller with
+/// three-cell specifiers and the maintenance interrupt (PPI 9).
+fn gic_common(fdt: &mut FdtWriter, flags: u32) -> Result<(), vm_fdt::Error> {
+    fdt.property_null("interrupt-controller")?;
+    fdt.property_u32("#interrupt-cells", 3)?;
+    fdt.property_u32("#address-cells", 2)?;
+    fdt.property_u32("#size-cells", 2)?;
+    fdt.property_null("ranges")?;
+    fdt.property_array_u32("interrupts", &[PPI, 9, flags])?;
+    fdt.property_u32("phandle", GIC_PHANDLE)
 }

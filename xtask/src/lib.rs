@@ -1,9 +1,11 @@
 //! Janus' host-side tooling as a library: the `cargo xtask` binary and the
 //! QEMU integration tests share it.
 
+pub mod bench;
 pub mod devicetree;
 pub mod fuzz;
 pub mod image;
+pub mod linux;
 pub mod qemu;
 pub mod setup;
 pub mod size;
@@ -27,7 +29,22 @@ pub fn output_dir() -> PathBuf {
 pub fn board(name: &str) -> Result<(janus_platform::BoardDescription, Vec<String>)> {
     match name {
         janus_board_qemu_virt::NAME => Ok((janus_board_qemu_virt::description(), janus_board_qemu_virt::qemu_arguments())),
-        other => bail!("unknown board '{other}'. Fix: use --board {}", janus_board_qemu_virt::NAME),
+        janus_board_qemu_virt::NAME_GICV2 => {
+            Ok((janus_board_qemu_virt::description_gicv2(), janus_board_qemu_virt::qemu_arguments_gicv2()))
+        }
+        other => bail!(
+            "unknown board '{other}'. Fix: use --board {} or --board {}",
+            janus_board_qemu_virt::NAME,
+            janus_board_qemu_virt::NAME_GICV2
+        ),
+    }
+}
+
+/// The crate directory under boards/ for an xtask board name.
+pub fn board_directory(name: &str) -> &str {
+    match name {
+        janus_board_qemu_virt::NAME_GICV2 => janus_board_qemu_virt::NAME,
+        other => other,
     }
 }
 

@@ -59,6 +59,9 @@ enum Task {
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
+    /// Measure trap, interrupt and hypercall costs against native under
+    /// QEMU icount; prints a table and writes target/bench/*.json.
+    Bench,
 }
 
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
@@ -66,8 +69,18 @@ fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> Path
         let file = match guests {
             Guests::Test => "janus-test.toml",
         };
-        xtask::root().join("boards").join(board).join(file)
+        xtask::root().join("boards").join(xtask::board_directory(board)).join(file)
     })
+}
+
+fn cargo_with_env(arguments: &[&str], name: &str, value: &str) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("xtask: {name}={value} cargo {}", arguments.join(" "));
+    let status = Command::new(cargo).current_dir(xtask::root()).env(name, value).args(arguments).status().context("running cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed on {value}", arguments.join(" "));
+    }
+    Ok(())
 }
 
 fn cargo(arguments: &[&str]) -> Result<()> {
@@ -105,7 +118,13 @@ fn run() -> Result<()> {
             xtask::fuzz::run_all(&xtask::root(), 10)?;
             setup::ensure_qemu()?;
             xtask::build_binaries()?;
-            cargo(&["test", "-p", "janus-tests", "--", "--test-threads", "2"])?;
+            for board in [janus_board_qemu_virt::NAME, janus_board_qemu_virt::NAME_GICV2] {
+                println!("xtask: QEMU integration tests on {board}");
+                cargo_with_env(&["test", "-p", "janus-tests", "--", "--test-threads", "2"], "JANUS_BOARD", board)?;
+            }
+        }
+        Task::Bench => {
+            xtask::bench::run()?;
         }
         Task::Fuzz { seconds } => xtask::fuzz::run_all(&xtask::root(), seconds)?,
         Task::Size => {

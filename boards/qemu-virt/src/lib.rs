@@ -4,8 +4,12 @@
 
 use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
 
-/// The board's name, as manifests spell it.
+/// The board's name, as manifests spell it (GICv3).
 pub const NAME: &str = "qemu-virt";
+/// xtask's name for the same board run with a GICv2 (`gic-version=2`), as
+/// on the Raspberry Pi 4. Its description is still called `qemu-virt`, so
+/// one manifest serves both interrupt controllers.
+pub const NAME_GICV2: &str = "qemu-virt-gicv2";
 /// RAM QEMU is given: 2 GiB from 0x4000_0000.
 pub const RAM_START: u64 = 0x4000_0000;
 /// RAM size in MiB (`-m`).
@@ -18,8 +22,26 @@ pub const CORES: u64 = 4;
 
 /// The board description embedded in every qemu-virt image.
 pub fn description() -> BoardDescription {
+    describe(NAME, GicDescription::V3 {
+        distributor: PhysAddr(0x0800_0000),
+        redistributor: PhysAddr(0x080a_0000),
+        redistributor_stride: 0x2_0000,
+    })
+}
+
+/// The qemu-virt board with QEMU's GICv2 (GICD, GICC, GICH, GICV frames).
+pub fn description_gicv2() -> BoardDescription {
+    describe(NAME, GicDescription::V2 {
+        distributor: PhysAddr(0x0800_0000),
+        cpu_interface: PhysAddr(0x0801_0000),
+        hypervisor_interface: PhysAddr(0x0803_0000),
+        virtual_cpu_interface: PhysAddr(0x0804_0000),
+    })
+}
+
+fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
     let mut name = heapless::String::new();
-    let _ = name.push_str(NAME);
+    let _ = name.push_str(board_name);
     let mut cpus = heapless::Vec::new();
     for index in 0..CORES {
         // QEMU virt numbers cores in clusters of 8: Aff0 = index % 8, Aff1 = index / 8.
@@ -31,21 +53,26 @@ pub fn description() -> BoardDescription {
         hypervisor: PhysRange::new(RAM_START, HYPERVISOR_SIZE),
         cpus,
         uart: PhysAddr(0x0900_0000),
-        gic: GicDescription::V3 {
-            distributor: PhysAddr(0x0800_0000),
-            redistributor: PhysAddr(0x080a_0000),
-            redistributor_stride: 0x2_0000,
-        },
+        gic,
         guest_uart: GuestPhysAddr(0x0900_0000),
     }
 }
 
-/// QEMU arguments for this board (without `-kernel` and the console).
+/// QEMU arguments for the GICv3 board (without `-kernel` and the console).
 /// Deterministic: no DTB randomness, a fixed RTC.
 pub fn qemu_arguments() -> Vec<String> {
+    arguments(3)
+}
+
+/// QEMU arguments for the GICv2 board.
+pub fn qemu_arguments_gicv2() -> Vec<String> {
+    arguments(2)
+}
+
+fn arguments(gic_version: u8) -> Vec<String> {
     [
         "-M",
-        "virt,virtualization=on,gic-version=3,dtb-randomness=off",
+        &format!("virt,virtualization=on,gic-version={gic_version},dtb-randomness=off"),
         "-cpu",
         "cortex-a72",
         "-smp",
@@ -73,6 +100,15 @@ mod tests {
         let mut mpidrs: Vec<u64> = board.cpus.iter().map(|cpu| cpu.mpidr).collect();
         mpidrs.dedup();
         assert_eq!(mpidrs.len() as u64, CORES);
+    }
+
+    #[test]
+    fn the_gicv2_variant_differs_only_in_its_gic_and_name() {
+        let (v3, v2) = (description(), description_gicv2());
+        assert_eq!((v3.ram, v3.hypervisor, &v3.cpus, v3.uart), (v2.ram, v2.hypervisor, &v2.cpus, v2.uart));
+        assert!(matches!(v2.gic, GicDescription::V2 { .. }));
+        assert_eq!(v2.name.as_str(), NAME);
+        assert!(qemu_arguments_gicv2().join(" ").contains("gic-version=2"));
     }
 
     #[test]

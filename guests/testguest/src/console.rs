@@ -24,12 +24,9 @@ impl Write for Uart {
             return Ok(());
         }
         for byte in text.bytes() {
-            // SAFETY: base is the PL011 named by the device tree; FR bit 5
-            // is TXFF, DR takes one byte.
-            unsafe {
-                while ((base + 0x18) as *const u32).read_volatile() & (1 << 5) != 0 {}
-                (base as *mut u32).write_volatile(u32::from(byte));
-            }
+            // Base is the PL011 named by the device tree; FR bit 5 is TXFF.
+            while crate::gic::read32(base + 0x18) & (1 << 5) != 0 {}
+            crate::gic::write32(base, u32::from(byte));
         }
         Ok(())
     }

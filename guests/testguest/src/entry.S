@@ -102,7 +102,7 @@ guest_vectors:
     GUEST_VECTOR guest_exception
     GUEST_VECTOR guest_exception
     GUEST_VECTOR guest_exception
-    GUEST_VECTOR guest_exception
+    GUEST_VECTOR guest_irq
     GUEST_VECTOR guest_exception
     GUEST_VECTOR guest_exception
     GUEST_VECTOR guest_exception

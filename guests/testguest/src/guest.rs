@@ -4,7 +4,7 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::hypercalls::{self, hvc, smc};
-use crate::say;
+use crate::{gic, say};
 
 const STACK_SIZE: usize = 16 * 1024;
 
@@ -40,8 +40,31 @@ const EXPECT_INSTRUCTION_ABORT: u64 = 2;
 static LAST_SYNDROME: AtomicU64 = AtomicU64::new(0);
 static LAST_FAULT_ADDRESS: AtomicU64 = AtomicU64::new(0);
 static FAULTS: AtomicU64 = AtomicU64::new(0);
-static SECONDARY_COUNT: AtomicU64 = AtomicU64::new(0);
 static SECONDARY_UP: AtomicU64 = AtomicU64::new(0);
+/// Virtual-timer interrupts taken, per vCPU.
+static TIMER_TICKS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+/// Worst timer latency seen (counter ticks from CVAL to the handler).
+static WORST_LATENCY: AtomicU64 = AtomicU64::new(0);
+/// Latency of the most recent timer interrupt on vCPU 0.
+static LAST_LATENCY: AtomicU64 = AtomicU64::new(0);
+/// Interrupts this guest never asked for.
+static UNEXPECTED: AtomicU64 = AtomicU64::new(0);
+static LAST_UNEXPECTED: AtomicU64 = AtomicU64::new(0);
+static IPI_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static IPI_REPLIES: AtomicU64 = AtomicU64::new(0);
+static STORM_RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// SGIs of the priority test, in the order they were taken.
+static PRIORITY_ORDER: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static PRIORITY_COUNT: AtomicU64 = AtomicU64::new(0);
+/// When set, the secondary floods the primary with SGIs.
+static STORM: AtomicU64 = AtomicU64::new(0);
+
+const TIMER_INTERRUPT: u32 = 27;
+const SGI_IPI_REQUEST: u32 = 1;
+const SGI_IPI_REPLY: u32 = 2;
+const SGI_PRIORITY_FIRST: u32 = 3;
+const SGI_PRIORITY_LAST: u32 = 8;
+const SGI_STORM: u32 = 9;
 
 fn counter() -> u64 {
     let value: u64;
@@ -81,6 +104,75 @@ extern "C" fn guest_exception(syndrome: u64, fault_address: u64, return_address:
     }
 }
 
+fn vcpu_index() -> usize {
+    let mpidr: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
+    (mpidr & 0xff) as usize
+}
+
+fn set_timer(deadline: u64) {
+    // SAFETY: programming this vCPU's own virtual timer.
+    unsafe { core::arch::asm!("msr cntv_cval_el0, {}", "msr cntv_ctl_el0, {}", "isb", in(reg) deadline, in(reg) 1u64, options(nostack)) };
+}
+
+fn timer_deadline() -> u64 {
+    let value: u64;
+    // SAFETY: reading this vCPU's own virtual timer.
+    unsafe { core::arch::asm!("mrs {}, cntv_cval_el0", out(reg) value, options(nomem, nostack)) };
+    value
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn guest_irq(_syndrome: u64, _fault_address: u64, return_address: u64, _link: u64) -> u64 {
+    let now = counter();
+    crate::bench::TIMER_ENTRY.store(now, Ordering::SeqCst);
+    let vcpu = vcpu_index();
+    for _ in 0..64 {
+        let acknowledged = gic::acknowledge();
+        let interrupt = acknowledged & 0x3ff;
+        if interrupt >= gic::SPURIOUS_LIMIT {
+            break;
+        }
+        match interrupt {
+            TIMER_INTERRUPT => {
+                let deadline = timer_deadline();
+                let latency = now.saturating_sub(deadline);
+                WORST_LATENCY.fetch_max(latency, Ordering::Relaxed);
+                if vcpu == 0 {
+                    LAST_LATENCY.store(latency, Ordering::Relaxed);
+                }
+                if let Some(ticks) = TIMER_TICKS.get(vcpu) {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                }
+                set_timer(deadline.max(now) + PERIOD.load(Ordering::Relaxed));
+            }
+            SGI_IPI_REQUEST => {
+                IPI_REQUESTS.fetch_add(1, Ordering::SeqCst);
+                gic::send_sgi(SGI_IPI_REPLY, 1 << 0);
+            }
+            SGI_IPI_REPLY => {
+                IPI_REPLIES.fetch_add(1, Ordering::SeqCst);
+            }
+            SGI_PRIORITY_FIRST..=SGI_PRIORITY_LAST => {
+                let slot = PRIORITY_COUNT.fetch_add(1, Ordering::SeqCst) as usize;
+                if let Some(entry) = PRIORITY_ORDER.get(slot) {
+                    entry.store(u64::from(interrupt), Ordering::SeqCst);
+                }
+            }
+            SGI_STORM => {
+                STORM_RECEIVED.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                UNEXPECTED.fetch_add(1, Ordering::SeqCst);
+                LAST_UNEXPECTED.store(u64::from(interrupt), Ordering::SeqCst);
+            }
+        }
+        gic::end_of_interrupt(acknowledged);
+    }
+    return_address
+}
+
 struct Memory {
     start: u64,
     size: u64,
@@ -109,7 +201,7 @@ impl NoUnderscores for str {
 
 #[unsafe(no_mangle)]
 extern "C" fn guest_primary_main(device_tree: u64) -> ! {
-    // SAFETY: Janus passes its generated device tree in x0.
+    // SAFETY: Janus (or QEMU, for native runs) passes the device tree in x0.
     let Ok(tree) = (unsafe { fdt::Fdt::from_ptr(device_tree as *const u8) }) else { halt() };
     if let Some(base) = tree.find_compatible(&["arm,pl011"]).and_then(|node| node.reg()).and_then(|mut reg| reg.next()) {
         crate::console::init(base.starting_address as u64);
@@ -119,6 +211,16 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     let arguments = tree.chosen().bootargs().unwrap_or("");
     PERIOD.store(frequency() / 50, Ordering::Relaxed);
     say!("start ram={:#x}..{:#x} args=\"{arguments}\"", memory.start, memory.start + memory.size);
+
+    if !gic::init(&tree) || !gic::init_cpu(interrupt_mask()) {
+        say!("FAIL no usable GIC in the device tree");
+        halt();
+    }
+    gic::enable_interrupts();
+
+    if arguments.split_whitespace().any(|argument| argument == "bench") {
+        crate::bench::run();
+    }
 
     // Canary: the page must arrive zeroed (Janus scrubs RAM before every
     // start), then holds a pattern that only this personality writes.
@@ -150,6 +252,16 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     let mut reset_after = None;
     let mut off_after = None;
     for argument in arguments.split_whitespace() {
+        match argument {
+            "ipi" => test_ipis(),
+            "priority" => test_priority_order(),
+            "sgi-attack" => attack_interrupts(),
+            "storm" => {
+                STORM.store(1, Ordering::SeqCst);
+                say!("storm started: the secondary floods this vCPU with SGIs");
+            }
+            _ => {}
+        }
         let Some(attack) = argument.strip_prefix("attack=") else { continue };
         let (kind, target) = attack.split_once('@').unwrap_or((attack, ""));
         let target = parse_number(target);
@@ -166,11 +278,18 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     }
     say!("ready");
 
+    // Heartbeat: one line per virtual-timer interrupt on this vCPU.
+    set_timer(counter() + PERIOD.load(Ordering::Relaxed));
+    let ticks = TIMER_TICKS.first().map_or(0, |ticks| ticks.load(Ordering::Relaxed));
+    let mut seen = ticks;
     let mut beat = 0u64;
-    let mut next = counter();
     loop {
-        while counter() < next {}
-        next += PERIOD.load(Ordering::Relaxed);
+        wait_for_interrupt();
+        let now = TIMER_TICKS.first().map_or(0, |ticks| ticks.load(Ordering::Relaxed));
+        if now == seen {
+            continue;
+        }
+        seen = now;
         beat += 1;
         let intact = (0..CANARY_WORDS).all(|word| {
             let address = canary + word * 8;
@@ -178,9 +297,13 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
             unsafe { (address as *const u64).read_volatile() == canary_value(address) }
         });
         say!(
-            "heartbeat {beat} canary={} secondary={}",
+            "heartbeat {beat} canary={} secondary={} unexpected={} latency={} worst-latency={} storm={}",
             if intact { "ok" } else { "CORRUPTED" },
-            SECONDARY_COUNT.load(Ordering::Relaxed)
+            TIMER_TICKS.get(1).map_or(0, |ticks| ticks.load(Ordering::Relaxed)),
+            UNEXPECTED.load(Ordering::Relaxed),
+            LAST_LATENCY.load(Ordering::Relaxed),
+            WORST_LATENCY.load(Ordering::Relaxed),
+            STORM_RECEIVED.load(Ordering::Relaxed),
         );
         if reset_after == Some(beat) {
             say!("calling SYSTEM_RESET");
@@ -195,14 +318,121 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     }
 }
 
+/// SGIs and PPIs this guest enables: the virtual timer and SGIs 1-9.
+fn interrupt_mask() -> u32 {
+    (1 << TIMER_INTERRUPT) | (((1 << (SGI_STORM + 1)) - 1) & !1)
+}
+
+fn wait_for_interrupt() {
+    // SAFETY: waits for an interrupt; no memory effects.
+    unsafe { core::arch::asm!("wfi", options(nostack)) };
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn guest_secondary_main() -> ! {
+    if !gic::init_cpu(interrupt_mask()) {
+        say!("FAIL secondary: no redistributor for this vCPU");
+        halt();
+    }
+    gic::enable_interrupts();
+    set_timer(counter() + PERIOD.load(Ordering::Relaxed));
     SECONDARY_UP.store(1, Ordering::SeqCst);
     loop {
-        let start = counter();
-        while counter() < start + PERIOD.load(Ordering::Relaxed) {}
-        SECONDARY_COUNT.fetch_add(1, Ordering::Relaxed);
+        if STORM.load(Ordering::Relaxed) != 0 {
+            gic::send_sgi(SGI_STORM, 1 << 0);
+        } else {
+            wait_for_interrupt();
+        }
     }
+}
+
+/// Round trips of SGIs between this personality's two vCPUs.
+fn test_ipis() {
+    const ROUNDS: u64 = 10;
+    for round in 0..ROUNDS {
+        let before = IPI_REPLIES.load(Ordering::SeqCst);
+        gic::send_sgi(SGI_IPI_REQUEST, 1 << 1);
+        let deadline = counter() + frequency();
+        while IPI_REPLIES.load(Ordering::SeqCst) == before {
+            if counter() > deadline {
+                say!("FAIL ipi round {round}: no reply within 1 s");
+                return;
+            }
+        }
+    }
+    say!("ipi {ROUNDS} round trips ok (requests={} replies={})", IPI_REQUESTS.load(Ordering::SeqCst), IPI_REPLIES.load(Ordering::SeqCst));
+}
+
+/// Six SGIs of different priorities made pending together while masked:
+/// they must be taken highest priority (lowest value) first, even though
+/// there are more of them than list registers.
+fn test_priority_order() {
+    gic::disable_interrupts();
+    for interrupt in SGI_PRIORITY_FIRST..=SGI_PRIORITY_LAST {
+        // SGI 3 gets 0xc0 (lowest) ... SGI 8 gets 0x20 (highest).
+        gic::set_priority(interrupt, (0xc0 - (interrupt - SGI_PRIORITY_FIRST) * 0x20) as u8);
+    }
+    PRIORITY_COUNT.store(0, Ordering::SeqCst);
+    for interrupt in SGI_PRIORITY_FIRST..=SGI_PRIORITY_LAST {
+        gic::send_sgi(interrupt, 1 << 0);
+    }
+    gic::enable_interrupts();
+    let expected = u64::from(SGI_PRIORITY_LAST - SGI_PRIORITY_FIRST + 1);
+    let deadline = counter() + frequency();
+    while PRIORITY_COUNT.load(Ordering::SeqCst) < expected && counter() < deadline {}
+    let mut order = heapless::String::<64>::new();
+    let mut in_order = PRIORITY_COUNT.load(Ordering::SeqCst) == expected;
+    for (index, entry) in PRIORITY_ORDER.iter().take(expected as usize).enumerate() {
+        let interrupt = entry.load(Ordering::SeqCst);
+        let _ = core::fmt::Write::write_fmt(&mut order, format_args!("{}{interrupt}", if index == 0 { "" } else { "," }));
+        in_order &= interrupt == u64::from(SGI_PRIORITY_LAST) - index as u64;
+    }
+    if in_order {
+        say!("priority order {order} ok");
+    } else {
+        say!("FAIL priority order {order}");
+    }
+}
+
+/// SGIs and distributor writes aimed at interrupts and vCPUs that are not
+/// this personality's: they must have no effect anywhere else.
+fn attack_interrupts() {
+    let writes: &[(u64, u32)] = if gic::is_v2() {
+        // SGIR: CPU interfaces 2-7 (not ours), then "all but me" (our vCPU 1 only).
+        gic::send_sgi_v2_raw((0xfc << 16) | SGI_IPI_REPLY);
+        gic::send_sgi_v2_raw((1 << 24) | SGI_IPI_REPLY);
+        &[
+            (0x104, u32::MAX),        // ISENABLER1: SPIs 32-63
+            (0x204, u32::MAX),        // ISPENDR1
+            (0x304, u32::MAX),        // ISACTIVER1
+            (0x420, u32::MAX),        // IPRIORITYR8
+            (0xc08, u32::MAX),        // ICFGR2
+            (0x828, 0x0c0c_0c0c),     // ITARGETSR10: SPIs 40-43 -> CPU interfaces 2, 3
+            (0x800, 0xffff_ffff),     // ITARGETSR0 (read-only, banked)
+            (0xffc, u32::MAX),        // far end of the window
+        ]
+    } else {
+        // SGIs to vCPUs 2-15 (none exist here), to another cluster, and
+        // broadcast (IRM: every other vCPU *of this personality*).
+        gic::send_sgi_raw((u64::from(SGI_IPI_REPLY) << 24) | 0xfffc);
+        gic::send_sgi_raw((u64::from(SGI_IPI_REPLY) << 24) | (1 << 16) | 0x3);
+        gic::send_sgi_raw((u64::from(SGI_IPI_REPLY) << 24) | (0xff << 32) | (0xff << 48) | 0xffff);
+        &[
+            (0x104, u32::MAX),       // ISENABLER1: SPIs 32-63
+            (0x204, u32::MAX),       // ISPENDR1
+            (0x304, u32::MAX),       // ISACTIVER1
+            (0x420, u32::MAX),       // IPRIORITYR8
+            (0xc08, u32::MAX),       // ICFGR2
+            (0x6100 + 8 * 8, 2),     // IROUTER40 -> Aff0 2 (a vCPU that is not ours)
+            (0xf00, 0xff_ffff),      // GICv2 SGIR (reserved on v3)
+            (0xfffc, u32::MAX),      // far end of the window
+        ]
+    };
+    let distributor = gic::distributor();
+    for &(offset, value) in writes {
+        gic::write32(distributor + offset, value);
+    }
+    say!("attack interrupts done: SGIs to foreign vCPUs and distributor writes to foreign interrupts sent");
 }
 
 fn halt() -> ! {
@@ -259,7 +489,7 @@ fn attack_uart() {
     // it, the physical one is never reached.
     for (offset, value) in [(0x30u64, 0u32), (0x24, 0xffff), (0x28, 0x3f), (0x2c, 0), (0x44, 0x7ff), (0x1000 - 4, 0xffff_ffff)] {
         // SAFETY: writes inside the emulated UART window.
-        unsafe { ((base + offset) as *mut u32).write_volatile(value) };
+        crate::gic::write32(base + offset, value);
     }
     say!("attack uart done: control registers rewritten");
 }

@@ -6,7 +6,11 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(target_os = "none")]
+mod bench;
+#[cfg(target_os = "none")]
 mod console;
+#[cfg(target_os = "none")]
+mod gic;
 #[cfg(target_os = "none")]
 mod guest;
 #[cfg(target_os = "none")]

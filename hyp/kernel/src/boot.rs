@@ -28,6 +28,9 @@ unsafe extern "C" {
     fn janus_secondary_entry();
 }
 
+/// Bytes of GICv2's (virtual) CPU interface: two 4 KiB pages (GICC_DIR is at 0x1000).
+const GICV2_CPU_INTERFACE_SIZE: u64 = 0x2000;
+
 /// PSCI CPU_ON, SMC64 (DEN0022 §5.1.4).
 const PSCI_CPU_ON: u64 = 0xc400_0003;
 
@@ -104,7 +107,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         refuse(format_args!("the boot core's MPIDR {:#x} is not in the board description", arch::mpidr_affinity()))
     };
     system::set_this_cpu(cpu);
-    log::info!("Janus {} on {} (boot core {cpu}, {} cores)", env!("CARGO_PKG_VERSION"), plan.board.name, plan.board.cpus.len());
+    let gic_name = match plan.board.gic {
+        janus_platform::GicDescription::V3 { .. } => "GICv3",
+        janus_platform::GicDescription::V2 { .. } => "GICv2",
+    };
+    log::info!("Janus {} on {} with {gic_name} (boot core {cpu}, {} cores)", env!("CARGO_PKG_VERSION"), plan.board.name, plan.board.cpus.len());
 
     // Own stage-1 map, then caches on.
     let parange = read_sysreg!(id_aa64mmfr0_el1) & 0xf;
@@ -135,9 +142,29 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         if let Err(error) = partitions.map(index, &mut pool, janus_platform::GuestPhysAddr(ram.start.get()), ram.start, ram.size, MemoryKind::Normal) {
             refuse(format_args!("{}: cannot map its RAM {ram}: {error}", personality.name));
         }
+        // GICv2: the guest's GICC is the banked virtual CPU interface.
+        if let janus_platform::GicDescription::V2 { cpu_interface, virtual_cpu_interface, .. } = plan.board.gic
+            && let Err(error) = partitions.map_banked_device(
+                index,
+                &mut pool,
+                janus_platform::GuestPhysAddr(cpu_interface.get()),
+                virtual_cpu_interface,
+                GICV2_CPU_INTERFACE_SIZE,
+            )
+        {
+            refuse(format_args!("{}: cannot map its virtual CPU interface: {error}", personality.name));
+        }
         let Some(table) = partitions.table(index) else { refuse(format_args!("stage-2 table missing")) };
         let vmid = (index + 1) as u8;
-        let _ = personalities.push(Personality::new(table.vttbr(vmid)));
+        let version = match plan.board.gic {
+            janus_platform::GicDescription::V3 { .. } => janus_vgic::GicVersion::V3,
+            janus_platform::GicDescription::V2 { .. } => janus_vgic::GicVersion::V2,
+        };
+        let vgic = match system::create_virtual_gic(index, version, personality.cpus.len()) {
+            Ok(vgic) => vgic,
+            Err(error) => refuse(format_args!("{}: cannot create its virtual GIC: {error:?}", personality.name)),
+        };
+        let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic));
     }
     let cpus = system::build_cpu_slots(&plan);
     let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
@@ -148,16 +175,12 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         }
     }
 
-    // Interrupt controller: Janus only needs SGIs to kick cores for now.
-    let janus_platform::GicDescription::V3 { distributor, redistributor, .. } = system.plan.board.gic else {
-        refuse(format_args!("GICv2 boards are not supported yet"))
-    };
     // SAFETY: addresses from the board description, checked against the
     // device tree by boardcheck; device memory in the stage-1 map.
-    unsafe { gic::init_distributor(distributor.get()) };
-    // SAFETY: as above.
-    if !unsafe { gic::init_this_core(redistributor.get(), arch::mpidr_affinity()) } {
-        refuse(format_args!("no GIC redistributor for the boot core"));
+    unsafe { gic::init_distributor(&system.plan.board.gic) };
+    // SAFETY: as above, on this core.
+    if !unsafe { gic::init_this_core(cpu, arch::mpidr_affinity()) } {
+        refuse(format_args!("the GIC has no CPU interface or redistributor for the boot core"));
     }
     if let Some(slot) = system.cpus.get(cpu) {
         slot.online.store(true, Ordering::Release);
@@ -204,10 +227,9 @@ extern "C" fn janus_secondary_main(cpu: usize) -> ! {
     // SAFETY: the boot core built the map before starting this core.
     unsafe { mmu::enable(parange) };
     let Some(system) = system::get() else { arch::halt() };
-    let janus_platform::GicDescription::V3 { redistributor, .. } = system.plan.board.gic else { arch::halt() };
-    // SAFETY: checked board description, as on the boot core.
-    if !unsafe { gic::init_this_core(redistributor.get(), arch::mpidr_affinity()) } {
-        log::warn!("core {cpu}: no GIC redistributor; it stays parked");
+    // SAFETY: the boot core initialised the distributor; this is core `cpu`.
+    if !unsafe { gic::init_this_core(cpu, arch::mpidr_affinity()) } {
+        log::warn!("core {cpu}: the GIC has nothing for this core; it stays parked");
         arch::halt();
     }
     if let Some(slot) = system.cpus.get(cpu) {

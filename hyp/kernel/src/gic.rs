@@ -1,147 +1,171 @@
-//! The physical GICv3 as far as Janus itself needs it: distributor and
-//! redistributor bring-up and software-generated interrupts between cores,
-//! used to kick a core out of a guest or out of WFI (GIC architecture
-//! specification IHI 0069, §12 register descriptions).
+//! The physical interrupt controller as far as Janus itself needs it:
+//! bring-up, kicking another core with an SGI, acknowledging, and the
+//! split priority-drop/deactivate (EOImode 1) that lets a forwarded
+//! interrupt stay active until the guest deactivates it. GICv3 uses the
+//! system-register CPU interface (IHI 0069); GICv2/GIC-400 the memory-mapped
+//! GICC (IHI 0048B).
 
-use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::register_structs;
-use tock_registers::registers::ReadWrite;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::{read_sysreg, write_sysreg};
+use janus_platform::{GicDescription, MAX_CPUS};
+use spin::Once;
+
+mod v2;
+mod v3;
 
 /// The SGI Janus uses to kick another core.
-pub const KICK_SGI: u64 = 0;
-/// INTID reported when no interrupt is pending.
-const SPURIOUS: u64 = 1023;
+pub const KICK_SGI: u32 = 0;
+/// The GIC maintenance interrupt (PPI 9).
+pub const MAINTENANCE: u32 = 25;
+/// The EL1 virtual timer (PPI 11): the guest's, forwarded with the HW bit.
+pub const VIRTUAL_TIMER: u32 = 27;
+/// The EL1 physical timer (PPI 14): also the guest's, forwarded the same way.
+pub const PHYSICAL_TIMER: u32 = 30;
+/// Per-core interrupts that belong to whichever guest runs on the core.
+pub const GUEST_TIMERS: [u32; 2] = [VIRTUAL_TIMER, PHYSICAL_TIMER];
+/// Interrupts every core enables for itself.
+const CORE_INTERRUPTS: u32 = (1 << KICK_SGI) | (1 << MAINTENANCE) | (1 << VIRTUAL_TIMER) | (1 << PHYSICAL_TIMER);
+/// Interrupt IDs from here on are special (1023: nothing pending).
+const SPURIOUS_LIMIT: u32 = 1020;
 
-register_structs! {
-    Distributor {
-        (0x0000 => control: ReadWrite<u32>),
-        (0x0004 => @END),
-    }
+static GIC: Once<GicDescription> = Once::new();
+/// Per core: GICv3 redistributor frame, or GICv2 CPU-interface target mask.
+static CORE_ROUTE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Per core: MPIDR affinity (GICv3 SGI targets).
+static CORE_AFFINITY: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// An acknowledged interrupt: its ID and the raw IAR value (GICv2 SGIs
+/// carry the source core, which EOI and DIR must echo back).
+#[derive(Clone, Copy)]
+pub struct Acknowledged {
+    /// The interrupt ID.
+    pub interrupt: u32,
+    raw: u32,
 }
 
-register_structs! {
-    RedistributorControl {
-        (0x0000 => control: ReadWrite<u32>),
-        (0x0004 => _reserved0),
-        (0x0008 => type_low: ReadWrite<u32>),
-        (0x000c => type_high: ReadWrite<u32>),
-        (0x0010 => _reserved1),
-        (0x0014 => waker: ReadWrite<u32>),
-        (0x0018 => @END),
-    }
-}
-
-register_structs! {
-    RedistributorSgi {
-        (0x0000 => _reserved0),
-        (0x0080 => group0: ReadWrite<u32>),
-        (0x0084 => _reserved1),
-        (0x0100 => set_enable0: ReadWrite<u32>),
-        (0x0104 => _reserved2),
-        (0x0400 => priority: [ReadWrite<u32>; 8]),
-        (0x0420 => @END),
-    }
-}
-
-const DISTRIBUTOR_ARE: u32 = 1 << 4;
-const DISTRIBUTOR_ENABLE_GROUP1: u32 = 1 << 1;
-const DISTRIBUTOR_ENABLE_GROUP0: u32 = 1 << 0;
-const DISTRIBUTOR_REGISTER_WRITE_PENDING: u32 = 1 << 31;
-const WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
-const WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
-const TYPER_LAST: u32 = 1 << 4;
-const REDISTRIBUTOR_FRAMES: u64 = 0x2_0000;
-const SGI_FRAME_OFFSET: u64 = 0x1_0000;
-
-/// Enables the distributor (affinity routing, group 1).
+/// Enables the distributor once.
 ///
 /// # Safety
-/// `distributor` must be the GICD base, mapped as device memory; call once.
-pub unsafe fn init_distributor(distributor: u64) {
-    // SAFETY: per the contract.
-    let gicd = unsafe { &*(distributor as *const Distributor) };
-    gicd.control.set(DISTRIBUTOR_ARE | DISTRIBUTOR_ENABLE_GROUP1 | DISTRIBUTOR_ENABLE_GROUP0);
-    let mut budget = 1_000_000u32;
-    while gicd.control.get() & DISTRIBUTOR_REGISTER_WRITE_PENDING != 0 && budget > 0 {
-        budget -= 1;
+/// The description's addresses must be this board's GIC, mapped as device
+/// memory in Janus' stage-1 map; call once, on the boot core.
+pub unsafe fn init_distributor(gic: &GicDescription) {
+    GIC.call_once(|| *gic);
+    match *gic {
+        // SAFETY: forwarded contract.
+        GicDescription::V3 { distributor, .. } => unsafe { v3::init_distributor(distributor.get()) },
+        // SAFETY: forwarded contract.
+        GicDescription::V2 { distributor, .. } => unsafe { v2::init_distributor(distributor.get()) },
     }
 }
 
-/// Wakes this core's redistributor, enables the kick SGI and turns on the
-/// system-register CPU interface. Returns false if no redistributor frame
-/// matches this core's affinity.
+/// Brings up this core's part of the GIC and records how to reach it.
+/// Returns false if the GIC has nothing for this core.
 ///
 /// # Safety
-/// `redistributor` must be the first GICR frame of a contiguous region of
-/// frames ending in one with GICR_TYPER.Last set, mapped as device memory.
-pub unsafe fn init_this_core(redistributor: u64, affinity: u64) -> bool {
-    let wanted = ((affinity >> 8) & 0xff00_0000) | (affinity & 0xff_ffff);
-    let mut frame = redistributor;
-    let found = loop {
-        // SAFETY: the contract guarantees frames up to the Last one exist.
-        let gicr = unsafe { &*(frame as *const RedistributorControl) };
-        if u64::from(gicr.type_high.get()) == wanted {
-            break Some(frame);
-        }
-        if gicr.type_low.get() & TYPER_LAST != 0 {
-            break None;
-        }
-        frame += REDISTRIBUTOR_FRAMES;
+/// After `init_distributor`; on the core `cpu` itself.
+pub unsafe fn init_this_core(cpu: usize, affinity: u64) -> bool {
+    let Some(gic) = GIC.get() else { return false };
+    let route = match *gic {
+        // SAFETY: forwarded contract.
+        GicDescription::V3 { redistributor, .. } => unsafe { v3::init_this_core(redistributor.get(), affinity, CORE_INTERRUPTS) },
+        // SAFETY: forwarded contract.
+        GicDescription::V2 { distributor, cpu_interface, .. } => unsafe {
+            v2::init_this_core(distributor.get(), cpu_interface.get(), CORE_INTERRUPTS)
+        },
     };
-    let Some(frame) = found else { return false };
-    // SAFETY: `frame` is this core's GICR frame, found above.
-    let gicr = unsafe { &*(frame as *const RedistributorControl) };
-    gicr.waker.set(gicr.waker.get() & !WAKER_PROCESSOR_SLEEP);
-    let mut budget = 1_000_000u32;
-    while gicr.waker.get() & WAKER_CHILDREN_ASLEEP != 0 && budget > 0 {
-        budget -= 1;
+    let Some(route) = route else { return false };
+    if let (Some(slot), Some(affinity_slot)) = (CORE_ROUTE.get(cpu), CORE_AFFINITY.get(cpu)) {
+        slot.store(route, Ordering::Release);
+        affinity_slot.store(affinity, Ordering::Release);
     }
-    // SAFETY: the SGI/PPI frame follows the control frame (GICv3 §12.10).
-    let sgi = unsafe { &*((frame + SGI_FRAME_OFFSET) as *const RedistributorSgi) };
-    sgi.group0.set(u32::MAX); // every SGI/PPI in group 1
-    if let Some(priority) = sgi.priority.first() {
-        priority.set(0x8080_8080);
-    }
-    sgi.set_enable0.set(1 << KICK_SGI);
-
-    // ICC_SRE_EL2: SRE | DFB | DIB | Enable (lower ELs may use the system
-    // register interface too).
-    // SAFETY: enabling the system-register interface for this core only.
-    unsafe { core::arch::asm!("msr icc_sre_el2, {}", "isb", in(reg) 0xfu64, options(nostack)) };
-    write_sysreg!(icc_pmr_el1, 0xff);
-    write_sysreg!(icc_bpr1_el1, 0);
-    write_sysreg!(icc_ctlr_el1, 0);
-    write_sysreg!(icc_igrpen1_el1, 1);
-    // SAFETY: barrier only.
-    unsafe { core::arch::asm!("isb", options(nostack)) };
     true
 }
 
-/// Sends the kick SGI to the core with the given affinity.
-pub fn kick(affinity: u64) {
-    let aff0 = affinity & 0xf;
-    let aff1 = (affinity >> 8) & 0xff;
-    let aff2 = (affinity >> 16) & 0xff;
-    let aff3 = (affinity >> 32) & 0xff;
-    let value = (aff3 << 48) | (aff2 << 32) | (KICK_SGI << 24) | (aff1 << 16) | (1 << aff0);
-    // SAFETY: dsb makes mailbox writes visible before the SGI is sent.
+/// Sends the kick SGI to core `cpu`.
+pub fn kick(cpu: usize) {
+    // SAFETY: barrier only: mailbox writes must be visible before the SGI.
     unsafe { core::arch::asm!("dsb sy", options(nostack)) };
-    write_sysreg!(icc_sgi1r_el1, value);
-    // SAFETY: barrier only.
-    unsafe { core::arch::asm!("isb", options(nostack)) };
+    match GIC.get() {
+        Some(GicDescription::V3 { .. }) => {
+            if let Some(affinity) = CORE_AFFINITY.get(cpu) {
+                v3::send_sgi(affinity.load(Ordering::Acquire), KICK_SGI);
+            }
+        }
+        Some(GicDescription::V2 { distributor, .. }) => {
+            if let Some(mask) = CORE_ROUTE.get(cpu) {
+                // SAFETY: the distributor was initialised at boot.
+                unsafe { v2::send_sgi(distributor.get(), mask.load(Ordering::Acquire), KICK_SGI) };
+            }
+        }
+        None => {}
+    }
 }
 
-/// Acknowledges and completes every pending interrupt of this core; Janus'
-/// only interrupt so far is the kick, whose meaning lives in the per-core
-/// state the caller checks afterwards.
+/// Acknowledges the highest-priority pending interrupt of this core.
+pub fn acknowledge() -> Option<Acknowledged> {
+    let (raw, interrupt) = match GIC.get()? {
+        GicDescription::V3 { .. } => {
+            let raw = v3::acknowledge();
+            (raw, raw & 0xff_ffff)
+        }
+        GicDescription::V2 { cpu_interface, .. } => {
+            // SAFETY: the CPU interface was initialised for this core.
+            let raw = unsafe { v2::acknowledge(cpu_interface.get()) };
+            // Bits 12:10 of a GICv2 SGI's IAR name the sending core.
+            (raw, raw & 0x3ff)
+        }
+    };
+    if interrupt >= SPURIOUS_LIMIT {
+        return None;
+    }
+    Some(Acknowledged { interrupt, raw })
+}
+
+/// Drops the running priority (EOImode 1: the interrupt stays active).
+pub fn priority_drop(acknowledged: Acknowledged) {
+    match GIC.get() {
+        Some(GicDescription::V3 { .. }) => v3::priority_drop(acknowledged.raw),
+        // SAFETY: the CPU interface was initialised for this core.
+        Some(GicDescription::V2 { cpu_interface, .. }) => unsafe { v2::priority_drop(cpu_interface.get(), acknowledged.raw) },
+        None => {}
+    }
+}
+
+/// Deactivates an interrupt Janus handled itself.
+pub fn deactivate(acknowledged: Acknowledged) {
+    match GIC.get() {
+        Some(GicDescription::V3 { .. }) => v3::deactivate(acknowledged.raw),
+        // SAFETY: the CPU interface was initialised for this core.
+        Some(GicDescription::V2 { cpu_interface, .. }) => unsafe { v2::deactivate(cpu_interface.get(), acknowledged.raw) },
+        None => {}
+    }
+}
+
+/// Acknowledges and completes every pending interrupt of this core, for
+/// cores parked in Janus' idle loop (only kicks are expected there).
 pub fn acknowledge_all() {
     for _ in 0..16 {
-        let interrupt = read_sysreg!(icc_iar1_el1) & 0xff_ffff;
-        if interrupt >= SPURIOUS {
-            break;
+        let Some(acknowledged) = acknowledge() else { break };
+        priority_drop(acknowledged);
+        deactivate(acknowledged);
+    }
+}
+
+/// Makes the guest-owned per-core interrupts of core `cpu` inactive again
+/// (a stopped vCPU may have left one active, forwarded but never completed).
+pub fn clear_guest_interrupts(cpu: usize) {
+    let mask = GUEST_TIMERS.iter().fold(0u32, |mask, interrupt| mask | (1 << interrupt));
+    match GIC.get() {
+        Some(GicDescription::V3 { .. }) => {
+            if let Some(frame) = CORE_ROUTE.get(cpu).map(|slot| slot.load(Ordering::Acquire))
+                && frame != 0
+            {
+                // SAFETY: the frame was found by init_this_core for this core.
+                unsafe { v3::clear_active(frame, mask) };
+            }
         }
-        write_sysreg!(icc_eoir1_el1, interrupt);
+        // SAFETY: ICACTIVER0 is banked: this clears the calling core's PPIs.
+        Some(GicDescription::V2 { distributor, .. }) => unsafe { v2::clear_active(distributor.get(), mask) },
+        None => {}
     }
 }

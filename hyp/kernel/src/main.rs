@@ -23,6 +23,8 @@ mod trap;
 #[cfg(target_os = "none")]
 mod uart;
 #[cfg(target_os = "none")]
+mod virtual_interface;
+#[cfg(target_os = "none")]
 mod vuart;
 #[cfg(target_os = "none")]
 mod boot;

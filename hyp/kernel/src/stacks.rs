@@ -8,7 +8,7 @@ use janus_platform::MAX_CPUS;
 /// Bytes of stack per core.
 pub const CPU_STACK_SIZE: usize = 64 * 1024;
 /// Bytes of the boot core's initial stack.
-pub const BOOT_STACK_SIZE: usize = 16 * 1024;
+pub const BOOT_STACK_SIZE: usize = 64 * 1024;
 
 /// Stack memory; only ever touched through the stack pointer.
 #[repr(C, align(4096))]

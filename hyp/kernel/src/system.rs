@@ -101,7 +101,23 @@ pub struct Personality {
     vttbr: u64,
     /// The emulated console.
     pub uart: Mutex<VirtualUart>,
+    /// The virtual interrupt controller (a static slot: it is too large
+    /// to build on a stack and move).
+    pub vgic: &'static Mutex<janus_vgic::VirtualGic>,
     warnings: AtomicU32,
+}
+
+/// The personalities' virtual GICs, each built in place once at boot.
+static VIRTUAL_GICS: [Once<Mutex<janus_vgic::VirtualGic>>; MAX_PERSONALITIES] = [const { Once::new() }; MAX_PERSONALITIES];
+
+/// Creates personality `index`'s virtual GIC in its static slot.
+pub fn create_virtual_gic(
+    index: usize,
+    version: janus_vgic::GicVersion,
+    vcpus: usize,
+) -> Result<&'static Mutex<janus_vgic::VirtualGic>, janus_vgic::VgicError> {
+    let slot = VIRTUAL_GICS.get(index).ok_or(janus_vgic::VgicError::InvalidVcpuCount { vcpu_count: vcpus })?;
+    slot.try_call_once(|| janus_vgic::VirtualGic::new(version, vcpus, &[]).map(Mutex::new))
 }
 
 /// Everything Janus knows after boot.
@@ -148,12 +164,13 @@ fn decode_state(value: u8) -> VcpuPowerState {
 
 impl Personality {
     /// A personality whose stage-2 root is `vttbr`; all vCPUs off.
-    pub fn new(vttbr: u64) -> Self {
+    pub fn new(vttbr: u64, vgic: &'static Mutex<janus_vgic::VirtualGic>) -> Self {
         Self {
             vcpu_states: [const { AtomicU8::new(0) }; MAX_VCPUS],
             run_state: AtomicU8::new(RunState::Running as u8),
             vttbr,
             uart: Mutex::new(VirtualUart::new()),
+            vgic,
             warnings: AtomicU32::new(0),
         }
     }
@@ -314,6 +331,10 @@ fn enter_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize
     write_sysreg!(cntv_ctl_el0, 0);
     write_sysreg!(cntkctl_el1, 0);
     write_sysreg!(cntvoff_el2, 0);
+    write_sysreg!(cntp_ctl_el0, 0);
+    gic::clear_guest_interrupts(cpu);
+    crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic).reset();
+    flush_interrupts(system, cpu);
     // SAFETY: the personality's stage-2 table was built and validated at
     // boot; HCR_GUEST is the fixed guest configuration above.
     unsafe {
@@ -348,6 +369,33 @@ fn idle_forever() -> ! {
     arch::halt()
 }
 
+/// Brings this core's list registers up to date with its vCPU's pending
+/// interrupts (cheap when nothing changed); called before every return to
+/// the guest that may have changed interrupt state.
+pub fn flush_interrupts(system: &System, cpu: usize) {
+    let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { return };
+    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let mut registers = crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic);
+    let outcome = personality.vgic.lock().flush(vcpu, &mut registers);
+    registers.set_underflow_interrupt(outcome.needs_maintenance);
+}
+
+/// Kicks the cores of the vCPUs in `mask` (bit per vCPU) so they pick up
+/// new interrupts; the calling core's own vCPU is flushed on return instead.
+pub fn kick_vcpus(system: &System, personality_index: usize, mask: u8) {
+    let this = this_cpu();
+    for vcpu in 0..MAX_VCPUS {
+        if mask & (1 << vcpu) == 0 {
+            continue;
+        }
+        if let Some(core) = system.core_of(personality_index, vcpu)
+            && core != this
+        {
+            gic::kick(core);
+        }
+    }
+}
+
 /// Asks the core of `vcpu` to start it; the caller has checked with PSCI
 /// that the vCPU exists and is off.
 pub fn request_start(system: &System, personality_index: usize, vcpu: usize, entry: u64, context: u64) -> bool {
@@ -360,7 +408,7 @@ pub fn request_start(system: &System, personality_index: usize, vcpu: usize, ent
         *mailbox = Some(StartRequest { entry, context });
     }
     if core != this_cpu() {
-        gic::kick(slot.affinity);
+        gic::kick(core);
     }
     true
 }
@@ -411,7 +459,7 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         }
         slot.stop_requested.store(true, Ordering::Release);
         drop(mailbox);
-        gic::kick(slot.affinity);
+        gic::kick(usize::from(core));
     }
     // Wait (bounded: one second of counter time) for the others to park.
     let deadline = arch::counter().saturating_add(arch::counter_frequency());
@@ -424,6 +472,9 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     }
     personality.uart.lock().flush(|line| system.emit_console_line(personality_index, line));
     personality.uart.lock().reset();
+    // The physical timer PPIs it may leave active are cleared on each of
+    // its cores when a vCPU next starts there (gic::clear_guest_interrupts).
+    let _ = personality.vgic.lock().reset();
     if !reset {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
         log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);

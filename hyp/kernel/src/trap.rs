@@ -9,6 +9,12 @@ use crate::arch::{read_sysreg, write_sysreg};
 use crate::system::{self, System, TrapFrame};
 use crate::{gic, vuart};
 
+/// Bytes of one virtual redistributor (RD_base + SGI_base frames).
+const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
+/// Bytes of the distributor window: 64 KiB on GICv3, 4 KiB on GICv2.
+const DISTRIBUTOR_WINDOW_V3: u64 = 0x1_0000;
+const DISTRIBUTOR_WINDOW_V2: u64 = 0x1000;
+
 /// ESR exception classes for what Janus injects (ARM ARM D17.2.37).
 const CLASS_UNKNOWN: u64 = 0x00;
 const CLASS_INSTRUCTION_ABORT_LOWER: u64 = 0x20;
@@ -25,6 +31,22 @@ extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
     let cpu = system::this_cpu();
     let Some(system) = system::get() else { return };
     let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { return };
+    // Only traps that may have made an interrupt pending for this vCPU
+    // need its list registers refreshed; a plain read or hypercall does not
+    // (other cores' changes reach it through a kick, i.e. an IRQ).
+    if synchronous(system, frame, cpu, personality_index, vcpu) == Interrupts::MayHaveChanged {
+        system::flush_interrupts(system, cpu);
+    }
+}
+
+/// Whether handling a trap may have changed this vCPU's pending interrupts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interrupts {
+    Unchanged,
+    MayHaveChanged,
+}
+
+fn synchronous(system: &System, frame: &mut TrapFrame, cpu: usize, personality_index: usize, vcpu: usize) -> Interrupts {
     let syndrome = read_sysreg!(esr_el2);
     match esr::decode(syndrome) {
         Exception::Hypercall { .. } => hypercall(system, frame, cpu, personality_index, vcpu),
@@ -35,7 +57,13 @@ extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
         }
         Exception::DataAbort { access, is_write, .. } => {
             let address = faulting_ipa();
-            let Some((plan, personality)) = system.personality(personality_index) else { return };
+            let Some((plan, personality)) = system.personality(personality_index) else { return Interrupts::Unchanged };
+            if let Some(access) = access
+                && interrupt_controller_access(system, frame, personality_index, vcpu, address, &access)
+            {
+                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                return if access.is_write { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
+            }
             let uart_base = system.plan.board.guest_uart.get();
             if let Some(access) = access
                 && (uart_base..uart_base + vuart::WINDOW).contains(&address)
@@ -49,7 +77,7 @@ extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
                     frame.set_register(access.register, access.value_to_load(value));
                 }
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
-                return;
+                return Interrupts::Unchanged;
             }
             if personality.should_warn() {
                 log::warn!(
@@ -70,21 +98,117 @@ extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
             }
             inject_abort(frame, false, false);
         }
-        Exception::SystemRegister(access) => match access.set_way_operation() {
-            Some(operation) => {
+        Exception::SystemRegister(access) => {
+            if let Some(operation) = access.set_way_operation() {
                 set_way(operation, frame.register(access.rt));
-                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+            } else if is_sgi_register(&access) {
+                if !access.is_read {
+                    send_sgi(system, personality_index, vcpu, frame.register(access.rt));
+                    frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                    return Interrupts::MayHaveChanged;
+                }
+                frame.set_register(access.rt, 0);
+            } else {
+                inject_undefined(frame);
+                return Interrupts::Unchanged;
             }
-            None => inject_undefined(frame),
-        },
+            frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+        }
         _ => inject_undefined(frame),
     }
+    Interrupts::Unchanged
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
-    gic::acknowledge_all();
-    system::handle_kick(system::this_cpu());
+    let cpu = system::this_cpu();
+    let Some(system) = system::get() else {
+        gic::acknowledge_all();
+        return;
+    };
+    let assignment = system.cpus.get(cpu).and_then(|slot| slot.assignment);
+    // Bounded: a storm cannot keep Janus in this loop for ever.
+    for _ in 0..16 {
+        let Some(acknowledged) = gic::acknowledge() else { break };
+        gic::priority_drop(acknowledged);
+        let interrupt = acknowledged.interrupt;
+        if gic::GUEST_TIMERS.contains(&interrupt)
+            && let Some((personality_index, vcpu)) = assignment
+            && let Some((_, personality)) = system.personality(personality_index)
+        {
+            // Forwarded with the HW bit: it stays active at the physical
+            // GIC until the guest deactivates its virtual copy.
+            personality.vgic.lock().inject_hardware(vcpu, interrupt, interrupt);
+            continue;
+        }
+        gic::deactivate(acknowledged);
+        if interrupt == gic::KICK_SGI {
+            system::handle_kick(cpu);
+        }
+    }
+    system::flush_interrupts(system, cpu);
+}
+
+/// ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (op0 3, op1 0, CRn 12,
+/// CRm 11, op2 5/6/7): trapped by HCR_EL2.IMO (IHI 0069 §12.11).
+fn is_sgi_register(access: &esr::SystemRegisterAccess) -> bool {
+    access.op0 == 3 && access.op1 == 0 && access.crn == 12 && access.crm == 11 && matches!(access.op2, 5..=7)
+}
+
+fn send_sgi(system: &System, personality_index: usize, vcpu: usize, value: u64) {
+    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let outcome = personality.vgic.lock().send_sgi_v3(vcpu, value);
+    system::kick_vcpus(system, personality_index, outcome.delivered);
+}
+
+/// Emulates an access to the personality's virtual distributor or
+/// redistributors (at the board's GIC addresses). Returns false if the
+/// address is not in either window.
+fn interrupt_controller_access(
+    system: &System,
+    frame: &mut TrapFrame,
+    personality_index: usize,
+    vcpu: usize,
+    address: u64,
+    access: &esr::MmioAccess,
+) -> bool {
+    let Some((plan, personality)) = system.personality(personality_index) else { return false };
+    let (distributor, window, redistributor) = match system.plan.board.gic {
+        janus_platform::GicDescription::V3 { distributor, redistributor, .. } => {
+            (distributor.get(), DISTRIBUTOR_WINDOW_V3, Some(redistributor.get()))
+        }
+        janus_platform::GicDescription::V2 { distributor, .. } => (distributor.get(), DISTRIBUTOR_WINDOW_V2, None),
+    };
+    let redistributors_size = REDISTRIBUTOR_STRIDE * plan.cpus.len() as u64;
+    let effects = if (distributor..distributor + window).contains(&address) {
+        let offset = address - distributor;
+        let mut vgic = personality.vgic.lock();
+        if access.is_write {
+            Some(vgic.distributor_write(vcpu, offset, access.size, access.value_to_write(frame.register(access.register))))
+        } else {
+            let value = vgic.distributor_read(vcpu, offset, access.size);
+            frame.set_register(access.register, access.value_to_load(value));
+            None
+        }
+    } else if let Some(base) = redistributor
+        && (base..base + redistributors_size).contains(&address)
+    {
+        let offset = address - base;
+        let mut vgic = personality.vgic.lock();
+        if access.is_write {
+            Some(vgic.redistributor_write(offset, access.size, access.value_to_write(frame.register(access.register))))
+        } else {
+            let value = vgic.redistributor_read(offset, access.size);
+            frame.set_register(access.register, access.value_to_load(value));
+            None
+        }
+    } else {
+        return false;
+    };
+    if let Some(effects) = effects {
+        system::kick_vcpus(system, personality_index, effects.vcpus_to_refresh);
+    }
+    true
 }
 
 #[unsafe(no_mangle)]

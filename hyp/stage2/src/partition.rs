@@ -7,6 +7,13 @@
 //! exception, not even for device pages. It also keeps the translation
 //! tables themselves out of every personality's reach: a table page never
 //! lies inside a guest-mapped physical range.
+//!
+//! The one kind of page that may appear in several tables is a *banked*
+//! device frame, such as GICv2's virtual CPU interface (GICV): every core
+//! that reads it sees only its own copy of the registers, and every core
+//! belongs to exactly one personality, so mapping the frame everywhere
+//! shares no state. [`PartitionMap::map_banked_device`] accepts it only for
+//! the identical physical frame, never overlapping RAM or any other device.
 
 use janus_platform::{GuestPhysAddr, GuestPhysRange, PhysAddr, PhysRange};
 
@@ -30,6 +37,8 @@ pub struct OwnedRange {
     pub physical: PhysRange,
     /// Its attributes.
     pub kind: MemoryKind,
+    /// A per-core banked device frame (see [`PartitionMap::map_banked_device`]).
+    pub banked: bool,
 }
 
 /// The stage-2 tables of `OWNERS` personalities, with a record of up to
@@ -152,6 +161,47 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
         size: u64,
         kind: MemoryKind,
     ) -> Result<(), Stage2Error> {
+        self.insert(owner, mem, ipa, pa, size, kind, false)
+    }
+
+    /// Maps a per-core banked device frame (GICv2's GICV) for `owner`. It
+    /// may be mapped for several personalities, but only as the identical
+    /// physical range, and it may overlap nothing else that is mapped.
+    pub fn map_banked_device<M: TableMemory + ?Sized>(
+        &mut self,
+        owner: usize,
+        mem: &mut M,
+        ipa: GuestPhysAddr,
+        pa: PhysAddr,
+        size: u64,
+    ) -> Result<(), Stage2Error> {
+        self.insert(owner, mem, ipa, pa, size, MemoryKind::Device, true)
+    }
+
+    /// Whether an existing mapping forbids a new one of `physical`.
+    fn conflicts(existing: &OwnedRange, owner: usize, physical: &PhysRange, banked: bool) -> bool {
+        if !existing.physical.overlaps(physical) {
+            return false;
+        }
+        if banked {
+            // Only the identical banked frame, and only for another owner.
+            !(existing.banked && existing.physical == *physical && existing.owner != owner)
+        } else {
+            existing.owner != owner || existing.banked
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the two public entry points differ only in the last argument")]
+    fn insert<M: TableMemory + ?Sized>(
+        &mut self,
+        owner: usize,
+        mem: &mut M,
+        ipa: GuestPhysAddr,
+        pa: PhysAddr,
+        size: u64,
+        kind: MemoryKind,
+        banked: bool,
+    ) -> Result<(), Stage2Error> {
         let owners = self.tables.len();
         let table = self
             .tables
@@ -159,11 +209,7 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
             .ok_or(Stage2Error::UnknownOwner { owner, owners })?;
         let request = validate(table.config(), ipa, pa, size, kind)?;
         let physical = request.physical;
-        if let Some(owned) = self
-            .ranges
-            .iter()
-            .find(|range| range.owner != owner && range.physical.overlaps(&physical))
-        {
+        if let Some(owned) = self.ranges.iter().find(|range| Self::conflicts(range, owner, &physical, banked)) {
             return Err(Stage2Error::PhysicalOwnedByOther {
                 owner: owned.owner,
                 requested_by: owner,
@@ -208,6 +254,7 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
                 guest: request.guest,
                 physical,
                 kind,
+                banked,
             })
             .map_err(|_| Stage2Error::RangeCapacityExceeded { capacity: RANGES })
     }

@@ -284,3 +284,41 @@ fn table_memory_inside_guest_memory_is_refused() {
     assert_eq!(map.translate(WORK, &mem, GuestPhysAddr(0x4000_0000)), None);
     assert_eq!(map.ranges().len(), 1);
 }
+
+const GICV: u64 = 0x0804_0000;
+const GICC_IPA: u64 = 0x0801_0000;
+
+fn banked(map: &mut PartitionMap<2>, mem: &mut FakeMemory, owner: usize, pa: u64, size: u64) -> Result<(), Stage2Error> {
+    map.map_banked_device(owner, mem, GuestPhysAddr(GICC_IPA), PhysAddr(pa), size)
+}
+
+#[test]
+fn a_banked_frame_may_be_mapped_for_every_personality() {
+    let (mut mem, mut map) = setup();
+    banked(&mut map, &mut mem, PERSONAL, GICV, 0x2000).unwrap();
+    banked(&mut map, &mut mem, WORK, GICV, 0x2000).unwrap();
+    for owner in [PERSONAL, WORK] {
+        let (pa, kind) = map.translate(owner, &mem, GuestPhysAddr(GICC_IPA + 0x1000)).unwrap();
+        assert_eq!(pa, PhysAddr(GICV + 0x1000));
+        assert_eq!(kind, MemoryKind::Device);
+    }
+}
+
+#[test]
+fn a_banked_frame_must_be_identical_and_overlap_nothing_else() {
+    let (mut mem, mut map) = setup();
+    banked(&mut map, &mut mem, PERSONAL, GICV, 0x2000).unwrap();
+    // A different span of the same frame is not the banked frame.
+    let error = banked(&mut map, &mut mem, WORK, GICV, 0x1000).unwrap_err();
+    assert!(matches!(error, Stage2Error::PhysicalOwnedByOther { owner: PERSONAL, .. }), "{error:?}");
+    // Normal or device mappings over a banked frame are refused, even for its owner.
+    let error = map.map(PERSONAL, &mut mem, GuestPhysAddr(0x0900_0000), PhysAddr(GICV), 0x1000, MemoryKind::Device).unwrap_err();
+    assert!(matches!(error, Stage2Error::PhysicalOwnedByOther { .. }), "{error:?}");
+    // And a banked mapping over another personality's RAM is refused.
+    ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x4000_0000, 2 * MIB).unwrap();
+    let error = map.map_banked_device(PERSONAL, &mut mem, GuestPhysAddr(0x0802_0000), PhysAddr(0x4000_0000), 0x1000).unwrap_err();
+    assert!(matches!(error, Stage2Error::PhysicalOwnedByOther { owner: WORK, .. }), "{error:?}");
+    // The same owner cannot map the banked frame twice.
+    let error = map.map_banked_device(PERSONAL, &mut mem, GuestPhysAddr(0x0803_0000), PhysAddr(GICV), 0x2000).unwrap_err();
+    assert!(matches!(error, Stage2Error::PhysicalOwnedByOther { .. }), "{error:?}");
+}

@@ -1,0 +1,425 @@
+//! Keeping a vCPU's list registers in step with the model.
+//!
+//! The guest acknowledges and completes interrupts in its list registers
+//! without trapping (IHI 0069H chapter 6 "Virtual interrupt handling and
+//! prioritization"; IHI 0048B chapter 5 "GIC Support for Virtualization"), so
+//! before every guest entry [`VirtualGic::flush`]:
+//!
+//! 1. folds each occupied list register back into the model: Invalid means
+//!    the guest completed it; changes the guest made through the distributor
+//!    (clear pending / active, set active) and new pending edges are merged;
+//!    a pending interrupt that may no longer be signalled (disabled,
+//!    re-routed, distributor off) goes back to software;
+//! 2. fills free list registers with the deliverable interrupts of the
+//!    highest priority (lowest value, then lowest INTID);
+//! 3. if some remain, evicts Pending entries of strictly lower priority than
+//!    the best of them;
+//! 4. reports whether interrupts still wait, so the hypervisor enables the
+//!    underflow maintenance interrupt (ICH_HCR_EL2.UIE / GICH_HCR.UIE).
+//!
+//! Pending-and-active is never written with HW = 1 (the guest's deactivation
+//! would deactivate the physical line while a pending instance remains), nor
+//! when the new pending instance is a physical one and the active entry is
+//! not. Such a second instance stays in software and goes into a list
+//! register at the first flush after the guest completes the first one; it
+//! does not request a maintenance interrupt, which with the entry still
+//! valid would fire at once and keep firing.
+
+use crate::bitmap::set_bits;
+use crate::effects::vcpu_bit;
+use crate::line::{FIRST_SPI_WORD, Flag, Slot, WORDS};
+use crate::list_registers::{ListRegister, ListRegisters, LrState};
+use crate::state::ShadowEntry;
+use crate::{GicVersion, MAX_LIST_REGISTERS, VirtualGic};
+
+/// The result of [`VirtualGic::flush`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct FlushOutcome {
+    /// Deliverable interrupts are still waiting for a list register: enable
+    /// the underflow maintenance interrupt (ICH_HCR_EL2.UIE / GICH_HCR.UIE)
+    /// and flush again when it fires.
+    pub needs_maintenance: bool,
+    /// Other vCPUs to kick: an interrupt this vCPU released (completed, or
+    /// re-routed while it sat in a list register) is now deliverable there.
+    pub vcpus_to_refresh: u8,
+}
+
+impl VirtualGic {
+    /// Synchronizes the list registers `lrs` of the current core, which runs
+    /// `vcpu`, with the model (see the module documentation). Call it before
+    /// every entry into the guest and after a maintenance interrupt.
+    ///
+    /// Returns at once when nothing changed for `vcpu` since the last flush
+    /// and no list register is in use. Uses at most [`MAX_LIST_REGISTERS`]
+    /// list registers. A `vcpu` this personality does not have is ignored.
+    pub fn flush(&mut self, vcpu: usize, lrs: &mut impl ListRegisters) -> FlushOutcome {
+        if vcpu >= self.vcpu_count {
+            return FlushOutcome::default();
+        }
+        let Some(state) = self.vcpus.get(vcpu) else {
+            return FlushOutcome::default();
+        };
+        let in_use = state.shadow.iter().any(Option::is_some);
+        if !state.dirty && !state.clear_list_registers && !in_use {
+            return FlushOutcome {
+                needs_maintenance: state.waiting,
+                vcpus_to_refresh: 0,
+            };
+        }
+        let dirty = state.dirty;
+        let count = lrs.count();
+        if let Some(state) = self.vcpus.get_mut(vcpu)
+            && state.clear_list_registers
+        {
+            state.clear_list_registers = false;
+            for index in 0..count {
+                lrs.write(index, ListRegister::INVALID);
+            }
+        }
+        let usable = count.min(MAX_LIST_REGISTERS);
+        let mut others = 0;
+        let mut changed = false;
+        for index in 0..MAX_LIST_REGISTERS {
+            changed |= self.synchronize(vcpu, index, usable, lrs, &mut others);
+        }
+        let Some(state) = self.vcpus.get(vcpu) else {
+            return FlushOutcome::default();
+        };
+        if !dirty && !changed {
+            return FlushOutcome {
+                needs_maintenance: state.waiting,
+                vcpus_to_refresh: others,
+            };
+        }
+        self.fill(vcpu, usable, lrs);
+        let waiting = self.best_candidate(vcpu).is_some();
+        if let Some(state) = self.vcpus.get_mut(vcpu) {
+            state.dirty = false;
+            state.waiting = waiting;
+        }
+        FlushOutcome {
+            needs_maintenance: waiting,
+            vcpus_to_refresh: others,
+        }
+    }
+
+    /// Step 1 for list register `index` of `vcpu`: folds its state into the
+    /// model and rewrites it if needed. Returns whether the guest changed it
+    /// since the last flush (freed, or no longer pending-and-active, which
+    /// makes it evictable); adds to `others` the vCPUs that must now deliver
+    /// what it released.
+    fn synchronize(
+        &mut self,
+        vcpu: usize,
+        index: usize,
+        usable: usize,
+        lrs: &mut impl ListRegisters,
+        others: &mut u8,
+    ) -> bool {
+        let Some(entry) = self.shadow(vcpu, index) else {
+            return false;
+        };
+        let Some(slot) = self.slot_of(vcpu, entry.intid) else {
+            self.set_shadow(vcpu, index, None);
+            return true;
+        };
+        let read = (index < usable).then(|| lrs.read(index));
+        // Invalid means completed, whatever the other fields hold.
+        let observed = read
+            .filter(|register| register.state == LrState::Invalid || register.intid == entry.intid)
+            .map(|register| register.state);
+        let Some(observed) = observed else {
+            // The register holds another interrupt (overwritten behind the
+            // model's back) or is no longer implemented: give its last known
+            // state back to software so that nothing is lost.
+            if entry.state.is_pending() {
+                self.set_flag(slot, Flag::Pending, true);
+            }
+            if entry.state.is_active() {
+                self.set_flag(slot, Flag::Active, true);
+            }
+            self.release(vcpu, index, slot, read, lrs, others);
+            return true;
+        };
+
+        let mut hardware = entry.hardware;
+        if observed == LrState::Invalid && hardware.is_some() {
+            // The guest completed the hardware instance: its deactivation
+            // deactivated the physical line too, unless the line has fired
+            // again since.
+            hardware = None;
+            if !self.take_flag(slot, Flag::PhysicalRefired) {
+                self.set_flag(slot, Flag::PhysicalActive, false);
+            }
+        }
+        let mut pending = observed.is_pending();
+        let mut active = observed.is_active();
+        if self.take_flag(slot, Flag::CancelPending) {
+            pending = false;
+        }
+        if self.take_flag(slot, Flag::CancelActive) {
+            active = false;
+        }
+        if self.take_flag(slot, Flag::Active) {
+            active = true;
+        }
+        if hardware.is_some() {
+            let hardware_is_active = observed.is_active();
+            if hardware_is_active && pending {
+                // HW = 1 with pending and active is not allowed: the pending
+                // instance waits in software.
+                pending = false;
+                self.set_flag(slot, Flag::Pending, true);
+            }
+            if !hardware_is_active && (active || !pending) {
+                // The hardware instance was the pending part, and the entry
+                // no longer holds it as Pending alone: it goes back to
+                // software, still waiting for a register with HW = 1.
+                if pending {
+                    pending = false;
+                    self.set_flag(slot, Flag::Pending, true);
+                }
+                hardware = None;
+            }
+            if !active && hardware_is_active {
+                hardware = None;
+            }
+        }
+        let may_signal = self.may_signal(slot, vcpu);
+        if pending && !may_signal {
+            pending = false;
+            self.set_flag(slot, Flag::Pending, true);
+        }
+        if self.flag(slot, Flag::Pending) && may_signal {
+            if pending {
+                // Pending is one bit: a second edge before acknowledgement
+                // merges with the first.
+                self.set_flag(slot, Flag::Pending, false);
+            } else if active && hardware.is_none() && !self.flag(slot, Flag::PhysicalActive) {
+                // Pending again while active: same register, PendingActive.
+                pending = true;
+                self.set_flag(slot, Flag::Pending, false);
+            }
+        }
+        if pending && !active {
+            hardware = self.active_hardware(slot);
+        }
+
+        let state = LrState::from_bits(pending, active);
+        if state == LrState::Invalid {
+            self.release(vcpu, index, slot, read, lrs, others);
+            return true;
+        }
+        let desired = ListRegister {
+            state,
+            intid: entry.intid,
+            priority: self.priority(slot),
+            group1: self.group1(),
+            hardware,
+        };
+        if read != Some(desired) {
+            lrs.write(index, desired);
+        }
+        self.set_shadow(
+            vcpu,
+            index,
+            Some(ShadowEntry {
+                intid: entry.intid,
+                state,
+                hardware,
+            }),
+        );
+        observed != entry.state
+    }
+
+    /// Frees list register `index` of `vcpu`, which held `slot`, and hands
+    /// what remains of `slot` to the vCPU it is now delivered to.
+    fn release(
+        &mut self,
+        vcpu: usize,
+        index: usize,
+        slot: Slot,
+        read: Option<ListRegister>,
+        lrs: &mut impl ListRegisters,
+        others: &mut u8,
+    ) {
+        self.set_flag(slot, Flag::Resident, false);
+        self.set_flag(slot, Flag::CancelPending, false);
+        self.set_flag(slot, Flag::CancelActive, false);
+        self.set_flag(slot, Flag::PhysicalRefired, false);
+        self.set_shadow(vcpu, index, None);
+        if read.is_some_and(|register| register != ListRegister::INVALID) {
+            lrs.write(index, ListRegister::INVALID);
+        }
+        let remains = self.flag(slot, Flag::Pending) || self.flag(slot, Flag::Active);
+        if let Some(target) = self.target_vcpu(slot).filter(|target| *target != vcpu)
+            && remains
+        {
+            if let Some(state) = self.vcpus.get_mut(target) {
+                state.dirty = true;
+            }
+            *others |= vcpu_bit(target);
+        }
+    }
+
+    /// Steps 2 and 3: gives list registers to the best candidates, evicting
+    /// lower-priority Pending entries once all are in use.
+    fn fill(&mut self, vcpu: usize, usable: usize, lrs: &mut impl ListRegisters) {
+        // Each round places one interrupt; an eviction strictly lowers the
+        // priority values held, so the loop ends. The bound is a safety net.
+        let mut rounds = usable.saturating_mul(4).saturating_add(8);
+        while rounds > 0 {
+            rounds -= 1;
+            let Some(best) = self.best_candidate(vcpu) else {
+                return;
+            };
+            let free = (0..usable).find(|index| self.shadow(vcpu, *index).is_none());
+            let index = match free {
+                Some(index) => index,
+                None => {
+                    let Some((index, victim)) = self.worst_pending(vcpu, usable) else {
+                        return;
+                    };
+                    if self.priority(best) >= self.priority(victim) {
+                        return;
+                    }
+                    // The victim's pending state goes back to software; its
+                    // register is overwritten right below.
+                    self.set_flag(victim, Flag::Pending, true);
+                    self.set_flag(victim, Flag::Resident, false);
+                    self.set_shadow(vcpu, index, None);
+                    index
+                }
+            };
+            self.place(vcpu, index, best, lrs);
+        }
+    }
+
+    /// Writes candidate `slot` into free list register `index` of `vcpu`.
+    fn place(&mut self, vcpu: usize, index: usize, slot: Slot, lrs: &mut impl ListRegisters) {
+        let active = self.take_flag(slot, Flag::Active);
+        let pending = self.flag(slot, Flag::Pending) && self.may_signal(slot, vcpu);
+        let (state, hardware) = if active {
+            // An active interrupt goes in so the guest can deactivate it; a
+            // pending physical instance waits for it to complete.
+            let with_pending = pending && !self.flag(slot, Flag::PhysicalActive);
+            (LrState::from_bits(with_pending, true), None)
+        } else {
+            (LrState::Pending, self.active_hardware(slot))
+        };
+        if state.is_pending() {
+            self.set_flag(slot, Flag::Pending, false);
+        }
+        self.set_flag(slot, Flag::CancelPending, false);
+        self.set_flag(slot, Flag::CancelActive, false);
+        self.set_residence(slot, vcpu, index);
+        let intid = slot.intid();
+        lrs.write(
+            index,
+            ListRegister {
+                state,
+                intid,
+                priority: self.priority(slot),
+                group1: self.group1(),
+                hardware,
+            },
+        );
+        self.set_shadow(
+            vcpu,
+            index,
+            Some(ShadowEntry {
+                intid,
+                state,
+                hardware,
+            }),
+        );
+    }
+
+    /// The best interrupt of `vcpu` waiting for a list register: not in one,
+    /// and either active or pending and signalable. Lowest priority value
+    /// first, then lowest INTID.
+    pub(crate) fn best_candidate(&self, vcpu: usize) -> Option<Slot> {
+        let signal_mask = if self.distributor_enabled {
+            u32::MAX
+        } else {
+            0
+        };
+        let mut best: Option<(u8, u32, Slot)> = None;
+        let mut consider = |word: usize, bits: u32, shared: bool| {
+            for bit in set_bits(bits) {
+                let slot = Slot::from_bit(word, bit);
+                if shared && self.target_vcpu(slot) != Some(vcpu) {
+                    continue;
+                }
+                let key = (self.priority(slot), slot.intid());
+                if best.is_none_or(|(priority, intid, _)| key < (priority, intid)) {
+                    best = Some((key.0, key.1, slot));
+                }
+            }
+        };
+        let words = core::iter::once(vcpu).chain(FIRST_SPI_WORD..WORDS);
+        for word in words {
+            let shared = word >= FIRST_SPI_WORD;
+            let owned = if shared {
+                self.owned.word(word - FIRST_SPI_WORD)
+            } else {
+                u32::MAX
+            };
+            let signalable = self.flag_word(Flag::Pending, word)
+                & self.flag_word(Flag::Enabled, word)
+                & signal_mask;
+            let bits = (signalable | self.flag_word(Flag::Active, word))
+                & !self.flag_word(Flag::Resident, word)
+                & owned;
+            consider(word, bits, shared);
+        }
+        best.map(|(_, _, slot)| slot)
+    }
+
+    /// The Pending (not active) list register of `vcpu` with the lowest
+    /// priority (highest value, then highest INTID).
+    fn worst_pending(&self, vcpu: usize, usable: usize) -> Option<(usize, Slot)> {
+        let mut worst: Option<(u8, u32, usize, Slot)> = None;
+        for index in 0..usable {
+            let Some(entry) = self.shadow(vcpu, index) else {
+                continue;
+            };
+            if entry.state != LrState::Pending {
+                continue;
+            }
+            let Some(slot) = self.slot_of(vcpu, entry.intid) else {
+                continue;
+            };
+            let key = (self.priority(slot), entry.intid);
+            if worst.is_none_or(|(priority, intid, _, _)| key > (priority, intid)) {
+                worst = Some((key.0, key.1, index, slot));
+            }
+        }
+        worst.map(|(_, _, index, slot)| (index, slot))
+    }
+
+    /// The shadow of list register `index` of `vcpu`.
+    pub(crate) fn shadow(&self, vcpu: usize, index: usize) -> Option<ShadowEntry> {
+        *self.vcpus.get(vcpu)?.shadow.get(index)?
+    }
+
+    /// Replaces the shadow of list register `index` of `vcpu`.
+    pub(crate) fn set_shadow(&mut self, vcpu: usize, index: usize, entry: Option<ShadowEntry>) {
+        if let Some(slot) = self
+            .vcpus
+            .get_mut(vcpu)
+            .and_then(|state| state.shadow.get_mut(index))
+        {
+            *slot = entry;
+        }
+    }
+
+    /// The list register Group bit: Group 1 for GICv3 (the guest enables it
+    /// with ICC_IGRPEN1_EL1), Group 0 for GICv2, whose guests enable only
+    /// GICV_CTLR.EnableGrp0 and get Group 0 as virtual IRQs while
+    /// GICV_CTLR.FIQEn = 0 (IHI 0048B §5.3, GICH_LR and GICH_VMCR).
+    pub(crate) fn group1(&self) -> bool {
+        self.version == GicVersion::V3
+    }
+}

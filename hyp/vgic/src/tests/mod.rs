@@ -1,0 +1,10 @@
+//! Host tests of the virtual GIC against a fake list register bank.
+
+mod distributor;
+mod fake;
+mod flush;
+mod list_registers;
+mod ownership;
+mod proptests;
+mod redistributor;
+mod sgi;
