@@ -22,6 +22,8 @@ pub struct Figures {
     pub alu_loop: u64,
     /// 1,000 reads of GICD_TYPER.
     pub distributor_reads: u64,
+    /// 1,000 reads of GICD_ISENABLER1 (interrupt state, taken under the vGIC lock).
+    pub distributor_state_reads: u64,
     /// 1,000 PSCI_VERSION calls over HVC.
     pub hypercalls: u64,
     /// Virtual timer: CVAL reached to handler, best of 10.
@@ -74,6 +76,7 @@ fn parse(lines: &[String]) -> Result<Figures> {
     Ok(Figures {
         alu_loop: figure(lines, "alu-loop")?,
         distributor_reads: figure(lines, "gicd-typer-1000")?,
+        distributor_state_reads: figure(lines, "gicd-isenabler-1000")?,
         hypercalls: figure(lines, "hvc-1000")?,
         timer_latency: figure(lines, "timer-latency")?,
     })
@@ -141,6 +144,8 @@ pub fn run() -> Result<PathBuf> {
             format!("{:+} ticks", janus.alu_loop as i64 - native.alu_loop as i64)),
         ("1,000 reads of GICD_TYPER", format!("{} ticks", native.distributor_reads), format!("{} ticks", janus.distributor_reads),
             format!("{:+.0} instructions per read", per_read(janus.distributor_reads) - per_read(native.distributor_reads))),
+        ("1,000 reads of GICD_ISENABLER1", format!("{} ticks", native.distributor_state_reads), format!("{} ticks", janus.distributor_state_reads),
+            format!("{:+.0} instructions per read", per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads))),
         ("1,000 null hypercalls (PSCI_VERSION, HVC)", format!("{} ticks", native.hypercalls), format!("{} ticks", janus.hypercalls),
             format!("{:.0} instructions per round trip under Janus", per_read(janus.hypercalls))),
         ("virtual timer: CVAL to handler", format!("{} ticks", native.timer_latency), format!("{} ticks", janus.timer_latency),
@@ -153,10 +158,11 @@ pub fn run() -> Result<PathBuf> {
     println!("\nicount shift=0 (1 tick = {INSTRUCTIONS_PER_TICK} instructions); two runs each, identical: {deterministic}");
 
     let json = format!(
-        "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off, virt gic-version=3, cortex-a72; same probe natively at EL1 and under Janus; counter ticks (1 tick = 16 instructions)\",\n  \"deterministic\": {deterministic},\n  \"native\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"janus\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"extra_instructions_per_gicd_read\": {:.1},\n  \"hypercall_round_trip_instructions\": {:.1},\n  \"timer_latency_extra_instructions\": {}\n}}\n",
-        native.alu_loop, native.distributor_reads, native.hypercalls, native.timer_latency,
-        janus.alu_loop, janus.distributor_reads, janus.hypercalls, janus.timer_latency,
+        "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off, virt gic-version=3, cortex-a72; same probe natively at EL1 and under Janus; counter ticks (1 tick = 16 instructions)\",\n  \"deterministic\": {deterministic},\n  \"native\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"janus\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"extra_instructions_per_gicd_read\": {:.1},\n  \"extra_instructions_per_gicd_state_read\": {:.1},\n  \"hypercall_round_trip_instructions\": {:.1},\n  \"timer_latency_extra_instructions\": {}\n}}\n",
+        native.alu_loop, native.distributor_reads, native.distributor_state_reads, native.hypercalls, native.timer_latency,
+        janus.alu_loop, janus.distributor_reads, janus.distributor_state_reads, janus.hypercalls, janus.timer_latency,
         per_read(janus.distributor_reads) - per_read(native.distributor_reads),
+        per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads),
         per_read(janus.hypercalls),
         (janus.timer_latency as i64 - native.timer_latency as i64) * INSTRUCTIONS_PER_TICK as i64,
     );

@@ -69,7 +69,8 @@ pub fn build_binaries() -> Result<Binaries> {
     if !status.success() {
         bail!("building the hypervisor and test guest failed (see the compiler output above)");
     }
-    let directory = root.join("target").join(setup::TARGET).join("release");
+    let target_directory = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let directory = target_directory.join(setup::TARGET).join("release");
     let hypervisor = image::flatten_elf(&directory.join("janus"))?;
     let mut testguest = image::flatten_elf(&directory.join("testguest"))?.bytes;
     image::set_image_size(&mut testguest);

@@ -66,6 +66,26 @@ fn distributor_reads() -> u64 {
     counter() - start
 }
 
+/// 1,000 reads of GICD_ISENABLER1: a register backed by interrupt state.
+fn distributor_state_reads() -> u64 {
+    let enables = gic::distributor() + 0x104;
+    let start = tick_edge();
+    // SAFETY: 1,000 reads of GICD_ISENABLER1; reads have no side effects.
+    unsafe {
+        core::arch::asm!(
+            "mov {n}, #1000",
+            "1: ldr {value:w}, [{address}]",
+            "subs {n}, {n}, #1",
+            "b.ne 1b",
+            n = out(reg) _,
+            value = out(reg) _,
+            address = in(reg) enables,
+            options(nostack)
+        )
+    };
+    counter() - start
+}
+
 fn hypercalls() -> u64 {
     let start = tick_edge();
     for _ in 0..1000 {
@@ -97,13 +117,15 @@ fn timer_latency() -> u64 {
 /// Runs every probe twice (the second figures are the ones reported, after
 /// caches and QEMU's translation blocks are warm), then powers off.
 pub fn run() -> ! {
-    let _ = (alu_loop(), distributor_reads(), hypercalls(), timer_latency());
+    let _ = (alu_loop(), distributor_reads(), distributor_state_reads(), hypercalls(), timer_latency());
     let alu = alu_loop();
     let reads = distributor_reads();
+    let state_reads = distributor_state_reads();
     let calls = hypercalls();
     let latency = timer_latency();
     say!("bench alu-loop ticks={alu}");
     say!("bench gicd-typer-1000 ticks={reads}");
+    say!("bench gicd-isenabler-1000 ticks={state_reads}");
     say!("bench hvc-1000 ticks={calls}");
     say!("bench timer-latency ticks={latency}");
     say!("bench done");

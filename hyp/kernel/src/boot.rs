@@ -168,6 +168,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     }
     let cpus = system::build_cpu_slots(&plan);
     let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
+    system::build_core_contexts(system);
 
     for (index, personality) in system.plan.personalities.iter().enumerate() {
         if !system.load_personality(index) {

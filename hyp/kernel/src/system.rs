@@ -285,6 +285,76 @@ pub fn blob_bytes(payload: &[u8], blob: janus_manifest::Blob) -> Option<&[u8]> {
     payload.get(start..end)
 }
 
+/// What a core needs on every trap from its guest, worked out once at boot
+/// so the trap path does no lookups: its vCPU, the personality's state and
+/// plan, and the guest-physical windows Janus emulates.
+pub struct CoreContext {
+    /// The system.
+    pub system: &'static System,
+    /// Personality index.
+    pub personality_index: usize,
+    /// vCPU index within the personality.
+    pub vcpu: usize,
+    /// The personality's run-time state.
+    pub personality: &'static Personality,
+    /// The personality's plan.
+    pub plan: &'static PersonalityPlan,
+    /// Guest-physical [start, end) of the virtual distributor.
+    pub distributor: (u64, u64),
+    /// Guest-physical [start, end) of the virtual redistributors (empty on GICv2).
+    pub redistributors: (u64, u64),
+    /// Guest-physical [start, end) of the emulated UART.
+    pub uart: (u64, u64),
+    /// The distributor's read-only identification registers (offset,
+    /// value): TYPER, IIDR, PIDR2. Read once from the vGIC model at boot
+    /// and answered without taking its lock.
+    pub constant_registers: [(u64, u64); 3],
+}
+
+static CORE_CONTEXTS: [Once<CoreContext>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
+
+/// Works out every assigned core's context (boot core, after `install`).
+pub fn build_core_contexts(system: &'static System) {
+    let (distributor, distributor_size, redistributor) = match system.plan.board.gic {
+        janus_platform::GicDescription::V3 { distributor, redistributor, .. } => (distributor.get(), 0x1_0000, Some(redistributor.get())),
+        janus_platform::GicDescription::V2 { distributor, .. } => (distributor.get(), 0x1000, None),
+    };
+    let uart = system.plan.board.guest_uart.get();
+    for (core, slot) in system.cpus.iter().enumerate() {
+        let Some((personality_index, vcpu)) = slot.assignment else { continue };
+        let Some((plan, personality)) = system.personality(personality_index) else { continue };
+        let Some(context_slot) = CORE_CONTEXTS.get(core) else { continue };
+        let redistributors = match redistributor {
+            Some(base) => (base, base + REDISTRIBUTOR_STRIDE * plan.cpus.len() as u64),
+            None => (0, 0),
+        };
+        let peripheral_id2 = if redistributor.is_some() { 0xffe8 } else { 0xfe8 };
+        let constant_registers = {
+            let mut vgic = personality.vgic.lock();
+            [0x4, 0x8, peripheral_id2].map(|offset| (offset, vgic.distributor_read(vcpu, offset, janus_vgic::AccessSize::Word)))
+        };
+        context_slot.call_once(|| CoreContext {
+            system,
+            personality_index,
+            vcpu,
+            personality,
+            plan,
+            distributor: (distributor, distributor + distributor_size),
+            redistributors,
+            uart: (uart, uart + crate::vuart::WINDOW),
+            constant_registers,
+        });
+    }
+}
+
+/// Bytes of one GICv3 redistributor (RD_base + SGI_base frames).
+pub const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
+
+/// The context of the core running this code, if it runs a vCPU.
+pub fn core_context() -> Option<&'static CoreContext> {
+    CORE_CONTEXTS.get(this_cpu())?.get()
+}
+
 /// This core's index (TPIDR_EL2, set by `set_this_cpu`).
 pub fn this_cpu() -> usize {
     read_sysreg!(tpidr_el2) as usize
@@ -378,6 +448,11 @@ pub fn flush_interrupts(system: &System, cpu: usize) {
     let mut registers = crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic);
     let outcome = personality.vgic.lock().flush(vcpu, &mut registers);
     registers.set_underflow_interrupt(outcome.needs_maintenance);
+    // Interrupts this vCPU released (an SPI re-routed while it sat in a
+    // list register here) are now deliverable on their new vCPU.
+    if outcome.vcpus_to_refresh != 0 {
+        kick_vcpus(system, personality_index, outcome.vcpus_to_refresh);
+    }
 }
 
 /// Kicks the cores of the vCPUs in `mask` (bit per vCPU) so they pick up

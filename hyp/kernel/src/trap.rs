@@ -6,14 +6,9 @@ use janus_trap::esr::{self, Exception, SetWayOperation};
 use janus_trap::psci::{self, PsciAction, PsciReturn};
 
 use crate::arch::{read_sysreg, write_sysreg};
-use crate::system::{self, System, TrapFrame};
-use crate::{gic, vuart};
+use crate::system::{self, CoreContext, System, TrapFrame};
+use crate::gic;
 
-/// Bytes of one virtual redistributor (RD_base + SGI_base frames).
-const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
-/// Bytes of the distributor window: 64 KiB on GICv3, 4 KiB on GICv2.
-const DISTRIBUTOR_WINDOW_V3: u64 = 0x1_0000;
-const DISTRIBUTOR_WINDOW_V2: u64 = 0x1000;
 
 /// ESR exception classes for what Janus injects (ARM ARM D17.2.37).
 const CLASS_UNKNOWN: u64 = 0x00;
@@ -28,14 +23,12 @@ const ESR_WRITE_NOT_READ: u64 = 1 << 6;
 
 #[unsafe(no_mangle)]
 extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
-    let cpu = system::this_cpu();
-    let Some(system) = system::get() else { return };
-    let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { return };
+    let Some(context) = system::core_context() else { return };
     // Only traps that may have made an interrupt pending for this vCPU
     // need its list registers refreshed; a plain read or hypercall does not
     // (other cores' changes reach it through a kick, i.e. an IRQ).
-    if synchronous(system, frame, cpu, personality_index, vcpu) == Interrupts::MayHaveChanged {
-        system::flush_interrupts(system, cpu);
+    if synchronous(context, frame) == Interrupts::MayHaveChanged {
+        system::flush_interrupts(context.system, system::this_cpu());
     }
 }
 
@@ -46,29 +39,29 @@ enum Interrupts {
     MayHaveChanged,
 }
 
-fn synchronous(system: &System, frame: &mut TrapFrame, cpu: usize, personality_index: usize, vcpu: usize) -> Interrupts {
+fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
+    let (system, personality_index, vcpu) = (context.system, context.personality_index, context.vcpu);
     let syndrome = read_sysreg!(esr_el2);
     match esr::decode(syndrome) {
-        Exception::Hypercall { .. } => hypercall(system, frame, cpu, personality_index, vcpu),
+        Exception::Hypercall { .. } => hypercall(context, frame),
         Exception::SecureMonitorCall { .. } => {
             // A trapped SMC returns to the SMC itself; step over it.
             frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
-            hypercall(system, frame, cpu, personality_index, vcpu);
+            hypercall(context, frame);
         }
         Exception::DataAbort { access, is_write, .. } => {
             let address = faulting_ipa();
-            let Some((plan, personality)) = system.personality(personality_index) else { return Interrupts::Unchanged };
+            let (plan, personality) = (context.plan, context.personality);
             if let Some(access) = access
-                && interrupt_controller_access(system, frame, personality_index, vcpu, address, &access)
+                && interrupt_controller_access(context, frame, address, &access)
             {
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
                 return if access.is_write { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
             }
-            let uart_base = system.plan.board.guest_uart.get();
             if let Some(access) = access
-                && (uart_base..uart_base + vuart::WINDOW).contains(&address)
+                && (context.uart.0..context.uart.1).contains(&address)
             {
-                let offset = address - uart_base;
+                let offset = address - context.uart.0;
                 if access.is_write {
                     let value = access.value_to_write(frame.register(access.register));
                     personality.uart.lock().write(offset, value, |line| system.emit_console_line(personality_index, line));
@@ -91,10 +84,8 @@ fn synchronous(system: &System, frame: &mut TrapFrame, cpu: usize, personality_i
         }
         Exception::InstructionAbort { .. } => {
             let address = faulting_ipa();
-            if let Some((plan, personality)) = system.personality(personality_index)
-                && personality.should_warn()
-            {
-                log::warn!("{}: instruction fetch at {:#x} is outside its memory map: abort injected", plan.name, address);
+            if context.personality.should_warn() {
+                log::warn!("{}: instruction fetch at {:#x} is outside its memory map: abort injected", context.plan.name, address);
             }
             inject_abort(frame, false, false);
         }
@@ -164,24 +155,17 @@ fn send_sgi(system: &System, personality_index: usize, vcpu: usize, value: u64) 
 /// Emulates an access to the personality's virtual distributor or
 /// redistributors (at the board's GIC addresses). Returns false if the
 /// address is not in either window.
-fn interrupt_controller_access(
-    system: &System,
-    frame: &mut TrapFrame,
-    personality_index: usize,
-    vcpu: usize,
-    address: u64,
-    access: &esr::MmioAccess,
-) -> bool {
-    let Some((plan, personality)) = system.personality(personality_index) else { return false };
-    let (distributor, window, redistributor) = match system.plan.board.gic {
-        janus_platform::GicDescription::V3 { distributor, redistributor, .. } => {
-            (distributor.get(), DISTRIBUTOR_WINDOW_V3, Some(redistributor.get()))
+fn interrupt_controller_access(context: &CoreContext, frame: &mut TrapFrame, address: u64, access: &esr::MmioAccess) -> bool {
+    let (personality, vcpu) = (context.personality, context.vcpu);
+    let effects = if (context.distributor.0..context.distributor.1).contains(&address) {
+        let offset = address - context.distributor.0;
+        if !access.is_write
+            && access.size == esr::AccessSize::Word
+            && let Some(&(_, value)) = context.constant_registers.iter().find(|(constant, _)| *constant == offset)
+        {
+            frame.set_register(access.register, access.value_to_load(value));
+            return true;
         }
-        janus_platform::GicDescription::V2 { distributor, .. } => (distributor.get(), DISTRIBUTOR_WINDOW_V2, None),
-    };
-    let redistributors_size = REDISTRIBUTOR_STRIDE * plan.cpus.len() as u64;
-    let effects = if (distributor..distributor + window).contains(&address) {
-        let offset = address - distributor;
         let mut vgic = personality.vgic.lock();
         if access.is_write {
             Some(vgic.distributor_write(vcpu, offset, access.size, access.value_to_write(frame.register(access.register))))
@@ -190,10 +174,8 @@ fn interrupt_controller_access(
             frame.set_register(access.register, access.value_to_load(value));
             None
         }
-    } else if let Some(base) = redistributor
-        && (base..base + redistributors_size).contains(&address)
-    {
-        let offset = address - base;
+    } else if (context.redistributors.0..context.redistributors.1).contains(&address) {
+        let offset = address - context.redistributors.0;
         let mut vgic = personality.vgic.lock();
         if access.is_write {
             Some(vgic.redistributor_write(offset, access.size, access.value_to_write(frame.register(access.register))))
@@ -206,7 +188,7 @@ fn interrupt_controller_access(
         return false;
     };
     if let Some(effects) = effects {
-        system::kick_vcpus(system, personality_index, effects.vcpus_to_refresh);
+        system::kick_vcpus(context.system, context.personality_index, effects.vcpus_to_refresh);
     }
     true
 }
@@ -242,7 +224,8 @@ fn faulting_ipa() -> u64 {
     (page << 12) | (read_sysreg!(far_el2) & 0xfff)
 }
 
-fn hypercall(system: &System, frame: &mut TrapFrame, cpu: usize, personality_index: usize, vcpu: usize) {
+fn hypercall(context: &CoreContext, frame: &mut TrapFrame) {
+    let (system, personality_index, vcpu, cpu) = (context.system, context.personality_index, context.vcpu, system::this_cpu());
     let call = psci::decode(frame.register(0), frame.register(1), frame.register(2), frame.register(3));
     let Some(view) = system.psci_view(personality_index) else { return };
     match psci::emulate(call, vcpu, &view) {

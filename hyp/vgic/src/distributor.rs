@@ -40,17 +40,17 @@ const BIT_GROUPS: [(u64, BitRegister); 7] = [
 ];
 /// Size of a one-bit-per-INTID group.
 const BIT_GROUP_SIZE: u64 = 0x80;
-/// GICD_IPRIORITYR<n>, one byte per INTID.
+/// `GICD_IPRIORITYR<n>`, one byte per INTID.
 const PRIORITY: u64 = 0x0400;
-/// GICD_ITARGETSR<n> (GICv2), one byte per INTID.
+/// `GICD_ITARGETSR<n>` (GICv2), one byte per INTID.
 const TARGETS: u64 = 0x0800;
-/// GICD_ICFGR<n>, two bits per INTID.
+/// `GICD_ICFGR<n>`, two bits per INTID.
 const CONFIGURATION: u64 = 0x0C00;
-/// End of GICD_ICFGR<n>.
+/// End of `GICD_ICFGR<n>`.
 const CONFIGURATION_END: u64 = 0x0D00;
 /// GICD_SGIR (GICv2).
 const SOFTWARE_GENERATED: u64 = 0x0F00;
-/// GICD_IROUTER<n> (GICv3), 8 bytes per INTID from INTID 0 (0..32 reserved).
+/// `GICD_IROUTER<n>` (GICv3), 8 bytes per INTID from INTID 0 (0..32 reserved).
 const ROUTER: u64 = 0x6000;
 /// GICD_PIDR2 (GICv3).
 const PERIPHERAL_ID2_V3: u64 = 0xFFE8;

@@ -19,7 +19,7 @@ pub enum PhysicalAction {
     /// The physical interrupt is active on behalf of the guest and no list
     /// register will deactivate it any more (the guest cleared the active or
     /// pending state through the distributor, or the vCPU was reset):
-    /// deactivate it with GICD_ICACTIVER<n>. The line may already be
+    /// deactivate it with `GICD_ICACTIVER<n>`. The line may already be
     /// inactive if the guest completed its list register just before (the
     /// model learns of that at the next flush); GICD_ICACTIVER ignores
     /// inactive interrupts.

@@ -7,7 +7,7 @@
 use tock_registers::register_bitfields;
 
 register_bitfields![u64,
-    /// ICH_LR<n>_EL2, List Registers (IHI 0069H chapter 12, ICH_LR<n>_EL2).
+    /// `ICH_LR<n>_EL2`, List Registers (IHI 0069H chapter 12, `ICH_LR<n>_EL2`).
     pub ICH_LR [
         /// Virtual INTID of the interrupt.
         VINTID OFFSET(0) NUMBITS(32) [],
@@ -49,8 +49,8 @@ register_bitfields![u64,
         AFF3 OFFSET(48) NUMBITS(8) []
     ],
 
-    /// GICD_IROUTER<n>, Interrupt Routing Registers (IHI 0069H chapter 12,
-    /// GICD_IROUTER<n>).
+    /// `GICD_IROUTER<n>`, Interrupt Routing Registers (IHI 0069H chapter 12,
+    /// `GICD_IROUTER<n>`).
     pub GICD_IROUTER [
         /// Affinity level 0.
         AFF0 OFFSET(0) NUMBITS(8) [],
@@ -87,7 +87,7 @@ register_bitfields![u64,
 ];
 
 register_bitfields![u32,
-    /// GICH_LR<n>, List Registers (IHI 0048B §5.3.8).
+    /// `GICH_LR<n>`, List Registers (IHI 0048B §5.3.8).
     pub GICH_LR [
         /// Virtual INTID of the interrupt.
         VIRTUAL_ID OFFSET(0) NUMBITS(10) [],

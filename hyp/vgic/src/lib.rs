@@ -24,6 +24,26 @@
 //! offsets read as zero and ignore writes, and interrupts this personality
 //! does not own are invisible to it.
 //!
+//! One `VirtualGic` serves all vCPUs of a personality, so the kernel keeps it
+//! behind a lock; `flush` for a vCPU runs on that vCPU's own core, with its
+//! list registers.
+//!
+//! Model choices, each documented where it is implemented:
+//!
+//! - Groups: on GICv3 every interrupt is Non-secure Group 1 (IGROUPR RAO/WI),
+//!   which a guest enables with ICC_IGRPEN1_EL1. On GICv2 every interrupt is
+//!   Group 0 (IGROUPR RAZ/WI): a GICv2 guest sets only bit 0 of GICC_CTLR,
+//!   which in the virtual CPU interface (GICV_CTLR) enables Group 0, signalled
+//!   as a virtual IRQ while FIQEn = 0.
+//! - Priorities have five bits; the low three read as zero.
+//! - There are no line levels: an injection latches an interrupt pending,
+//!   level-sensitive or not, until the guest acknowledges it or clears it.
+//! - SGIs from several sources to one vCPU merge into one pending bit; GICv2
+//!   list registers carry source CPUID 0, and GICD_SPENDSGIR / CPENDSGIR are
+//!   RAZ/WI.
+//! - GICR_WAKER.ProcessorSleep is stored and read back but does not hold
+//!   back delivery.
+//!
 //! References: Arm IHI 0069H, "GIC Architecture Specification, GIC
 //! architecture version 3 and version 4" (chapter 12, "Programmers' Model",
 //! for each register), and Arm IHI 0048B.b, "GIC Architecture Specification,

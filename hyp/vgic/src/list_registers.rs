@@ -2,7 +2,7 @@
 //!
 //! A list register presents one virtual interrupt to the guest's virtual CPU
 //! interface, which acknowledges and completes it without trapping. The
-//! layouts are ICH_LR<n>_EL2 (IHI 0069H chapter 12) and GICH_LR<n> (IHI
+//! layouts are `ICH_LR<n>_EL2` (IHI 0069H chapter 12) and `GICH_LR<n>` (IHI
 //! 0048B §5.3.8).
 
 use tock_registers::LocalRegisterCopy;
@@ -47,7 +47,7 @@ impl LrState {
         matches!(self, Self::Active | Self::PendingActive)
     }
 
-    /// The two-bit encoding shared by ICH_LR<n>_EL2.State and GICH_LR.State.
+    /// The two-bit encoding shared by `ICH_LR<n>_EL2`.State and GICH_LR.State.
     fn bits(self) -> u8 {
         match self {
             Self::Invalid => 0b00,
@@ -92,7 +92,7 @@ impl ListRegister {
 }
 
 /// The list registers of the *current* core, as the hypervisor exposes them:
-/// ICH_LR<n>_EL2 for GICv3, GICH_LR<n> for GICv2. Tests use a fake.
+/// `ICH_LR<n>_EL2` for GICv3, `GICH_LR<n>` for GICv2. Tests use a fake.
 pub trait ListRegisters {
     /// Number of implemented list registers (ICH_VTR_EL2.ListRegs + 1, or
     /// GICH_VTR.ListRegs + 1).
@@ -103,8 +103,8 @@ pub trait ListRegisters {
     fn write(&mut self, index: usize, value: ListRegister);
 }
 
-/// Encodes `value` as an ICH_LR<n>_EL2 value (IHI 0069H chapter 12,
-/// ICH_LR<n>_EL2): vINTID \[31:0\], pINTID \[44:32\] (only with HW = 1),
+/// Encodes `value` as an `ICH_LR<n>_EL2` value (IHI 0069H chapter 12,
+/// `ICH_LR<n>_EL2`): vINTID \[31:0\], pINTID \[44:32\] (only with HW = 1),
 /// Priority \[55:48\], Group \[60\], HW \[61\], State \[63:62\].
 ///
 /// A physical INTID wider than 13 bits keeps its low 13 bits; EOI (bit 41)
@@ -121,7 +121,7 @@ pub fn encode_v3(value: &ListRegister) -> u64 {
     fields.value
 }
 
-/// Decodes an ICH_LR<n>_EL2 value. Total: reserved bits are ignored, and the
+/// Decodes an `ICH_LR<n>_EL2` value. Total: reserved bits are ignored, and the
 /// pINTID field is only reported when HW = 1.
 #[must_use]
 pub fn decode_v3(raw: u64) -> ListRegister {
@@ -137,7 +137,7 @@ pub fn decode_v3(raw: u64) -> ListRegister {
     }
 }
 
-/// Encodes `value` as a GICH_LR<n> value (IHI 0048B §5.3.8): VirtualID
+/// Encodes `value` as a `GICH_LR<n>` value (IHI 0048B §5.3.8): VirtualID
 /// \[9:0\], PhysicalID \[19:10\] (only with HW = 1), Priority \[27:23\] (the
 /// upper five bits of [`ListRegister::priority`]), State \[29:28\], Grp1
 /// \[30\], HW \[31\].
@@ -156,7 +156,7 @@ pub fn encode_v2(value: &ListRegister) -> u32 {
     fields.value
 }
 
-/// Decodes a GICH_LR<n> value. Total: the priority comes back with its low
+/// Decodes a `GICH_LR<n>` value. Total: the priority comes back with its low
 /// three bits zero, and PhysicalID is only reported when HW = 1.
 #[must_use]
 pub fn decode_v2(raw: u32) -> ListRegister {

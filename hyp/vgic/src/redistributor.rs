@@ -44,7 +44,7 @@ const BIT_REGISTERS: [(u64, BitRegister); 7] = [
 ];
 /// SGI_base: GICR_IPRIORITYR0..7.
 const PRIORITY: u64 = 0x0400;
-/// SGI_base: end of GICR_IPRIORITYR<n>.
+/// SGI_base: end of `GICR_IPRIORITYR<n>`.
 const PRIORITY_END: u64 = PRIORITY + PRIVATE_INTERRUPTS as u64;
 /// SGI_base: GICR_ICFGR0 (SGIs, read-only).
 const CONFIGURATION_SGI: u64 = 0x0C00;

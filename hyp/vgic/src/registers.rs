@@ -1,7 +1,7 @@
 //! Register groups shared by the distributor and the redistributor.
 //!
-//! GICD_ISENABLER<n> and GICR_ISENABLER0, GICD_IPRIORITYR<n> and
-//! GICR_IPRIORITYR<n>, and so on have the same layout (IHI 0069H chapter 12;
+//! `GICD_ISENABLER<n>` and GICR_ISENABLER0, `GICD_IPRIORITYR<n>` and
+//! `GICR_IPRIORITYR<n>`, and so on have the same layout (IHI 0069H chapter 12;
 //! IHI 0048B §4.3.4 to §4.3.13): one bit, byte or two-bit field per INTID,
 //! counted from the start of the register group. A [`View`] says which
 //! interrupts a frame shows and for which vCPU the banked ones are.

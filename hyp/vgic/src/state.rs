@@ -12,7 +12,7 @@
 //!
 //! Priorities keep five bits: the low three bits of every priority read as
 //! zero, as GICH_LR and most GICv3 CPU interfaces (ICH_VTR_EL2.PRIbits = 4)
-//! only hold five (IHI 0069H chapter 12, GICD_IPRIORITYR<n>; IHI 0048B
+//! only hold five (IHI 0069H chapter 12, `GICD_IPRIORITYR<n>`; IHI 0048B
 //! §4.3.11).
 
 use tock_registers::LocalRegisterCopy;
@@ -78,7 +78,7 @@ pub struct VirtualGic {
     pub(crate) hardware: [Option<u32>; LINES],
     pub(crate) list_register: [u8; LINES],
     pub(crate) resident_vcpu: [u8; LINES],
-    /// Per SPI: GICD_IROUTER<n> (GICv3) or the GICD_ITARGETSR<n> byte (GICv2).
+    /// Per SPI: `GICD_IROUTER<n>` (GICv3) or the `GICD_ITARGETSR<n>` byte (GICv2).
     pub(crate) routes: [u64; MAX_SPIS],
     pub(crate) vcpus: [VcpuState; MAX_VCPUS],
     pub(crate) dropped_sgis: u64,
@@ -87,7 +87,7 @@ pub struct VirtualGic {
 
 impl VirtualGic {
     /// A virtual GIC for a personality with `vcpu_count` vCPUs that owns the
-    /// SPIs `owned_spis` (INTIDs in [`FIRST_SPI`]..[`SPI_LIMIT`]; duplicates
+    /// SPIs `owned_spis` (INTIDs in [`crate::FIRST_SPI`]..[`crate::SPI_LIMIT`]; duplicates
     /// are harmless). Every interrupt starts disabled, inactive, not pending,
     /// priority 0, level-sensitive, routed to vCPU 0; the distributor starts
     /// disabled.
@@ -291,7 +291,7 @@ impl VirtualGic {
 
     /// The vCPU SPI number `index` is routed to.
     ///
-    /// GICv3 (IHI 0069H chapter 12, GICD_IROUTER<n>): IRM = 1 ("any
+    /// GICv3 (IHI 0069H chapter 12, `GICD_IROUTER<n>`): IRM = 1 ("any
     /// participating PE") delivers to vCPU 0; otherwise Aff3.Aff2.Aff1 must be
     /// 0.0.0 and Aff0 a vCPU index, else the interrupt stays pending and is
     /// forwarded nowhere. GICv2 (IHI 0048B §4.3.12): the lowest vCPU set in

@@ -7,4 +7,5 @@ mod list_registers;
 mod ownership;
 mod proptests;
 mod redistributor;
+mod reference;
 mod sgi;
