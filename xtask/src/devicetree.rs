@@ -13,6 +13,8 @@ const CLOCK_PHANDLE: u32 = 1;
 const GIC_PHANDLE: u32 = 2;
 /// Interrupt specifier type for a PPI (the `1` in `<1 11 4>`).
 const PPI: u32 = 1;
+/// Interrupt specifier type for an SPI (the `0` in `<0 1 4>`).
+const SPI: u32 = 0;
 /// Level-high trigger.
 const LEVEL_HIGH: u32 = 4;
 /// Bytes of one GICv3 redistributor (RD_base + SGI_base).
@@ -113,6 +115,7 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
     let pl011 = fdt.begin_node(&uart_path[1..])?;
     fdt.property_string_list("compatible", vec!["arm,pl011".into(), "arm,primecell".into()])?;
     fdt.property_array_u64("reg", &[uart, 0x1000])?;
+    fdt.property_array_u32("interrupts", &[SPI, board.guest_uart_interrupt - 32, LEVEL_HIGH])?;
     fdt.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
     fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
     fdt.end_node(pl011)?;

@@ -66,8 +66,19 @@ pub struct Builtins {
 fn read_image(source: &str, manifest_dir: &Path, builtins: &Builtins, what: &str, personality: &str) -> Result<Vec<u8>> {
     match ImageSource::from_spec(source) {
         ImageSource::Builtin("testguest") => Ok(builtins.testguest.clone()),
+        ImageSource::Builtin("debian-cloud") => {
+            let guest = crate::linux::ensure_arm64_packages(&crate::linux::cache_dir())?;
+            std::fs::read(&guest.image).with_context(|| format!("reading {}", guest.image.display()))
+        }
+        ImageSource::Builtin("debian-initramfs") => {
+            let guest = crate::linux::ensure_arm64_packages(&crate::linux::cache_dir())?;
+            let output = crate::linux::cache_dir().join(format!("{personality}.cpio.gz"));
+            crate::linux::build_initramfs(&guest, personality, &output)?;
+            std::fs::read(&output).with_context(|| format!("reading {}", output.display()))
+        }
         ImageSource::Builtin(other) => bail!(
-            "personality \"{personality}\" {what}: there is no built-in image called '{other}'. Fix: use builtin:testguest or a file path"
+            "personality \"{personality}\" {what}: there is no built-in image called '{other}'. \
+             Fix: use builtin:testguest, builtin:debian-cloud, builtin:debian-initramfs or a file path"
         ),
         ImageSource::File(path) => {
             let full = manifest_dir.join(path);
@@ -81,6 +92,13 @@ fn read_image(source: &str, manifest_dir: &Path, builtins: &Builtins, what: &str
 /// Builds the payload for a validated manifest.
 pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDescription, builtins: &Builtins) -> Result<Vec<u8>> {
     let mut payload = PayloadBuilder::new();
+    // Identical images (both personalities' kernel) are stored once.
+    let mut stored: std::collections::HashMap<Vec<u8>, janus_manifest::Blob> = std::collections::HashMap::new();
+    let mut add = |payload: &mut PayloadBuilder, bytes: &[u8]| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes).to_vec();
+        *stored.entry(digest).or_insert_with(|| payload.add_blob(bytes))
+    };
     let mut personalities = heapless::Vec::<PersonalityPlan, { janus_manifest::MAX_PERSONALITIES }>::new();
     for personality in &manifest.personalities {
         let kernel_bytes = read_image(&personality.kernel, manifest_dir, builtins, "kernel", &personality.name)?;
@@ -92,9 +110,9 @@ pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDesc
         let (kernel, layout) =
             janus_manifest::plan_personality_layout(personality, &kernel_bytes, initrd_length).map_err(|error| anyhow!("{error}"))?;
         let dtb = devicetree::personality_device_tree(personality, &layout, initrd_length, board)?;
-        let kernel_blob = payload.add_blob(&kernel.bytes);
-        let dtb_blob = payload.add_blob(&dtb);
-        let initrd_blob = initrd.as_ref().map(|bytes| payload.add_blob(bytes));
+        let kernel_blob = add(&mut payload, &kernel.bytes);
+        let dtb_blob = add(&mut payload, &dtb);
+        let initrd_blob = initrd.as_ref().map(|bytes| add(&mut payload, bytes));
         let plan = PersonalityPlan::assemble(personality, &layout, kernel_blob, dtb_blob, initrd_blob)
             .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;

@@ -16,6 +16,8 @@ struct Arguments {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Guests {
+    /// Two Debian Linux personalities (boards/<board>/janus.toml).
+    Linux,
     /// Bare-metal Rust test personalities (boards/<board>/janus-test.toml).
     Test,
 }
@@ -28,7 +30,7 @@ enum Task {
         #[arg(long)]
         manifest: Option<PathBuf>,
         /// Which built-in personalities to use when no manifest is given.
-        #[arg(long, value_enum, default_value = "test")]
+        #[arg(long, value_enum, default_value = "linux")]
         guests: Guests,
         /// The board to build for.
         #[arg(long, default_value = "qemu-virt")]
@@ -41,7 +43,7 @@ enum Task {
         #[arg(long)]
         manifest: Option<PathBuf>,
         /// Which built-in personalities to use when no manifest is given.
-        #[arg(long, value_enum, default_value = "test")]
+        #[arg(long, value_enum, default_value = "linux")]
         guests: Guests,
         /// The board to run on.
         #[arg(long, default_value = "qemu-virt")]
@@ -67,6 +69,7 @@ enum Task {
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
     manifest.unwrap_or_else(|| {
         let file = match guests {
+            Guests::Linux => "janus.toml",
             Guests::Test => "janus-test.toml",
         };
         xtask::root().join("boards").join(xtask::board_directory(board)).join(file)

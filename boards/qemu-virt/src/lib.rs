@@ -55,6 +55,7 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         uart: PhysAddr(0x0900_0000),
         gic,
         guest_uart: GuestPhysAddr(0x0900_0000),
+        guest_uart_interrupt: 33,
     }
 }
 

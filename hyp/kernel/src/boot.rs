@@ -160,7 +160,8 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
             janus_platform::GicDescription::V3 { .. } => janus_vgic::GicVersion::V3,
             janus_platform::GicDescription::V2 { .. } => janus_vgic::GicVersion::V2,
         };
-        let vgic = match system::create_virtual_gic(index, version, personality.cpus.len()) {
+        // Each personality owns the SPI of its own emulated UART.
+        let vgic = match system::create_virtual_gic(index, version, personality.cpus.len(), &[plan.board.guest_uart_interrupt]) {
             Ok(vgic) => vgic,
             Err(error) => refuse(format_args!("{}: cannot create its virtual GIC: {error:?}", personality.name)),
         };

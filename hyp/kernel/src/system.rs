@@ -115,9 +115,10 @@ pub fn create_virtual_gic(
     index: usize,
     version: janus_vgic::GicVersion,
     vcpus: usize,
+    owned_spis: &[u32],
 ) -> Result<&'static Mutex<janus_vgic::VirtualGic>, janus_vgic::VgicError> {
     let slot = VIRTUAL_GICS.get(index).ok_or(janus_vgic::VgicError::InvalidVcpuCount { vcpu_count: vcpus })?;
-    slot.try_call_once(|| janus_vgic::VirtualGic::new(version, vcpus, &[]).map(Mutex::new))
+    slot.try_call_once(|| janus_vgic::VirtualGic::new(version, vcpus, owned_spis).map(Mutex::new))
 }
 
 /// Everything Janus knows after boot.

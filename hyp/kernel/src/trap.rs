@@ -62,14 +62,24 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                 && (context.uart.0..context.uart.1).contains(&address)
             {
                 let offset = address - context.uart.0;
-                if access.is_write {
-                    let value = access.value_to_write(frame.register(access.register));
-                    personality.uart.lock().write(offset, value, |line| system.emit_console_line(personality_index, line));
-                } else {
-                    let value = personality.uart.lock().read(offset);
-                    frame.set_register(access.register, access.value_to_load(value));
-                }
+                let line = {
+                    let mut uart = personality.uart.lock();
+                    if access.is_write {
+                        let value = access.value_to_write(frame.register(access.register));
+                        uart.write(offset, value, |line| system.emit_console_line(personality_index, line));
+                    } else {
+                        let value = uart.read(offset);
+                        frame.set_register(access.register, access.value_to_load(value));
+                    }
+                    uart.interrupt_line()
+                };
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                // The UART's interrupt is level-sensitive: while its line is
+                // up after an access, (re)raise the virtual SPI.
+                if line {
+                    raise_uart_interrupt(context);
+                    return Interrupts::MayHaveChanged;
+                }
                 return Interrupts::Unchanged;
             }
             if personality.should_warn() {
@@ -138,6 +148,18 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
         }
     }
     system::flush_interrupts(system, cpu);
+}
+
+/// Makes the personality's UART interrupt pending and kicks the vCPU it is
+/// routed to (unless that is this core's, which flushes on return).
+pub fn raise_uart_interrupt(context: &CoreContext) {
+    let interrupt = context.system.plan.board.guest_uart_interrupt;
+    let target = context.personality.vgic.lock().inject(context.vcpu, interrupt);
+    if let Some(vcpu) = target
+        && vcpu != context.vcpu
+    {
+        system::kick_vcpus(context.system, context.personality_index, 1 << vcpu);
+    }
 }
 
 /// ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (op0 3, op1 0, CRn 12,

@@ -49,6 +49,11 @@ impl VirtualUart {
         }
     }
 
+    /// Whether the UART's interrupt output is asserted.
+    pub fn interrupt_line(&self) -> bool {
+        self.device.interrupt_line()
+    }
+
     /// Writes out a partial line (when the personality stops).
     pub fn flush(&mut self, emit: impl FnOnce(&[u8])) {
         if !self.line.is_empty() {

@@ -93,6 +93,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         }
     };
     let guest_uart = GuestPhysAddr(reader.u64("guest uart")?);
+    let guest_uart_interrupt = reader.u32("guest uart interrupt")?;
     Ok(BoardDescription {
         name,
         ram,
@@ -101,6 +102,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         uart,
         gic,
         guest_uart,
+        guest_uart_interrupt,
     })
 }
 
@@ -175,6 +177,10 @@ impl<'a> Reader<'a> {
 
     fn u8(&mut self, field: &'static str) -> Result<u8, PayloadError> {
         self.array::<1>(field).map(u8::from_le_bytes)
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, PayloadError> {
+        self.array::<4>(field).map(u32::from_le_bytes)
     }
 
     fn u64(&mut self, field: &'static str) -> Result<u64, PayloadError> {
@@ -256,6 +262,7 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
         }
     }
     out.extend_from_slice(&board.guest_uart.get().to_le_bytes());
+    out.extend_from_slice(&board.guest_uart_interrupt.to_le_bytes());
     put_length(&mut out, plan.personalities.len());
     for personality in &plan.personalities {
         put_string(&mut out, &personality.name);

@@ -23,7 +23,7 @@ use crate::plan::{Blob, BootPlan};
 /// The first eight bytes of every payload.
 pub const PAYLOAD_MAGIC: [u8; 8] = *b"JANUSPLD";
 /// The payload (and plan encoding) format this crate reads and writes.
-pub const PAYLOAD_FORMAT_VERSION: u32 = 1;
+pub const PAYLOAD_FORMAT_VERSION: u32 = 2;
 /// The header's size in bytes.
 pub const PAYLOAD_HEADER_SIZE: u64 = 64;
 /// Blobs start on multiples of this, counted from the payload start.

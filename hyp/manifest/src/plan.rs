@@ -392,6 +392,8 @@ fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
         "the hypervisor region is not inside board RAM"
     } else if board.cpus.is_empty() {
         "the board has no cores"
+    } else if !(32..1020).contains(&board.guest_uart_interrupt) {
+        "the guest UART's interrupt is not an SPI (32..1020)"
     } else {
         return Ok(());
     };

@@ -58,4 +58,7 @@ pub struct BoardDescription {
     pub gic: GicDescription,
     /// Where each personality sees its own emulated PL011 console.
     pub guest_uart: GuestPhysAddr,
+    /// The interrupt ID (an SPI) of each personality's emulated PL011, as
+    /// its device tree names it.
+    pub guest_uart_interrupt: u32,
 }

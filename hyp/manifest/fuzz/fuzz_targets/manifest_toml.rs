@@ -29,6 +29,7 @@ fn board() -> BoardDescription {
             redistributor_stride: 0x2_0000,
         },
         guest_uart: GuestPhysAddr(0x0900_0000),
+        guest_uart_interrupt: 33,
     }
 }
 

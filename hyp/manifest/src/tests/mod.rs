@@ -35,6 +35,7 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
             redistributor_stride: 0x2_0000,
         },
         guest_uart: GuestPhysAddr(0x0900_0000),
+        guest_uart_interrupt: 33,
     }
 }
 

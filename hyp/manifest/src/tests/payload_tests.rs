@@ -35,7 +35,7 @@ fn reseal(payload: &mut [u8]) {
 fn with_plan_bytes(plan: &[u8]) -> Vec<u8> {
     let mut payload = vec![0u8; 64];
     payload[0..8].copy_from_slice(b"JANUSPLD");
-    payload[8..12].copy_from_slice(&1u32.to_le_bytes());
+    payload[8..12].copy_from_slice(&crate::PAYLOAD_FORMAT_VERSION.to_le_bytes());
     payload[12..16].copy_from_slice(&64u32.to_le_bytes());
     payload[16..24].copy_from_slice(&64u64.to_le_bytes());
     payload[24..32].copy_from_slice(&(plan.len() as u64).to_le_bytes());
@@ -137,10 +137,11 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (mut payload, _) = built();
-    payload[8] = 2;
+    let newer = crate::PAYLOAD_FORMAT_VERSION + 1;
+    payload[8..12].copy_from_slice(&newer.to_le_bytes());
     assert_eq!(
         payload_length(&payload),
-        Err(PayloadError::UnsupportedVersion { version: 2 })
+        Err(PayloadError::UnsupportedVersion { version: newer })
     );
 }
 

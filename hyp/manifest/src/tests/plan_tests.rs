@@ -24,10 +24,12 @@ fn valid_plan_passes() {
 
 #[test]
 fn board_invalid() {
-    let cases: [fn(&mut BootPlan); 3] = [
+    let cases: [fn(&mut BootPlan); 5] = [
         |p| p.board.ram = PhysRange::new(u64::MAX, 2),
         |p| p.board.hypervisor = PhysRange::new(0x1000, 0x1000),
         |p| p.board.cpus.clear(),
+        |p| p.board.guest_uart_interrupt = 27,
+        |p| p.board.guest_uart_interrupt = 1023,
     ];
     for edit in cases {
         assert!(matches!(
