@@ -3,9 +3,9 @@
 //! line, waits for markers, and kills QEMU when dropped. A failed wait
 //! prints the whole console log so the failure explains itself.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ pub fn board_name() -> String {
 pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
     format!(
         r#"board = "qemu-virt"
+console = "tagged"
 
 [[personality]]
 name = "personal"
@@ -76,6 +77,7 @@ struct Log {
 pub struct Machine {
     child: Child,
     log: Arc<(Mutex<Log>, Condvar)>,
+    keyboard: Mutex<Option<ChildStdin>>,
 }
 
 impl Machine {
@@ -107,6 +109,7 @@ impl Machine {
         // test images pile up under target/.
         let image_to_remove = image.clone();
         let log = Arc::new((Mutex::new(Log::default()), Condvar::new()));
+        let keyboard = Mutex::new(child.stdin.take());
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         for (stream, prefix) in [(Box::new(stdout) as Box<dyn std::io::Read + Send>, ""), (Box::new(stderr), "qemu stderr: ")] {
@@ -127,10 +130,23 @@ impl Machine {
                 }
             });
         }
-        let machine = Machine { child, log };
+        let machine = Machine { child, log, keyboard };
         machine.wait_from(0, "QEMU to start", |_| true);
         let _ = std::fs::remove_file(image_to_remove);
         machine
+    }
+
+    /// Types `text` on the physical console (QEMU's serial input).
+    pub fn send(&self, text: &str) {
+        let mut keyboard = self.keyboard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stdin = keyboard.as_mut().expect("stdin is piped");
+        stdin.write_all(text.as_bytes()).expect("typing into QEMU");
+        stdin.flush().expect("typing into QEMU");
+    }
+
+    /// The index of the first line containing `text`, if any yet.
+    pub fn position(&self, text: &str) -> Option<usize> {
+        self.lines().iter().position(|line| line.contains(text))
     }
 
     /// Every line so far.
@@ -152,8 +168,11 @@ impl Machine {
             if now >= deadline || log.closed {
                 let reason = if log.closed { "QEMU exited" } else { "timed out" };
                 let tail: Vec<&String> = log.lines.iter().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
+                let full = xtask::output_dir().join("tests").join(format!("failure-{}-{}.log", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
+                let _ = std::fs::write(&full, log.lines.join("\n"));
                 panic!(
-                    "{reason} waiting for {what}\n--- last console lines ---\n{}",
+                    "{reason} waiting for {what} (whole console log: {})\n--- last console lines ---\n{}",
+                    full.display(),
                     tail.iter().map(|line| line.as_str()).collect::<Vec<_>>().join("\n")
                 );
             }

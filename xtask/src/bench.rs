@@ -101,6 +101,7 @@ fn janus_command(image: &Path, board_arguments: &[String]) -> Command {
 /// The probe manifest: one single-vCPU personality running the benchmarks.
 fn probe_manifest() -> &'static str {
     r#"board = "qemu-virt"
+console = "tagged"
 
 [[personality]]
 name = "probe"

@@ -117,7 +117,7 @@ pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDesc
             .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
-    let plan = BootPlan { board: board.clone(), personalities };
+    let plan = BootPlan { board: board.clone(), console: manifest.console, personalities };
     let bytes = payload.finish(&plan);
     janus_manifest::validate_plan(&plan, bytes.len() as u64).map_err(|error| anyhow!("the boot plan is inconsistent: {error}"))?;
     Ok(bytes)

@@ -56,6 +56,7 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         gic,
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
+        uart_interrupt: 33,
     }
 }
 

@@ -187,6 +187,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     if let Some(slot) = system.cpus.get(cpu) {
         slot.online.store(true, Ordering::Release);
     }
+    // Keyboard input interrupts come to the boot core.
+    if let Some(console) = uart::CONSOLE.lock().as_ref() {
+        console.enable_receive_interrupts();
+    }
+    gic::enable_spi_on(system.plan.board.uart_interrupt, cpu);
 
     // Start every other core that runs a vCPU (PSCI CPU_ON, affinity only).
     let entry = janus_secondary_entry as *const () as usize as u64;
@@ -215,6 +220,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
             let _ = core::fmt::Write::write_fmt(&mut cores, format_args!("{}{core}", if position == 0 { "" } else { "," }));
         }
         log::info!("{} cpus={cores} ram={}", personality.name, personality.ram);
+    }
+    if system.plan.console == janus_manifest::ConsoleMode::Switched
+        && let Some(first) = system.plan.personalities.first()
+    {
+        log::info!("foreground is {} (Ctrl-] switches)", first.name);
     }
     for (index, personality) in system.plan.personalities.iter().enumerate() {
         system::request_start(system, index, 0, personality.entry.get(), personality.dtb_load.get());

@@ -151,6 +151,26 @@ pub fn acknowledge_all() {
     }
 }
 
+/// Routes the physical SPI `interrupt` to core `cpu` and enables it, for
+/// Janus' own devices (its console UART).
+pub fn enable_spi_on(interrupt: u32, cpu: usize) {
+    match GIC.get() {
+        Some(GicDescription::V3 { distributor, .. }) => {
+            if let Some(affinity) = CORE_AFFINITY.get(cpu) {
+                // SAFETY: the distributor was initialised at boot.
+                unsafe { v3::enable_spi(distributor.get(), interrupt, affinity.load(Ordering::Acquire)) };
+            }
+        }
+        Some(GicDescription::V2 { distributor, .. }) => {
+            if let Some(mask) = CORE_ROUTE.get(cpu) {
+                // SAFETY: the distributor was initialised at boot.
+                unsafe { v2::enable_spi(distributor.get(), interrupt, mask.load(Ordering::Acquire)) };
+            }
+        }
+        None => {}
+    }
+}
+
 /// Makes the guest-owned per-core interrupts of core `cpu` inactive again
 /// (a stopped vCPU may have left one active, forwarded but never completed).
 pub fn clear_guest_interrupts(cpu: usize) {

@@ -388,7 +388,7 @@ pub fn idle(cpu: usize) -> ! {
             }
         }
         arch::wait_for_interrupt();
-        gic::acknowledge_all();
+        crate::trap::service_idle_interrupts();
     }
 }
 

@@ -66,18 +66,28 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     let mut uart = personality.uart.lock();
                     if access.is_write {
                         let value = access.value_to_write(frame.register(access.register));
-                        uart.write(offset, value, |line| system.emit_console_line(personality_index, line));
+                        match crate::console::mode(system) {
+                            janus_manifest::ConsoleMode::Tagged => {
+                                uart.write(offset, value, |line| system.emit_console_line(personality_index, line));
+                            }
+                            janus_manifest::ConsoleMode::Switched => {
+                                uart.write_raw(offset, value, |byte| crate::console::output_byte(personality_index, byte));
+                            }
+                        }
                     } else {
                         let value = uart.read(offset);
                         frame.set_register(access.register, access.value_to_load(value));
                     }
                     uart.interrupt_line()
                 };
+                if !access.is_write && offset == janus_vdev_pl011::offset::DATA && crate::console::input_drained(personality_index) {
+                    console_input(system);
+                }
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
                 // The UART's interrupt is level-sensitive: while its line is
                 // up after an access, (re)raise the virtual SPI.
                 if line {
-                    raise_uart_interrupt(context);
+                    raise_uart_interrupt(system, personality_index);
                     return Interrupts::MayHaveChanged;
                 }
                 return Interrupts::Unchanged;
@@ -143,22 +153,48 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
             continue;
         }
         gic::deactivate(acknowledged);
-        if interrupt == gic::KICK_SGI {
+        if interrupt == system.plan.board.uart_interrupt {
+            console_input(system);
+        } else if interrupt == gic::KICK_SGI {
             system::handle_kick(cpu);
         }
     }
     system::flush_interrupts(system, cpu);
 }
 
-/// Makes the personality's UART interrupt pending and kicks the vCPU it is
-/// routed to (unless that is this core's, which flushes on return).
-pub fn raise_uart_interrupt(context: &CoreContext) {
-    let interrupt = context.system.plan.board.guest_uart_interrupt;
-    let target = context.personality.vgic.lock().inject(context.vcpu, interrupt);
-    if let Some(vcpu) = target
-        && vcpu != context.vcpu
+/// Makes a personality's UART interrupt pending and kicks the core of the
+/// vCPU it is routed to (this core flushes on its way back to the guest).
+pub fn raise_uart_interrupt(system: &System, personality_index: usize) {
+    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let interrupt = system.plan.board.guest_uart_interrupt;
+    if let Some(vcpu) = personality.vgic.lock().inject(0, interrupt) {
+        system::kick_vcpus(system, personality_index, 1 << vcpu);
+    }
+}
+
+/// Keyboard input arrived on the physical console: hand it to the
+/// foreground personality and raise its UART interrupt.
+fn console_input(system: &System) {
+    if let Some(target) = crate::console::receive_input(system)
+        && let Some((_, personality)) = system.personality(target)
+        && personality.uart.lock().interrupt_line()
     {
-        system::kick_vcpus(context.system, context.personality_index, 1 << vcpu);
+        raise_uart_interrupt(system, target);
+    }
+}
+
+/// Services interrupts on a core parked in Janus' idle loop: kicks need no
+/// work (the loop rechecks its mailbox), console input is delivered.
+pub fn service_idle_interrupts() {
+    for _ in 0..16 {
+        let Some(acknowledged) = gic::acknowledge() else { break };
+        gic::priority_drop(acknowledged);
+        gic::deactivate(acknowledged);
+        if let Some(system) = system::get()
+            && acknowledged.interrupt == system.plan.board.uart_interrupt
+        {
+            console_input(system);
+        }
     }
 }
 

@@ -21,9 +21,16 @@ register_structs! {
         (0x000 => data: ReadWrite<u32>),
         (0x004 => _reserved0),
         (0x018 => flag: ReadOnly<u32, Flag::Register>),
-        (0x01c => @END),
+        (0x01c => _reserved1),
+        (0x038 => interrupt_mask: ReadWrite<u32>),
+        (0x03c => _reserved2),
+        (0x044 => interrupt_clear: ReadWrite<u32>),
+        (0x048 => @END),
     }
 }
+
+/// UARTIMSC/UARTICR: receive and receive-timeout interrupts.
+const RECEIVE_INTERRUPTS: u32 = (1 << 4) | (1 << 6);
 
 /// The physical UART.
 pub struct Pl011 {
@@ -49,6 +56,33 @@ impl Pl011 {
             core::hint::spin_loop();
         }
         self.registers.data.set(u32::from(byte));
+    }
+}
+
+impl Pl011 {
+    /// A received byte, if any.
+    pub fn try_get_byte(&self) -> Option<u8> {
+        if self.registers.flag.is_set(Flag::RECEIVE_EMPTY) {
+            None
+        } else {
+            Some((self.registers.data.get() & 0xff) as u8)
+        }
+    }
+
+    /// Stops input interrupts (input then waits in the UART's FIFO).
+    pub fn disable_receive_interrupts(&self) {
+        self.registers.interrupt_mask.set(0);
+    }
+
+    /// Unmasks input interrupts again without clearing their raw status.
+    pub fn resume_receive_interrupts(&self) {
+        self.registers.interrupt_mask.set(RECEIVE_INTERRUPTS);
+    }
+
+    /// Asks for an interrupt whenever input arrives.
+    pub fn enable_receive_interrupts(&self) {
+        self.registers.interrupt_clear.set(RECEIVE_INTERRUPTS);
+        self.registers.interrupt_mask.set(RECEIVE_INTERRUPTS);
     }
 }
 

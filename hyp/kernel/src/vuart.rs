@@ -49,6 +49,21 @@ impl VirtualUart {
         }
     }
 
+    /// A guest write in switched mode: bytes go to `output` one by one.
+    pub fn write_raw(&mut self, offset: u64, value: u64, output: impl FnOnce(u8)) {
+        self.device.write(offset, value as u32, output);
+    }
+
+    /// Keyboard input for the guest; false if its receive FIFO is full.
+    pub fn push_input(&mut self, byte: u8) -> bool {
+        self.device.push_input(byte)
+    }
+
+    /// Free entries in the receive FIFO.
+    pub fn receive_space(&self) -> usize {
+        self.device.receive_space()
+    }
+
     /// Whether the UART's interrupt output is asserted.
     pub fn interrupt_line(&self) -> bool {
         self.device.interrupt_line()

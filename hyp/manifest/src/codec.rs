@@ -17,7 +17,7 @@
 use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
 
 use crate::payload::PayloadError;
-use crate::plan::{Blob, BootPlan, PersonalityPlan};
+use crate::plan::{Blob, BootPlan, ConsoleMode, PersonalityPlan};
 use crate::rules::{MAX_PERSONALITIES, MAX_VCPUS};
 
 const GIC_V2_TAG: u8 = 2;
@@ -34,6 +34,11 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
 pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
     let mut reader = Reader { bytes, consumed: 0 };
     let board = read_board(&mut reader)?;
+    let console = match reader.u8("console mode")? {
+        0 => ConsoleMode::Switched,
+        1 => ConsoleMode::Tagged,
+        value => return Err(PayloadError::PlanInvalidTag { field: "console mode", value }),
+    };
     let count = reader.u8("personality count")?;
     let mut personalities = heapless::Vec::new();
     for _ in 0..count {
@@ -53,6 +58,7 @@ pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
     }
     Ok(BootPlan {
         board,
+        console,
         personalities,
     })
 }
@@ -94,6 +100,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
     };
     let guest_uart = GuestPhysAddr(reader.u64("guest uart")?);
     let guest_uart_interrupt = reader.u32("guest uart interrupt")?;
+    let uart_interrupt = reader.u32("uart interrupt")?;
     Ok(BoardDescription {
         name,
         ram,
@@ -103,6 +110,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         gic,
         guest_uart,
         guest_uart_interrupt,
+        uart_interrupt,
     })
 }
 
@@ -263,6 +271,11 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
     }
     out.extend_from_slice(&board.guest_uart.get().to_le_bytes());
     out.extend_from_slice(&board.guest_uart_interrupt.to_le_bytes());
+    out.extend_from_slice(&board.uart_interrupt.to_le_bytes());
+    out.push(match plan.console {
+        ConsoleMode::Switched => 0,
+        ConsoleMode::Tagged => 1,
+    });
     put_length(&mut out, plan.personalities.len());
     for personality in &plan.personalities {
         put_string(&mut out, &personality.name);

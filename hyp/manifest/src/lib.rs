@@ -42,6 +42,7 @@ pub use payload::{
     PayloadBlobs, PayloadError, parse_payload, payload_length,
 };
 pub use plan::{
+    ConsoleMode,
     Blob, BlobKind, BootPlan, PersonalityName, PersonalityPlan, PlanError, validate_plan,
 };
 pub use rules::{MAX_PERSONALITIES, MAX_VCPUS, NameProblem};

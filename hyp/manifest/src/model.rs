@@ -11,6 +11,9 @@ pub struct Manifest {
     pub board: String,
     /// The personalities, in file order (`[[personality]]` tables).
     pub personalities: Vec<PersonalityConfig>,
+    /// How the personalities share the console (`console = "switched"` or
+    /// `"tagged"`; default switched).
+    pub console: crate::plan::ConsoleMode,
 }
 
 /// One personality as the administrator wrote it.
@@ -98,6 +101,8 @@ pub enum FieldKey {
 pub enum FieldPath {
     /// The top-level `board` key.
     Board,
+    /// The top-level `console` key.
+    Console,
     /// The list of personalities as a whole.
     Personalities,
     /// A field of one personality.
@@ -126,6 +131,7 @@ impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Board => f.write_str("board"),
+            Self::Console => f.write_str("console"),
             Self::Personalities => f.write_str("personality"),
             Self::Personality { personality, key } => {
                 write!(f, "{personality}")?;

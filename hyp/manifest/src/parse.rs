@@ -125,6 +125,8 @@ pub fn load(
 #[serde(deny_unknown_fields)]
 struct RawManifest {
     board: Spanned<String>,
+    #[serde(default)]
+    console: Option<Spanned<String>>,
     #[serde(default, rename = "personality")]
     personalities: Vec<Spanned<RawPersonality>>,
 }
@@ -233,6 +235,19 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
         });
     };
 
+    let console = match raw.console.as_ref().map(|mode| (mode.get_ref().as_str(), mode.span())) {
+        None | Some(("switched", _)) => crate::plan::ConsoleMode::Switched,
+        Some(("tagged", _)) => crate::plan::ConsoleMode::Tagged,
+        Some((other, span)) => {
+            value_error(
+                &span,
+                FieldPath::Console,
+                format!("unknown console mode \"{other}\""),
+                "use \"switched\" (one personality in front, Ctrl-] switches) or \"tagged\" (every line prefixed with its personality)".to_owned(),
+            );
+            crate::plan::ConsoleMode::Switched
+        }
+    };
     let mut personalities = Vec::with_capacity(raw.personalities.len());
     let mut personality_spans = Vec::with_capacity(raw.personalities.len());
     for (index, spanned) in raw.personalities.iter().enumerate() {
@@ -308,6 +323,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
     let manifest = Manifest {
         board: raw.board.get_ref().clone(),
         personalities,
+        console,
     };
     let spans = Spans {
         board: raw.board.span(),

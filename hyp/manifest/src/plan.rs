@@ -46,11 +46,26 @@ pub struct PersonalityPlan {
     pub initrd: Option<(Blob, GuestPhysAddr)>,
 }
 
+/// How the personalities share the physical console.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// One personality is in front: its output goes straight to the console
+    /// and keyboard input goes only to it; the others' output is kept in a
+    /// ring buffer and replayed when they come to the front (`Ctrl-]`).
+    #[default]
+    Switched,
+    /// Every personality's output, one line at a time, prefixed with its
+    /// name; input still goes to the foreground one. For tests and debugging.
+    Tagged,
+}
+
 /// The whole system: the board it was built for and every personality.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BootPlan {
     /// The board the plan was validated against.
     pub board: BoardDescription,
+    /// How the personalities share the console.
+    pub console: ConsoleMode,
     /// The personalities, in manifest order.
     pub personalities: heapless::Vec<PersonalityPlan, MAX_PERSONALITIES>,
 }
@@ -392,8 +407,8 @@ fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
         "the hypervisor region is not inside board RAM"
     } else if board.cpus.is_empty() {
         "the board has no cores"
-    } else if !(32..1020).contains(&board.guest_uart_interrupt) {
-        "the guest UART's interrupt is not an SPI (32..1020)"
+    } else if !(32..1020).contains(&board.guest_uart_interrupt) || !(32..1020).contains(&board.uart_interrupt) {
+        "a UART's interrupt is not an SPI (32..1020)"
     } else {
         return Ok(());
     };

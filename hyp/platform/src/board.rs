@@ -54,6 +54,8 @@ pub struct BoardDescription {
     pub cpus: heapless::Vec<Cpu, MAX_CPUS>,
     /// The physical console UART (a PL011) the hypervisor owns.
     pub uart: PhysAddr,
+    /// Its interrupt ID (an SPI): keyboard input and the hotkey.
+    pub uart_interrupt: u32,
     /// The physical interrupt controller.
     pub gic: GicDescription,
     /// Where each personality sees its own emulated PL011 console.

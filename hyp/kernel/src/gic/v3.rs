@@ -148,3 +148,39 @@ pub unsafe fn clear_active(frame: u64, mask: u32) {
     let sgi = unsafe { &*((frame + SGI_FRAME_OFFSET) as *const RedistributorSgi) };
     sgi.clear_active0.set(mask);
 }
+
+fn read_word(address: u64) -> u32 {
+    // SAFETY: callers pass distributor registers of the checked board
+    // description, mapped as device memory.
+    unsafe { (address as *const u32).read_volatile() }
+}
+
+fn write_word(address: u64, value: u32) {
+    // SAFETY: as for read_word.
+    unsafe { (address as *mut u32).write_volatile(value) }
+}
+
+/// Sets the priority byte of `interrupt` (read-modify-write of its word).
+fn set_priority(distributor: u64, interrupt: u32, priority: u8) {
+    let address = distributor + 0x400 + u64::from(interrupt & !3);
+    let shift = (interrupt & 3) * 8;
+    write_word(address, (read_word(address) & !(0xff << shift)) | (u32::from(priority) << shift));
+}
+
+/// Routes SPI `interrupt` to the core with MPIDR affinity `affinity` as a
+/// group-1 interrupt and enables it (GICD_IGROUPR, IPRIORITYR, IROUTER,
+/// ISENABLER).
+///
+/// # Safety
+/// `distributor` is the GICD base; `interrupt` is an SPI Janus owns.
+pub unsafe fn enable_spi(distributor: u64, interrupt: u32, affinity: u64) {
+    let word = u64::from(interrupt / 32) * 4;
+    let bit = 1u32 << (interrupt % 32);
+    write_word(distributor + 0x80 + word, read_word(distributor + 0x80 + word) | bit);
+    set_priority(distributor, interrupt, 0x80);
+    let route = ((affinity >> 32) & 0xff) << 32 | (affinity & 0xff_ffff);
+    let router = distributor + 0x6000 + 8 * u64::from(interrupt);
+    write_word(router, route as u32);
+    write_word(router + 4, (route >> 32) as u32);
+    write_word(distributor + 0x100 + word, bit);
+}

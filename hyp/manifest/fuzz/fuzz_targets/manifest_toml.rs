@@ -30,6 +30,7 @@ fn board() -> BoardDescription {
         },
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
+        uart_interrupt: 33,
     }
 }
 
@@ -55,6 +56,7 @@ fuzz_target!(|text: &str| {
             }
             let plan = BootPlan {
                 board,
+                console: manifest.console,
                 personalities,
             };
             let payload = builder.finish(&plan);

@@ -36,6 +36,7 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
         },
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
+        uart_interrupt: 33,
     }
 }
 
@@ -60,6 +61,7 @@ kernel = "builtin:testguest"
 /// The model [`SAMPLE`] parses to.
 pub(crate) fn sample() -> Manifest {
     Manifest {
+        console: crate::ConsoleMode::default(),
         board: "qemu-virt".into(),
         personalities: vec![
             personality("personal", &[0, 1], 0x4800_0000, 128 * MIB),
@@ -121,6 +123,7 @@ pub(crate) fn valid_plan() -> BootPlan {
     };
     BootPlan {
         board: board(),
+        console: crate::ConsoleMode::Tagged,
         personalities: heapless::Vec::from_slice(&[
             entry("personal", &[0, 1], 0x4800_0000),
             entry("work", &[2, 3], 0x5000_0000),

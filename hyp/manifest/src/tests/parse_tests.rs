@@ -242,3 +242,30 @@ fn image_sources() {
         ImageSource::File("../linux/Image")
     );
 }
+
+#[test]
+fn console_mode_defaults_to_switched_and_accepts_tagged() {
+    assert_eq!(parse("m.toml", SAMPLE).unwrap().console, crate::ConsoleMode::Switched);
+    let tagged = format!("console = \"tagged\"\n{SAMPLE}");
+    assert_eq!(parse("m.toml", &tagged).unwrap().console, crate::ConsoleMode::Tagged);
+}
+
+#[test]
+fn an_unknown_console_mode_names_the_line_and_the_choices() {
+    let text = format!("console = \"split\"\n{SAMPLE}");
+    let errors = parse("m.toml", &text).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("m.toml:1: console: unknown console mode \"split\""), "{lines:?}");
+    assert!(lines[0].contains("Fix: use \"switched\""), "{lines:?}");
+}
+
+#[test]
+fn the_console_mode_survives_the_boot_plan() {
+    for mode in [crate::ConsoleMode::Switched, crate::ConsoleMode::Tagged] {
+        let mut plan = super::valid_plan();
+        plan.console = mode;
+        let decoded = crate::decode_plan(&crate::encode_plan(&plan)).unwrap();
+        assert_eq!(decoded.console, mode);
+    }
+}

@@ -4,6 +4,8 @@
 use janus_platform::{GuestPhysAddr, PhysRange};
 use proptest::prelude::*;
 
+use crate::ConsoleMode;
+
 use super::{MIB, board, personality, valid_plan};
 use crate::codec::{decode_plan, encode_plan};
 use crate::kernel::flatten_kernel;
@@ -89,6 +91,7 @@ fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
                 })
                 .collect();
             Manifest {
+                console: crate::ConsoleMode::default(),
                 board: "qemu-virt".into(),
                 personalities,
             }
@@ -160,7 +163,7 @@ proptest! {
             let initrd = initrd_length.map(|length| builder.add_blob(&vec![0x1d; length as usize]));
             personalities.push(PersonalityPlan::assemble(config, &layout, kernel_blob, dtb, initrd).unwrap()).unwrap();
         }
-        let plan = BootPlan { board: board(), personalities };
+        let plan = BootPlan { board: board(), console: ConsoleMode::Switched, personalities };
         let payload = builder.finish(&plan);
         let (decoded, blobs) = parse_payload(&payload).unwrap();
         prop_assert_eq!(&decoded, &plan);

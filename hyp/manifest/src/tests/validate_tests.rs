@@ -49,6 +49,7 @@ fn board_mismatch() {
 #[test]
 fn no_personalities() {
     let manifest = Manifest {
+        console: crate::ConsoleMode::default(),
         board: "qemu-virt".into(),
         personalities: vec![],
     };
@@ -59,6 +60,7 @@ fn no_personalities() {
 #[test]
 fn too_many_personalities() {
     let manifest = Manifest {
+        console: crate::ConsoleMode::default(),
         board: "qemu-virt".into(),
         personalities: (0..5u8)
             .map(|index| {
