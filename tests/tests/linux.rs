@@ -108,3 +108,102 @@ fn keystrokes_typed_into_work_never_reach_personal() {
         "work's keystrokes appeared in personal: {after_switch:?}"
     );
 }
+
+/// Waits for a line exactly `[personality] text` after line `from`.
+fn wait_tagged(machine: &Machine, from: usize, personality: &str, text: &str) -> usize {
+    let prefix = format!("[{personality}] ");
+    machine
+        .wait_from(from, &format!("'{prefix}{text}'"), |line| {
+            line.strip_prefix(&prefix).is_some_and(|rest| rest.replace("\u{1b}[6n", "").trim_end() == text)
+        })
+        .0
+}
+
+/// Boots the tagged Linux system and waits for both shells.
+fn boot_tagged() -> (Machine, usize) {
+    let machine = Machine::boot(&tagged_linux_manifest());
+    let personal = wait_tagged(&machine, 0, "personal", "personal: ready");
+    let work = wait_tagged(&machine, 0, "work", "work: ready");
+    (machine, personal.max(work))
+}
+
+/// Runs `command` in the foreground personality and waits for `marker`.
+fn run(machine: &Machine, from: usize, personality: &str, command: &str, marker: &str) -> usize {
+    machine.send(&format!("{command}; echo {marker}\n"));
+    wait_tagged(machine, from, personality, marker)
+}
+
+fn uptime(machine: &Machine, from: usize) -> (usize, f64) {
+    let index = run(machine, from, "work", "cat /proc/uptime", "uptime-read");
+    let line = machine.lines()[..index]
+        .iter()
+        .rev()
+        .find(|line| line.starts_with("[work] ") && line[7..].split_whitespace().count() == 2)
+        .cloned()
+        .expect("an uptime line");
+    let seconds: f64 = line[7..].split_whitespace().next().and_then(|value| value.parse().ok()).expect("uptime seconds");
+    (index, seconds)
+}
+
+#[test]
+fn devmem_from_a_root_shell_is_contained_both_ways() {
+    let (machine, ready) = boot_tagged();
+    // Work keeps a canary file; personal starts in front.
+    machine.send(HOTKEY);
+    let at = run(&machine, ready, "work", "echo canary-$((20+22)) > /tmp/canary", "canary-written");
+    machine.send(HOTKEY);
+    let mut at = at;
+    for attack in ["devmem 0x68400000", "devmem 0x68400000 32 0x0badf00d", "devmem 0x40080000", "devmem 0x40080000 32 0", "devmem 0x080e0000"] {
+        at = run(&machine, at, "personal", attack, "attack-done");
+        machine.wait_from(at.saturating_sub(4), "a Bus error in personal", |line| line == "[personal] Bus error");
+    }
+    machine.wait_for("janus: warning: personal: read at 0x68400000 is outside its memory map");
+    machine.wait_for("janus: warning: personal: write at 0x68400000 is outside its memory map");
+    // And the other way round.
+    machine.send(HOTKEY);
+    for attack in ["devmem 0x48400000", "devmem 0x48400000 32 0x0badf00d"] {
+        at = run(&machine, at, "work", attack, "attack-done");
+        machine.wait_from(at.saturating_sub(4), "a Bus error in work", |line| line == "[work] Bus error");
+    }
+    machine.wait_for("janus: warning: work: write at 0x48400000 is outside its memory map");
+    // Both shells still answer, work's canary is intact.
+    at = run(&machine, at, "work", "cat /tmp/canary", "canary-read");
+    assert!(machine.lines()[..at].iter().rev().take(3).any(|line| line == "[work] canary-42"), "work's canary changed");
+    machine.send(HOTKEY);
+    run(&machine, at, "personal", "echo $((6*7))", "personal-still-answers");
+    machine.assert_absent("Kernel panic");
+    machine.assert_absent("janus: error");
+}
+
+#[test]
+fn reboot_restarts_only_that_personality() {
+    let (machine, ready) = boot_tagged();
+    machine.send(HOTKEY);
+    let (at, before) = uptime(&machine, ready);
+    machine.send(HOTKEY);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    machine.send("reboot -f\n");
+    let (reset, _) = machine.wait_for_after(at, "janus: personal: SYSTEM_RESET: scrubbing its RAM and restarting it");
+    // Work answers while personal restarts.
+    machine.send(HOTKEY);
+    let alive = run(&machine, reset, "work", "echo work-alive", "work-answered");
+    let again = wait_tagged(&machine, reset, "personal", "personal: ready");
+    let (_, after) = uptime(&machine, alive.max(again));
+    assert!(after > before, "work's uptime went from {before} to {after}: it restarted too");
+    let work_boots = machine.lines().iter().filter(|line| line.starts_with("[work] [    0.000000] Booting Linux")).count();
+    assert_eq!(work_boots, 1, "work booted more than once");
+    machine.assert_absent("janus: error");
+}
+
+#[test]
+fn poweroff_stops_only_that_personality() {
+    let (machine, ready) = boot_tagged();
+    machine.send("poweroff -f\n");
+    let (off, _) = machine.wait_for_after(ready, "janus: personal: SYSTEM_OFF: stopped");
+    machine.send(HOTKEY);
+    let alive = run(&machine, off, "work", "echo work-alive", "work-answered");
+    assert!(alive > off);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let after: Vec<String> = machine.lines()[off + 1..].iter().filter(|line| line.starts_with("[personal]")).cloned().collect();
+    assert!(after.is_empty(), "personal printed after SYSTEM_OFF: {after:?}");
+}

@@ -369,6 +369,14 @@ pub fn set_this_cpu(index: usize) {
 /// Parks this core until a vCPU is started on it. Never returns: entering a
 /// guest resets the stack.
 pub fn idle(cpu: usize) -> ! {
+    // A parked core must not keep taking its last guest's interrupts: that
+    // guest's timers (level-triggered, possibly still armed) would storm
+    // this core, and so would the virtual interface's maintenance interrupt.
+    write_sysreg!(cntv_ctl_el0, 0);
+    write_sysreg!(cntp_ctl_el0, 0);
+    if let Some(system) = get() {
+        crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic).disable();
+    }
     loop {
         if let Some(system) = get()
             && let Some(slot) = system.cpus.get(cpu)

@@ -106,6 +106,16 @@ impl CoreListRegisters {
         self.set_underflow_interrupt(false);
     }
 
+    /// Turns the virtual CPU interface off, for a core with no vCPU to run:
+    /// otherwise its underflow maintenance interrupt would keep firing at
+    /// the parked core and starve every other interrupt there.
+    pub fn disable(&mut self) {
+        match *self {
+            Self::V3 { .. } => write_sysreg!(S3_4_C12_C11_0, 0),
+            Self::V2 { base, .. } => write32(base + GICH_HCR, 0),
+        }
+    }
+
     /// Turns the underflow maintenance interrupt on or off.
     pub fn set_underflow_interrupt(&mut self, on: bool) {
         let value = HCR_ENABLE | if on { HCR_UNDERFLOW } else { 0 };

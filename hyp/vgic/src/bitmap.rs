@@ -19,11 +19,9 @@ impl<const WORDS: usize> Bitmap<WORDS> {
     pub(crate) fn assign(&mut self, index: usize, value: bool) {
         let (word, bit) = split(index);
         if let Some(slot) = self.0.get_mut(word) {
-            if value {
-                *slot |= bit;
-            } else {
-                *slot &= !bit;
-            }
+            // Without a branch: all ones when setting, all zeroes when clearing.
+            let fill = u32::from(value).wrapping_neg();
+            *slot = (*slot & !bit) | (fill & bit);
         }
     }
 
@@ -36,6 +34,15 @@ impl<const WORDS: usize> Bitmap<WORDS> {
 /// Word index and single-bit mask of bit `index`.
 fn split(index: usize) -> (usize, u32) {
     (index / 32, 1 << (index % 32))
+}
+
+/// The bit of `index` in a 32-bit mask (of list registers, of candidate
+/// words), zero for indices from 32 on.
+pub(crate) fn index_bit(index: usize) -> u32 {
+    u32::try_from(index)
+        .ok()
+        .and_then(|index| 1u32.checked_shl(index))
+        .unwrap_or(0)
 }
 
 /// The indices of the set bits of `word`, lowest first.
@@ -70,6 +77,14 @@ mod tests {
         bits.assign(0, false);
         bits.assign(33, false);
         assert_eq!(bits, Bitmap::EMPTY);
+    }
+
+    #[test]
+    fn index_bit_is_zero_out_of_range() {
+        assert_eq!(index_bit(0), 1);
+        assert_eq!(index_bit(31), 1 << 31);
+        assert_eq!(index_bit(32), 0);
+        assert_eq!(index_bit(usize::MAX), 0);
     }
 
     #[test]

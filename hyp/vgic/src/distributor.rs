@@ -38,6 +38,8 @@ const BIT_GROUPS: [(u64, BitRegister); 7] = [
     (0x0300, BitRegister::SetActive),
     (0x0380, BitRegister::ClearActive),
 ];
+/// Offset of the first one-bit-per-INTID group.
+const BIT_GROUPS_START: u64 = 0x0080;
 /// Size of a one-bit-per-INTID group.
 const BIT_GROUP_SIZE: u64 = 0x80;
 /// `GICD_IPRIORITYR<n>`, one byte per INTID.
@@ -68,6 +70,8 @@ enum Register {
     Type,
     ImplementerId,
     PeripheralId2,
+    /// A one-bit-per-INTID register and its word number `n` (INTIDs `32 × n`
+    /// onwards).
     Bits(BitRegister, u32),
     Priority(u32),
     Targets(u32),
@@ -75,6 +79,21 @@ enum Register {
     SoftwareGenerated,
     /// IROUTER of INTID `.0`; `.1` is the byte offset inside it (0 or 4).
     Router(u32, u64),
+}
+
+/// The one-bit-per-INTID register at `offset`, if any, and its word number
+/// (INTIDs `32 × n` onwards); only word accesses reach these registers.
+fn bit_register(offset: u64) -> Option<(BitRegister, u32)> {
+    let distance = offset.checked_sub(BIT_GROUPS_START)?;
+    if distance >= BIT_GROUP_SIZE * BIT_GROUPS.len() as u64 || !offset.is_multiple_of(4) {
+        return None;
+    }
+    // Groups follow each other every BIT_GROUP_SIZE bytes.
+    let group = usize::try_from(distance / BIT_GROUP_SIZE).ok()?;
+    let (_, register) = BIT_GROUPS.get(group)?;
+    // Four bytes, 32 INTIDs, per register word; below 32 words per group.
+    let number = ((distance % BIT_GROUP_SIZE) / 4) as u32;
+    Some((*register, number))
 }
 
 /// Decodes an access, `None` for an unknown offset or a width the register
@@ -94,13 +113,8 @@ fn decode(version: GicVersion, offset: u64, size: AccessSize) -> Option<Register
         TYPE if word => Register::Type,
         IMPLEMENTER_ID if word => Register::ImplementerId,
         0x0080..PRIORITY if word => {
-            let (base, register) = BIT_GROUPS.iter().copied().find(|(base, _)| {
-                offset
-                    .checked_sub(*base)
-                    .is_some_and(|distance| distance < BIT_GROUP_SIZE)
-            })?;
-            // Byte offset × 8 bits per byte = first INTID of the word.
-            Register::Bits(register, intid(base, 0)?.checked_mul(8)?)
+            let (register, number) = bit_register(offset)?;
+            Register::Bits(register, number)
         }
         PRIORITY..TARGETS if byte_or_word => Register::Priority(intid(PRIORITY, 0)?),
         TARGETS..CONFIGURATION if byte_or_word && version == GicVersion::V2 => {
@@ -139,6 +153,20 @@ impl VirtualGic {
     /// by vCPU `vcpu` (which selects the banked registers on GICv2). Unknown
     /// offsets, bad widths and invisible interrupts read as zero.
     pub fn distributor_read(&mut self, vcpu: usize, offset: u64, size: AccessSize) -> u64 {
+        // The interrupt state registers first: they are what guests read
+        // most, and they are one masked word each.
+        if size == AccessSize::Word
+            && let Some((register, number)) = bit_register(offset)
+        {
+            return u64::from(self.read_bits(self.distributor_view(vcpu), register, number));
+        }
+        self.read_register(vcpu, offset, size)
+    }
+
+    /// The rest of [`VirtualGic::distributor_read`], out of line so that the
+    /// fast path above needs no stack frame.
+    #[inline(never)]
+    fn read_register(&self, vcpu: usize, offset: u64, size: AccessSize) -> u64 {
         let Some(register) = decode(self.version, offset, size) else {
             return 0;
         };

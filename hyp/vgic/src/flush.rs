@@ -25,9 +25,10 @@
 //! does not request a maintenance interrupt, which with the entry still
 //! valid would fire at once and keep firing.
 
-use crate::bitmap::set_bits;
+use crate::bitmap::{index_bit, set_bits};
+use crate::candidates::Candidates;
 use crate::effects::vcpu_bit;
-use crate::line::{FIRST_SPI_WORD, Flag, Slot, WORDS};
+use crate::line::{Flag, Slot};
 use crate::list_registers::{ListRegister, ListRegisters, LrState};
 use crate::state::ShadowEntry;
 use crate::{GicVersion, MAX_LIST_REGISTERS, VirtualGic};
@@ -57,11 +58,11 @@ impl VirtualGic {
         if vcpu >= self.vcpu_count {
             return FlushOutcome::default();
         }
-        let Some(state) = self.vcpus.get(vcpu) else {
+        let Some(state) = self.vcpus.get_mut(vcpu) else {
             return FlushOutcome::default();
         };
-        let in_use = state.shadow.iter().any(Option::is_some);
-        if !state.dirty && !state.clear_list_registers && !in_use {
+        let occupied = state.occupied;
+        if !state.dirty && !state.clear_list_registers && occupied == 0 {
             return FlushOutcome {
                 needs_maintenance: state.waiting,
                 vcpus_to_refresh: 0,
@@ -69,9 +70,7 @@ impl VirtualGic {
         }
         let dirty = state.dirty;
         let count = lrs.count();
-        if let Some(state) = self.vcpus.get_mut(vcpu)
-            && state.clear_list_registers
-        {
+        if state.clear_list_registers {
             state.clear_list_registers = false;
             for index in 0..count {
                 lrs.write(index, ListRegister::INVALID);
@@ -79,24 +78,27 @@ impl VirtualGic {
         }
         let usable = count.min(MAX_LIST_REGISTERS);
         let mut others = 0;
+        // List registers freed by step 1 that still hold stale contents:
+        // written Invalid at the end unless step 2 refills them.
+        let mut vacated = 0;
         let mut changed = false;
-        for index in 0..MAX_LIST_REGISTERS {
-            changed |= self.synchronize(vcpu, index, usable, lrs, &mut others);
+        // Synchronizing one entry never fills another, so the occupied
+        // entries at the start are all there is to visit.
+        for index in set_bits(occupied) {
+            changed |= self.synchronize(vcpu, index, usable, lrs, &mut others, &mut vacated);
         }
-        let Some(state) = self.vcpus.get(vcpu) else {
-            return FlushOutcome::default();
+        let waiting = if !dirty && !changed {
+            self.vcpus.get(vcpu).is_some_and(|state| state.waiting)
+        } else {
+            let waiting = self.fill(vcpu, usable, lrs, &mut vacated);
+            if let Some(state) = self.vcpus.get_mut(vcpu) {
+                state.dirty = false;
+                state.waiting = waiting;
+            }
+            waiting
         };
-        if !dirty && !changed {
-            return FlushOutcome {
-                needs_maintenance: state.waiting,
-                vcpus_to_refresh: others,
-            };
-        }
-        self.fill(vcpu, usable, lrs);
-        let waiting = self.best_candidate(vcpu).is_some();
-        if let Some(state) = self.vcpus.get_mut(vcpu) {
-            state.dirty = false;
-            state.waiting = waiting;
+        for index in set_bits(vacated) {
+            lrs.write(index, ListRegister::INVALID);
         }
         FlushOutcome {
             needs_maintenance: waiting,
@@ -109,6 +111,10 @@ impl VirtualGic {
     /// since the last flush (freed, or no longer pending-and-active, which
     /// makes it evictable); adds to `others` the vCPUs that must now deliver
     /// what it released.
+    ///
+    /// Kept out of line, like [`VirtualGic::place`], so that the flush loop
+    /// does not carry its register pressure.
+    #[inline(never)]
     fn synchronize(
         &mut self,
         vcpu: usize,
@@ -116,6 +122,7 @@ impl VirtualGic {
         usable: usize,
         lrs: &mut impl ListRegisters,
         others: &mut u8,
+        vacated: &mut u32,
     ) -> bool {
         let Some(entry) = self.shadow(vcpu, index) else {
             return false;
@@ -139,7 +146,7 @@ impl VirtualGic {
             if entry.state.is_active() {
                 self.set_flag(slot, Flag::Active, true);
             }
-            self.release(vcpu, index, slot, read, lrs, others);
+            self.release(vcpu, index, slot, read, others, vacated);
             return true;
         };
 
@@ -152,6 +159,13 @@ impl VirtualGic {
             if !self.take_flag(slot, Flag::PhysicalRefired) {
                 self.set_flag(slot, Flag::PhysicalActive, false);
             }
+        }
+        if observed == LrState::Invalid && !self.flag(slot, Flag::Active) {
+            // Completed, and not made active again through the distributor:
+            // nothing of the entry remains (the steps below would arrive at
+            // Invalid too), and release clears the pending cancellations.
+            self.release(vcpu, index, slot, read, others, vacated);
+            return true;
         }
         let mut pending = observed.is_pending();
         let mut active = observed.is_active();
@@ -208,7 +222,7 @@ impl VirtualGic {
 
         let state = LrState::from_bits(pending, active);
         if state == LrState::Invalid {
-            self.release(vcpu, index, slot, read, lrs, others);
+            self.release(vcpu, index, slot, read, others, vacated);
             return true;
         }
         let desired = ListRegister {
@@ -221,9 +235,10 @@ impl VirtualGic {
         if read != Some(desired) {
             lrs.write(index, desired);
         }
-        self.set_shadow(
+        self.store_shadow(
             vcpu,
             index,
+            slot,
             Some(ShadowEntry {
                 intid: entry.intid,
                 state,
@@ -233,24 +248,26 @@ impl VirtualGic {
         observed != entry.state
     }
 
-    /// Frees list register `index` of `vcpu`, which held `slot`, and hands
-    /// what remains of `slot` to the vCPU it is now delivered to.
+    /// Frees list register `index` of `vcpu`, which held `slot` and was read
+    /// as `read`, and hands what remains of `slot` to the vCPU it is now
+    /// delivered to. A register that does not read as all zeroes is added to
+    /// `vacated`, to be written Invalid unless it is refilled.
     fn release(
         &mut self,
         vcpu: usize,
         index: usize,
         slot: Slot,
         read: Option<ListRegister>,
-        lrs: &mut impl ListRegisters,
         others: &mut u8,
+        vacated: &mut u32,
     ) {
         self.set_flag(slot, Flag::Resident, false);
         self.set_flag(slot, Flag::CancelPending, false);
         self.set_flag(slot, Flag::CancelActive, false);
         self.set_flag(slot, Flag::PhysicalRefired, false);
-        self.set_shadow(vcpu, index, None);
+        self.store_shadow(vcpu, index, slot, None);
         if read.is_some_and(|register| register != ListRegister::INVALID) {
-            lrs.write(index, ListRegister::INVALID);
+            *vacated |= index_bit(index);
         }
         let remains = self.flag(slot, Flag::Pending) || self.flag(slot, Flag::Active);
         if let Some(target) = self.target_vcpu(slot).filter(|target| *target != vcpu)
@@ -264,39 +281,76 @@ impl VirtualGic {
     }
 
     /// Steps 2 and 3: gives list registers to the best candidates, evicting
-    /// lower-priority Pending entries once all are in use.
-    fn fill(&mut self, vcpu: usize, usable: usize, lrs: &mut impl ListRegisters) {
+    /// lower-priority Pending entries once all are in use. Returns whether
+    /// candidates still wait (step 4). Registers it fills leave `vacated`.
+    fn fill(
+        &mut self,
+        vcpu: usize,
+        usable: usize,
+        lrs: &mut impl ListRegisters,
+        vacated: &mut u32,
+    ) -> bool {
+        let usable_mask = low_bits(usable);
+        let mut candidates = Candidates::EMPTY;
+        self.collect_candidates(vcpu, &mut candidates);
         // Each round places one interrupt; an eviction strictly lowers the
         // priority values held, so the loop ends. The bound is a safety net.
         let mut rounds = usable.saturating_mul(4).saturating_add(8);
         while rounds > 0 {
             rounds -= 1;
-            let Some(best) = self.best_candidate(vcpu) else {
-                return;
+            let Some(best) = candidates.best(self) else {
+                return false;
             };
-            let free = (0..usable).find(|index| self.shadow(vcpu, *index).is_none());
-            let index = match free {
-                Some(index) => index,
-                None => {
-                    let Some((index, victim)) = self.worst_pending(vcpu, usable) else {
-                        return;
-                    };
-                    if self.priority(best) >= self.priority(victim) {
-                        return;
-                    }
-                    // The victim's pending state goes back to software; its
-                    // register is overwritten right below.
-                    self.set_flag(victim, Flag::Pending, true);
-                    self.set_flag(victim, Flag::Resident, false);
-                    self.set_shadow(vcpu, index, None);
-                    index
-                }
+            let occupied = self
+                .vcpus
+                .get(vcpu)
+                .map_or(u32::MAX, |state| state.occupied);
+            let free = !occupied & usable_mask;
+            let index = if free != 0 {
+                // trailing_zeros of a non-zero u32 is below 32.
+                free.trailing_zeros() as usize
+            } else {
+                let Some(index) = self.evict_for(vcpu, best, usable_mask) else {
+                    return true;
+                };
+                index
             };
             self.place(vcpu, index, best, lrs);
+            *vacated &= !index_bit(index);
+            // Placing `best` changes no other line: it only leaves the set,
+            // unless an eviction made the victim a candidate again.
+            if free != 0 {
+                candidates.remove(best);
+            } else {
+                self.collect_candidates(vcpu, &mut candidates);
+            }
         }
+        !candidates.is_empty()
+    }
+
+    /// Step 3: frees the list register (among `usable`) of the Pending entry
+    /// of `vcpu` with the lowest priority if `best` has a strictly higher
+    /// one, returning its index; its pending state goes back to software.
+    ///
+    /// Kept out of line: the fill loop rarely evicts.
+    #[inline(never)]
+    fn evict_for(&mut self, vcpu: usize, best: Slot, usable: u32) -> Option<usize> {
+        let (index, victim) = self.worst_pending(vcpu, usable)?;
+        if self.priority(best) >= self.priority(victim) {
+            return None;
+        }
+        self.set_flag(victim, Flag::Pending, true);
+        self.set_flag(victim, Flag::Resident, false);
+        self.store_shadow(vcpu, index, victim, None);
+        Some(index)
     }
 
     /// Writes candidate `slot` into free list register `index` of `vcpu`.
+    ///
+    /// Kept out of line: inlined, its address computations are hoisted out
+    /// of the fill loop and cost more than the call on the common single
+    /// placement.
+    #[inline(never)]
     fn place(&mut self, vcpu: usize, index: usize, slot: Slot, lrs: &mut impl ListRegisters) {
         let active = self.take_flag(slot, Flag::Active);
         let pending = self.flag(slot, Flag::Pending) && self.may_signal(slot, vcpu);
@@ -325,9 +379,10 @@ impl VirtualGic {
                 hardware,
             },
         );
-        self.set_shadow(
+        self.store_shadow(
             vcpu,
             index,
+            slot,
             Some(ShadowEntry {
                 intid,
                 state,
@@ -336,53 +391,14 @@ impl VirtualGic {
         );
     }
 
-    /// The best interrupt of `vcpu` waiting for a list register: not in one,
-    /// and either active or pending and signalable. Lowest priority value
-    /// first, then lowest INTID.
-    pub(crate) fn best_candidate(&self, vcpu: usize) -> Option<Slot> {
-        let signal_mask = if self.distributor_enabled {
-            u32::MAX
-        } else {
-            0
-        };
-        let mut best: Option<(u8, u32, Slot)> = None;
-        let mut consider = |word: usize, bits: u32, shared: bool| {
-            for bit in set_bits(bits) {
-                let slot = Slot::from_bit(word, bit);
-                if shared && self.target_vcpu(slot) != Some(vcpu) {
-                    continue;
-                }
-                let key = (self.priority(slot), slot.intid());
-                if best.is_none_or(|(priority, intid, _)| key < (priority, intid)) {
-                    best = Some((key.0, key.1, slot));
-                }
-            }
-        };
-        let words = core::iter::once(vcpu).chain(FIRST_SPI_WORD..WORDS);
-        for word in words {
-            let shared = word >= FIRST_SPI_WORD;
-            let owned = if shared {
-                self.owned.word(word - FIRST_SPI_WORD)
-            } else {
-                u32::MAX
-            };
-            let signalable = self.flag_word(Flag::Pending, word)
-                & self.flag_word(Flag::Enabled, word)
-                & signal_mask;
-            let bits = (signalable | self.flag_word(Flag::Active, word))
-                & !self.flag_word(Flag::Resident, word)
-                & owned;
-            consider(word, bits, shared);
-        }
-        best.map(|(_, _, slot)| slot)
-    }
-
-    /// The Pending (not active) list register of `vcpu` with the lowest
-    /// priority (highest value, then highest INTID).
-    fn worst_pending(&self, vcpu: usize, usable: usize) -> Option<(usize, Slot)> {
+    /// Among the list registers of `vcpu` in `usable` (a mask), the Pending
+    /// (not active) one with the lowest priority (highest value, then
+    /// highest INTID).
+    fn worst_pending(&self, vcpu: usize, usable: u32) -> Option<(usize, Slot)> {
+        let state = self.vcpus.get(vcpu)?;
         let mut worst: Option<(u8, u32, usize, Slot)> = None;
-        for index in 0..usable {
-            let Some(entry) = self.shadow(vcpu, index) else {
+        for index in set_bits(state.occupied & usable) {
+            let Some(entry) = state.shadow.get(index).copied().flatten() else {
                 continue;
             };
             if entry.state != LrState::Pending {
@@ -404,14 +420,61 @@ impl VirtualGic {
         *self.vcpus.get(vcpu)?.shadow.get(index)?
     }
 
-    /// Replaces the shadow of list register `index` of `vcpu`.
+    /// Replaces the shadow of list register `index` of `vcpu`, which holds
+    /// `slot` or nothing, with `entry` for `slot` or nothing; as
+    /// [`VirtualGic::set_shadow`] without looking up the lines.
+    pub(crate) fn store_shadow(
+        &mut self,
+        vcpu: usize,
+        index: usize,
+        slot: Slot,
+        entry: Option<ShadowEntry>,
+    ) {
+        let Some(state) = self.vcpus.get_mut(vcpu) else {
+            return;
+        };
+        let Some(stored) = state.shadow.get_mut(index) else {
+            return;
+        };
+        *stored = entry;
+        let bit = index_bit(index);
+        let (occupied, pending, active) = match entry {
+            Some(entry) => (bit, entry.state.is_pending(), entry.state.is_active()),
+            None => (0, false, false),
+        };
+        state.occupied = (state.occupied & !bit) | occupied;
+        self.set_flag(slot, Flag::ListedPending, pending);
+        self.set_flag(slot, Flag::ListedActive, active);
+    }
+
+    /// Replaces the shadow of list register `index` of `vcpu`, keeping the
+    /// occupancy mask and the [`Flag::ListedPending`] / [`Flag::ListedActive`]
+    /// sets in step with it.
     pub(crate) fn set_shadow(&mut self, vcpu: usize, index: usize, entry: Option<ShadowEntry>) {
-        if let Some(slot) = self
-            .vcpus
-            .get_mut(vcpu)
-            .and_then(|state| state.shadow.get_mut(index))
+        let Some(state) = self.vcpus.get_mut(vcpu) else {
+            return;
+        };
+        let Some(stored) = state.shadow.get_mut(index) else {
+            return;
+        };
+        let previous = core::mem::replace(stored, entry);
+        let bit = index_bit(index);
+        if entry.is_some() {
+            state.occupied |= bit;
+        } else {
+            state.occupied &= !bit;
+        }
+        if let Some(previous) = previous
+            && let Some(slot) = self.slot_of(vcpu, previous.intid)
         {
-            *slot = entry;
+            self.set_flag(slot, Flag::ListedPending, false);
+            self.set_flag(slot, Flag::ListedActive, false);
+        }
+        if let Some(entry) = entry
+            && let Some(slot) = self.slot_of(vcpu, entry.intid)
+        {
+            self.set_flag(slot, Flag::ListedPending, entry.state.is_pending());
+            self.set_flag(slot, Flag::ListedActive, entry.state.is_active());
         }
     }
 
@@ -421,5 +484,13 @@ impl VirtualGic {
     /// GICV_CTLR.FIQEn = 0 (IHI 0048B §5.3, GICH_LR and GICH_VMCR).
     pub(crate) fn group1(&self) -> bool {
         self.version == GicVersion::V3
+    }
+}
+
+/// A mask of the low `count` bits (all 32 from 32 on).
+fn low_bits(count: usize) -> u32 {
+    match u32::try_from(count) {
+        Ok(count) if count < u32::BITS => (1 << count) - 1,
+        _ => u32::MAX,
     }
 }

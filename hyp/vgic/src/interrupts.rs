@@ -5,6 +5,7 @@
 //! one the interrupt is delivered to, and the one whose list register holds
 //! it) and records [`PhysicalAction`]s for hardware-backed SPIs.
 
+use crate::bitmap::set_bits;
 use crate::effects::{Effects, PhysicalAction};
 use crate::line::{Flag, Slot};
 use crate::state::PRIORITY_MASK;
@@ -145,21 +146,37 @@ impl VirtualGic {
         }
     }
 
-    /// Enables or disables `slot` (GICD_ISENABLER / GICD_ICENABLER).
-    pub(crate) fn set_enabled(&mut self, slot: Slot, enabled: bool, effects: &mut Effects) {
-        if self.flag(slot, Flag::Enabled) == enabled {
+    /// Enables or disables the lines `bits` of word `word` of the line bit
+    /// sets (GICD_ISENABLER / GICD_ICENABLER), lowest first. Only lines whose
+    /// enable changes mirror it, and only those with some state wake a vCPU.
+    pub(crate) fn set_enabled_word(
+        &mut self,
+        word: usize,
+        bits: u32,
+        enabled: bool,
+        effects: &mut Effects,
+    ) {
+        let current = self.flag_word(Flag::Enabled, word);
+        let changed = bits & if enabled { !current } else { current };
+        if changed == 0 {
             return;
         }
-        self.set_flag(slot, Flag::Enabled, enabled);
-        self.mirror(slot, effects, |physical| {
-            if enabled {
-                PhysicalAction::Enable(physical)
-            } else {
-                PhysicalAction::Disable(physical)
+        // Enabling one line does not change whether another is interesting.
+        let interesting =
+            self.pending_word(word) | self.active_word(word) | self.flag_word(Flag::Resident, word);
+        for bit in set_bits(changed) {
+            let slot = Slot::from_bit(word, bit);
+            self.set_flag(slot, Flag::Enabled, enabled);
+            self.mirror(slot, effects, |physical| {
+                if enabled {
+                    PhysicalAction::Enable(physical)
+                } else {
+                    PhysicalAction::Disable(physical)
+                }
+            });
+            if interesting & (1 << bit) != 0 {
+                self.touch(slot, effects);
             }
-        });
-        if self.is_interesting(slot) {
-            self.touch(slot, effects);
         }
     }
 
@@ -187,10 +204,10 @@ impl VirtualGic {
     pub(crate) fn set_route(&mut self, index: usize, raw: u64, effects: &mut Effects) {
         let slot = Slot::shared(index);
         let before = self.routed_vcpu(index);
-        let Some(stored) = self.routes.get_mut(index) else {
+        if index >= self.routes.len() {
             return;
-        };
-        *stored = raw;
+        }
+        self.store_route(index, raw);
         let after = self.routed_vcpu(index);
         if before == after {
             return;

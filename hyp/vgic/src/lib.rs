@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 
 mod bitmap;
+mod candidates;
 mod distributor;
 mod effects;
 mod fields;

@@ -41,9 +41,16 @@ pub(crate) enum Flag {
     /// The interrupt sits in a list register (see `list_register` and
     /// `resident_vcpu`).
     Resident,
+    /// The shadow of the list register holding the interrupt says pending:
+    /// kept by `VirtualGic::set_shadow` so that a whole register word of
+    /// pending state is a few word operations.
+    ListedPending,
+    /// The shadow of the list register holding the interrupt says active
+    /// (kept like [`Flag::ListedPending`]).
+    ListedActive,
 }
 
-pub(crate) const FLAG_COUNT: usize = 9;
+pub(crate) const FLAG_COUNT: usize = 11;
 
 impl Flag {
     pub(crate) fn index(self) -> usize {

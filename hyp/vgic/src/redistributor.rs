@@ -42,6 +42,12 @@ const BIT_REGISTERS: [(u64, BitRegister); 7] = [
     (0x0300, BitRegister::SetActive),
     (0x0380, BitRegister::ClearActive),
 ];
+/// SGI_base: start of [`BIT_REGISTERS`].
+const BIT_REGISTERS_START: u64 = 0x0080;
+/// SGI_base: distance between two [`BIT_REGISTERS`].
+const BIT_REGISTER_STRIDE: u64 = 0x80;
+/// SGI_base: end of the last of [`BIT_REGISTERS`].
+const BIT_REGISTERS_END: u64 = 0x0400;
 /// SGI_base: GICR_IPRIORITYR0..7.
 const PRIORITY: u64 = 0x0400;
 /// SGI_base: end of `GICR_IPRIORITYR<n>`.
@@ -88,16 +94,20 @@ fn decode(offset: u64, size: AccessSize) -> Option<Register> {
             _ => return None,
         },
         Some(sgi_offset) => {
-            if let Some((_, register)) = BIT_REGISTERS
-                .iter()
-                .find(|(register_offset, _)| *register_offset == sgi_offset)
-            {
-                if !word {
-                    return None;
-                }
-                return Some(Register::Bits(*register));
-            }
             match sgi_offset {
+                // Registers follow each other every 0x80 bytes from 0x80.
+                BIT_REGISTERS_START..BIT_REGISTERS_END
+                    if sgi_offset.is_multiple_of(BIT_REGISTER_STRIDE) =>
+                {
+                    if !word {
+                        return None;
+                    }
+                    let index = usize::try_from(sgi_offset / BIT_REGISTER_STRIDE)
+                        .ok()?
+                        .checked_sub(1)?;
+                    let (_, register) = BIT_REGISTERS.get(index)?;
+                    Register::Bits(*register)
+                }
                 PRIORITY..PRIORITY_END if word || size == AccessSize::Byte => {
                     Register::Priority(u32::try_from(sgi_offset - PRIORITY).ok()?)
                 }

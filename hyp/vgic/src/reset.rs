@@ -126,12 +126,11 @@ impl VirtualGic {
     /// priority 0, level-sensitive, routed to vCPU 0. The binding stays.
     pub(crate) fn reset_shared_line(&mut self, index: usize) {
         self.reset_line(Slot::shared(index));
-        if let Some(route) = self.routes.get_mut(index) {
-            *route = match self.version {
-                GicVersion::V3 => 0,
-                GicVersion::V2 => 1,
-            };
-        }
+        let route = match self.version {
+            GicVersion::V3 => 0,
+            GicVersion::V2 => 1,
+        };
+        self.store_route(index, route);
     }
 
     /// Clears every flag and the priority of `slot`.

@@ -50,6 +50,9 @@ pub(crate) struct VcpuState {
     pub(crate) clear_list_registers: bool,
     /// What each list register holds, as far as the model knows.
     pub(crate) shadow: [Option<ShadowEntry>; MAX_LIST_REGISTERS],
+    /// Bit `i` set: `shadow[i]` holds an entry (kept by
+    /// `VirtualGic::set_shadow`), so a flush visits only occupied entries.
+    pub(crate) occupied: u32,
     /// GICR_WAKER.ProcessorSleep.
     pub(crate) asleep: bool,
 }
@@ -60,6 +63,7 @@ impl VcpuState {
         waiting: false,
         clear_list_registers: true,
         shadow: [None; MAX_LIST_REGISTERS],
+        occupied: 0,
         asleep: true,
     };
 }
@@ -80,6 +84,12 @@ pub struct VirtualGic {
     pub(crate) resident_vcpu: [u8; LINES],
     /// Per SPI: `GICD_IROUTER<n>` (GICv3) or the `GICD_ITARGETSR<n>` byte (GICv2).
     pub(crate) routes: [u64; MAX_SPIS],
+    /// Per vCPU: the owned SPIs routed to it (bit `n` for INTID `32 + n`),
+    /// derived from `routes` by [`VirtualGic::store_route`].
+    pub(crate) routed_spis: [Bitmap<SPI_WORDS>; MAX_VCPUS],
+    /// Per vCPU: bit `w` set when word `w` of its `routed_spis` is not zero,
+    /// so a flush skips the SPI words with nothing for it.
+    pub(crate) routed_words: [u8; MAX_VCPUS],
     pub(crate) vcpus: [VcpuState; MAX_VCPUS],
     pub(crate) dropped_sgis: u64,
     pub(crate) ignored_writes: u64,
@@ -121,6 +131,8 @@ impl VirtualGic {
             list_register: [0; LINES],
             resident_vcpu: [0; LINES],
             routes: [0; MAX_SPIS],
+            routed_spis: [Bitmap::EMPTY; MAX_VCPUS],
+            routed_words: [0; MAX_VCPUS],
             vcpus: [VcpuState::RESET; MAX_VCPUS],
             dropped_sgis: 0,
             ignored_writes: 0,
@@ -275,6 +287,21 @@ impl VirtualGic {
                 && !self.flag(slot, Flag::CancelActive))
     }
 
+    /// Word `word` of the pending state of every line, in software or in a
+    /// list register: what [`VirtualGic::is_pending`] says, 32 lines at once.
+    pub(crate) fn pending_word(&self, word: usize) -> u32 {
+        self.flag_word(Flag::Pending, word)
+            | (self.flag_word(Flag::ListedPending, word)
+                & !self.flag_word(Flag::CancelPending, word))
+    }
+
+    /// Word `word` of the active state of every line, as
+    /// [`VirtualGic::is_active`] says.
+    pub(crate) fn active_word(&self, word: usize) -> u32 {
+        self.flag_word(Flag::Active, word)
+            | (self.flag_word(Flag::ListedActive, word) & !self.flag_word(Flag::CancelActive, word))
+    }
+
     /// Whether a change to `slot` can change what some vCPU must deliver.
     pub(crate) fn is_interesting(&self, slot: Slot) -> bool {
         self.is_pending(slot) || self.is_active(slot) || self.flag(slot, Flag::Resident)
@@ -314,6 +341,35 @@ impl VirtualGic {
                 let targets = raw & u64::from(self.existing_vcpus());
                 // trailing_zeros of a non-zero u64 is below 64.
                 (targets != 0).then(|| targets.trailing_zeros() as usize)
+            }
+        }
+    }
+
+    /// Stores `raw` as the route of SPI number `index` and updates the
+    /// per-vCPU sets of routed SPIs.
+    pub(crate) fn store_route(&mut self, index: usize, raw: u64) {
+        let Some(stored) = self.routes.get_mut(index) else {
+            return;
+        };
+        *stored = raw;
+        let target = self.routed_vcpu(index).filter(|_| self.owned.get(index));
+        let word = index / 32;
+        for (vcpu, (routed, summary)) in self
+            .routed_spis
+            .iter_mut()
+            .zip(self.routed_words.iter_mut())
+            .enumerate()
+        {
+            routed.assign(index, target == Some(vcpu));
+            let bit = u8::try_from(word)
+                .ok()
+                .and_then(|word| 1u8.checked_shl(u32::from(word)));
+            if let Some(bit) = bit {
+                if routed.word(word) == 0 {
+                    *summary &= !bit;
+                } else {
+                    *summary |= bit;
+                }
             }
         }
     }

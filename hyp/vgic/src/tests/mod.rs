@@ -3,6 +3,7 @@
 mod distributor;
 mod fake;
 mod flush;
+mod invariants;
 mod list_registers;
 mod ownership;
 mod proptests;

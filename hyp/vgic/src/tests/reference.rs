@@ -336,6 +336,7 @@ impl Harness {
             }
         }
         self.check_unique();
+        super::invariants::check_word_sets(&self.gic);
     }
 
     /// Flushes `vcpu` first if it was kicked; whether its guest may act.
