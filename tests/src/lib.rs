@@ -78,6 +78,7 @@ pub struct Machine {
     child: Child,
     log: Arc<(Mutex<Log>, Condvar)>,
     keyboard: Mutex<Option<ChildStdin>>,
+    monitor: PathBuf,
 }
 
 impl Machine {
@@ -101,6 +102,8 @@ impl Machine {
                 }
             }
         }
+        let monitor = xtask::output_dir().join("tests").join(format!("qmp-{}-{}.sock", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
+        arguments.extend(["-qmp".to_string(), format!("unix:{},server=on,wait=off", monitor.display())]);
         let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
@@ -130,10 +133,35 @@ impl Machine {
                 }
             });
         }
-        let machine = Machine { child, log, keyboard };
+        let machine = Machine { child, log, keyboard, monitor };
         machine.wait_from(0, "QEMU to start", |_| true);
         let _ = std::fs::remove_file(image_to_remove);
         machine
+    }
+
+    /// Presses the board's power key through QEMU's monitor (QMP
+    /// `system_powerdown`, which QEMU virt wires to GPIO line 3).
+    pub fn press_power_key(&self) {
+        use std::os::unix::net::UnixStream;
+        let stream = UnixStream::connect(&self.monitor).expect("connecting to QMP");
+        let mut reader = BufReader::new(stream.try_clone().expect("QMP stream"));
+        let mut writer = stream;
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("QMP greeting");
+        for command in [r#"{"execute":"qmp_capabilities"}"#, r#"{"execute":"system_powerdown"}"#] {
+            writer.write_all(command.as_bytes()).expect("QMP command");
+            writer.write_all(b"\n").expect("QMP command");
+            // Events (such as POWERDOWN) may come before the reply.
+            let reply = (0..8)
+                .map(|_| {
+                    line.clear();
+                    reader.read_line(&mut line).expect("QMP reply");
+                    line.clone()
+                })
+                .find(|reply| !reply.contains("\"event\""))
+                .unwrap_or_default();
+            assert!(reply.contains("return"), "QMP refused {command}: {reply}");
+        }
     }
 
     /// Types `text` on the physical console (QEMU's serial input).
@@ -178,6 +206,41 @@ impl Machine {
             }
             log = condition.wait_timeout(log, deadline - now).unwrap().0;
         }
+    }
+
+    /// Like `wait_from`, but gives up after `timeout` and returns None.
+    pub fn try_wait_from(&self, from: usize, timeout: Duration, matches: impl Fn(&str) -> bool) -> Option<(usize, String)> {
+        let deadline = Instant::now() + timeout;
+        let (lock, condition) = &*self.log;
+        let mut log = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if let Some((index, line)) = log.lines.iter().enumerate().skip(from).find(|(_, line)| matches(line)) {
+                return Some((index, line.clone()));
+            }
+            let now = Instant::now();
+            if now >= deadline || log.closed {
+                return None;
+            }
+            log = condition.wait_timeout(log, deadline - now).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+        }
+    }
+
+    /// Waits until the foreground shell runs commands: a shell that is
+    /// still starting may discard what was typed, so this types a marker
+    /// echo every second until one comes back. `prefix` is the line prefix
+    /// its output has (`"[work] "` in tagged mode, `""` in switched mode).
+    pub fn wait_for_shell(&self, from: usize, prefix: &str) -> usize {
+        for attempt in 0..30 {
+            let marker = format!("shell-awake-{attempt}");
+            self.send(&format!("echo {marker}\n"));
+            let found = self.try_wait_from(from, Duration::from_secs(1), |line| {
+                line.strip_prefix(prefix).is_some_and(|rest| rest.replace("\u{1b}[6n", "").trim() == marker)
+            });
+            if let Some((index, _)) = found {
+                return index;
+            }
+        }
+        self.wait_from(from, &format!("a shell answering with prefix '{prefix}'"), |_| false).0
     }
 
     /// Waits for a line containing `text` (from the start of the log).
@@ -232,6 +295,7 @@ impl Drop for Machine {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.monitor);
     }
 }
 

@@ -150,3 +150,45 @@ fn a_board_with_too_few_cores_is_refused() {
     assert!(line.contains("core 2"), "{line}");
     machine.assert_absent("testguest: start");
 }
+
+#[test]
+fn a_flooding_console_does_not_stall_the_other_personality() {
+    // Tagged: both personalities' lines go out interleaved.
+    let machine = Machine::boot(&test_manifest("", "flood"));
+    let (flood, _) = machine.wait_for("[work] testguest: flood 100 ");
+    machine.expect_heartbeats("personal", flood, 20);
+    machine.wait_for_after(flood, "[work] testguest: flood 5000 ");
+}
+
+#[test]
+fn a_background_flood_is_bounded_and_reported_on_switch() {
+    // Switched: personal in front, work floods into its 64 KiB ring.
+    let manifest = test_manifest("", "flood").replace("console = \"tagged\"", "console = \"switched\"");
+    let machine = Machine::boot(&manifest);
+    let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line == "testguest: ready");
+    // Personal's heartbeat keeps coming while work floods unseen.
+    machine.wait_from(ready, "personal's 30th heartbeat", |line| line.starts_with("testguest: heartbeat 30 canary=ok"));
+    assert!(machine.position("flood").is_none(), "work's background output reached the console");
+    machine.send("\u{1d}");
+    let (switched, _) = machine.wait_for("janus: foreground is work");
+    let (_, dropped) = machine.wait_for_after(switched, "bytes of work's earlier output did not fit its 64 KiB buffer");
+    assert!(dropped.starts_with("janus: "), "{dropped}");
+    machine.wait_for_after(switched, "testguest: flood ");
+}
+
+#[test]
+fn the_power_key_switches_the_foreground_like_the_hotkey() {
+    let manifest = test_manifest("", "").replace("console = \"tagged\"", "console = \"switched\"");
+    let machine = Machine::boot(&manifest);
+    machine.wait_for("janus: foreground is personal (Ctrl-] switches)");
+    machine.wait_from(0, "personal's heartbeat", |line| line.starts_with("testguest: heartbeat 3 "));
+    machine.press_power_key();
+    let (switched, _) = machine.wait_for("janus: foreground is work");
+    // Work's output now reaches the console, replayed and then live.
+    machine.wait_for_after(switched, "testguest: ready");
+    // QEMU's gpio-key releases the line 100 ms after a press; a second
+    // press needs a new rising edge.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    machine.press_power_key();
+    machine.wait_for_after(switched, "janus: foreground is personal");
+}

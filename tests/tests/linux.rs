@@ -55,6 +55,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     let machine = Machine::boot(&linux_manifest());
     machine.wait_for("janus: foreground is personal (Ctrl-] switches)");
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line.trim() == "personal: ready");
+    let ready = machine.wait_for_shell(ready, "");
     machine.send("echo $((6*7))\n");
     let answer = wait_exact(&machine, ready, "42");
     // Personal prints something while it is in the background.
@@ -65,6 +66,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     // Work's boot output was held back and is replayed now, not before.
     let work_ready = machine.wait_from(switched, "work's replayed ready line", |line| line.trim() == "work: ready").0;
     assert!(machine.position("work: ready") == Some(work_ready), "work's output leaked out while it was in the background");
+    let work_ready = machine.wait_for_shell(work_ready, "");
     machine.send("hostname\n");
     let hostname = wait_exact(&machine, work_ready, "work");
     std::thread::sleep(std::time::Duration::from_secs(4));
@@ -81,6 +83,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
 fn keystrokes_typed_into_work_never_reach_personal() {
     let machine = Machine::boot(&linux_manifest());
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line.trim() == "personal: ready");
+    let ready = machine.wait_for_shell(ready, "");
     machine.send("echo recorder-starts\n");
     let started = wait_exact(&machine, ready, "recorder-starts");
     // Personal's only reader of its console for the next 8 s: whatever its
@@ -89,7 +92,8 @@ fn keystrokes_typed_into_work_never_reach_personal() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     machine.send(HOTKEY);
     let (switched, _) = machine.wait_for_after(started, "janus: foreground is work");
-    machine.wait_from(switched, "work's ready line", |line| line.trim() == "work: ready");
+    let work_ready = machine.wait_from(switched, "work's ready line", |line| line.trim() == "work: ready").0;
+    machine.wait_for_shell(work_ready, "");
     machine.send("echo SECRET-WORK-KEYS-$((40+2))\n");
     let secret = wait_exact(&machine, switched, "SECRET-WORK-KEYS-42");
     std::thread::sleep(std::time::Duration::from_secs(9));
@@ -124,7 +128,14 @@ fn boot_tagged() -> (Machine, usize) {
     let machine = Machine::boot(&tagged_linux_manifest());
     let personal = wait_tagged(&machine, 0, "personal", "personal: ready");
     let work = wait_tagged(&machine, 0, "work", "work: ready");
-    (machine, personal.max(work))
+    let ready = machine.wait_for_shell(personal.max(work), "[personal] ");
+    (machine, ready)
+}
+
+/// Brings work to the front and waits until its shell answers.
+fn switch_to_work(machine: &Machine, from: usize) -> usize {
+    machine.send(HOTKEY);
+    machine.wait_for_shell(from, "[work] ")
 }
 
 /// Runs `command` in the foreground personality and waits for `marker`.
@@ -149,8 +160,8 @@ fn uptime(machine: &Machine, from: usize) -> (usize, f64) {
 fn devmem_from_a_root_shell_is_contained_both_ways() {
     let (machine, ready) = boot_tagged();
     // Work keeps a canary file; personal starts in front.
-    machine.send(HOTKEY);
-    let at = run(&machine, ready, "work", "echo canary-$((20+22)) > /tmp/canary", "canary-written");
+    let at = switch_to_work(&machine, ready);
+    let at = run(&machine, at, "work", "echo canary-$((20+22)) > /tmp/canary", "canary-written");
     machine.send(HOTKEY);
     let mut at = at;
     for attack in ["devmem 0x68400000", "devmem 0x68400000 32 0x0badf00d", "devmem 0x40080000", "devmem 0x40080000 32 0", "devmem 0x080e0000"] {
@@ -178,8 +189,8 @@ fn devmem_from_a_root_shell_is_contained_both_ways() {
 #[test]
 fn reboot_restarts_only_that_personality() {
     let (machine, ready) = boot_tagged();
-    machine.send(HOTKEY);
-    let (at, before) = uptime(&machine, ready);
+    let at = switch_to_work(&machine, ready);
+    let (at, before) = uptime(&machine, at);
     machine.send(HOTKEY);
     std::thread::sleep(std::time::Duration::from_millis(300));
     machine.send("reboot -f\n");
@@ -200,8 +211,8 @@ fn poweroff_stops_only_that_personality() {
     let (machine, ready) = boot_tagged();
     machine.send("poweroff -f\n");
     let (off, _) = machine.wait_for_after(ready, "janus: personal: SYSTEM_OFF: stopped");
-    machine.send(HOTKEY);
-    let alive = run(&machine, off, "work", "echo work-alive", "work-answered");
+    let awake = switch_to_work(&machine, off);
+    let alive = run(&machine, awake, "work", "echo work-alive", "work-answered");
     assert!(alive > off);
     std::thread::sleep(std::time::Duration::from_secs(1));
     let after: Vec<String> = machine.lines()[off + 1..].iter().filter(|line| line.starts_with("[personal]")).cloned().collect();

@@ -171,8 +171,155 @@ pub fn run() -> Result<PathBuf> {
     std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
     std::fs::write(&output, json)?;
     println!("xtask: wrote {}", output.display());
-    if !deterministic {
+
+    println!("\nxtask: Linux boot, two runs (native, one personality, two personalities)");
+    let first = linux(&binaries, &board_arguments)?;
+    let second = linux(&binaries, &board_arguments)?;
+    let boot_deterministic = first == second;
+    let boot = first;
+    let overhead = (boot.janus_entry_to_ready / boot.native_entry_to_ready - 1.0) * 100.0;
+    println!("\n| Figure | Native | Janus | Overhead |\n|---|---|---|---|");
+    println!(
+        "| Debian 6.1 cloud kernel, entry to ready, 2 vCPUs, 512 MiB | {:.6} s | {:.6} s | {overhead:+.2} % |",
+        boot.native_entry_to_ready, boot.janus_entry_to_ready
+    );
+    println!("| Janus: power-on to personalities started | – | {:.6} s | |", boot.janus_boot);
+    println!("| Power-on to two 2-vCPU Linux personalities ready | – | {:.6} s | |", boot.janus_both_ready);
+    println!("\nicount virtual time; two runs each, identical: {boot_deterministic}");
+    let json = format!(
+        "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off; Debian 12 cloud kernel + busybox initramfs; ready time from the kernel log stamp at the ready line; native: same kernel, initramfs and personality device tree at EL1, 2 vCPUs, 512 MiB\",\n  \"deterministic\": {boot_deterministic},\n  \"native_entry_to_ready_s\": {:.6},\n  \"janus_entry_to_ready_s\": {:.6},\n  \"entry_to_ready_overhead_percent\": {overhead:.3},\n  \"janus_boot_s\": {:.6},\n  \"power_on_to_both_ready_s\": {:.6}\n}}\n",
+        boot.native_entry_to_ready, boot.janus_entry_to_ready, boot.janus_boot, boot.janus_both_ready
+    );
+    let linux_output = crate::root().join("target").join("bench").join("linux.json");
+    std::fs::write(&linux_output, json)?;
+    println!("xtask: wrote {}", linux_output.display());
+    if !deterministic || !boot_deterministic {
         bail!("benchmark runs were not deterministic");
     }
     Ok(output)
+}
+
+/// Seconds in a `NAME: ready after S s` line.
+fn ready_after(lines: &[String], personality: &str) -> Result<f64> {
+    let prefix = format!("{personality}: ready after ");
+    lines
+        .iter()
+        .find_map(|line| line.split_once(&prefix).and_then(|(_, rest)| rest.trim_end_matches(" s").trim().parse().ok()))
+        .ok_or_else(|| anyhow!("{personality} printed no ready time"))
+}
+
+/// Microseconds in Janus' `starting the personalities N µs after power-on` line.
+fn janus_start(lines: &[String]) -> Result<f64> {
+    lines
+        .iter()
+        .find_map(|line| {
+            line.split_once("starting the personalities ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|value| value.parse::<f64>().ok())
+        })
+        .map(|microseconds| microseconds / 1e6)
+        .ok_or_else(|| anyhow!("Janus printed no start time"))
+}
+
+/// Linux boot figures, in seconds of icount virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BootFigures {
+    /// Native: the kernel's start to `personal: ready`, 2 vCPUs, 512 MiB, trimmed device tree.
+    pub native_entry_to_ready: f64,
+    /// Under Janus, one personality alone: its kernel's start to ready.
+    pub janus_entry_to_ready: f64,
+    /// Under Janus: power-on until Janus starts the personalities.
+    pub janus_boot: f64,
+    /// Under Janus, both personalities: power-on to the later ready line.
+    pub janus_both_ready: f64,
+}
+
+fn linux_manifest(personalities: &[(&str, &str, u64)]) -> String {
+    let mut text = String::from("board = \"qemu-virt\"\nconsole = \"tagged\"\n");
+    for (name, cpus, base) in personalities {
+        text.push_str(&format!(
+            "\n[[personality]]\nname = \"{name}\"\ncpus = {cpus}\nram = {{ base = {base:#x}, size = \"512M\" }}\nkernel = \"builtin:debian-cloud\"\ninitrd = \"builtin:debian-initramfs\"\ncmdline = \"console=ttyAMA0 panic=-1\"\n"
+        ));
+    }
+    text
+}
+
+/// Boots Debian's cloud kernel natively and under Janus and compares.
+pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<BootFigures> {
+    let directory = crate::output_dir().join("bench");
+    let guest = crate::linux::ensure_arm64_packages(&crate::linux::cache_dir())?;
+    let initrd = directory.join("personal.cpio.gz");
+    crate::linux::build_initramfs(&guest, "personal", &initrd)?;
+    // The native run gets the device tree a personality gets (cpus, PSCI,
+    // GIC, timer, PL011, memory), with RAM where QEMU puts it.
+    let personality = janus_manifest::PersonalityConfig {
+        name: "personal".into(),
+        cpus: vec![0, 1],
+        ram: janus_platform::PhysRange::new(0x4000_0000, 512 << 20),
+        kernel: String::new(),
+        initrd: None,
+        cmdline: "console=ttyAMA0 panic=-1".into(),
+    };
+    let layout = janus_manifest::GuestLayout {
+        kernel_load: janus_platform::GuestPhysAddr(0x4020_0000),
+        entry: janus_platform::GuestPhysAddr(0x4020_0000),
+        dtb_load: janus_platform::GuestPhysAddr(0x5fe0_0000),
+        initrd_load: None,
+    };
+    let dtb = crate::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description())?;
+    let dtb_path = directory.join("native-personal.dtb");
+    std::fs::write(&dtb_path, dtb)?;
+    let mut native = Command::new("qemu-system-aarch64");
+    native.args([
+        "-M", "virt,virtualization=off,gic-version=3,dtb-randomness=off", "-cpu", "cortex-a72", "-smp", "2", "-m", "512M",
+        "-display", "none", "-monitor", "none", "-serial", "stdio", "-append", "console=ttyAMA0 panic=-1",
+    ]);
+    native.args(DETERMINISM).arg("-kernel").arg(&guest.image).arg("-initrd").arg(&initrd).arg("-dtb").arg(&dtb_path);
+    let timeout = Duration::from_secs(600);
+    let native_lines = run_until(native, "personal: ready after", timeout)?;
+    let native_entry_to_ready = ready_after(&native_lines, "personal")?;
+
+    let one = directory.join("linux-one.toml");
+    std::fs::write(&one, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000)]))?;
+    let image = crate::build_image(binaries, &one, janus_board_qemu_virt::NAME)?;
+    let lines = run_until(janus_command(&image, board_arguments), "personal: ready after", timeout)?;
+    let janus_entry_to_ready = ready_after(&lines, "personal")?;
+    let janus_boot = janus_start(&lines)?;
+
+    let both = directory.join("linux-both.toml");
+    std::fs::write(&both, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000), ("work", "[2, 3]", 0x6800_0000)]))?;
+    let image = crate::build_image(binaries, &both, janus_board_qemu_virt::NAME)?;
+    let lines = run_until_all(janus_command(&image, board_arguments), &["personal: ready after", "work: ready after"], timeout)?;
+    let janus_both_ready = janus_start(&lines)? + ready_after(&lines, "personal")?.max(ready_after(&lines, "work")?);
+    Ok(BootFigures { native_entry_to_ready, janus_entry_to_ready, janus_boot, janus_both_ready })
+}
+
+/// Like [`run_until`], until every marker has appeared.
+fn run_until_all(mut command: Command, markers: &[&str], timeout: Duration) -> Result<Vec<String>> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().context("starting qemu-system-aarch64")?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            if sender.send(String::from_utf8_lossy(&line).trim_end().to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines: Vec<String> = Vec::new();
+    let result = loop {
+        if markers.iter().all(|marker| lines.iter().any(|line| line.contains(marker))) {
+            break Ok(());
+        }
+        match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(_) => break Err(anyhow!("not all of {markers:?} within {timeout:?}")),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result.map(|()| lines)
 }

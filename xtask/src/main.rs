@@ -120,6 +120,7 @@ fn run() -> Result<()> {
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;
             xtask::fuzz::run_all(&xtask::root(), 10)?;
             setup::ensure_qemu()?;
+            setup::ensure_dtc()?;
             xtask::build_binaries()?;
             for board in [janus_board_qemu_virt::NAME, janus_board_qemu_virt::NAME_GICV2] {
                 println!("xtask: QEMU integration tests on {board}");

@@ -98,6 +98,23 @@ fn apt(arguments: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Makes sure `dtc` (the device-tree compiler the tests decompile guest
+/// device trees with) is installed.
+pub fn ensure_dtc() -> Result<()> {
+    if Command::new("dtc").arg("--version").output().is_ok_and(|output| output.status.success()) {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("dtc is missing. Fix: run `sudo apt-get install device-tree-compiler`");
+    }
+    eprintln!("xtask: installing dtc (device-tree-compiler) with apt-get");
+    if apt(&["install", "-y", "-q", "device-tree-compiler"]).is_err() {
+        apt(&["update", "-q"])?;
+        apt(&["install", "-y", "-q", "device-tree-compiler"])?;
+    }
+    Ok(())
+}
+
 /// Makes sure `qemu-system-aarch64` (7.2 or newer; 10 preferred) is
 /// installed, installing it with apt when running as root on Debian.
 pub fn ensure_qemu() -> Result<()> {

@@ -57,6 +57,8 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
+        // QEMU's power key (QMP system_powerdown): PL061 line 3, SPI 7.
+        hotkey_button: Some(janus_platform::GpioButton { controller: PhysAddr(0x0903_0000), line: 3, interrupt: 39 }),
     }
 }
 

@@ -278,6 +278,16 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     }
     say!("ready");
 
+    if arguments.split_whitespace().any(|argument| argument == "flood") {
+        // Print as fast as possible, for ever: Janus must stay responsive
+        // and keep the other personality's console going.
+        let mut line = 0u64;
+        loop {
+            say!("flood {line} ................................................................");
+            line += 1;
+        }
+    }
+
     // Heartbeat: one line per virtual-timer interrupt on this vCPU.
     set_timer(counter() + PERIOD.load(Ordering::Relaxed));
     let ticks = TIMER_TICKS.first().map_or(0, |ticks| ticks.load(Ordering::Relaxed));

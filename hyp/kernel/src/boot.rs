@@ -192,6 +192,10 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         console.enable_receive_interrupts();
     }
     gic::enable_spi_on(system.plan.board.uart_interrupt, cpu);
+    if let Some(button) = system.plan.board.hotkey_button {
+        crate::button::init(&button);
+        gic::enable_spi_on(button.interrupt, cpu);
+    }
 
     // Start every other core that runs a vCPU (PSCI CPU_ON, affinity only).
     let entry = janus_secondary_entry as *const () as usize as u64;
@@ -226,6 +230,10 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     {
         log::info!("foreground is {} (Ctrl-] switches)", first.name);
     }
+    // The counter runs from power-on: this is Janus' own boot time.
+    let now = arch::counter();
+    let frequency = arch::counter_frequency().max(1);
+    log::info!("starting the personalities {} µs after power-on (counter {now})", now.saturating_mul(1_000_000) / frequency);
     for (index, personality) in system.plan.personalities.iter().enumerate() {
         system::request_start(system, index, 0, personality.entry.get(), personality.dtb_load.get());
     }

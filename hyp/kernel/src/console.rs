@@ -28,6 +28,10 @@ static DROPPED: [AtomicU64; MAX_PERSONALITIES] = [const { AtomicU64::new(0) }; M
 /// foreground personality's receive FIFO is full (its RX interrupt is
 /// masked until the guest reads).
 static INPUT_BLOCKED: AtomicBool = AtomicBool::new(false);
+/// Serialises input reception: the UART interrupt's core and a guest core
+/// resuming held-back input must not both read bytes, or they would reorder
+/// or drop them.
+static RECEIVING: Mutex<()> = Mutex::new(());
 
 /// The personality whose output is shown and which gets keyboard input.
 pub fn foreground() -> usize {
@@ -94,17 +98,24 @@ pub fn switch_foreground(system: &System) {
 /// interrupt masked until the guest reads. Returns the personality that
 /// received input, if any.
 pub fn receive_input(system: &System) -> Option<usize> {
+    let _receiving = RECEIVING.lock();
     let mut received = None;
     // Bounded: at most one FIFO's worth per interrupt.
     for _ in 0..64 {
         let target = foreground();
         let Some((_, personality)) = system.personality(target) else { break };
         if personality.uart.lock().receive_space() == 0 {
-            INPUT_BLOCKED.store(true, Ordering::Release);
+            INPUT_BLOCKED.store(true, Ordering::SeqCst);
             if let Some(uart) = uart::CONSOLE.lock().as_ref() {
                 uart.disable_receive_interrupts();
             }
-            break;
+            // The guest may have drained its FIFO between the check above
+            // and the flag: then no read of it would ever resume input.
+            if personality.uart.lock().receive_space() == 0 {
+                break;
+            }
+            let _ = resume_input();
+            continue;
         }
         let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte());
         let Some(byte) = byte else { break };
@@ -128,7 +139,7 @@ pub fn input_drained(personality: usize) -> bool {
 }
 
 fn resume_input() -> bool {
-    let blocked = INPUT_BLOCKED.swap(false, Ordering::AcqRel);
+    let blocked = INPUT_BLOCKED.swap(false, Ordering::SeqCst);
     if blocked && let Some(uart) = uart::CONSOLE.lock().as_ref() {
         uart.resume_receive_interrupts();
     }

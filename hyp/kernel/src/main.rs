@@ -9,6 +9,8 @@ mod arch;
 #[cfg(target_os = "none")]
 mod boardcheck;
 #[cfg(target_os = "none")]
+mod button;
+#[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
 mod frames;

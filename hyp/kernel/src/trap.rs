@@ -80,7 +80,12 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     }
                     uart.interrupt_line()
                 };
-                if !access.is_write && offset == janus_vdev_pl011::offset::DATA && crate::console::input_drained(personality_index) {
+                // Input held back for this guest: pull it now; its UART
+                // interrupt may be raised for this very vCPU.
+                let pulled = !access.is_write
+                    && offset == janus_vdev_pl011::offset::DATA
+                    && crate::console::input_drained(personality_index);
+                if pulled {
                     console_input(system);
                 }
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
@@ -88,9 +93,8 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                 // up after an access, (re)raise the virtual SPI.
                 if line {
                     raise_uart_interrupt(system, personality_index);
-                    return Interrupts::MayHaveChanged;
                 }
-                return Interrupts::Unchanged;
+                return if line || pulled { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
             }
             if personality.should_warn() {
                 log::warn!(
@@ -153,10 +157,10 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
             continue;
         }
         gic::deactivate(acknowledged);
-        if interrupt == system.plan.board.uart_interrupt {
-            console_input(system);
-        } else if interrupt == gic::KICK_SGI {
+        if interrupt == gic::KICK_SGI {
             system::handle_kick(cpu);
+        } else {
+            janus_device_interrupt(system, interrupt);
         }
     }
     system::flush_interrupts(system, cpu);
@@ -183,6 +187,18 @@ fn console_input(system: &System) {
     }
 }
 
+/// Janus' own devices: console input and the hotkey button.
+fn janus_device_interrupt(system: &System, interrupt: u32) {
+    if interrupt == system.plan.board.uart_interrupt {
+        console_input(system);
+    } else if let Some(button) = system.plan.board.hotkey_button
+        && interrupt == button.interrupt
+    {
+        crate::button::acknowledge(&button);
+        crate::console::switch_foreground(system);
+    }
+}
+
 /// Services interrupts on a core parked in Janus' idle loop: kicks need no
 /// work (the loop rechecks its mailbox), console input is delivered.
 pub fn service_idle_interrupts() {
@@ -190,10 +206,8 @@ pub fn service_idle_interrupts() {
         let Some(acknowledged) = gic::acknowledge() else { break };
         gic::priority_drop(acknowledged);
         gic::deactivate(acknowledged);
-        if let Some(system) = system::get()
-            && acknowledged.interrupt == system.plan.board.uart_interrupt
-        {
-            console_input(system);
+        if let Some(system) = system::get() {
+            janus_device_interrupt(system, acknowledged.interrupt);
         }
     }
 }

@@ -101,6 +101,15 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
     let guest_uart = GuestPhysAddr(reader.u64("guest uart")?);
     let guest_uart_interrupt = reader.u32("guest uart interrupt")?;
     let uart_interrupt = reader.u32("uart interrupt")?;
+    let hotkey_button = match reader.u8("hotkey button")? {
+        0 => None,
+        1 => Some(janus_platform::GpioButton {
+            controller: PhysAddr(reader.u64("hotkey button controller")?),
+            line: reader.u8("hotkey button line")?,
+            interrupt: reader.u32("hotkey button interrupt")?,
+        }),
+        value => return Err(PayloadError::PlanInvalidTag { field: "hotkey button", value }),
+    };
     Ok(BoardDescription {
         name,
         ram,
@@ -111,6 +120,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         guest_uart,
         guest_uart_interrupt,
         uart_interrupt,
+        hotkey_button,
     })
 }
 
@@ -272,6 +282,15 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
     out.extend_from_slice(&board.guest_uart.get().to_le_bytes());
     out.extend_from_slice(&board.guest_uart_interrupt.to_le_bytes());
     out.extend_from_slice(&board.uart_interrupt.to_le_bytes());
+    match board.hotkey_button {
+        None => out.push(0),
+        Some(button) => {
+            out.push(1);
+            out.extend_from_slice(&button.controller.get().to_le_bytes());
+            out.push(button.line);
+            out.extend_from_slice(&button.interrupt.to_le_bytes());
+        }
+    }
     out.push(match plan.console {
         ConsoleMode::Switched => 0,
         ConsoleMode::Tagged => 1,

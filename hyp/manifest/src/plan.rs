@@ -409,6 +409,8 @@ fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
         "the board has no cores"
     } else if !(32..1020).contains(&board.guest_uart_interrupt) || !(32..1020).contains(&board.uart_interrupt) {
         "a UART's interrupt is not an SPI (32..1020)"
+    } else if board.hotkey_button.is_some_and(|button| button.line >= 8 || !(32..1020).contains(&button.interrupt)) {
+        "the hotkey button is not a PL061 line (0..8) with an SPI"
     } else {
         return Ok(());
     };

@@ -40,6 +40,18 @@ pub enum GicDescription {
     },
 }
 
+/// A button wired to a PL061 GPIO line (QEMU virt's power key, a Pi GPIO
+/// pin): pressing it switches the foreground personality like `Ctrl-]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpioButton {
+    /// The PL061 controller (owned by Janus).
+    pub controller: PhysAddr,
+    /// The line the button is on (0..8).
+    pub line: u8,
+    /// The controller's interrupt ID (an SPI).
+    pub interrupt: u32,
+}
+
 /// A board, as data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoardDescription {
@@ -63,4 +75,6 @@ pub struct BoardDescription {
     /// The interrupt ID (an SPI) of each personality's emulated PL011, as
     /// its device tree names it.
     pub guest_uart_interrupt: u32,
+    /// A button that switches the foreground personality, if the board has one.
+    pub hotkey_button: Option<GpioButton>,
 }

@@ -31,6 +31,7 @@ fn board() -> BoardDescription {
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
+        hotkey_button: None,
     }
 }
 

@@ -37,6 +37,7 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
+        hotkey_button: None,
     }
 }
 

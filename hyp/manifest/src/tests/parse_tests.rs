@@ -265,7 +265,9 @@ fn the_console_mode_survives_the_boot_plan() {
     for mode in [crate::ConsoleMode::Switched, crate::ConsoleMode::Tagged] {
         let mut plan = super::valid_plan();
         plan.console = mode;
+        plan.board.hotkey_button = Some(janus_platform::GpioButton { controller: janus_platform::PhysAddr(0x0903_0000), line: 3, interrupt: 39 });
         let decoded = crate::decode_plan(&crate::encode_plan(&plan)).unwrap();
         assert_eq!(decoded.console, mode);
+        assert_eq!(decoded, plan);
     }
 }

@@ -24,7 +24,8 @@ fn valid_plan_passes() {
 
 #[test]
 fn board_invalid() {
-    let cases: [fn(&mut BootPlan); 5] = [
+    let cases: [fn(&mut BootPlan); 6] = [
+        |p| p.board.hotkey_button = Some(janus_platform::GpioButton { controller: janus_platform::PhysAddr(0x0903_0000), line: 9, interrupt: 39 }),
         |p| p.board.ram = PhysRange::new(u64::MAX, 2),
         |p| p.board.hypervisor = PhysRange::new(0x1000, 0x1000),
         |p| p.board.cpus.clear(),

@@ -1,0 +1,87 @@
+//! Each personality's device tree, generated from the manifest, decompiled
+//! with `dtc`: memory, cpus with PSCI, its GIC view, the timer, its PL011
+//! with its interrupt, and /chosen with bootargs and the initrd.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use janus_manifest::{GuestLayout, PersonalityConfig};
+use janus_platform::{GuestPhysAddr, PhysRange};
+
+fn decompile(blob: &[u8]) -> String {
+    let mut child = Command::new("dtc")
+        .args(["-I", "dtb", "-O", "dts", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dtc runs (cargo xtask test installs device-tree-compiler)");
+    child.stdin.take().unwrap().write_all(blob).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "dtc failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn work() -> (PersonalityConfig, GuestLayout) {
+    let personality = PersonalityConfig {
+        name: "work".into(),
+        cpus: vec![2, 3],
+        ram: PhysRange::new(0x6800_0000, 512 << 20),
+        kernel: "builtin:debian-cloud".into(),
+        initrd: Some("builtin:debian-initramfs".into()),
+        cmdline: "console=ttyAMA0 panic=-1".into(),
+    };
+    let layout = GuestLayout {
+        kernel_load: GuestPhysAddr(0x6800_0000),
+        entry: GuestPhysAddr(0x6800_0000),
+        dtb_load: GuestPhysAddr(0x87e0_0000),
+        initrd_load: Some(GuestPhysAddr(0x87d0_0000)),
+    };
+    (personality, layout)
+}
+
+#[test]
+fn a_gicv3_personality_sees_only_its_own_machine() {
+    let (personality, layout) = work();
+    let blob = xtask::devicetree::personality_device_tree(&personality, &layout, Some(0x1000), &janus_board_qemu_virt::description()).unwrap();
+    let source = decompile(&blob);
+    for expected in [
+        "memory@68000000 {",
+        "reg = <0x00 0x68000000 0x00 0x20000000>;",
+        "cpu@0 {",
+        "cpu@1 {",
+        "enable-method = \"psci\";",
+        "method = \"hvc\";",
+        "compatible = \"arm,psci-1.0\\0arm,psci-0.2\";",
+        "compatible = \"arm,gic-v3\";",
+        // The distributor and one redistributor per vCPU (2 x 128 KiB).
+        "reg = <0x00 0x8000000 0x00 0x10000 0x00 0x80a0000 0x00 0x40000>;",
+        "compatible = \"arm,armv8-timer\";",
+        "interrupts = <0x01 0x0d 0x04 0x01 0x0e 0x04 0x01 0x0b 0x04 0x01 0x0a 0x04>;",
+        "pl011@9000000 {",
+        "interrupts = <0x00 0x01 0x04>;",
+        "bootargs = \"console=ttyAMA0 panic=-1\";",
+        "stdout-path = \"/pl011@9000000\";",
+        "linux,initrd-start = <0x00 0x87d00000>;",
+        "linux,initrd-end = <0x00 0x87d01000>;",
+    ] {
+        assert!(source.contains(expected), "missing `{expected}` in:\n{source}");
+    }
+    // Only two cpus, and nothing of the board it does not own.
+    assert!(!source.contains("cpu@2"), "{source}");
+    for absent in ["its@", "virtio", "pcie", "gpio", "fw-cfg", "flash"] {
+        assert!(!source.contains(absent), "`{absent}` leaked into the guest's tree:\n{source}");
+    }
+}
+
+#[test]
+fn a_gicv2_personality_gets_a_cpu_interface_and_cpu_masks() {
+    let (personality, layout) = work();
+    let blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description_gicv2()).unwrap();
+    let source = decompile(&blob);
+    assert!(source.contains("compatible = \"arm,cortex-a15-gic\";"), "{source}");
+    assert!(source.contains("reg = <0x00 0x8000000 0x00 0x1000 0x00 0x8010000 0x00 0x2000>;"), "{source}");
+    // GICv2 PPI specifiers carry the CPU mask of both vCPUs (0x3 << 8).
+    assert!(source.contains("0x01 0x0b 0x304"), "{source}");
+    assert!(!source.contains("linux,initrd-start"), "no initrd was given:\n{source}");
+}
