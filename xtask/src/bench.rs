@@ -31,37 +31,8 @@ pub struct Figures {
 }
 
 /// Runs `command` until a line contains `marker`, returning all lines.
-pub fn run_until(mut command: Command, marker: &str, timeout: Duration) -> Result<Vec<String>> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().context("starting qemu-system-aarch64")?;
-    let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).split(b'\n') {
-            let Ok(line) = line else { break };
-            if sender.send(String::from_utf8_lossy(&line).trim_end().to_string()).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + timeout;
-    let mut lines = Vec::new();
-    let result = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(left) {
-            Ok(line) => {
-                let done = line.contains(marker);
-                lines.push(line);
-                if done {
-                    break Ok(());
-                }
-            }
-            Err(_) => break Err(anyhow!("no '{marker}' within {timeout:?}; output:\n{}", lines.join("\n"))),
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    result.map(|()| lines)
+pub fn run_until(command: Command, marker: &str, timeout: Duration) -> Result<Vec<String>> {
+    run_until_all(command, &[marker], timeout)
 }
 
 fn figure(lines: &[String], name: &str) -> Result<u64> {
@@ -294,7 +265,8 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
     Ok(BootFigures { native_entry_to_ready, janus_entry_to_ready, janus_boot, janus_both_ready })
 }
 
-/// Like [`run_until`], until every marker has appeared.
+/// Runs `command` until every marker has appeared in its output, returning
+/// all lines; QEMU is killed either way.
 fn run_until_all(mut command: Command, markers: &[&str], timeout: Duration) -> Result<Vec<String>> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().context("starting qemu-system-aarch64")?;

@@ -151,6 +151,24 @@ pub fn acknowledge_all() {
     }
 }
 
+pub(crate) fn read_word(address: u64) -> u32 {
+    // SAFETY: callers pass distributor registers of the checked board
+    // description, mapped as device memory.
+    unsafe { (address as *const u32).read_volatile() }
+}
+
+pub(crate) fn write_word(address: u64, value: u32) {
+    // SAFETY: as for read_word.
+    unsafe { (address as *mut u32).write_volatile(value) }
+}
+
+/// Sets the priority byte of `interrupt` (read-modify-write of its word).
+pub(crate) fn set_priority(distributor: u64, interrupt: u32, priority: u8) {
+    let address = distributor + 0x400 + u64::from(interrupt & !3);
+    let shift = (interrupt & 3) * 8;
+    write_word(address, (read_word(address) & !(0xff << shift)) | (u32::from(priority) << shift));
+}
+
 /// Routes the physical SPI `interrupt` to core `cpu` and enables it, for
 /// Janus' own devices (its console UART).
 pub fn enable_spi_on(interrupt: u32, cpu: usize) {

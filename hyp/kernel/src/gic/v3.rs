@@ -149,23 +149,7 @@ pub unsafe fn clear_active(frame: u64, mask: u32) {
     sgi.clear_active0.set(mask);
 }
 
-fn read_word(address: u64) -> u32 {
-    // SAFETY: callers pass distributor registers of the checked board
-    // description, mapped as device memory.
-    unsafe { (address as *const u32).read_volatile() }
-}
-
-fn write_word(address: u64, value: u32) {
-    // SAFETY: as for read_word.
-    unsafe { (address as *mut u32).write_volatile(value) }
-}
-
-/// Sets the priority byte of `interrupt` (read-modify-write of its word).
-fn set_priority(distributor: u64, interrupt: u32, priority: u8) {
-    let address = distributor + 0x400 + u64::from(interrupt & !3);
-    let shift = (interrupt & 3) * 8;
-    write_word(address, (read_word(address) & !(0xff << shift)) | (u32::from(priority) << shift));
-}
+use super::{read_word, set_priority, write_word};
 
 /// Routes SPI `interrupt` to the core with MPIDR affinity `affinity` as a
 /// group-1 interrupt and enables it (GICD_IGROUPR, IPRIORITYR, IROUTER,
