@@ -212,6 +212,12 @@ pub fn service_idle_interrupts() {
     }
 }
 
+/// Distributor registers whose writes assert state on interrupts:
+/// ISENABLER, ISPENDR, ISACTIVER (IHI 0069 §12.9).
+fn asserts_interrupt_state(offset: u64) -> bool {
+    matches!(offset, 0x100..0x180 | 0x200..0x280 | 0x300..0x380)
+}
+
 /// ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (op0 3, op1 0, CRn 12,
 /// CRm 11, op2 5/6/7): trapped by HCR_EL2.IMO (IHI 0069 §12.11).
 fn is_sgi_register(access: &esr::SystemRegisterAccess) -> bool {
@@ -219,8 +225,11 @@ fn is_sgi_register(access: &esr::SystemRegisterAccess) -> bool {
 }
 
 fn send_sgi(system: &System, personality_index: usize, vcpu: usize, value: u64) {
-    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let Some((plan, personality)) = system.personality(personality_index) else { return };
     let outcome = personality.vgic.lock().send_sgi_v3(vcpu, value);
+    if outcome.dropped > 0 && personality.should_warn() {
+        log::warn!("{}: dropped an SGI aimed at {} vCPU(s) it does not have (ICC_SGI1R_EL1 {value:#x})", plan.name, outcome.dropped);
+    }
     system::kick_vcpus(system, personality_index, outcome.delivered);
 }
 
@@ -240,7 +249,19 @@ fn interrupt_controller_access(context: &CoreContext, frame: &mut TrapFrame, add
         }
         let mut vgic = personality.vgic.lock();
         if access.is_write {
-            Some(vgic.distributor_write(vcpu, offset, access.size, access.value_to_write(frame.register(access.register))))
+            let (ignored_before, dropped_before) = (vgic.ignored_writes(), vgic.dropped_sgis());
+            let effects = vgic.distributor_write(vcpu, offset, access.size, access.value_to_write(frame.register(access.register)));
+            // Linux writes defaults (configuration, priority, targets,
+            // routing, clear bits) to every line it is told of: that is not
+            // worth a word. Trying to enable, pend or activate someone
+            // else's interrupt is.
+            if vgic.ignored_writes() != ignored_before && asserts_interrupt_state(offset) && personality.should_warn() {
+                log::warn!("{}: ignored a write to its distributor at offset {offset:#x} (not its interrupt)", context.plan.name);
+            }
+            if vgic.dropped_sgis() != dropped_before && personality.should_warn() {
+                log::warn!("{}: dropped an SGI aimed at vCPU(s) it does not have (GICD_SGIR)", context.plan.name);
+            }
+            Some(effects)
         } else {
             let value = vgic.distributor_read(vcpu, offset, access.size);
             frame.set_register(access.register, access.value_to_load(value));
@@ -250,7 +271,12 @@ fn interrupt_controller_access(context: &CoreContext, frame: &mut TrapFrame, add
         let offset = address - context.redistributors.0;
         let mut vgic = personality.vgic.lock();
         if access.is_write {
-            Some(vgic.redistributor_write(offset, access.size, access.value_to_write(frame.register(access.register))))
+            let ignored_before = vgic.ignored_writes();
+            let effects = vgic.redistributor_write(offset, access.size, access.value_to_write(frame.register(access.register)));
+            if vgic.ignored_writes() != ignored_before && personality.should_warn() {
+                log::warn!("{}: ignored a write to its redistributors at offset {offset:#x}", context.plan.name);
+            }
+            Some(effects)
         } else {
             let value = vgic.redistributor_read(offset, access.size);
             frame.set_register(access.register, access.value_to_load(value));
