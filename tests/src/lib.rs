@@ -185,27 +185,19 @@ impl Machine {
     /// Waits until a line at index `from` or later satisfies `matches`;
     /// returns its index and text, or fails the test with the console log.
     pub fn wait_from(&self, from: usize, what: &str, matches: impl Fn(&str) -> bool) -> (usize, String) {
-        let deadline = Instant::now() + TIMEOUT;
-        let (lock, condition) = &*self.log;
-        let mut log = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            if let Some((index, line)) = log.lines.iter().enumerate().skip(from).find(|(_, line)| matches(line)) {
-                return (index, line.clone());
-            }
-            let now = Instant::now();
-            if now >= deadline || log.closed {
-                let reason = if log.closed { "QEMU exited" } else { "timed out" };
-                let tail: Vec<&String> = log.lines.iter().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
-                let full = xtask::output_dir().join("tests").join(format!("failure-{}-{}.log", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
-                let _ = std::fs::write(&full, log.lines.join("\n"));
-                panic!(
-                    "{reason} waiting for {what} (whole console log: {})\n--- last console lines ---\n{}",
-                    full.display(),
-                    tail.iter().map(|line| line.as_str()).collect::<Vec<_>>().join("\n")
-                );
-            }
-            log = condition.wait_timeout(log, deadline - now).unwrap().0;
+        if let Some(found) = self.try_wait_from(from, TIMEOUT, matches) {
+            return found;
         }
+        let log = self.log.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reason = if log.closed { "QEMU exited" } else { "timed out" };
+        let tail: Vec<&String> = log.lines.iter().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
+        let full = xtask::output_dir().join("tests").join(format!("failure-{}-{}.log", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::write(&full, log.lines.join("\n"));
+        panic!(
+            "{reason} waiting for {what} (whole console log: {})\n--- last console lines ---\n{}",
+            full.display(),
+            tail.iter().map(|line| line.as_str()).collect::<Vec<_>>().join("\n")
+        );
     }
 
     /// Like `wait_from`, but gives up after `timeout` and returns None.

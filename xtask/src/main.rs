@@ -76,24 +76,26 @@ fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> Path
     })
 }
 
-fn cargo_with_env(arguments: &[&str], name: &str, value: &str) -> Result<()> {
+/// Runs cargo in the workspace with extra environment variables.
+fn cargo_with_env(arguments: &[&str], environment: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("xtask: {name}={value} cargo {}", arguments.join(" "));
-    let status = Command::new(cargo).current_dir(xtask::root()).env(name, value).args(arguments).status().context("running cargo")?;
+    let settings: Vec<String> = environment.iter().map(|(name, value)| format!("{name}={value} ")).collect();
+    let shown = format!("{}cargo {}", settings.concat(), arguments.join(" "));
+    println!("xtask: {shown}");
+    let status = Command::new(cargo)
+        .current_dir(xtask::root())
+        .envs(environment.iter().copied())
+        .args(arguments)
+        .status()
+        .context("running cargo")?;
     if !status.success() {
-        bail!("cargo {} failed on {value}", arguments.join(" "));
+        bail!("{shown} failed");
     }
     Ok(())
 }
 
 fn cargo(arguments: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("xtask: cargo {}", arguments.join(" "));
-    let status = Command::new(cargo).current_dir(xtask::root()).args(arguments).status().context("running cargo")?;
-    if !status.success() {
-        bail!("cargo {} failed", arguments.join(" "));
-    }
-    Ok(())
+    cargo_with_env(arguments, &[])
 }
 
 fn run() -> Result<()> {
@@ -124,7 +126,7 @@ fn run() -> Result<()> {
             xtask::build_binaries()?;
             for board in [janus_board_qemu_virt::NAME, janus_board_qemu_virt::NAME_GICV2] {
                 println!("xtask: QEMU integration tests on {board}");
-                cargo_with_env(&["test", "-p", "janus-tests", "--", "--test-threads", "2"], "JANUS_BOARD", board)?;
+                cargo_with_env(&["test", "-p", "janus-tests", "--", "--test-threads", "2"], &[("JANUS_BOARD", board)])?;
             }
         }
         Task::Bench => {

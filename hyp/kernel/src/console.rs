@@ -10,7 +10,7 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use heapless::Deque;
-use janus_manifest::{ConsoleMode, MAX_PERSONALITIES};
+use janus_manifest::MAX_PERSONALITIES;
 use spin::Mutex;
 
 use crate::system::System;
@@ -144,9 +144,4 @@ fn resume_input() -> bool {
         uart.resume_receive_interrupts();
     }
     blocked
-}
-
-/// Whether output is switched or tagged.
-pub fn mode(system: &System) -> ConsoleMode {
-    system.plan.console
 }

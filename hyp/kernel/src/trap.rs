@@ -66,7 +66,7 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     let mut uart = personality.uart.lock();
                     if access.is_write {
                         let value = access.value_to_write(frame.register(access.register));
-                        match crate::console::mode(system) {
+                        match system.plan.console {
                             janus_manifest::ConsoleMode::Tagged => {
                                 uart.write(offset, value, |line| system.emit_console_line(personality_index, line));
                             }
