@@ -4,7 +4,7 @@
 //! prints the whole console log so the failure explains itself.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -73,12 +73,57 @@ struct Log {
     closed: bool,
 }
 
+/// A physical disk image for one test (a fresh Janus GPT disk), deleted
+/// when dropped. Boot several machines on one to test persistence.
+pub struct Disk {
+    /// The image file.
+    pub path: PathBuf,
+    /// Its partitions.
+    pub layout: janus_disklayout::Layout,
+}
+
+impl Disk {
+    /// A fresh, empty Janus disk under target/janus/tests.
+    pub fn fresh() -> Disk {
+        let directory = xtask::output_dir().join("tests");
+        std::fs::create_dir_all(&directory).expect("creating target/janus/tests");
+        let path = directory.join(format!("disk-{}-{}.img", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
+        let _ = std::fs::remove_file(&path);
+        let layout = janus_disklayout::create_image(&path, &janus_disklayout::Sizes::default()).unwrap_or_else(|error| panic!("{error}"));
+        Disk { path, layout }
+    }
+
+    /// The raw bytes of one partition as they are on the disk.
+    pub fn partition(&self, kind: janus_disklayout::PartitionKind) -> Vec<u8> {
+        let partition = match kind {
+            janus_disklayout::PartitionKind::Meta => self.layout.meta,
+            janus_disklayout::PartitionKind::Personal => self.layout.personal,
+            janus_disklayout::PartitionKind::Work => self.layout.work,
+            janus_disklayout::PartitionKind::Shared => self.layout.shared,
+        };
+        janus_disklayout::read_partition(&self.path, &partition).unwrap_or_else(|error| panic!("{error}"))
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+}
+
 /// One running QEMU.
 pub struct Machine {
     child: Child,
     log: Arc<(Mutex<Log>, Condvar)>,
     keyboard: Mutex<Option<ChildStdin>>,
     monitor: PathBuf,
+    /// The disk made for this machine alone, if it was not given one.
+    _own_disk: Option<Disk>,
 }
 
 impl Machine {
@@ -87,8 +132,17 @@ impl Machine {
         Self::boot_with(manifest, &[])
     }
 
-    /// Boots with extra QEMU arguments; later ones override the board's.
+    /// Boots with extra QEMU arguments (later ones override the board's)
+    /// and a fresh disk of its own.
     pub fn boot_with(manifest: &str, extra: &[&str]) -> Machine {
+        let disk = Disk::fresh();
+        let mut machine = Self::boot_on(manifest, extra, &disk.path);
+        machine._own_disk = Some(disk);
+        machine
+    }
+
+    /// Boots with extra QEMU arguments on the disk image at `disk`.
+    pub fn boot_on(manifest: &str, extra: &[&str], disk: &Path) -> Machine {
         let image = build_image(manifest).unwrap_or_else(|error| panic!("building the image failed: {error}"));
         let mut arguments = match xtask::board(&board_name()) {
             Ok((_, arguments)) => arguments,
@@ -104,6 +158,7 @@ impl Machine {
         }
         let monitor = xtask::output_dir().join("tests").join(format!("qmp-{}-{}.sock", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
         arguments.extend(["-qmp".to_string(), format!("unix:{},server=on,wait=off", monitor.display())]);
+        arguments.extend(xtask::disk_arguments(&board_name(), disk));
         let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
@@ -133,7 +188,7 @@ impl Machine {
                 }
             });
         }
-        let machine = Machine { child, log, keyboard, monitor };
+        let machine = Machine { child, log, keyboard, monitor, _own_disk: None };
         machine.wait_from(0, "QEMU to start", |_| true);
         let _ = std::fs::remove_file(image_to_remove);
         machine
@@ -283,6 +338,15 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// Pulls the plug: kills QEMU at once (no flush, no shutdown) and waits
+    /// for it to exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Machine {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -295,4 +359,78 @@ impl Drop for Machine {
 pub fn field(line: &str, name: &str) -> Option<u64> {
     let start = line.find(&format!("{name}="))? + name.len() + 1;
     line[start..].split_whitespace().next()?.parse().ok()
+}
+
+/// Helpers for the tests that boot the two Debian Linux personalities.
+pub mod linux {
+    use std::path::Path;
+
+    use super::Machine;
+
+    /// Ctrl-], the hotkey that cycles the foreground personality.
+    pub const HOTKEY: &str = "\u{1d}";
+
+    /// The board's Linux manifest (`cargo xtask run`'s system).
+    pub fn linux_manifest() -> String {
+        let path = xtask::root().join("boards").join("qemu-virt").join("janus.toml");
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+    }
+
+    /// The same system with both personalities' output tagged line by line.
+    pub fn tagged_linux_manifest() -> String {
+        linux_manifest().replace("console = \"switched\"", "console = \"tagged\"")
+    }
+
+    /// Waits for a line exactly `[personality] text` after line `from`.
+    pub fn wait_tagged(machine: &Machine, from: usize, personality: &str, text: &str) -> usize {
+        let prefix = format!("[{personality}] ");
+        machine
+            .wait_from(from, &format!("'{prefix}{text}'"), |line| {
+                line.strip_prefix(&prefix).is_some_and(|rest| rest.replace("\u{1b}[6n", "").trim_end() == text)
+            })
+            .0
+    }
+
+    /// Waits for both personalities' shells (personal in front).
+    pub fn wait_ready(machine: &Machine) -> usize {
+        let personal = wait_tagged(machine, 0, "personal", "personal: ready");
+        let work = wait_tagged(machine, 0, "work", "work: ready");
+        machine.wait_for_shell(personal.max(work), "[personal] ")
+    }
+
+    /// Boots the tagged Linux system on a fresh disk and waits for both shells.
+    pub fn boot_tagged() -> (Machine, usize) {
+        let machine = Machine::boot(&tagged_linux_manifest());
+        let ready = wait_ready(&machine);
+        (machine, ready)
+    }
+
+    /// Boots the tagged Linux system on the disk at `disk`.
+    pub fn boot_tagged_on(disk: &Path) -> (Machine, usize) {
+        let machine = Machine::boot_on(&tagged_linux_manifest(), &[], disk);
+        let ready = wait_ready(&machine);
+        (machine, ready)
+    }
+
+    /// Brings work to the front and waits until its shell answers.
+    pub fn switch_to_work(machine: &Machine, from: usize) -> usize {
+        machine.send(HOTKEY);
+        machine.wait_for_shell(from, "[work] ")
+    }
+
+    /// Runs `command` in the foreground personality and waits for `marker`.
+    pub fn run(machine: &Machine, from: usize, personality: &str, command: &str, marker: &str) -> usize {
+        machine.send(&format!("{command}; echo {marker}\n"));
+        wait_tagged(machine, from, personality, marker)
+    }
+
+    /// The lines `personality` printed between `from` and `to`, without
+    /// their tag.
+    pub fn output(machine: &Machine, from: usize, to: usize, personality: &str) -> Vec<String> {
+        let prefix = format!("[{personality}] ");
+        machine.lines()[from..to]
+            .iter()
+            .filter_map(|line| line.strip_prefix(&prefix).map(|rest| rest.replace("\u{1b}[6n", "").trim_end().to_string()))
+            .collect()
+    }
 }

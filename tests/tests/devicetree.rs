@@ -1,11 +1,12 @@
 //! Each personality's device tree, generated from the manifest, decompiled
 //! with `dtc`: memory, cpus with PSCI, its GIC view, the timer, its PL011
-//! with its interrupt, and /chosen with bootargs and the initrd.
+//! with its interrupt, its virtio-mmio disk if it has one, and /chosen with
+//! bootargs and the initrd.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use janus_manifest::{GuestLayout, PersonalityConfig};
+use janus_manifest::{DiskPartition, DiskPlan, GuestLayout, PersonalityConfig};
 use janus_platform::{GuestPhysAddr, PhysRange};
 
 fn decompile(blob: &[u8]) -> String {
@@ -30,6 +31,7 @@ fn work() -> (PersonalityConfig, GuestLayout) {
         kernel: "builtin:debian-cloud".into(),
         initrd: Some("builtin:debian-initramfs".into()),
         cmdline: "console=ttyAMA0 panic=-1".into(),
+        disk: None,
     };
     let layout = GuestLayout {
         kernel_load: GuestPhysAddr(0x6800_0000),
@@ -84,4 +86,44 @@ fn a_gicv2_personality_gets_a_cpu_interface_and_cpu_masks() {
     // GICv2 PPI specifiers carry the CPU mask of both vCPUs (0x3 << 8).
     assert!(source.contains("0x01 0x0b 0x304"), "{source}");
     assert!(!source.contains("linux,initrd-start"), "no initrd was given:\n{source}");
+}
+
+/// The lines of the node called `name` in decompiled `source`.
+fn node<'a>(source: &'a str, name: &str) -> Option<&'a str> {
+    let start = source.find(&format!("{name} {{"))?;
+    let length = source[start..].find("};")?;
+    Some(&source[start..start + length])
+}
+
+#[test]
+fn a_personality_with_a_disk_sees_one_virtio_mmio_device_on_either_gic() {
+    let (mut personality, layout) = work();
+    personality.disk = Some(DiskPlan { partition: DiskPartition::Work, encrypted: true });
+    for board in [janus_board_qemu_virt::description(), janus_board_qemu_virt::description_gicv2()] {
+        let blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &board).unwrap();
+        let source = decompile(&blob);
+        assert_eq!(source.matches("virtio_mmio@").count(), 1, "{source}");
+        let disk = node(&source, "virtio_mmio@a000000").unwrap_or_else(|| panic!("no disk node in:\n{source}"));
+        for expected in [
+            "compatible = \"virtio,mmio\";",
+            "reg = <0x00 0xa000000 0x00 0x200>;",
+            // SPI 16 (INTID 48), level high: no CPU mask on SPIs, GICv2 or v3.
+            "interrupts = <0x00 0x10 0x04>;",
+            "dma-coherent;",
+        ] {
+            assert!(disk.contains(expected), "missing `{expected}` in:\n{disk}");
+        }
+    }
+}
+
+#[test]
+fn a_personality_without_a_disk_sees_no_virtio_device() {
+    let (personality, layout) = work();
+    assert_eq!(personality.disk, None);
+    for board in [janus_board_qemu_virt::description(), janus_board_qemu_virt::description_gicv2()] {
+        let blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &board).unwrap();
+        let source = decompile(&blob);
+        assert!(!source.contains("virtio"), "{source}");
+        assert!(!source.contains("dma-coherent"), "{source}");
+    }
 }

@@ -3,16 +3,7 @@
 //! with both of its vCPUs, its own GIC view and its own console.
 
 use janus_tests::Machine;
-
-fn linux_manifest() -> String {
-    let path = xtask::root().join("boards").join("qemu-virt").join("janus.toml");
-    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
-}
-
-/// The same system with both personalities' output tagged line by line.
-fn tagged_linux_manifest() -> String {
-    linux_manifest().replace("console = \"switched\"", "console = \"tagged\"")
-}
+use janus_tests::linux::{HOTKEY, boot_tagged, linux_manifest, run, switch_to_work, tagged_linux_manifest, wait_tagged};
 
 #[test]
 fn both_debian_personalities_boot_to_their_shells() {
@@ -35,9 +26,6 @@ fn both_debian_personalities_boot_to_their_shells() {
         machine.assert_absent(bad);
     }
 }
-
-/// Ctrl-], the hotkey that cycles the foreground personality.
-const HOTKEY: &str = "\u{1d}";
 
 /// Waits for a line that is exactly `text` (ignoring terminal escapes and
 /// surrounding spaces) after line `from`.
@@ -111,37 +99,6 @@ fn keystrokes_typed_into_work_never_reach_personal() {
         after_switch.iter().all(|line| !line.contains("SECRET")),
         "work's keystrokes appeared in personal: {after_switch:?}"
     );
-}
-
-/// Waits for a line exactly `[personality] text` after line `from`.
-fn wait_tagged(machine: &Machine, from: usize, personality: &str, text: &str) -> usize {
-    let prefix = format!("[{personality}] ");
-    machine
-        .wait_from(from, &format!("'{prefix}{text}'"), |line| {
-            line.strip_prefix(&prefix).is_some_and(|rest| rest.replace("\u{1b}[6n", "").trim_end() == text)
-        })
-        .0
-}
-
-/// Boots the tagged Linux system and waits for both shells.
-fn boot_tagged() -> (Machine, usize) {
-    let machine = Machine::boot(&tagged_linux_manifest());
-    let personal = wait_tagged(&machine, 0, "personal", "personal: ready");
-    let work = wait_tagged(&machine, 0, "work", "work: ready");
-    let ready = machine.wait_for_shell(personal.max(work), "[personal] ");
-    (machine, ready)
-}
-
-/// Brings work to the front and waits until its shell answers.
-fn switch_to_work(machine: &Machine, from: usize) -> usize {
-    machine.send(HOTKEY);
-    machine.wait_for_shell(from, "[work] ")
-}
-
-/// Runs `command` in the foreground personality and waits for `marker`.
-fn run(machine: &Machine, from: usize, personality: &str, command: &str, marker: &str) -> usize {
-    machine.send(&format!("{command}; echo {marker}\n"));
-    wait_tagged(machine, from, personality, marker)
 }
 
 fn uptime(machine: &Machine, from: usize) -> (usize, f64) {

@@ -29,3 +29,44 @@ fn a_missing_kernel_file_names_the_personality_and_the_fix() {
     assert!(error.contains("no/such/Image"), "{error}");
     assert!(error.contains("Fix"), "{error}");
 }
+
+/// The standard test manifest with a `disk` line in each personality.
+fn with_disks(personal_disk: &str, work_disk: &str) -> String {
+    test_manifest("", "")
+        .replacen("cmdline = \"role=personal", &format!("{personal_disk}\ncmdline = \"role=personal"), 1)
+        .replacen("cmdline = \"role=work", &format!("{work_disk}\ncmdline = \"role=work"), 1)
+}
+
+#[test]
+fn a_partition_given_to_two_personalities_is_refused() {
+    let manifest = with_disks("disk = { partition = \"work\" }", "disk = { partition = \"work\", encrypted = true }");
+    let error = build_image(&manifest).unwrap_err();
+    assert!(error.contains(".toml:"), "no line: {error}");
+    assert!(error.contains("personality \"work\" disk.partition"), "{error}");
+    assert!(error.contains("already the disk of personality \"personal\""), "{error}");
+    assert!(error.contains("Fix: give each personality its own partition"), "{error}");
+}
+
+#[test]
+fn an_unknown_partition_names_the_choices() {
+    let manifest = with_disks("disk = { partition = \"shared\" }", "");
+    let error = build_image(&manifest).unwrap_err();
+    assert!(error.contains("personality \"personal\" disk.partition"), "{error}");
+    assert!(error.contains("Fix: use partition = \"personal\" or \"work\""), "{error}");
+}
+
+#[test]
+fn an_encrypted_disk_embeds_the_device_key_in_a_private_image() {
+    let manifest = with_disks("disk = { partition = \"personal\" }", "disk = { partition = \"work\", encrypted = true }");
+    let image = build_image(&manifest).unwrap();
+    let key = std::fs::read(xtask::devicekey::default_path()).unwrap();
+    assert_eq!(key.len(), 32);
+    let bytes = std::fs::read(&image).unwrap();
+    assert!(bytes.windows(32).any(|window| window == key), "the key is not in the image");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&image).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let _ = std::fs::remove_file(image);
+}

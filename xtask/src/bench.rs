@@ -230,6 +230,7 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
         kernel: String::new(),
         initrd: None,
         cmdline: "console=ttyAMA0 panic=-1".into(),
+        disk: None,
     };
     let layout = janus_manifest::GuestLayout {
         kernel_load: janus_platform::GuestPhysAddr(0x4020_0000),

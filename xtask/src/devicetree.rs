@@ -1,10 +1,11 @@
 //! Generates each personality's device tree from the manifest: memory,
-//! cpus with PSCI, its emulated PL011 and `/chosen`. The guest sees only
-//! what it owns (Devicetree Specification v0.4; Linux arm64 booting.rst).
+//! cpus with PSCI, its emulated PL011, its virtio-mmio disk if it has one,
+//! and `/chosen`. The guest sees only what it owns (Devicetree Specification
+//! v0.4; Linux arm64 booting.rst; Linux's virtio-mmio binding).
 
 use anyhow::{Context, Result};
 use janus_manifest::{GuestLayout, PersonalityConfig};
-use janus_platform::{BoardDescription, GicDescription};
+use janus_platform::{BoardDescription, GicDescription, VIRTIO_MMIO_WINDOW_SIZE};
 use vm_fdt::FdtWriter;
 
 /// Phandle of the fixed clock the PL011 node refers to.
@@ -119,6 +120,16 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
     fdt.property_array_u32("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
     fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
     fdt.end_node(pl011)?;
+
+    if personality.disk.is_some() {
+        let disk = board.guest_disk.get();
+        let virtio = fdt.begin_node(&format!("virtio_mmio@{disk:x}"))?;
+        fdt.property_string("compatible", "virtio,mmio")?;
+        fdt.property_array_u64("reg", &[disk, VIRTIO_MMIO_WINDOW_SIZE])?;
+        fdt.property_array_u32("interrupts", &[SPI, board.guest_disk_interrupt.saturating_sub(32), LEVEL_HIGH])?;
+        fdt.property_null("dma-coherent")?;
+        fdt.end_node(virtio)?;
+    }
 
     fdt.end_node(root)?;
     fdt.finish()

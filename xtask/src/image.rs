@@ -89,8 +89,27 @@ fn read_image(source: &str, manifest_dir: &Path, builtins: &Builtins, what: &str
     }
 }
 
-/// Builds the payload for a validated manifest.
+/// Whether any personality's disk is encrypted, so the image needs the
+/// device key.
+pub fn needs_device_key(manifest: &Manifest) -> bool {
+    manifest.personalities.iter().any(|personality| personality.disk.is_some_and(|disk| disk.encrypted))
+}
+
+/// Builds the payload for a validated manifest. If a disk is encrypted, the
+/// plan carries the device key ([`crate::devicekey::default_path`], created
+/// on first use); otherwise it carries none.
 pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDescription, builtins: &Builtins) -> Result<Vec<u8>> {
+    payload_with_device_key(manifest, manifest_dir, board, builtins, &crate::devicekey::default_path())
+}
+
+/// [`build_payload`] with the device key read from (or created at) `device_key_path`.
+fn payload_with_device_key(
+    manifest: &Manifest,
+    manifest_dir: &Path,
+    board: &BoardDescription,
+    builtins: &Builtins,
+    device_key_path: &Path,
+) -> Result<Vec<u8>> {
     let mut payload = PayloadBuilder::new();
     // Identical images (both personalities' kernel) are stored once.
     let mut stored: std::collections::HashMap<Vec<u8>, janus_manifest::Blob> = std::collections::HashMap::new();
@@ -117,7 +136,12 @@ pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDesc
             .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
-    let plan = BootPlan { board: board.clone(), console: manifest.console, personalities };
+    let device_key = if needs_device_key(manifest) {
+        Some(crate::devicekey::device_key(device_key_path)?)
+    } else {
+        None
+    };
+    let plan = BootPlan { board: board.clone(), console: manifest.console, personalities, device_key };
     let bytes = payload.finish(&plan);
     janus_manifest::validate_plan(&plan, bytes.len() as u64).map_err(|error| anyhow!("the boot plan is inconsistent: {error}"))?;
     Ok(bytes)
@@ -145,6 +169,67 @@ pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(output, &image).with_context(|| format!("writing {}", output.display()))?;
+    write_image(output, &image, needs_device_key(&manifest)).with_context(|| format!("writing {}", output.display()))?;
     Ok(output.to_path_buf())
+}
+
+/// Writes the image; one that embeds the device key is as secret as the key
+/// file, so it is created readable by its owner only (mode 0600).
+fn write_image(output: &Path, image: &[u8], secret: bool) -> std::io::Result<()> {
+    if !secret {
+        return std::fs::write(output, image);
+    }
+    // The mode applies only to a new file: never reuse a readable one.
+    match std::fs::remove_file(output) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(output)?, image)
+}
+
+#[cfg(test)]
+mod tests {
+    use janus_manifest::{DiskPartition, DiskPlan};
+
+    use super::*;
+
+    fn manifest(work_encrypted: bool) -> Manifest {
+        let text = "board = \"qemu-virt\"\n\
+                    [[personality]]\nname = \"personal\"\ncpus = [0]\nram = { base = 0x4800_0000, size = \"16M\" }\n\
+                    kernel = \"builtin:testguest\"\ndisk = { partition = \"personal\" }\n\
+                    [[personality]]\nname = \"work\"\ncpus = [1]\nram = { base = 0x5000_0000, size = \"16M\" }\n\
+                    kernel = \"builtin:testguest\"\n";
+        let mut manifest = janus_manifest::load("m.toml", text, &janus_board_qemu_virt::description()).unwrap();
+        manifest.personalities[1].disk = Some(DiskPlan { partition: DiskPartition::Work, encrypted: work_encrypted });
+        manifest
+    }
+
+    fn decoded_key(manifest: &Manifest, key_path: &Path) -> Option<[u8; 32]> {
+        let builtins = Builtins { testguest: vec![0x1f; 64] };
+        let payload =
+            payload_with_device_key(manifest, Path::new("."), &janus_board_qemu_virt::description(), &builtins, key_path)
+                .unwrap();
+        let (plan, _) = janus_manifest::parse_payload(&payload).unwrap();
+        assert_eq!(plan.personalities[0].disk, manifest.personalities[0].disk);
+        assert_eq!(plan.personalities[1].disk, manifest.personalities[1].disk);
+        plan.device_key
+    }
+
+    #[test]
+    fn the_device_key_goes_into_the_plan_only_for_an_encrypted_disk() {
+        let directory = std::env::temp_dir().join(format!("janus-image-key-{}", std::process::id()));
+        let key_path = directory.join("device-key");
+        let _ = std::fs::remove_dir_all(&directory);
+        assert!(!needs_device_key(&manifest(false)));
+        assert_eq!(decoded_key(&manifest(false), &key_path), None);
+        assert!(!key_path.exists(), "no key is created when no disk is encrypted");
+        assert!(needs_device_key(&manifest(true)));
+        let key = decoded_key(&manifest(true), &key_path);
+        assert_eq!(key.map(Vec::from), Some(std::fs::read(&key_path).unwrap()));
+        std::fs::remove_dir_all(directory).unwrap();
+    }
 }

@@ -2,7 +2,9 @@
 //! QEMU integration tests share it.
 
 pub mod bench;
+pub mod devicekey;
 pub mod devicetree;
+pub mod disk;
 pub mod fuzz;
 pub mod image;
 pub mod linux;
@@ -18,6 +20,12 @@ use anyhow::{Context, Result, bail};
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/` in
+/// the workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 /// Where xtask keeps what it builds and fetches.
@@ -37,6 +45,15 @@ pub fn board(name: &str) -> Result<(janus_platform::BoardDescription, Vec<String
             janus_board_qemu_virt::NAME,
             janus_board_qemu_virt::NAME_GICV2
         ),
+    }
+}
+
+/// QEMU arguments that attach the raw disk image `image` as the board's
+/// physical disk; none for a board without storage.
+pub fn disk_arguments(board_name: &str, image: &Path) -> Vec<String> {
+    match board_name {
+        janus_board_qemu_virt::NAME | janus_board_qemu_virt::NAME_GICV2 => janus_board_qemu_virt::qemu_disk_arguments(image),
+        _ => Vec::new(),
     }
 }
 
@@ -69,8 +86,7 @@ pub fn build_binaries() -> Result<Binaries> {
     if !status.success() {
         bail!("building the hypervisor and test guest failed (see the compiler output above)");
     }
-    let target_directory = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let directory = target_directory.join(setup::TARGET).join("release");
+    let directory = target_dir().join(setup::TARGET).join("release");
     let hypervisor = image::flatten_elf(&directory.join("janus"))?;
     let mut testguest = image::flatten_elf(&directory.join("testguest"))?.bytes;
     image::set_image_size(&mut testguest);
@@ -83,4 +99,18 @@ pub fn build_image(binaries: &Binaries, manifest: &Path, board_name: &str) -> Re
     let stem = manifest.file_stem().and_then(|stem| stem.to_str()).unwrap_or("janus");
     let output = output_dir().join(format!("{board_name}-{stem}.img"));
     image::build_image(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_qemu_boards_attach_the_disk_and_others_get_no_arguments() {
+        for name in [janus_board_qemu_virt::NAME, janus_board_qemu_virt::NAME_GICV2] {
+            let arguments = disk_arguments(name, Path::new("disk.img"));
+            assert!(arguments.iter().any(|argument| argument.contains("file=disk.img")), "{arguments:?}");
+        }
+        assert!(disk_arguments("rpi4", Path::new("disk.img")).is_empty());
+    }
 }

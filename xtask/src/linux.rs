@@ -22,6 +22,9 @@ pub const WANTED_MODULES: &[&str] = &["virtio_mmio", "virtio_blk", "virtio_conso
 /// The metapackage whose dependency names the current cloud kernel.
 const KERNEL_METAPACKAGE: &str = "linux-image-cloud-arm64";
 const BUSYBOX_PACKAGE: &str = "busybox-static";
+/// A statically linked e2fsck: /init checks (and after a power cut
+/// repairs) the personality's ext2 disk before mounting it.
+const E2FSCK_PACKAGE: &str = "e2fsck-static";
 const MANIFEST: &str = "janus-fetch.txt";
 const INIT_TEMPLATE: &str = include_str!("../../guests/linux/init.sh");
 /// Bytes 56..60 of an arm64 Linux `Image` (Documentation/arch/arm64/booting.rst).
@@ -36,6 +39,8 @@ pub struct DebianGuest {
     pub image: PathBuf,
     /// The statically linked arm64 busybox.
     pub busybox: PathBuf,
+    /// The statically linked arm64 e2fsck.
+    pub e2fsck: PathBuf,
     /// Uncompressed kernel modules (`NAME.ko`) in load order, dependencies first.
     pub modules: Vec<PathBuf>,
 }
@@ -64,6 +69,7 @@ pub fn build_initramfs(guest: &DebianGuest, personality: &str, output: &Path) ->
     let module_names = guest.modules.iter().map(|path| module_name(path)).collect::<Vec<_>>();
     let init = render_init(personality, &module_names)?;
     let busybox = fs::read(&guest.busybox).with_context(|| format!("reading {}", guest.busybox.display()))?;
+    let e2fsck = fs::read(&guest.e2fsck).with_context(|| format!("reading {}", guest.e2fsck.display()))?;
     // A name of its own per call, so parallel builds of one personality never share a half-written file.
     static BUILDS: AtomicU64 = AtomicU64::new(0);
     let build = BUILDS.fetch_add(1, Ordering::Relaxed);
@@ -98,6 +104,7 @@ pub fn build_initramfs(guest: &DebianGuest, personality: &str, output: &Path) ->
     archive.character_device("dev/console", 0o600, 5, 1)?;
     archive.file("bin/busybox", 0o755, &busybox)?;
     archive.symlink("bin/sh", "busybox")?;
+    archive.file("sbin/e2fsck", 0o755, &e2fsck)?;
     for (path, name) in guest.modules.iter().zip(&module_names) {
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         archive.file(&format!("lib/modules/{name}.ko"), 0o644, &bytes)?;
@@ -141,14 +148,14 @@ fn fetch(cache: &Path) -> Result<DebianGuest> {
         updated = true;
     }
     let kernel_package = kernel_package()?;
-    for stale in [MANIFEST, "Image", "busybox", "modules", "download", "extract"] {
+    for stale in [MANIFEST, "Image", "busybox", "e2fsck", "modules", "download", "extract"] {
         remove(&cache.join(stale))?;
     }
     let download = cache.join("download");
     let extract = cache.join("extract");
     fs::create_dir_all(&download).with_context(|| format!("creating {}", download.display()))?;
     let mut packages = Vec::new();
-    for package in [kernel_package.as_str(), BUSYBOX_PACKAGE] {
+    for package in [kernel_package.as_str(), BUSYBOX_PACKAGE, E2FSCK_PACKAGE] {
         let deb = apt_download(package, &download, &mut updated)?;
         let target = extract.join(package);
         fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
@@ -165,9 +172,12 @@ fn fetch(cache: &Path) -> Result<DebianGuest> {
     let busybox_source = extract.join(BUSYBOX_PACKAGE).join("bin/busybox");
     fs::copy(&busybox_source, cache.join("busybox"))
         .with_context(|| format!("{BUSYBOX_PACKAGE}:arm64 has no bin/busybox ({})", busybox_source.display()))?;
+    let e2fsck_source = extract.join(E2FSCK_PACKAGE).join("sbin/e2fsck.static");
+    fs::copy(&e2fsck_source, cache.join("e2fsck"))
+        .with_context(|| format!("{E2FSCK_PACKAGE}:arm64 has no sbin/e2fsck.static ({})", e2fsck_source.display()))?;
     let modules = extract_modules(&kernel_tree.join("lib/modules").join(&kernel_version), &cache.join("modules"), &kernel_package)?;
 
-    let guest = DebianGuest { kernel_version, image: cache.join("Image"), busybox: cache.join("busybox"), modules };
+    let guest = DebianGuest { kernel_version, image: cache.join("Image"), busybox: cache.join("busybox"), e2fsck: cache.join("e2fsck"), modules };
     let manifest = manifest_text(cache, &guest, &packages)?;
     fs::write(cache.join(MANIFEST), manifest).with_context(|| format!("writing {}", cache.join(MANIFEST).display()))?;
     remove(&download)?;
@@ -515,7 +525,7 @@ fn manifest_text(cache: &Path, guest: &DebianGuest, packages: &[String]) -> Resu
     text.push_str(&format!("kernel-version {}\n", guest.kernel_version));
     text.push_str(&format!("wanted-modules {}\n", WANTED_MODULES.join(",")));
     let files =
-        [("image", &guest.image), ("busybox", &guest.busybox)].into_iter().chain(guest.modules.iter().map(|module| ("module", module)));
+        [("image", &guest.image), ("busybox", &guest.busybox), ("e2fsck", &guest.e2fsck)].into_iter().chain(guest.modules.iter().map(|module| ("module", module)));
     for (kind, path) in files {
         text.push_str(&format!("{kind} {} {}\n", sha256_hex(path)?, relative(cache, path)?.display()));
     }
@@ -528,14 +538,14 @@ fn verify_cache(cache: &Path) -> std::result::Result<DebianGuest, String> {
     let manifest = cache.join(MANIFEST);
     let text = fs::read_to_string(&manifest).map_err(|error| format!("cannot read {}: {error}", manifest.display()))?;
     let mut kernel_version = None;
-    let (mut image, mut busybox, mut modules, mut wanted_matches) = (None, None, Vec::new(), false);
+    let (mut image, mut busybox, mut e2fsck, mut modules, mut wanted_matches) = (None, None, None, Vec::new(), false);
     for line in text.lines().filter(|line| !line.starts_with('#') && !line.trim().is_empty()) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.as_slice() {
             ["package", _] => {}
             ["kernel-version", version] => kernel_version = Some(version.to_string()),
             ["wanted-modules", list] => wanted_matches = *list == WANTED_MODULES.join(","),
-            [kind @ ("image" | "busybox" | "module"), sum, path] => {
+            [kind @ ("image" | "busybox" | "e2fsck" | "module"), sum, path] => {
                 let full = cache.join(path);
                 let actual = sha256_hex(&full).map_err(|_| format!("cached {} is missing", full.display()))?;
                 if actual != *sum {
@@ -544,6 +554,7 @@ fn verify_cache(cache: &Path) -> std::result::Result<DebianGuest, String> {
                 match *kind {
                     "image" => image = Some(full),
                     "busybox" => busybox = Some(full),
+                    "e2fsck" => e2fsck = Some(full),
                     _ => modules.push(full),
                 }
             }
@@ -553,8 +564,8 @@ fn verify_cache(cache: &Path) -> std::result::Result<DebianGuest, String> {
     if !wanted_matches {
         return Err(format!("{} was written for another list of kernel modules", manifest.display()));
     }
-    match (kernel_version, image, busybox) {
-        (Some(kernel_version), Some(image), Some(busybox)) => Ok(DebianGuest { kernel_version, image, busybox, modules }),
+    match (kernel_version, image, busybox, e2fsck) {
+        (Some(kernel_version), Some(image), Some(busybox), Some(e2fsck)) => Ok(DebianGuest { kernel_version, image, busybox, e2fsck, modules }),
         _ => Err(format!("{} is incomplete", manifest.display())),
     }
 }
@@ -712,8 +723,15 @@ mod tests {
         fs::write(&busybox, b"busybox binary").unwrap();
         let module = directory.join("virtio_mmio.ko");
         fs::write(&module, b"module").unwrap();
-        let guest =
-            DebianGuest { kernel_version: "6.1.0-1-cloud-arm64".into(), image: directory.join("Image"), busybox, modules: vec![module] };
+        let e2fsck = directory.join("e2fsck");
+        fs::write(&e2fsck, b"e2fsck binary").unwrap();
+        let guest = DebianGuest {
+            kernel_version: "6.1.0-1-cloud-arm64".into(),
+            image: directory.join("Image"),
+            busybox,
+            e2fsck,
+            modules: vec![module],
+        };
         let output = directory.join("personal.cpio.gz");
         build_initramfs(&guest, "personal", &output).unwrap();
         let mut bytes = Vec::new();
@@ -721,6 +739,7 @@ mod tests {
         let entries = read_cpio(&bytes);
         let find = |name: &str| entries.iter().find(|entry| entry.name == name).unwrap_or_else(|| panic!("no {name}"));
         assert_eq!(find("bin/busybox").mode, 0o100_755);
+        assert_eq!((find("sbin/e2fsck").mode, find("sbin/e2fsck").data.as_slice()), (0o100_755, b"e2fsck binary".as_slice()));
         assert_eq!(find("lib/modules/virtio_mmio.ko").data, b"module");
         for directory in ["dev", "proc", "sys", "tmp", "data", "etc", "root"] {
             assert_eq!(find(directory).mode & 0o170_000, S_IFDIR);
@@ -822,13 +841,14 @@ kernel/cycle/c.ko: kernel/cycle/a-b.ko
     fn fake_cache(label: &str) -> (PathBuf, DebianGuest) {
         let cache = scratch(label);
         fs::create_dir_all(cache.join("modules")).unwrap();
-        for (name, contents) in [("Image", "image"), ("busybox", "busybox"), ("modules/virtio.ko", "a"), ("modules/virtio_mmio.ko", "b")] {
+        for (name, contents) in [("Image", "image"), ("busybox", "busybox"), ("e2fsck", "e2fsck"), ("modules/virtio.ko", "a"), ("modules/virtio_mmio.ko", "b")] {
             fs::write(cache.join(name), contents).unwrap();
         }
         let guest = DebianGuest {
             kernel_version: "6.1.0-1-cloud-arm64".into(),
             image: cache.join("Image"),
             busybox: cache.join("busybox"),
+            e2fsck: cache.join("e2fsck"),
             modules: vec![cache.join("modules/virtio.ko"), cache.join("modules/virtio_mmio.ko")],
         };
         let text = manifest_text(&cache, &guest, &["linux-image-6.1.0-1-cloud-arm64_6.1.1-1_arm64.deb".into()]).unwrap();

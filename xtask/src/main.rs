@@ -109,8 +109,12 @@ fn run() -> Result<()> {
             let binaries = xtask::build_binaries()?;
             let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
             setup::ensure_qemu()?;
-            let (_, board_arguments) = xtask::board(&board)?;
-            println!("xtask: booting {} (Ctrl-A X quits QEMU)", image.display());
+            let (_, mut board_arguments) = xtask::board(&board)?;
+            // The physical disk: made on first run, kept across runs.
+            let disk = xtask::disk::default_path();
+            xtask::disk::ensure(&disk)?;
+            board_arguments.extend(xtask::disk_arguments(&board, &disk));
+            println!("xtask: booting {} on disk {} (Ctrl-A X quits QEMU)", image.display(), disk.display());
             let status = qemu::command(&image, &board_arguments, qemu::Console::Terminal, &[]).status().context("starting QEMU")?;
             if !status.success() {
                 bail!("QEMU exited with {status}");

@@ -2,7 +2,11 @@
 //! that it matches (Bao's `virt_desc.c`, Hubris' "a board is a file").
 #![forbid(unsafe_code)]
 
-use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+use std::path::Path;
+
+use janus_platform::{
+    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+};
 
 /// The board's name, as manifests spell it (GICv3).
 pub const NAME: &str = "qemu-virt";
@@ -19,6 +23,16 @@ pub const RAM_MIB: u64 = 2048;
 pub const HYPERVISOR_SIZE: u64 = 128 << 20;
 /// Cores (`-smp`).
 pub const CORES: u64 = 4;
+/// QEMU virt's virtio-mmio transports: 32 windows of 0x200 bytes from
+/// 0x0a00_0000 (INTIDs 48..80, unused: Janus polls its disk).
+pub const VIRTIO_MMIO_BASE: u64 = 0x0a00_0000;
+/// How many virtio-mmio transports QEMU virt has.
+pub const VIRTIO_MMIO_SLOTS: u32 = 32;
+/// Bytes between QEMU virt's virtio-mmio transports.
+pub const VIRTIO_MMIO_STRIDE: u64 = 0x200;
+const _: () = assert!(VIRTIO_MMIO_STRIDE >= janus_platform::VIRTIO_MMIO_WINDOW_SIZE);
+/// The `-drive id` of Janus' physical disk.
+pub const DISK_DRIVE_ID: &str = "janus-disk";
 
 /// The board description embedded in every qemu-virt image.
 pub fn description() -> BoardDescription {
@@ -59,6 +73,15 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         uart_interrupt: 33,
         // QEMU's power key (QMP system_powerdown): PL061 line 3, SPI 7.
         hotkey_button: Some(janus_platform::GpioButton { controller: PhysAddr(0x0903_0000), line: 3, interrupt: 39 }),
+        storage: Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(VIRTIO_MMIO_BASE),
+            slots: VIRTIO_MMIO_SLOTS,
+            stride: VIRTIO_MMIO_STRIDE,
+        }),
+        // Where QEMU puts its first virtio-mmio transport, with its SPI 16,
+        // so a personality sees the disk where it would on bare QEMU virt.
+        guest_disk: GuestPhysAddr(VIRTIO_MMIO_BASE),
+        guest_disk_interrupt: 48,
     }
 }
 
@@ -91,6 +114,26 @@ fn arguments(gic_version: u8) -> Vec<String> {
     .collect()
 }
 
+/// QEMU arguments that attach `image` (a raw GPT disk) as Janus' physical
+/// disk: a modern (virtio 1.x, not legacy) virtio-blk device on the first
+/// free virtio-mmio transport, write-back cached.
+pub fn qemu_disk_arguments(image: &Path) -> Vec<String> {
+    // QEMU option values escape a comma by doubling it.
+    let file = image.display().to_string().replace(',', ",,");
+    vec![
+        "-global".to_owned(),
+        "virtio-mmio.force-legacy=false".to_owned(),
+        "-drive".to_owned(),
+        format!("if=none,format=raw,file={file},id={DISK_DRIVE_ID},cache=writeback"),
+        "-device".to_owned(),
+        format!("virtio-blk-device,drive={DISK_DRIVE_ID}"),
+        // Janus' entropy source for the work disk's data key (a real board
+        // has a TRNG; QEMU virt's cortex-a72 has no RNDR).
+        "-device".to_owned(),
+        "virtio-rng-device".to_owned(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +156,39 @@ mod tests {
         assert!(matches!(v2.gic, GicDescription::V2 { .. }));
         assert_eq!(v2.name.as_str(), NAME);
         assert!(qemu_arguments_gicv2().join(" ").contains("gic-version=2"));
+        assert_eq!(
+            (v3.storage, v3.guest_disk, v3.guest_disk_interrupt),
+            (v2.storage, v2.guest_disk, v2.guest_disk_interrupt)
+        );
+    }
+
+    #[test]
+    fn storage_is_qemus_virtio_mmio_transports_and_the_guest_disk_its_first_slot() {
+        let board = description();
+        assert_eq!(
+            board.storage,
+            Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200 })
+        );
+        assert_eq!(board.guest_disk, GuestPhysAddr(0x0a00_0000));
+        // SPI 16, QEMU's first virtio-mmio interrupt.
+        assert_eq!(board.guest_disk_interrupt, 48);
+    }
+
+    #[test]
+    fn disk_arguments_attach_a_modern_virtio_blk_device() {
+        let arguments = qemu_disk_arguments(Path::new("/tmp/janus disk.img"));
+        assert_eq!(arguments, [
+            "-global",
+            "virtio-mmio.force-legacy=false",
+            "-drive",
+            "if=none,format=raw,file=/tmp/janus disk.img,id=janus-disk,cache=writeback",
+            "-device",
+            "virtio-blk-device,drive=janus-disk",
+            "-device",
+            "virtio-rng-device",
+        ]);
+        let escaped = qemu_disk_arguments(Path::new("a,b.img"));
+        assert_eq!(escaped[3], "if=none,format=raw,file=a,,b.img,id=janus-disk,cache=writeback");
     }
 
     #[test]

@@ -141,6 +141,14 @@ pub unsafe fn zero_memory(start: u64, length: u64) {
     }
 }
 
+/// A full inner-shareable data memory barrier (DMB ISH): orders this
+/// core's memory accesses before and after it as seen by other cores and
+/// coherent devices.
+pub fn memory_barrier() {
+    // SAFETY: a barrier has no operands and no effect beyond ordering.
+    unsafe { core::arch::asm!("dmb ish", options(nostack, preserves_flags)) };
+}
+
 /// Waits for an interrupt (wakes even with interrupts masked at EL2).
 pub fn wait_for_interrupt() {
     // SAFETY: wfi has no memory effects.

@@ -160,8 +160,13 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
             janus_platform::GicDescription::V3 { .. } => janus_vgic::GicVersion::V3,
             janus_platform::GicDescription::V2 { .. } => janus_vgic::GicVersion::V2,
         };
-        // Each personality owns the SPI of its own emulated UART.
-        let vgic = match system::create_virtual_gic(index, version, personality.cpus.len(), &[plan.board.guest_uart_interrupt]) {
+        // Each personality owns the SPIs of its own emulated UART and disk.
+        let mut owned = heapless::Vec::<u32, 2>::new();
+        let _ = owned.push(plan.board.guest_uart_interrupt);
+        if personality.disk.is_some() {
+            let _ = owned.push(plan.board.guest_disk_interrupt);
+        }
+        let vgic = match system::create_virtual_gic(index, version, personality.cpus.len(), &owned) {
             Ok(vgic) => vgic,
             Err(error) => refuse(format_args!("{}: cannot create its virtual GIC: {error:?}", personality.name)),
         };
@@ -175,6 +180,9 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         if !system.load_personality(index) {
             refuse(format_args!("{}: its images do not fit its RAM", personality.name));
         }
+    }
+    if let Err(error) = crate::storage::bring_up(&system.plan) {
+        refuse(format_args!("storage: {error}"));
     }
 
     // SAFETY: addresses from the board description, checked against the

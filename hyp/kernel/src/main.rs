@@ -13,6 +13,8 @@ mod button;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod disk;
+#[cfg(target_os = "none")]
 mod frames;
 #[cfg(target_os = "none")]
 mod gic;
@@ -20,6 +22,8 @@ mod gic;
 mod mmu;
 #[cfg(target_os = "none")]
 mod stacks;
+#[cfg(target_os = "none")]
+mod storage;
 #[cfg(target_os = "none")]
 mod system;
 #[cfg(target_os = "none")]

@@ -306,6 +306,8 @@ pub struct CoreContext {
     pub redistributors: (u64, u64),
     /// Guest-physical [start, end) of the emulated UART.
     pub uart: (u64, u64),
+    /// Guest-physical [start, end) of the emulated disk (empty without one).
+    pub disk: (u64, u64),
     /// The distributor's read-only identification registers (offset,
     /// value): TYPER, IIDR, PIDR2. Read once from the vGIC model at boot
     /// and answered without taking its lock.
@@ -321,6 +323,7 @@ pub fn build_core_contexts(system: &'static System) {
         janus_platform::GicDescription::V2 { distributor, .. } => (distributor.get(), 0x1000, None),
     };
     let uart = system.plan.board.guest_uart.get();
+    let disk = system.plan.board.guest_disk.get();
     for (core, slot) in system.cpus.iter().enumerate() {
         let Some((personality_index, vcpu)) = slot.assignment else { continue };
         let Some((plan, personality)) = system.personality(personality_index) else { continue };
@@ -343,6 +346,10 @@ pub fn build_core_contexts(system: &'static System) {
             distributor: (distributor, distributor + distributor_size),
             redistributors,
             uart: (uart, uart + crate::vuart::WINDOW),
+            disk: match plan.disk {
+                Some(_) => (disk, disk + crate::storage::WINDOW),
+                None => (0, 0),
+            },
             constant_registers,
         });
     }
@@ -559,6 +566,8 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     // The physical timer PPIs it may leave active are cleared on each of
     // its cores when a vCPU next starts there (gic::clear_guest_interrupts).
     let _ = personality.vgic.lock().reset();
+    // Its disk: everything it wrote made durable, the device back to reset.
+    crate::storage::reset(personality_index);
     if !reset {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
         log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);

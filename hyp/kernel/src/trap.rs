@@ -96,6 +96,31 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                 }
                 return if line || pulled { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
             }
+            if let Some(access) = access
+                && (context.disk.0..context.disk.1).contains(&address)
+            {
+                let write = access.is_write.then(|| access.value_to_write(frame.register(access.register)));
+                let Some(result) = crate::storage::access(personality_index, address - context.disk.0, access.size.bytes() as u8, write) else {
+                    inject_abort(frame, true, is_write);
+                    return Interrupts::Unchanged;
+                };
+                if !access.is_write {
+                    frame.set_register(access.register, access.value_to_load(result.value));
+                }
+                if let Some(error) = result.error
+                    && personality.should_warn()
+                {
+                    log::warn!("{}: disk: {error}", plan.name);
+                }
+                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                // Level-sensitive: while the line is up after an access,
+                // (re)raise the virtual SPI.
+                if result.interrupt {
+                    raise_interrupt(system, personality_index, system.plan.board.guest_disk_interrupt);
+                    return Interrupts::MayHaveChanged;
+                }
+                return Interrupts::Unchanged;
+            }
             if personality.should_warn() {
                 log::warn!(
                     "{}: {} at {:#x} is outside its memory map: abort injected into the guest",
@@ -169,8 +194,13 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
 /// Makes a personality's UART interrupt pending and kicks the core of the
 /// vCPU it is routed to (this core flushes on its way back to the guest).
 pub fn raise_uart_interrupt(system: &System, personality_index: usize) {
+    raise_interrupt(system, personality_index, system.plan.board.guest_uart_interrupt);
+}
+
+/// Makes one of a personality's emulated devices' SPIs pending and kicks
+/// the core of the vCPU it is routed to.
+fn raise_interrupt(system: &System, personality_index: usize, interrupt: u32) {
     let Some((_, personality)) = system.personality(personality_index) else { return };
-    let interrupt = system.plan.board.guest_uart_interrupt;
     if let Some(vcpu) = personality.vgic.lock().inject(0, interrupt) {
         system::kick_vcpus(system, personality_index, 1 << vcpu);
     }

@@ -1,33 +1,64 @@
-//! The boot plan's binary encoding (format version 1): explicit little-endian
-//! fields, length-prefixed strings and lists, no padding. Decoding is total:
-//! it never panics and rejects truncation, trailing bytes, bad UTF-8, unknown
-//! tags and lists longer than their fixed capacity.
+//! The boot plan's binary encoding (payload format version 3, see
+//! [`crate::PAYLOAD_FORMAT_VERSION`]): explicit little-endian fields,
+//! length-prefixed strings and lists, no padding. Decoding is total: it never
+//! panics and rejects truncation, trailing bytes, bad UTF-8, unknown tags and
+//! lists longer than their fixed capacity.
 //!
 //! ```text
 //! board:        name(u8 len, bytes) ram(u64 start, u64 size) hypervisor(u64, u64)
 //!               cpus(u8 count, u64 mpidr each) uart(u64)
 //!               gic(u8 tag: 2 = v2 with 4 x u64, 3 = v3 with 3 x u64) guest_uart(u64)
+//!               guest_uart_interrupt(u32) uart_interrupt(u32)
+//!               hotkey_button(u8 0 = none | 1 then u64 controller, u8 line, u32 interrupt)
+//!               storage(u8 0 = none | 1 = virtio-mmio then u64 base, u32 slots, u64 stride)
+//!               guest_disk(u64) guest_disk_interrupt(u32)
+//! console:      u8 0 = switched | 1 = tagged
+//! device_key:   u8 0 = none | 1 then 32 bytes
 //! personalities: u8 count, then each:
 //!               name(u8 len, bytes) cpus(u8 count, u8 each) ram(u64, u64)
 //!               kernel(u64 offset, u64 size) kernel_load(u64) entry(u64)
 //!               dtb(u64 offset, u64 size) dtb_load(u64)
 //!               initrd(u8 0 = none | 1 then u64 offset, u64 size, u64 load)
+//!               disk(u8 0 = none | 1 then u8 partition: 0 = personal, 1 = work,
+//!                    u8 encrypted: 0 | 1)
 //! ```
 
-use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+use janus_platform::{
+    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+};
 
 use crate::payload::PayloadError;
-use crate::plan::{Blob, BootPlan, ConsoleMode, PersonalityPlan};
+use crate::plan::{
+    Blob, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DiskPartition, DiskPlan, PersonalityPlan,
+};
 use crate::rules::{MAX_PERSONALITIES, MAX_VCPUS};
 
 const GIC_V2_TAG: u8 = 2;
 const GIC_V3_TAG: u8 = 3;
+const STORAGE_VIRTIO_MMIO_TAG: u8 = 1;
+const PARTITION_PERSONAL_TAG: u8 = 0;
+const PARTITION_WORK_TAG: u8 = 1;
 
-/// Upper bound on an encoded plan's length: every list and string full.
+/// Upper bound on an encoded plan's length: every list and string full,
+/// every optional field present, the larger GIC variant.
 pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
-    let board = (1 + 32) + 16 + 16 + (1 + 8 * janus_platform::MAX_CPUS) + 8 + (1 + 32) + 8;
-    let personality = (1 + 16) + (1 + MAX_VCPUS) + 16 + 16 + 8 + 8 + 16 + 8 + (1 + 24);
-    board + 1 + MAX_PERSONALITIES * personality
+    let board = (1 + 32) // name
+        + 16 + 16 // ram, hypervisor
+        + (1 + 8 * janus_platform::MAX_CPUS) // cpus
+        + 8 // uart
+        + (1 + 32) // gic
+        + 8 + 4 + 4 // guest_uart, guest_uart_interrupt, uart_interrupt
+        + (1 + 8 + 1 + 4) // hotkey_button
+        + (1 + 8 + 4 + 8) // storage
+        + 8 + 4; // guest_disk, guest_disk_interrupt
+    let personality = (1 + 16) // name
+        + (1 + MAX_VCPUS) // cpus
+        + 16 // ram
+        + 16 + 8 + 8 // kernel, kernel_load, entry
+        + 16 + 8 // dtb, dtb_load
+        + (1 + 24) // initrd
+        + (1 + 1 + 1); // disk
+    board + 1 + (1 + DEVICE_KEY_LENGTH) + 1 + MAX_PERSONALITIES * personality
 };
 
 /// Decodes a boot plan from exactly `bytes` (no trailing bytes allowed).
@@ -38,6 +69,16 @@ pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
         0 => ConsoleMode::Switched,
         1 => ConsoleMode::Tagged,
         value => return Err(PayloadError::PlanInvalidTag { field: "console mode", value }),
+    };
+    let device_key = match reader.u8("device key presence")? {
+        0 => None,
+        1 => Some(reader.array::<DEVICE_KEY_LENGTH>("device key")?),
+        value => {
+            return Err(PayloadError::PlanInvalidTag {
+                field: "device key presence",
+                value,
+            });
+        }
     };
     let count = reader.u8("personality count")?;
     let mut personalities = heapless::Vec::new();
@@ -60,6 +101,7 @@ pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
         board,
         console,
         personalities,
+        device_key,
     })
 }
 
@@ -110,6 +152,17 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         }),
         value => return Err(PayloadError::PlanInvalidTag { field: "hotkey button", value }),
     };
+    let storage = match reader.u8("storage")? {
+        0 => None,
+        STORAGE_VIRTIO_MMIO_TAG => Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(reader.u64("storage base")?),
+            slots: reader.u32("storage slots")?,
+            stride: reader.u64("storage stride")?,
+        }),
+        value => return Err(PayloadError::PlanInvalidTag { field: "storage", value }),
+    };
+    let guest_disk = GuestPhysAddr(reader.u64("guest disk")?);
+    let guest_disk_interrupt = reader.u32("guest disk interrupt")?;
     Ok(BoardDescription {
         name,
         ram,
@@ -121,6 +174,9 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         guest_uart_interrupt,
         uart_interrupt,
         hotkey_button,
+        storage,
+        guest_disk,
+        guest_disk_interrupt,
     })
 }
 
@@ -153,6 +209,41 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
             });
         }
     };
+    let disk = match reader.u8("disk presence")? {
+        0 => None,
+        1 => {
+            let partition = match reader.u8("disk partition")? {
+                PARTITION_PERSONAL_TAG => DiskPartition::Personal,
+                PARTITION_WORK_TAG => DiskPartition::Work,
+                value => {
+                    return Err(PayloadError::PlanInvalidTag {
+                        field: "disk partition",
+                        value,
+                    });
+                }
+            };
+            let encrypted = match reader.u8("disk encrypted")? {
+                0 => false,
+                1 => true,
+                value => {
+                    return Err(PayloadError::PlanInvalidTag {
+                        field: "disk encrypted",
+                        value,
+                    });
+                }
+            };
+            Some(DiskPlan {
+                partition,
+                encrypted,
+            })
+        }
+        value => {
+            return Err(PayloadError::PlanInvalidTag {
+                field: "disk presence",
+                value,
+            });
+        }
+    };
     Ok(PersonalityPlan {
         name,
         cpus,
@@ -163,6 +254,7 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
         dtb,
         dtb_load,
         initrd,
+        disk,
     })
 }
 
@@ -291,10 +383,32 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
             out.extend_from_slice(&button.interrupt.to_le_bytes());
         }
     }
+    match board.storage {
+        None => out.push(0),
+        Some(StorageDescription::VirtioMmio {
+            base,
+            slots,
+            stride,
+        }) => {
+            out.push(STORAGE_VIRTIO_MMIO_TAG);
+            out.extend_from_slice(&base.get().to_le_bytes());
+            out.extend_from_slice(&slots.to_le_bytes());
+            out.extend_from_slice(&stride.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&board.guest_disk.get().to_le_bytes());
+    out.extend_from_slice(&board.guest_disk_interrupt.to_le_bytes());
     out.push(match plan.console {
         ConsoleMode::Switched => 0,
         ConsoleMode::Tagged => 1,
     });
+    match &plan.device_key {
+        None => out.push(0),
+        Some(key) => {
+            out.push(1);
+            out.extend_from_slice(key);
+        }
+    }
     put_length(&mut out, plan.personalities.len());
     for personality in &plan.personalities {
         put_string(&mut out, &personality.name);
@@ -312,6 +426,17 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
                 out.push(1);
                 put_blob(&mut out, blob);
                 out.extend_from_slice(&load.get().to_le_bytes());
+            }
+        }
+        match personality.disk {
+            None => out.push(0),
+            Some(disk) => {
+                out.push(1);
+                out.push(match disk.partition {
+                    DiskPartition::Personal => PARTITION_PERSONAL_TAG,
+                    DiskPartition::Work => PARTITION_WORK_TAG,
+                });
+                out.push(u8::from(disk.encrypted));
             }
         }
     }

@@ -362,6 +362,7 @@ impl crate::plan::PersonalityPlan {
             dtb,
             dtb_load: layout.dtb_load,
             initrd,
+            disk: personality.disk,
         })
     }
 }

@@ -43,7 +43,8 @@ pub use payload::{
 };
 pub use plan::{
     ConsoleMode,
-    Blob, BlobKind, BootPlan, PersonalityName, PersonalityPlan, PlanError, validate_plan,
+    Blob, BlobKind, BootPlan, DEVICE_KEY_LENGTH, DiskPartition, DiskPlan, PersonalityName,
+    PersonalityPlan, PlanError, validate_plan,
 };
 pub use rules::{MAX_PERSONALITIES, MAX_VCPUS, NameProblem};
 

@@ -4,6 +4,8 @@ use std::fmt;
 
 use janus_platform::PhysRange;
 
+use crate::plan::DiskPlan;
+
 /// One system: the board it runs on and its personalities.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -31,6 +33,9 @@ pub struct PersonalityConfig {
     pub initrd: Option<String>,
     /// Kernel command line (goes in the device tree's `/chosen/bootargs`).
     pub cmdline: String,
+    /// The personality's private disk (`disk = { partition = "work",
+    /// encrypted = true }`), if any.
+    pub disk: Option<DiskPlan>,
 }
 
 /// Where a kernel or initrd comes from.
@@ -94,6 +99,12 @@ pub enum FieldKey {
     Initrd,
     /// `cmdline`.
     Cmdline,
+    /// `disk` as a whole.
+    Disk,
+    /// `disk.partition`.
+    DiskPartition,
+    /// `disk.encrypted`.
+    DiskEncrypted,
 }
 
 /// Which part of the manifest a diagnostic is about.
@@ -146,6 +157,9 @@ impl fmt::Display for FieldPath {
                     FieldKey::Kernel => f.write_str(" kernel"),
                     FieldKey::Initrd => f.write_str(" initrd"),
                     FieldKey::Cmdline => f.write_str(" cmdline"),
+                    FieldKey::Disk => f.write_str(" disk"),
+                    FieldKey::DiskPartition => f.write_str(" disk.partition"),
+                    FieldKey::DiskEncrypted => f.write_str(" disk.encrypted"),
                 }
             }
         }

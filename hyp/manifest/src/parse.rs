@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::{FieldKey, FieldPath, Manifest, PersonalityConfig, parse_size};
+use crate::plan::{DiskPartition, DiskPlan};
 use crate::validate::{ValidationError, validate};
 
 /// One problem, located in the manifest file.
@@ -55,6 +56,8 @@ impl fmt::Display for ManifestError {
                     "remove the key or correct its spelling"
                 } else if message.starts_with("missing field") {
                     "add the missing key to this table"
+                } else if message.starts_with("invalid type") {
+                    "give the key a value of the expected type"
                 } else {
                     "correct the TOML at this line"
                 };
@@ -142,6 +145,19 @@ struct RawPersonality {
     initrd: Option<Spanned<String>>,
     #[serde(default)]
     cmdline: Option<Spanned<String>>,
+    #[serde(default)]
+    disk: Option<Spanned<RawDisk>>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a disk table such as { partition = \"work\", encrypted = true }"
+)]
+struct RawDisk {
+    partition: Spanned<toml::Value>,
+    #[serde(default)]
+    encrypted: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +184,9 @@ struct PersonalitySpans {
     kernel: Range<usize>,
     initrd: Option<Range<usize>>,
     cmdline: Option<Range<usize>>,
+    disk: Option<Range<usize>>,
+    disk_partition: Option<Range<usize>>,
+    disk_encrypted: Option<Range<usize>>,
 }
 
 impl Spans {
@@ -197,6 +216,9 @@ impl Spans {
             FieldKey::Kernel => Some(&spans.kernel),
             FieldKey::Initrd => spans.initrd.as_ref(),
             FieldKey::Cmdline => spans.cmdline.as_ref(),
+            FieldKey::Disk => spans.disk.as_ref(),
+            FieldKey::DiskPartition => spans.disk_partition.as_ref().or(spans.disk.as_ref()),
+            FieldKey::DiskEncrypted => spans.disk_encrypted.as_ref().or(spans.disk.as_ref()),
         };
         found.unwrap_or(&spans.table).clone()
     }
@@ -283,6 +305,32 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
         let base = number(&ram.base, FieldKey::RamBase, "base", "0x4800_0000");
         let size = number(&ram.size, FieldKey::RamSize, "size", "\"128M\"");
 
+        let disk = raw_personality.disk.as_ref().and_then(|disk| {
+            let disk = disk.get_ref();
+            let partition = read_partition(disk.partition.get_ref()).map_err(|(problem, fix)| {
+                value_error(&disk.partition.span(), at(FieldKey::DiskPartition), problem, fix);
+            });
+            let encrypted = match disk.encrypted.as_ref() {
+                None => Ok(false),
+                Some(encrypted) => match encrypted.get_ref() {
+                    toml::Value::Boolean(encrypted) => Ok(*encrypted),
+                    other => {
+                        value_error(
+                            &encrypted.span(),
+                            at(FieldKey::DiskEncrypted),
+                            format!("encrypted must be true or false, not {}", with_article(other.type_str())),
+                            "write encrypted = true, or leave it out for a plain disk".to_owned(),
+                        );
+                        Err(())
+                    }
+                },
+            };
+            Some(DiskPlan {
+                partition: partition.ok()?,
+                encrypted: encrypted.ok()?,
+            })
+        });
+
         personalities.push(PersonalityConfig {
             name: name.clone(),
             cpus,
@@ -297,6 +345,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
                 .as_ref()
                 .map(|cmdline| cmdline.get_ref().clone())
                 .unwrap_or_default(),
+            disk,
         });
         personality_spans.push(PersonalitySpans {
             table: spanned.span(),
@@ -314,6 +363,15 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
             kernel: raw_personality.kernel.span(),
             initrd: raw_personality.initrd.as_ref().map(Spanned::span),
             cmdline: raw_personality.cmdline.as_ref().map(Spanned::span),
+            disk: raw_personality.disk.as_ref().map(Spanned::span),
+            disk_partition: raw_personality
+                .disk
+                .as_ref()
+                .map(|disk| disk.get_ref().partition.span()),
+            disk_encrypted: raw_personality
+                .disk
+                .as_ref()
+                .and_then(|disk| disk.get_ref().encrypted.as_ref().map(Spanned::span)),
         });
     }
 
@@ -332,6 +390,29 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
     Ok((manifest, spans))
 }
 
+/// A disk partition name, or what is wrong with it and how to fix it.
+fn read_partition(value: &toml::Value) -> Result<DiskPartition, (String, String)> {
+    let choices = DiskPartition::ALL.map(|partition| format!("\"{partition}\""));
+    let fix = format!(
+        "use partition = {} (\"shared\" is reserved for the shared space, not a private disk)",
+        choices.join(" or ")
+    );
+    match value {
+        toml::Value::String(name) => DiskPartition::from_name(name).ok_or_else(|| {
+            let problem = if name == "shared" {
+                "partition \"shared\" is the shared space, not a private disk".to_owned()
+            } else {
+                format!("unknown disk partition {name:?}")
+            };
+            (problem, fix)
+        }),
+        other => Err((
+            format!("partition must be a string, not {}", with_article(other.type_str())),
+            fix,
+        )),
+    }
+}
+
 /// A non-negative integer, or a string accepted by [`parse_size`].
 fn read_number(value: &toml::Value) -> Result<u64, String> {
     match value {
@@ -342,8 +423,18 @@ fn read_number(value: &toml::Value) -> Result<u64, String> {
             format!("{text:?} is not a number (digits or 0x hex, optionally followed by K, M or G)")
         }),
         other => Err(format!(
-            "must be an integer or a string, not a {}",
-            other.type_str()
+            "must be an integer or a string, not {}",
+            with_article(other.type_str())
         )),
     }
+}
+
+/// A TOML type name with its indefinite article: "an integer", "a string".
+fn with_article(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {type_name}")
 }

@@ -3,7 +3,10 @@
 
 use core::fmt;
 
-use janus_platform::{BoardDescription, GuestPhysAddr, PhysRange};
+use janus_platform::{
+    BoardDescription, GuestPhysAddr, GuestPhysRange, PhysRange, StorageDescription,
+    VIRTIO_MMIO_WINDOW_SIZE,
+};
 
 use crate::rules::{
     MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE, NameProblem, RAM_ALIGNMENT,
@@ -20,6 +23,60 @@ pub struct Blob {
     pub offset: u64,
     /// Length in bytes.
     pub size: u64,
+}
+
+/// Length of the device key, the key-encryption key that wraps the keys of
+/// encrypted disks.
+pub const DEVICE_KEY_LENGTH: usize = 32;
+
+/// Bytes of the guest UART window each personality's device tree describes.
+const GUEST_UART_WINDOW_SIZE: u64 = 0x1000;
+
+/// A GPT partition of the physical disk that backs one personality's private
+/// disk. The disk layout crate names the partitions so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DiskPartition {
+    /// The partition named `personal`.
+    Personal,
+    /// The partition named `work`.
+    Work,
+}
+
+impl DiskPartition {
+    /// Every partition a personality may be given.
+    pub const ALL: [Self; 2] = [Self::Personal, Self::Work];
+
+    /// The GPT partition name, as manifests spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Personal => "personal",
+            Self::Work => "work",
+        }
+    }
+
+    /// The partition called `name`, if a personality may have it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|partition| partition.name() == name)
+    }
+}
+
+impl fmt::Display for DiskPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A personality's private disk: an emulated virtio-blk device backed by one
+/// partition of the physical disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DiskPlan {
+    /// The partition behind it; no two personalities share one.
+    pub partition: DiskPartition,
+    /// Whether the partition is encrypted under a key that the plan's
+    /// [`BootPlan::device_key`] wraps.
+    pub encrypted: bool,
 }
 
 /// Everything needed to start one personality.
@@ -44,6 +101,9 @@ pub struct PersonalityPlan {
     pub dtb_load: GuestPhysAddr,
     /// The initial RAM disk and where it is copied, if any.
     pub initrd: Option<(Blob, GuestPhysAddr)>,
+    /// The personality's private disk, if it has one; it appears at the
+    /// board's `guest_disk` address.
+    pub disk: Option<DiskPlan>,
 }
 
 /// How the personalities share the physical console.
@@ -68,6 +128,10 @@ pub struct BootPlan {
     pub console: ConsoleMode,
     /// The personalities, in manifest order.
     pub personalities: heapless::Vec<PersonalityPlan, MAX_PERSONALITIES>,
+    /// The key-encryption key that wraps the keys of encrypted disks (on
+    /// QEMU, xtask's `target/janus/device-key`). xtask sets it when some disk
+    /// is encrypted and leaves it `None` otherwise; never all zero.
+    pub device_key: Option<[u8; DEVICE_KEY_LENGTH]>,
 }
 
 /// Which blob of a personality an error is about.
@@ -248,6 +312,29 @@ pub enum PlanError {
         /// Its size.
         size: u64,
     },
+    /// Two personalities would share a disk partition: each could read and
+    /// write the other's data.
+    DiskShared {
+        /// The later personality.
+        personality: PersonalityName,
+        /// The earlier personality that already has the partition.
+        other: PersonalityName,
+        /// The partition.
+        partition: DiskPartition,
+    },
+    /// A personality has a disk but the board has no storage to back it.
+    DiskWithoutStorage {
+        /// The personality.
+        personality: PersonalityName,
+    },
+    /// A personality's disk is encrypted but the plan carries no device key
+    /// to unwrap its key with.
+    EncryptedDiskWithoutKey {
+        /// The personality.
+        personality: PersonalityName,
+    },
+    /// The device key is all zeros: not a key.
+    DeviceKeyAllZero,
 }
 
 impl fmt::Display for PlanError {
@@ -369,6 +456,23 @@ impl fmt::Display for PlanError {
                 f,
                 "personality {personality:?} device tree is {size:#x} bytes, above the {MAX_DTB_SIZE:#x} limit"
             ),
+            Self::DiskShared {
+                personality,
+                other,
+                partition,
+            } => write!(
+                f,
+                "personality {personality:?} disk uses partition \"{partition}\", which {other:?} already has"
+            ),
+            Self::DiskWithoutStorage { personality } => write!(
+                f,
+                "personality {personality:?} has a disk but the board has no storage"
+            ),
+            Self::EncryptedDiskWithoutKey { personality } => write!(
+                f,
+                "personality {personality:?} disk is encrypted but the boot plan has no device key"
+            ),
+            Self::DeviceKeyAllZero => write!(f, "boot plan device key is all zeros"),
         }
     }
 }
@@ -381,12 +485,19 @@ pub fn validate_plan(plan: &BootPlan, payload_length: u64) -> Result<(), PlanErr
     if plan.personalities.is_empty() {
         return Err(PlanError::NoPersonalities);
     }
+    if plan
+        .device_key
+        .is_some_and(|key| key.iter().all(|&byte| byte == 0))
+    {
+        return Err(PlanError::DeviceKeyAllZero);
+    }
     for (index, personality) in plan.personalities.iter().enumerate() {
         check_name(&personality.name)
             .map_err(|problem| PlanError::InvalidName { index, problem })?;
         check_cpus(personality, &plan.board)?;
         check_ram(personality, &plan.board)?;
         check_blobs(personality, payload_length)?;
+        check_disk(personality, plan)?;
     }
     for (index, personality) in plan.personalities.iter().enumerate() {
         for earlier in plan.personalities.iter().take(index) {
@@ -411,10 +522,48 @@ fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
         "a UART's interrupt is not an SPI (32..1020)"
     } else if board.hotkey_button.is_some_and(|button| button.line >= 8 || !(32..1020).contains(&button.interrupt)) {
         "the hotkey button is not a PL061 line (0..8) with an SPI"
+    } else if !(32..1020).contains(&board.guest_disk_interrupt) {
+        "the guest disk's interrupt is not an SPI (32..1020)"
+    } else if board.guest_disk_interrupt == board.guest_uart_interrupt {
+        "the guest disk and the guest UART share an interrupt"
+    } else if !guest_windows_are_apart(board) {
+        "the guest disk window overlaps the guest UART window or board RAM, or wraps"
+    } else if board.storage.is_some_and(|storage| !storage_is_sound(storage)) {
+        "the storage transports are not one or more non-overlapping virtio-mmio windows"
     } else {
         return Ok(());
     };
     Err(PlanError::BoardInvalid { problem })
+}
+
+/// Whether each personality's guest disk window stays clear of its UART
+/// window and of any RAM it may have, and neither window wraps.
+fn guest_windows_are_apart(board: &BoardDescription) -> bool {
+    let disk = GuestPhysRange::new(board.guest_disk.get(), VIRTIO_MMIO_WINDOW_SIZE);
+    let uart = GuestPhysRange::new(board.guest_uart.get(), GUEST_UART_WINDOW_SIZE);
+    // Personality RAM is identity mapped and lies inside board RAM, so board
+    // RAM bounds every guest-physical address that RAM can take.
+    let ram = GuestPhysRange::new(board.ram.start.get(), board.ram.size);
+    disk.end().is_some() && uart.end().is_some() && !disk.overlaps(&uart) && !disk.overlaps(&ram)
+}
+
+/// Whether the storage transports are at least one window, far enough apart
+/// not to overlap, and inside the address space.
+fn storage_is_sound(storage: StorageDescription) -> bool {
+    match storage {
+        StorageDescription::VirtioMmio {
+            base,
+            slots,
+            stride,
+        } => {
+            slots != 0
+                && stride >= VIRTIO_MMIO_WINDOW_SIZE
+                && stride
+                    .checked_mul(u64::from(slots))
+                    .and_then(|span| base.checked_add(span))
+                    .is_some()
+        }
+    }
 }
 
 fn check_cpus(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
@@ -555,6 +704,23 @@ fn check_blobs(personality: &PersonalityPlan, payload_length: u64) -> Result<(),
     Ok(())
 }
 
+fn check_disk(personality: &PersonalityPlan, plan: &BootPlan) -> Result<(), PlanError> {
+    let Some(disk) = personality.disk else {
+        return Ok(());
+    };
+    if plan.board.storage.is_none() {
+        return Err(PlanError::DiskWithoutStorage {
+            personality: personality.name.clone(),
+        });
+    }
+    if disk.encrypted && plan.device_key.is_none() {
+        return Err(PlanError::EncryptedDiskWithoutKey {
+            personality: personality.name.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn check_pair(earlier: &PersonalityPlan, later: &PersonalityPlan) -> Result<(), PlanError> {
     if earlier.name == later.name {
         return Err(PlanError::DuplicateName {
@@ -572,6 +738,15 @@ fn check_pair(earlier: &PersonalityPlan, later: &PersonalityPlan) -> Result<(), 
         return Err(PlanError::RamOverlapsPersonality {
             personality: later.name.clone(),
             other: earlier.name.clone(),
+        });
+    }
+    if let (Some(disk), Some(earlier_disk)) = (later.disk, earlier.disk)
+        && disk.partition == earlier_disk.partition
+    {
+        return Err(PlanError::DiskShared {
+            personality: later.name.clone(),
+            other: earlier.name.clone(),
+            partition: disk.partition,
         });
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::fmt;
 use janus_platform::{BoardDescription, PhysRange};
 
 use crate::model::{FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef};
+use crate::plan::DiskPartition;
 use crate::rules::{
     MAX_CMDLINE_LENGTH, MAX_PERSONALITIES, MAX_VCPUS, MIB, MIN_RAM_SIZE, NameProblem,
     RAM_ALIGNMENT, align_down, align_up, check_name, mebibytes_rounded_up,
@@ -166,6 +167,23 @@ pub enum ValidationError {
         /// Its byte offset.
         position: usize,
     },
+    /// `disk` names a partition an earlier personality already has: each
+    /// could read and write the other's data.
+    DiskShared {
+        /// The later personality.
+        personality: PersonalityRef,
+        /// The partition.
+        partition: DiskPartition,
+        /// The earlier personality's name.
+        other: String,
+    },
+    /// `disk` is given but the board has no storage to back it.
+    DiskWithoutStorage {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The board's name.
+        board: String,
+    },
 }
 
 impl ValidationError {
@@ -213,6 +231,8 @@ impl ValidationError {
             Self::EmptyKernel { personality } => at(personality, FieldKey::Kernel),
             Self::CmdlineTooLong { personality, .. }
             | Self::CmdlineBadCharacter { personality, .. } => at(personality, FieldKey::Cmdline),
+            Self::DiskShared { personality, .. } => at(personality, FieldKey::DiskPartition),
+            Self::DiskWithoutStorage { personality, .. } => at(personality, FieldKey::Disk),
         }
     }
 
@@ -305,6 +325,14 @@ impl ValidationError {
                 ..
             } => {
                 format!("the command line contains {character:?} at byte {position}")
+            }
+            Self::DiskShared {
+                partition, other, ..
+            } => format!(
+                "partition \"{partition}\" is already the disk of personality {other:?}; sharing it would let each read and write the other's data"
+            ),
+            Self::DiskWithoutStorage { board, .. } => {
+                format!("board {board:?} has no storage to back a disk")
             }
         }
     }
@@ -418,6 +446,26 @@ impl ValidationError {
             Self::CmdlineBadCharacter { .. } => {
                 "write the command line on one line, arguments separated by spaces".to_owned()
             }
+            Self::DiskShared {
+                personality,
+                partition,
+                other,
+            } => {
+                let free: Vec<String> = DiskPartition::ALL
+                    .into_iter()
+                    .filter(|candidate| candidate != partition)
+                    .map(|candidate| format!("\"{candidate}\""))
+                    .collect();
+                format!(
+                    "give each personality its own partition: remove the disk from {} or {other}, or use partition = {}",
+                    personality.name,
+                    free.join(" or ")
+                )
+            }
+            Self::DiskWithoutStorage { personality, .. } => format!(
+                "remove the disk from {}, or build for a board with storage (e.g. qemu-virt)",
+                personality.name
+            ),
         }
     }
 }
@@ -583,6 +631,13 @@ fn check_personality(
             position,
         });
     }
+
+    if personality.disk.is_some() && board.storage.is_none() {
+        errors.push(ValidationError::DiskWithoutStorage {
+            personality: me(),
+            board: board.name.as_str().to_owned(),
+        });
+    }
 }
 
 fn check_against_earlier(
@@ -617,6 +672,19 @@ fn check_against_earlier(
                 other: other.name.clone(),
             });
         }
+    }
+    if let Some(disk) = personality.disk
+        && let Some((_, other)) = earlier.clone().find(|(_, other)| {
+            other
+                .disk
+                .is_some_and(|other_disk| other_disk.partition == disk.partition)
+        })
+    {
+        errors.push(ValidationError::DiskShared {
+            personality: me(),
+            partition: disk.partition,
+            other: other.name.clone(),
+        });
     }
     if personality.ram.end().is_none() {
         return;

@@ -1,6 +1,6 @@
 //! What a board is, as data: RAM, cores, the interrupt controller, the UART,
-//! and the guest-visible device layout. Board crates under `boards/` fill it
-//! in; the hypervisor checks it against the firmware's device tree at boot.
+//! the disk, and the guest-visible device layout. Board crates under `boards/`
+//! fill it in; the hypervisor checks it against the firmware's device tree at boot.
 
 use crate::addr::{GuestPhysAddr, PhysAddr, PhysRange};
 
@@ -52,6 +52,30 @@ pub struct GpioButton {
     pub interrupt: u32,
 }
 
+/// Bytes of one virtio-mmio transport window, as Janus probes the board's
+/// transports and as each personality's device tree describes its disk: the
+/// registers (virtio 1.2 §4.2.2, offsets 0x000..0x100) and the device
+/// configuration space after them. QEMU virt spaces its transports this far
+/// apart.
+pub const VIRTIO_MMIO_WINDOW_SIZE: u64 = 0x200;
+
+/// Where the hypervisor finds its physical disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageDescription {
+    /// virtio-mmio transports: `slots` windows of `stride` bytes from `base`;
+    /// the hypervisor probes them for a block device (virtio 1.2 §4.2.3.1.1:
+    /// magic, version, device ID 2). Janus polls, so no interrupt is named.
+    VirtioMmio {
+        /// The first transport's registers.
+        base: PhysAddr,
+        /// How many transports there are.
+        slots: u32,
+        /// Bytes between consecutive transports (at least
+        /// [`VIRTIO_MMIO_WINDOW_SIZE`]).
+        stride: u64,
+    },
+}
+
 /// A board, as data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoardDescription {
@@ -77,4 +101,14 @@ pub struct BoardDescription {
     pub guest_uart_interrupt: u32,
     /// A button that switches the foreground personality, if the board has one.
     pub hotkey_button: Option<GpioButton>,
+    /// Where the hypervisor finds its physical disk; `None` on a board
+    /// without storage (no personality may then have a disk).
+    pub storage: Option<StorageDescription>,
+    /// Where each personality's emulated virtio-blk (virtio-mmio) disk
+    /// appears in its guest-physical map: a [`VIRTIO_MMIO_WINDOW_SIZE`]
+    /// window, present only for personalities that have a disk.
+    pub guest_disk: GuestPhysAddr,
+    /// The interrupt ID (an SPI) of each personality's emulated disk, as its
+    /// device tree names it.
+    pub guest_disk_interrupt: u32,
 }

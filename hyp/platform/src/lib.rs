@@ -7,4 +7,6 @@ pub mod addr;
 pub mod board;
 
 pub use addr::{GuestPhysAddr, PhysAddr, PhysRange, GuestPhysRange};
-pub use board::{BoardDescription, Cpu, GicDescription, GpioButton, MAX_CPUS};
+pub use board::{
+    BoardDescription, Cpu, GicDescription, GpioButton, MAX_CPUS, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
+};

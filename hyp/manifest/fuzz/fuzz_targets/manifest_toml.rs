@@ -7,7 +7,9 @@ use janus_manifest::{
     BootPlan, PayloadBuilder, PersonalityPlan, parse_payload, plan_personality_layout,
     validate_plan,
 };
-use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+use janus_platform::{
+    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn board() -> BoardDescription {
@@ -32,6 +34,13 @@ fn board() -> BoardDescription {
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
         hotkey_button: None,
+        storage: Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(0x0a00_0000),
+            slots: 32,
+            stride: 0x200,
+        }),
+        guest_disk: GuestPhysAddr(0x0a00_0000),
+        guest_disk_interrupt: 48,
     }
 }
 
@@ -55,10 +64,16 @@ fuzz_target!(|text: &str| {
                     .push(plan)
                     .expect("validated personality count fits the plan");
             }
+            // xtask embeds the device key exactly when a disk is encrypted.
+            let encrypted = manifest
+                .personalities
+                .iter()
+                .any(|personality| personality.disk.is_some_and(|disk| disk.encrypted));
             let plan = BootPlan {
                 board,
                 console: manifest.console,
                 personalities,
+                device_key: encrypted.then_some([0x5a; 32]),
             };
             let payload = builder.finish(&plan);
             let (decoded, blobs) = parse_payload(&payload).expect("an encoded payload decodes");

@@ -9,15 +9,17 @@ mod plan_tests;
 mod properties;
 mod validate_tests;
 
-use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange};
+use janus_platform::{
+    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+};
 
 use crate::model::{Manifest, PersonalityConfig};
-use crate::plan::{Blob, BootPlan, PersonalityPlan};
+use crate::plan::{Blob, BootPlan, DiskPartition, DiskPlan, PersonalityPlan};
 
 pub(crate) const MIB: u64 = 1 << 20;
 
 /// A qemu-virt-like board: 2 GiB of RAM at 1 GiB, the hypervisor in the
-/// first 128 MiB, four cores.
+/// first 128 MiB, four cores, 32 virtio-mmio transports for storage.
 pub(crate) fn board() -> BoardDescription {
     board_with_cpus(4)
 }
@@ -38,8 +40,18 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
         hotkey_button: None,
+        storage: Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(0x0a00_0000),
+            slots: 32,
+            stride: 0x200,
+        }),
+        guest_disk: GuestPhysAddr(0x0a00_0000),
+        guest_disk_interrupt: 48,
     }
 }
+
+/// A device key that is not all zeros.
+pub(crate) const DEVICE_KEY: [u8; 32] = [0x5a; 32];
 
 pub(crate) const SAMPLE: &str = r#"# boards/qemu-virt/janus-test.toml
 board = "qemu-virt"
@@ -83,6 +95,7 @@ pub(crate) fn personality(name: &str, cpus: &[u8], base: u64, size: u64) -> Pers
         kernel: "builtin:testguest".into(),
         initrd: None,
         cmdline: String::new(),
+        disk: None,
     }
 }
 
@@ -121,6 +134,7 @@ pub(crate) fn valid_plan() -> BootPlan {
             },
             GuestPhysAddr(base + 125 * MIB),
         )),
+        disk: None,
     };
     BootPlan {
         board: board(),
@@ -130,7 +144,24 @@ pub(crate) fn valid_plan() -> BootPlan {
             entry("work", &[2, 3], 0x5000_0000),
         ])
         .unwrap(),
+        device_key: None,
     }
+}
+
+/// [`valid_plan`] with a plain personal disk, an encrypted work disk and the
+/// device key that wraps the latter's key.
+pub(crate) fn valid_plan_with_disks() -> BootPlan {
+    valid_plan().with(|plan| {
+        plan.personalities[0].disk = Some(DiskPlan {
+            partition: DiskPartition::Personal,
+            encrypted: false,
+        });
+        plan.personalities[1].disk = Some(DiskPlan {
+            partition: DiskPartition::Work,
+            encrypted: true,
+        });
+        plan.device_key = Some(DEVICE_KEY);
+    })
 }
 
 pub(crate) const PLAN_PAYLOAD_LENGTH: u64 = 0x6000;

@@ -271,3 +271,160 @@ fn the_console_mode_survives_the_boot_plan() {
         assert_eq!(decoded, plan);
     }
 }
+
+/// [`SAMPLE`] with `personal_disk` and `work_disk` added after each
+/// personality's `kernel` line (lines 9 and 18 of the result).
+fn with_disks(personal_disk: &str, work_disk: &str) -> String {
+    let mut tables = SAMPLE.split("\n\n[[personality]]\n");
+    let head = tables.next().unwrap();
+    let personal = tables.next().unwrap();
+    let work = tables.next().unwrap();
+    let personal = personal.replacen(
+        "kernel = \"builtin:testguest\"                   # or a path relative to the manifest file\n",
+        &format!("kernel = \"builtin:testguest\"\n{personal_disk}\n"),
+        1,
+    );
+    format!("{head}\n\n[[personality]]\n{personal}\n\n[[personality]]\n{work}{work_disk}\n")
+}
+
+#[test]
+fn disks_parse_with_encryption_off_by_default() {
+    use crate::plan::{DiskPartition, DiskPlan};
+    let text = with_disks(
+        "disk = { partition = \"personal\" }",
+        "disk = { partition = \"work\", encrypted = true }",
+    );
+    let manifest = load("janus.toml", &text, &board()).unwrap();
+    assert_eq!(
+        manifest.personalities[0].disk,
+        Some(DiskPlan { partition: DiskPartition::Personal, encrypted: false })
+    );
+    assert_eq!(
+        manifest.personalities[1].disk,
+        Some(DiskPlan { partition: DiskPartition::Work, encrypted: true })
+    );
+    // The sub-table form means the same.
+    let text = format!("{SAMPLE}\n[personality.disk]\npartition = \"work\"\nencrypted = false\n");
+    assert_eq!(
+        parse("janus.toml", &text).unwrap().personalities[1].disk,
+        Some(DiskPlan { partition: DiskPartition::Work, encrypted: false })
+    );
+    assert_eq!(parse("janus.toml", SAMPLE).unwrap().personalities[0].disk, None);
+}
+
+#[test]
+fn an_unknown_partition_names_the_line_and_the_choices() {
+    let text = with_disks("disk = { partition = \"home\" }", "");
+    let errors = parse("janus.toml", &text).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:9: personality \"personal\" disk.partition: unknown disk partition \"home\". Fix: use \
+             partition = \"personal\" or \"work\""
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("\"shared\" is reserved for the shared space"), "{lines:?}");
+}
+
+#[test]
+fn the_shared_space_is_not_a_private_disk() {
+    let text = with_disks("", "disk = { partition = \"shared\" }");
+    let lines = rendered(&parse("janus.toml", &text).unwrap_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:18: personality \"work\" disk.partition: partition \"shared\" is the shared space, not \
+             a private disk. Fix: use partition = \"personal\" or \"work\""
+        ),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_partition_given_twice_is_refused_at_the_second() {
+    let text = with_disks(
+        "disk = { partition = \"work\" }",
+        "disk = { partition = \"work\", encrypted = true }",
+    );
+    let errors = load("janus.toml", &text, &board()).unwrap_err();
+    let lines = rendered(&errors);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:18: personality \"work\" disk.partition: partition \"work\" is already the disk of \
+             personality \"personal\""
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("Fix: give each personality its own partition"), "{lines:?}");
+    assert!(matches!(
+        errors.errors[0].kind,
+        ManifestErrorKind::Invalid(ValidationError::DiskShared { .. })
+    ));
+}
+
+#[test]
+fn a_disk_on_a_board_without_storage_is_refused_with_its_line() {
+    let text = with_disks("", "disk = { partition = \"work\" }");
+    let mut no_storage = board();
+    no_storage.storage = None;
+    let lines = rendered(&load("janus.toml", &text, &no_storage).unwrap_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("janus.toml:18: personality \"work\" disk: board \"qemu-virt\" has no storage"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("Fix: remove the disk from work"), "{lines:?}");
+}
+
+#[test]
+fn unknown_keys_in_the_disk_table_are_refused_with_their_line() {
+    let text = with_disks("", "disk = { partition = \"work\", encrypt = true }");
+    let lines = rendered(&parse("janus.toml", &text).unwrap_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("janus.toml:18: toml: unknown field `encrypt`, expected `partition` or `encrypted`"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("Fix: remove the key or correct its spelling"), "{lines:?}");
+    let text = with_disks("", "disk = { encrypted = true }");
+    let lines = rendered(&parse("janus.toml", &text).unwrap_err());
+    assert!(lines[0].starts_with("janus.toml:18: toml: missing field `partition`"), "{lines:?}");
+    assert!(lines[0].contains("Fix: add the missing key"), "{lines:?}");
+}
+
+#[test]
+fn wrongly_typed_disk_values_are_refused_with_their_line() {
+    let text = with_disks(
+        "disk = { partition = 2 }",
+        "disk = { partition = \"work\", encrypted = \"yes\" }",
+    );
+    let lines = rendered(&parse("janus.toml", &text).unwrap_err());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:9: personality \"personal\" disk.partition: partition must be a string, not an integer"
+        ),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("Fix: use partition = \"personal\" or \"work\""), "{lines:?}");
+    assert!(
+        lines[1].starts_with(
+            "janus.toml:18: personality \"work\" disk.encrypted: encrypted must be true or false, not a string. \
+             Fix: write encrypted = true"
+        ),
+        "{lines:?}"
+    );
+    let text = with_disks("", "disk = \"work\"");
+    let lines = rendered(&parse("janus.toml", &text).unwrap_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(
+            "janus.toml:18: toml: invalid type: string \"work\", expected a disk table such as { partition = \"work\", \
+             encrypted = true }. Fix: give the key a value of the expected type"
+        ),
+        "{lines:?}"
+    );
+}

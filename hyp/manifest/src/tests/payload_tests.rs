@@ -1,7 +1,7 @@
 //! Payload layout, round trip, and one test per `PayloadError` variant.
 
-use super::{PLAN_PAYLOAD_LENGTH, valid_plan};
-use crate::codec::{decode_plan, encode_plan};
+use super::{DEVICE_KEY, PLAN_PAYLOAD_LENGTH, valid_plan, valid_plan_with_disks};
+use crate::codec::{MAX_ENCODED_PLAN_SIZE, decode_plan, encode_plan};
 use crate::payload::{
     PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_HEADER_SIZE, PayloadBuilder, PayloadError, fnv1a64,
     parse_payload, payload_length,
@@ -311,7 +311,8 @@ fn plan_invalid_tag() {
     );
     assert!(error.to_string().contains("gic version"));
     let mut plan = encode_plan(&valid_plan());
-    let initrd_tag = plan.len() - 25;
+    // The last personality ends with its initrd (1 + 24) and no disk (1).
+    let initrd_tag = plan.len() - 26;
     plan[initrd_tag] = 2;
     assert_eq!(
         decode_plan(&plan),
@@ -320,6 +321,109 @@ fn plan_invalid_tag() {
             value: 2
         })
     );
+}
+
+#[test]
+fn plan_invalid_storage_and_device_key_tags() {
+    // Without personalities and key the plan ends: storage (1 + 20),
+    // guest_disk (8), guest_disk_interrupt (4), console, key tag, count.
+    let mut plan = valid_plan();
+    plan.personalities.clear();
+    let bytes = encode_plan(&plan);
+    let storage_tag = bytes.len() - 3 - 12 - 21;
+    assert_eq!(bytes[storage_tag], 1);
+    let key_tag = bytes.len() - 2;
+    assert_eq!(bytes[key_tag], 0);
+    for (at, value, field) in [(storage_tag, 2, "storage"), (key_tag, 2, "device key presence")] {
+        let mut edited = bytes.clone();
+        edited[at] = value;
+        assert_eq!(
+            decode_plan(&edited),
+            Err(PayloadError::PlanInvalidTag { field, value })
+        );
+    }
+}
+
+#[test]
+fn plan_invalid_disk_tags() {
+    // The last personality ends with its disk: presence, partition, encrypted.
+    let bytes = encode_plan(&valid_plan_with_disks());
+    let end = bytes.len();
+    assert_eq!(bytes[end - 3..], [1, 1, 1]);
+    for (at, value, field) in [
+        (end - 3, 2, "disk presence"),
+        (end - 2, 2, "disk partition"),
+        (end - 1, 2, "disk encrypted"),
+    ] {
+        let mut edited = bytes.clone();
+        edited[at] = value;
+        let error = decode_plan(&edited).unwrap_err();
+        assert_eq!(error, PayloadError::PlanInvalidTag { field, value });
+        assert!(error.to_string().contains(field), "{error}");
+    }
+}
+
+#[test]
+fn disks_and_device_key_round_trip() {
+    let plan = valid_plan_with_disks();
+    let payload = PayloadBuilder::new().finish(&plan);
+    let (decoded, blobs) = parse_payload(&payload).unwrap();
+    assert_eq!(decoded, plan);
+    assert_eq!(decoded.device_key, Some(DEVICE_KEY));
+    assert_eq!(validate_plan(&decoded, blobs.len().max(PLAN_PAYLOAD_LENGTH)), Ok(()));
+    // A board without storage round-trips too.
+    let mut plan = valid_plan();
+    plan.board.storage = None;
+    assert_eq!(decode_plan(&encode_plan(&plan)), Ok(plan));
+}
+
+#[test]
+fn disk_and_device_key_truncation_is_rejected() {
+    let bytes = encode_plan(&valid_plan_with_disks());
+    assert!(matches!(
+        decode_plan(&bytes[..bytes.len() - 1]),
+        Err(PayloadError::PlanTruncated {
+            field: "disk encrypted",
+            ..
+        })
+    ));
+    let mut plan = valid_plan_with_disks();
+    plan.personalities.clear();
+    let bytes = encode_plan(&plan);
+    // Cut inside the key: drop the count and the key's last byte.
+    assert!(matches!(
+        decode_plan(&bytes[..bytes.len() - 2]),
+        Err(PayloadError::PlanTruncated {
+            field: "device key",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn the_largest_plan_encodes_to_the_size_bound() {
+    use janus_platform::{GpioButton, PhysAddr};
+    let mut plan = valid_plan_with_disks();
+    plan.board.name = "b".repeat(32).as_str().try_into().unwrap();
+    while plan.board.cpus.push(janus_platform::Cpu { mpidr: 0 }).is_ok() {}
+    plan.board.gic = janus_platform::GicDescription::V2 {
+        distributor: PhysAddr(1),
+        cpu_interface: PhysAddr(2),
+        hypervisor_interface: PhysAddr(3),
+        virtual_cpu_interface: PhysAddr(4),
+    };
+    plan.board.hotkey_button = Some(GpioButton {
+        controller: PhysAddr(0x0903_0000),
+        line: 3,
+        interrupt: 39,
+    });
+    let mut personality = plan.personalities[1].clone();
+    personality.name = "p".repeat(16).as_str().try_into().unwrap();
+    while personality.cpus.push(0).is_ok() {}
+    plan.personalities.clear();
+    while plan.personalities.push(personality.clone()).is_ok() {}
+    assert_eq!(encode_plan(&plan).len(), MAX_ENCODED_PLAN_SIZE);
+    assert!(PAYLOAD_HEADER_SIZE as usize + MAX_ENCODED_PLAN_SIZE <= PAYLOAD_BLOB_ALIGNMENT as usize);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 use janus_platform::{GuestPhysAddr, PhysRange};
 
-use super::{MIB, PLAN_PAYLOAD_LENGTH, With, valid_plan};
-use crate::plan::{Blob, BlobKind, BootPlan, PlanError, validate_plan};
+use super::{MIB, PLAN_PAYLOAD_LENGTH, With, valid_plan, valid_plan_with_disks};
+use crate::plan::{Blob, BlobKind, BootPlan, DiskPartition, PlanError, validate_plan};
 use crate::rules::NameProblem;
 
 /// Validates and checks the message mentions `needle`.
@@ -23,7 +23,43 @@ fn valid_plan_passes() {
 }
 
 #[test]
+fn valid_plan_with_disks_passes() {
+    assert_eq!(
+        validate_plan(&valid_plan_with_disks(), PLAN_PAYLOAD_LENGTH),
+        Ok(())
+    );
+}
+
+#[test]
 fn board_invalid() {
+    use janus_platform::{GuestPhysAddr as Guest, PhysAddr, StorageDescription};
+    fn storage(base: u64, slots: u32, stride: u64) -> Option<StorageDescription> {
+        Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(base),
+            slots,
+            stride,
+        })
+    }
+    type Edit = fn(&mut BootPlan);
+    let cases: [(Edit, &str); 8] = [
+        (|p| p.board.guest_disk_interrupt = 31, "guest disk's interrupt"),
+        (|p| p.board.guest_disk_interrupt = 1020, "guest disk's interrupt"),
+        (|p| p.board.guest_disk_interrupt = 33, "share an interrupt"),
+        (|p| p.board.guest_disk = Guest(0x0900_0e00), "overlaps the guest UART"),
+        (|p| p.board.guest_disk = Guest(u64::MAX - 0xff), "wraps"),
+        (|p| p.board.guest_disk = Guest(0x4000_0000 - 0x100), "board RAM"),
+        (|p| p.board.storage = storage(0x0a00_0000, 0, 0x200), "storage"),
+        (|p| p.board.storage = storage(0x0a00_0000, 32, 0x100), "storage"),
+    ];
+    for (edit, needle) in cases {
+        let error = rejected(&valid_plan().with(edit), needle);
+        assert!(matches!(error, PlanError::BoardInvalid { .. }), "{error:?}");
+    }
+    let wrapping = valid_plan().with(|p| p.board.storage = storage(u64::MAX - 0x1000, 32, 0x200));
+    assert!(matches!(
+        rejected(&wrapping, "storage"),
+        PlanError::BoardInvalid { .. }
+    ));
     let cases: [fn(&mut BootPlan); 6] = [
         |p| p.board.hotkey_button = Some(janus_platform::GpioButton { controller: janus_platform::PhysAddr(0x0903_0000), line: 9, interrupt: 39 }),
         |p| p.board.ram = PhysRange::new(u64::MAX, 2),
@@ -302,4 +338,60 @@ fn dtb_too_large() {
         error.to_string().contains("\"personal\" device tree"),
         "{error}"
     );
+}
+
+#[test]
+fn disk_shared() {
+    let plan = valid_plan_with_disks().with(|p| {
+        p.personalities[1].disk.as_mut().unwrap().partition = DiskPartition::Personal;
+    });
+    assert_eq!(
+        rejected(
+            &plan,
+            "\"work\" disk uses partition \"personal\", which \"personal\" already has"
+        ),
+        PlanError::DiskShared {
+            personality: "work".try_into().unwrap(),
+            other: "personal".try_into().unwrap(),
+            partition: DiskPartition::Personal,
+        }
+    );
+}
+
+#[test]
+fn disk_without_storage() {
+    let plan = valid_plan_with_disks().with(|p| p.board.storage = None);
+    assert_eq!(
+        rejected(&plan, "\"personal\" has a disk but the board has no storage"),
+        PlanError::DiskWithoutStorage {
+            personality: "personal".try_into().unwrap()
+        }
+    );
+}
+
+#[test]
+fn encrypted_disk_without_key() {
+    let plan = valid_plan_with_disks().with(|p| p.device_key = None);
+    assert_eq!(
+        rejected(&plan, "\"work\" disk is encrypted but the boot plan has no device key"),
+        PlanError::EncryptedDiskWithoutKey {
+            personality: "work".try_into().unwrap()
+        }
+    );
+    // A plain disk needs no key.
+    let plain = plan.with(|p| p.personalities[1].disk.as_mut().unwrap().encrypted = false);
+    assert_eq!(validate_plan(&plain, PLAN_PAYLOAD_LENGTH), Ok(()));
+}
+
+#[test]
+fn device_key_all_zero() {
+    let plan = valid_plan_with_disks().with(|p| p.device_key = Some([0; 32]));
+    assert_eq!(rejected(&plan, "device key is all zeros"), PlanError::DeviceKeyAllZero);
+    // Whether or not a disk needs it.
+    let plan = valid_plan().with(|p| p.device_key = Some([0; 32]));
+    assert_eq!(rejected(&plan, "all zeros"), PlanError::DeviceKeyAllZero);
+    let mut key = [0; 32];
+    key[31] = 1;
+    let plan = valid_plan_with_disks().with(|p| p.device_key = Some(key));
+    assert_eq!(validate_plan(&plan, PLAN_PAYLOAD_LENGTH), Ok(()));
 }

@@ -1,7 +1,7 @@
 //! Property tests: encoding round trips, decoding never panics, and the
 //! validator's verdict on generated layouts.
 
-use janus_platform::{GuestPhysAddr, PhysRange};
+use janus_platform::{GuestPhysAddr, PhysAddr, PhysRange, StorageDescription};
 use proptest::prelude::*;
 
 use crate::ConsoleMode;
@@ -12,11 +12,22 @@ use crate::kernel::flatten_kernel;
 use crate::layout::plan_personality_layout;
 use crate::model::{Manifest, parse_size};
 use crate::payload::{PayloadBuilder, parse_payload, payload_length};
-use crate::plan::{Blob, BootPlan, PersonalityPlan, validate_plan};
+use crate::plan::{Blob, BootPlan, DiskPartition, DiskPlan, PersonalityPlan, validate_plan};
 use crate::validate::{ValidationError, validate};
 
 fn blob() -> impl Strategy<Value = Blob> {
     (any::<u64>(), any::<u64>()).prop_map(|(offset, size)| Blob { offset, size })
+}
+
+fn disk() -> impl Strategy<Value = DiskPlan> {
+    (prop::sample::select(DiskPartition::ALL.to_vec()), any::<bool>())
+        .prop_map(|(partition, encrypted)| DiskPlan { partition, encrypted })
+}
+
+fn storage() -> impl Strategy<Value = StorageDescription> {
+    (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(base, slots, stride)| {
+        StorageDescription::VirtioMmio { base: PhysAddr(base), slots, stride }
+    })
 }
 
 fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
@@ -27,9 +38,10 @@ fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
         (blob(), any::<u64>(), any::<u64>()),
         (blob(), any::<u64>()),
         proptest::option::of((blob(), any::<u64>())),
+        proptest::option::of(disk()),
     )
         .prop_map(
-            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd)| {
+            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd, disk)| {
                 let mut short_name = heapless::String::new();
                 for character in name.chars() {
                     if short_name.push(character).is_err() {
@@ -46,6 +58,7 @@ fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
                     dtb,
                     dtb_load: GuestPhysAddr(dtb_load),
                     initrd: initrd.map(|(blob, load)| (blob, GuestPhysAddr(load))),
+                    disk,
                 }
             },
         )
@@ -57,35 +70,51 @@ fn boot_plan() -> impl Strategy<Value = BootPlan> {
         "[a-z-]{0,32}",
         any::<u64>(),
         0..=8usize,
+        (proptest::option::of(storage()), any::<u64>(), any::<u32>()),
+        proptest::option::of(any::<[u8; 32]>()),
     )
-        .prop_map(|(personalities, name, base, cpus)| {
+        .prop_map(|(personalities, name, base, cpus, (storage, guest_disk, guest_disk_interrupt), device_key)| {
             let mut plan = valid_plan();
             plan.board.name = name.as_str().try_into().unwrap();
             plan.board.ram.start.0 = base;
             plan.board.cpus.truncate(cpus.min(4));
+            plan.board.storage = storage;
+            plan.board.guest_disk = GuestPhysAddr(guest_disk);
+            plan.board.guest_disk_interrupt = guest_disk_interrupt;
             plan.personalities = heapless::Vec::from_slice(&personalities).unwrap();
+            plan.device_key = device_key;
             plan
         })
 }
 
 /// `count` personalities in disjoint, aligned 2 MiB-granular slots of the
-/// board RAM above the hypervisor, each with its own core.
+/// board RAM above the hypervisor, each with its own core; the first two may
+/// have the personal and the work disk, each plain or encrypted.
 fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
     (1..=4usize)
-        .prop_flat_map(|count| proptest::collection::vec((8..=64u64, 0..=16u64), count))
-        .prop_map(|slots| {
+        .prop_flat_map(|count| {
+            (
+                proptest::collection::vec((8..=64u64, 0..=16u64), count),
+                proptest::collection::vec(proptest::option::of(any::<bool>()), 2),
+            )
+        })
+        .prop_map(|(slots, disks)| {
             let mut base = 0x4800_0000;
             let personalities = slots
                 .iter()
                 .enumerate()
                 .map(|(index, &(size_units, gap_units))| {
                     base += gap_units * 2 * MIB;
-                    let config = personality(
+                    let mut config = personality(
                         &format!("p{index}"),
                         &[index as u8],
                         base,
                         size_units * 2 * MIB,
                     );
+                    config.disk = DiskPartition::ALL
+                        .get(index)
+                        .zip(disks.get(index).copied().flatten())
+                        .map(|(&partition, encrypted)| DiskPlan { partition, encrypted });
                     base += size_units * 2 * MIB;
                     config
                 })
@@ -163,7 +192,9 @@ proptest! {
             let initrd = initrd_length.map(|length| builder.add_blob(&vec![0x1d; length as usize]));
             personalities.push(PersonalityPlan::assemble(config, &layout, kernel_blob, dtb, initrd).unwrap()).unwrap();
         }
-        let plan = BootPlan { board: board(), console: ConsoleMode::Switched, personalities };
+        let encrypted = manifest.personalities.iter().any(|config| config.disk.is_some_and(|disk| disk.encrypted));
+        let device_key = encrypted.then_some(super::DEVICE_KEY);
+        let plan = BootPlan { board: board(), console: ConsoleMode::Switched, personalities, device_key };
         let payload = builder.finish(&plan);
         let (decoded, blobs) = parse_payload(&payload).unwrap();
         prop_assert_eq!(&decoded, &plan);

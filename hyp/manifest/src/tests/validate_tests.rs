@@ -344,3 +344,62 @@ fn every_problem_is_reported_at_once() {
     let errors = validate(&manifest, &board()).unwrap_err();
     assert_eq!(errors.len(), 5, "{errors:#?}");
 }
+
+#[test]
+fn disk_shared() {
+    use crate::plan::{DiskPartition, DiskPlan};
+    let manifest = sample().with(|m| {
+        let disk = Some(DiskPlan {
+            partition: DiskPartition::Work,
+            encrypted: true,
+        });
+        m.personalities[0].disk = disk;
+        m.personalities[1].disk = disk;
+    });
+    let (error, text) = expect_error!(
+        manifest,
+        ValidationError::DiskShared { .. },
+        "personality \"work\" disk.partition"
+    );
+    assert_eq!(
+        error,
+        ValidationError::DiskShared {
+            personality: crate::PersonalityRef {
+                index: 1,
+                name: "work".into()
+            },
+            partition: DiskPartition::Work,
+            other: "personal".into(),
+        }
+    );
+    assert!(
+        text.contains("partition \"work\" is already the disk of personality \"personal\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("remove the disk from work or personal, or use partition = \"personal\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn disk_without_storage() {
+    use crate::plan::{DiskPartition, DiskPlan};
+    let manifest = sample().with(|m| {
+        m.personalities[0].disk = Some(DiskPlan {
+            partition: DiskPartition::Personal,
+            encrypted: false,
+        });
+    });
+    let mut no_storage = board();
+    no_storage.storage = None;
+    let (_, text) = expect_error!(
+        manifest,
+        no_storage,
+        ValidationError::DiskWithoutStorage { .. },
+        "personality \"personal\" disk"
+    );
+    assert!(text.contains("board \"qemu-virt\" has no storage"), "{text}");
+    assert!(text.contains("remove the disk from personal"), "{text}");
+    assert_eq!(validate(&manifest, &board()), Ok(()));
+}

@@ -1,0 +1,325 @@
+//! Each personality's private disk: the virtio-blk model of `janus-virtio`
+//! over one GPT partition of the physical disk (`janus-disklayout`), with
+//! the work partition encrypted sector by sector (`janus-diskcrypt`).
+//!
+//! Requests are served synchronously on the core whose vCPU wrote
+//! QueueNotify: the model copies each descriptor and header out of guest
+//! RAM before checking it, moves data through a per-personality bounce
+//! buffer, and takes the physical disk's ticket lock once per chunk, so a
+//! personality flooding its queue delays the other by at most one chunk.
+
+use janus_diskcrypt::SectorCipher;
+use janus_disklayout::Partition;
+use janus_manifest::MAX_PERSONALITIES;
+use janus_platform::PhysRange;
+use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, VirtioBlock};
+use spin::Mutex;
+
+use crate::disk::{self, SECTOR};
+
+/// The bounce buffer per personality: the largest chunk moved per lock.
+const SCRATCH_SIZE: usize = 64 * 1024;
+/// The size of the guest's register window.
+pub const WINDOW: u64 = 0x200;
+/// Queue size offered to the guest.
+const QUEUE_SIZE: u16 = 256;
+
+#[repr(C, align(4096))]
+struct Scratch([u8; SCRATCH_SIZE]);
+
+/// One personality's disk.
+struct VirtualDisk {
+    device: VirtioBlock,
+    partition: Partition,
+    cipher: Option<SectorCipher>,
+    ram: PhysRange,
+}
+
+static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
+static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
+/// Where encrypted writes are enciphered (the guest's data must not be).
+static CIPHERTEXT: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
+
+fn serial(name: &str) -> [u8; 20] {
+    let mut serial = [0u8; 20];
+    for (slot, byte) in serial.iter_mut().zip(b"janus-".iter().chain(name.as_bytes())) {
+        *slot = *byte;
+    }
+    serial
+}
+
+/// Gives personality `index` (named `name`, RAM `ram`) a disk backed by
+/// `partition`, encrypted with `cipher` if given (boot core, once).
+pub fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher: Option<SectorCipher>) -> bool {
+    let Some(slot) = DISKS.get(index) else { return false };
+    let config = BlockConfig { serial: serial(name), queue_size_max: QUEUE_SIZE, segment_max: 128, size_max: SCRATCH_SIZE as u32 };
+    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram });
+    true
+}
+
+/// The personality's RAM, as the device model sees it.
+struct GuestRam(PhysRange);
+
+impl GuestRam {
+    fn check(&self, address: u64, length: usize) -> Result<(), MemoryError> {
+        if self.0.contains_span(address, length as u64) { Ok(()) } else { Err(MemoryError) }
+    }
+}
+
+impl GuestMemory for GuestRam {
+    fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), MemoryError> {
+        self.check(address, buffer.len())?;
+        // SAFETY: the span lies inside the personality's RAM (checked
+        // above), which Janus identity-maps as normal memory and which
+        // never overlaps Janus' own memory (validate_plan). The guest may
+        // change it concurrently; the model only uses this copy.
+        unsafe { core::ptr::copy_nonoverlapping(address as *const u8, buffer.as_mut_ptr(), buffer.len()) };
+        Ok(())
+    }
+
+    fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
+        self.check(address, data.len())?;
+        // SAFETY: as for read: the span is inside the personality's RAM.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), address as *mut u8, data.len()) };
+        Ok(())
+    }
+
+    fn fence(&self) {
+        crate::arch::memory_barrier();
+    }
+}
+
+/// A partition of the physical disk, enciphered or not.
+struct PartitionBackend<'a> {
+    partition: Partition,
+    cipher: Option<&'a SectorCipher>,
+    ciphertext: &'a mut [u8],
+}
+
+impl PartitionBackend<'_> {
+    fn physical(&self, sector: u64, length: usize) -> Result<u64, BackendError> {
+        let count = (length / SECTOR) as u64;
+        match sector.checked_add(count) {
+            Some(end) if end <= self.partition.sectors => self.partition.first_lba.checked_add(sector).ok_or(BackendError::OutOfRange),
+            _ => Err(BackendError::OutOfRange),
+        }
+    }
+}
+
+fn with_disk<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskError>) -> Result<T, BackendError> {
+    let mut guard = disk::DISK.lock();
+    let Some(physical) = guard.as_mut() else { return Err(BackendError::Io) };
+    operation(physical).map_err(|error| match error {
+        disk::DiskError::OutOfRange => BackendError::OutOfRange,
+        disk::DiskError::Unaligned | disk::DiskError::Device => BackendError::Io,
+    })
+}
+
+impl BlockBackend for PartitionBackend<'_> {
+    fn sectors(&self) -> u64 {
+        self.partition.sectors
+    }
+
+    fn read(&mut self, sector: u64, buffer: &mut [u8]) -> Result<(), BackendError> {
+        let physical = self.physical(sector, buffer.len())?;
+        with_disk(|disk| disk.read(physical, buffer))?;
+        if let Some(cipher) = self.cipher {
+            cipher.decrypt_sectors(sector, buffer).map_err(|_| BackendError::Io)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+        let physical = self.physical(sector, data.len())?;
+        let Some(cipher) = self.cipher else {
+            return with_disk(|disk| disk.write(physical, data));
+        };
+        let staging = self.ciphertext.get_mut(..data.len()).ok_or(BackendError::Io)?;
+        staging.copy_from_slice(data);
+        cipher.encrypt_sectors(sector, staging).map_err(|_| BackendError::Io)?;
+        with_disk(|disk| disk.write(physical, staging))
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        with_disk(|disk| disk.flush())
+    }
+}
+
+/// What a guest access did.
+pub struct Access {
+    /// The value for a read.
+    pub value: u64,
+    /// The device's interrupt line is up after the access.
+    pub interrupt: bool,
+    /// A guest error to report (rate-limited by the caller).
+    pub error: Option<janus_virtio::DeviceError>,
+}
+
+/// A guest access to personality `index`'s disk registers at `offset`.
+pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Option<Access> {
+    let mut guard = DISKS.get(index)?.lock();
+    let disk = guard.as_mut()?;
+    let mut scratch = SCRATCH.get(index)?.lock();
+    let mut ciphertext = CIPHERTEXT.get(index)?.lock();
+    let mut backend = PartitionBackend { partition: disk.partition, cipher: disk.cipher.as_ref(), ciphertext: &mut ciphertext.0 };
+    let mut memory = GuestRam(disk.ram);
+    let value = match write {
+        Some(value) => {
+            let _ = disk.device.write(offset, width, value, &mut memory, &mut backend, &mut scratch.0);
+            0
+        }
+        None => disk.device.read(offset, width, &backend),
+    };
+    Some(Access { value, interrupt: disk.device.interrupt_line(), error: disk.device.take_last_error() })
+}
+
+/// Puts personality `index`'s disk back in its reset state (the
+/// personality is restarting) after making everything it wrote durable.
+pub fn reset(index: usize) {
+    let Some(slot) = DISKS.get(index) else { return };
+    let mut guard = slot.lock();
+    if let Some(disk) = guard.as_mut() {
+        disk.device.reset();
+        let _ = with_disk(|physical| physical.flush());
+    }
+}
+
+/// Why storage could not be brought up; boot stops with this line.
+pub enum BringUpError {
+    /// No virtio-blk device was found.
+    NoDisk,
+    /// The disk's partition table is not usable.
+    Layout(janus_disklayout::LayoutError),
+    /// A physical read or write failed.
+    Io(&'static str),
+    /// An encrypted disk needs random bytes and there is no entropy source.
+    NoEntropy,
+    /// The key metadata is unreadable.
+    Meta(janus_diskcrypt::MetaError),
+    /// The stored key does not unwrap (or the random bytes were refused).
+    Key(janus_diskcrypt::ProvisionError),
+    /// The plan has an encrypted disk but no device key.
+    NoDeviceKey,
+}
+
+impl core::fmt::Display for BringUpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoDisk => write!(
+                f,
+                "no virtio-blk disk found, but a personality has a disk. Fix: attach the Janus disk (cargo xtask run attaches target/janus/disk.img)"
+            ),
+            Self::Layout(error) => write!(
+                f,
+                "the physical disk is not a Janus disk: {error}. Fix: give Janus a disk made by cargo xtask (it never overwrites a foreign one)"
+            ),
+            Self::Io(what) => write!(f, "physical disk I/O failed while {what}"),
+            Self::NoEntropy => write!(
+                f,
+                "no entropy source to make the work disk's key. Fix: give the board a random number generator (QEMU: -device virtio-rng-device, which cargo xtask adds)"
+            ),
+            Self::Meta(error) => write!(f, "janus-meta: {error}"),
+            Self::Key(error) => write!(
+                f,
+                "{error}: the encrypted disk's key does not unwrap with this device's key. Fix: boot with the device key the disk was made with (target/janus/device-key); the work data cannot be read without it"
+            ),
+            Self::NoDeviceKey => write!(f, "an encrypted disk needs a device key and the plan has none. Fix: rebuild with cargo xtask"),
+        }
+    }
+}
+
+fn read_sector(lba: u64, buffer: &mut [u8]) -> Result<(), BringUpError> {
+    with_disk(|disk| disk.read(lba, buffer)).map_err(|_| BringUpError::Io("reading"))
+}
+
+fn write_sectors(lba: u64, data: &[u8]) -> Result<(), BringUpError> {
+    with_disk(|disk| disk.write(lba, data)).map_err(|_| BringUpError::Io("writing janus-meta"))?;
+    with_disk(|disk| disk.flush()).map_err(|_| BringUpError::Io("flushing janus-meta"))
+}
+
+/// Writes one planned metadata record and flushes it.
+fn commit(meta: Partition, write: &janus_diskcrypt::PlannedWrite) -> Result<(), BringUpError> {
+    let mut block = [0u8; janus_diskcrypt::META_BLOCK_SIZE];
+    write.encode(&mut block);
+    let lba = meta.first_lba.checked_add(write.first_sector()).ok_or(BringUpError::Io("locating janus-meta"))?;
+    write_sectors(lba, &block)
+}
+
+/// An encrypted disk's data key (key slot `key_slot`): unwrapped from
+/// janus-meta, or made from the entropy source and recorded there
+/// crash-consistently (first boot, or after a wipe).
+fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(janus_diskcrypt::DataKey, bool), BringUpError> {
+    let device = janus_diskcrypt::DeviceKey::from_bytes(*device_key).map_err(|error| BringUpError::Key(error.into()))?;
+    let mut slots = [[0u8; janus_diskcrypt::META_BLOCK_SIZE]; 2];
+    for (slot, first) in slots.iter_mut().zip(janus_diskcrypt::SLOT_FIRST_SECTORS) {
+        let lba = meta.first_lba.checked_add(first).ok_or(BringUpError::Io("locating janus-meta"))?;
+        read_sector(lba, slot)?;
+    }
+    let [slot0, slot1] = &slots;
+    let selection = janus_diskcrypt::select(slot0, slot1).map_err(BringUpError::Meta)?;
+    let stored = selection
+        .current
+        .as_ref()
+        .and_then(|record| record.key_slots.get(key_slot).copied().flatten())
+        .is_some();
+    let mut random = [0u8; 64];
+    if !stored && !disk::random(&mut random) {
+        return Err(BringUpError::NoEntropy);
+    }
+    let provisioned = janus_diskcrypt::provision_or_load(&selection, &device, key_slot, || random);
+    random.fill(0);
+    match provisioned.map_err(BringUpError::Key)? {
+        janus_diskcrypt::Provisioned::Loaded { key, scrub } => {
+            if let Some(write) = scrub {
+                commit(meta, &write)?;
+            }
+            Ok((key, false))
+        }
+        janus_diskcrypt::Provisioned::Created { key, plan } => {
+            for write in &plan.writes {
+                commit(meta, write)?;
+            }
+            Ok((key, true))
+        }
+    }
+}
+
+/// Finds the physical disk, reads its partition table and gives every
+/// personality with a disk in the plan its partition (boot core, once,
+/// before any personality runs). Does nothing if no personality has a disk.
+pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
+    if plan.personalities.iter().all(|personality| personality.disk.is_none()) {
+        return Ok(());
+    }
+    let Some(storage) = plan.board.storage else { return Err(BringUpError::NoDisk) };
+    let found = disk::probe(&storage);
+    let Some(sectors) = found.disk_sectors else { return Err(BringUpError::NoDisk) };
+    let layout = janus_disklayout::read_layout(sectors, |lba, buffer: &mut [u8; 512]| read_sector(lba, buffer)).map_err(BringUpError::Layout)?;
+    if !layout.headers_intact() {
+        log::warn!("disk: one of the two GPT headers is damaged; using the other (nothing is repaired)");
+    }
+    log::info!("disk: {} MiB, partitions personal {} MiB, work {} MiB", sectors / 2048, layout.personal.sectors / 2048, layout.work.sectors / 2048);
+    for (index, personality) in plan.personalities.iter().enumerate() {
+        let Some(disk_plan) = personality.disk else { continue };
+        let (partition, key_slot) = match disk_plan.partition {
+            janus_manifest::DiskPartition::Personal => (layout.personal, janus_diskcrypt::PERSONAL_KEY_SLOT),
+            janus_manifest::DiskPartition::Work => (layout.work, janus_diskcrypt::WORK_KEY_SLOT),
+        };
+        let cipher = if disk_plan.encrypted {
+            let Some(device_key) = plan.device_key.as_ref() else { return Err(BringUpError::NoDeviceKey) };
+            let (key, created) = disk_key(layout.meta, device_key, key_slot)?;
+            log::info!(
+                "{}: disk {} encrypted with AES-XTS-256 ({})",
+                personality.name,
+                disk_plan.partition.name(),
+                if created { "new key made and wrapped in janus-meta" } else { "key unwrapped from janus-meta" }
+            );
+            Some(SectorCipher::new(&key))
+        } else {
+            log::info!("{}: disk {} (not encrypted)", personality.name, disk_plan.partition.name());
+            None
+        };
+        attach(index, &personality.name, personality.ram, partition, cipher);
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Fakes shared by the fuzz targets: guest RAM in a `Vec` that refuses (and
+//! can be told to abort on) accesses outside it, a disk that aborts when the
+//! device breaks the backend contract, and an input cursor.
+
+#![allow(dead_code)]
+
+use janus_virtio::{BackendError, BlockBackend, GuestMemory, MemoryError};
+
+/// Guest RAM `[base, base + bytes.len())`.
+pub struct VecMemory {
+    pub base: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl VecMemory {
+    fn range(&self, address: u64, length: usize) -> Option<std::ops::Range<usize>> {
+        let start = usize::try_from(address.checked_sub(self.base)?).ok()?;
+        let end = start.checked_add(length)?;
+        (end <= self.bytes.len()).then_some(start..end)
+    }
+}
+
+impl GuestMemory for VecMemory {
+    fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), MemoryError> {
+        let range = self.range(address, buffer.len()).ok_or(MemoryError)?;
+        buffer.copy_from_slice(&self.bytes[range]);
+        Ok(())
+    }
+
+    /// The device checks every range it writes first (rings when the queue
+    /// is enabled, buffers when a chain is parsed), so a write outside guest
+    /// RAM is a bug, not a guest error.
+    fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
+        let Some(range) = self.range(address, data.len()) else {
+            panic!(
+                "write of {} bytes at {address:#x} outside guest RAM",
+                data.len()
+            );
+        };
+        self.bytes[range].copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// A disk in a `Vec`, checking the caller's side of the contract.
+pub struct VecDisk {
+    pub data: Vec<u8>,
+    pub read_only: bool,
+    pub fail: bool,
+}
+
+impl VecDisk {
+    fn range(&self, sector: u64, length: usize) -> std::ops::Range<usize> {
+        assert!(
+            length > 0 && length.is_multiple_of(512),
+            "backend given {length} bytes"
+        );
+        let end = sector
+            .checked_add(length as u64 / 512)
+            .expect("sector overflow reached the backend");
+        assert!(
+            end <= self.sectors(),
+            "backend asked for sectors {sector}..{end} past {}",
+            self.sectors()
+        );
+        sector as usize * 512..end as usize * 512
+    }
+}
+
+impl BlockBackend for VecDisk {
+    fn sectors(&self) -> u64 {
+        self.data.len() as u64 / 512
+    }
+
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn read(&mut self, sector: u64, buffer: &mut [u8]) -> Result<(), BackendError> {
+        let range = self.range(sector, buffer.len());
+        if self.fail {
+            return Err(BackendError::Io);
+        }
+        buffer.copy_from_slice(&self.data[range]);
+        Ok(())
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+        let range = self.range(sector, data.len());
+        assert!(!self.read_only, "write reached a read-only backend");
+        if self.fail {
+            return Err(BackendError::Io);
+        }
+        self.data[range].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        if self.fail {
+            Err(BackendError::Io)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A cursor over the fuzz input that yields zeros once it runs out.
+pub struct Input<'a> {
+    pub bytes: &'a [u8],
+}
+
+impl Input<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        match self.bytes.split_first() {
+            Some((first, rest)) => {
+                self.bytes = rest;
+                *first
+            }
+            None => 0,
+        }
+    }
+
+    pub fn word(&mut self, length: usize) -> u64 {
+        let mut word = [0u8; 8];
+        let length = self.bytes.len().min(length).min(8);
+        let (head, tail) = self.bytes.split_at(length);
+        word[..length].copy_from_slice(head);
+        self.bytes = tail;
+        u64::from_le_bytes(word)
+    }
+
+    pub fn u16(&mut self) -> u16 {
+        self.word(2) as u16
+    }
+
+    pub fn u32(&mut self) -> u32 {
+        self.word(4) as u32
+    }
+
+    pub fn u64(&mut self) -> u64 {
+        self.word(8)
+    }
+}

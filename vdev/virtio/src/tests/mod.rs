@@ -1,0 +1,10 @@
+//! Host tests of the virtio-blk device against fake guest RAM, a fake disk
+//! and a small test driver.
+
+mod chain;
+mod driver;
+mod fake;
+mod proptests;
+mod queue;
+mod requests;
+mod transport;
