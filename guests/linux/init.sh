@@ -17,6 +17,33 @@ for module in @MODULES@; do
     insmod "/lib/modules/$module.ko" 2>/dev/null || echo "init: $module not loaded (built in or already loaded?)"
 done
 
+# The personality's private disk (Janus' emulated virtio-blk) at /data:
+# ext2, made on first boot only. A disk that already carries an ext2
+# superblock (magic 0xef53 at byte 1080) is never reformatted, even if
+# mounting it fails.
+if [ -b /dev/vda ]; then
+    mkdir -p /data
+    magic=$(dd if=/dev/vda bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')
+    if [ "$magic" != "53ef" ]; then
+        echo "init: /dev/vda is blank: making an ext2 file system (first boot)"
+        mke2fs -q -L @PERSONALITY@ /dev/vda >/dev/null 2>&1 || echo "init: error: mke2fs /dev/vda failed"
+    fi
+    # After a power cut an ext2 file system needs a check: preen it (the
+    # safe automatic repairs) the way a distribution's boot does.
+    e2fsck -p /dev/vda >/tmp/e2fsck.log 2>&1
+    status=$?
+    if [ "$status" -ge 4 ]; then
+        echo "init: error: e2fsck -p /dev/vda left errors (exit $status); see /tmp/e2fsck.log"
+    elif [ "$status" -ne 0 ]; then
+        echo "init: e2fsck repaired /dev/vda after an unclean stop (exit $status)"
+    fi
+    if mount -t ext2 /dev/vda /data; then
+        echo "init: /data is /dev/vda"
+    else
+        echo "init: error: could not mount /dev/vda on /data"
+    fi
+fi
+
 # Only emergencies from the kernel on the console from here on, so nothing
 # splits the ready line or the prompt; `dmesg` in the shell shows the rest.
 dmesg -n 1
