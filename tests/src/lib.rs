@@ -34,6 +34,20 @@ pub fn board_name() -> String {
 
 /// The standard two-personality test manifest with the given command lines.
 pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
+    two_test_guests(personal_arguments, work_arguments, ["", ""])
+}
+
+/// The standard test manifest with each personality's private disk; work's
+/// is encrypted.
+pub fn storage_test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
+    two_test_guests(
+        personal_arguments,
+        work_arguments,
+        ["disk = { partition = \"personal\" }\n", "disk = { partition = \"work\", encrypted = true }\n"],
+    )
+}
+
+fn two_test_guests(personal_arguments: &str, work_arguments: &str, [personal_disk, work_disk]: [&str; 2]) -> String {
     format!(
         r#"board = "qemu-virt"
 console = "tagged"
@@ -44,14 +58,14 @@ cpus = [0, 1]
 ram = {{ base = 0x4800_0000, size = "128M" }}
 kernel = "builtin:testguest"
 cmdline = "role=personal {personal_arguments}"
-
+{personal_disk}
 [[personality]]
 name = "work"
 cpus = [2, 3]
 ram = {{ base = 0x5000_0000, size = "128M" }}
 kernel = "builtin:testguest"
 cmdline = "role=work {work_arguments}"
-"#
+{work_disk}"#
     )
 }
 
@@ -136,13 +150,14 @@ impl Machine {
     /// and a fresh disk of its own.
     pub fn boot_with(manifest: &str, extra: &[&str]) -> Machine {
         let disk = Disk::fresh();
-        let mut machine = Self::boot_on(manifest, extra, &disk.path);
+        let mut machine = Self::boot_on(manifest, extra, Some(&disk.path));
         machine._own_disk = Some(disk);
         machine
     }
 
-    /// Boots with extra QEMU arguments on the disk image at `disk`.
-    pub fn boot_on(manifest: &str, extra: &[&str], disk: &Path) -> Machine {
+    /// Boots with extra QEMU arguments on the disk image at `disk` (or with
+    /// no disk attached at all).
+    pub fn boot_on(manifest: &str, extra: &[&str], disk: Option<&Path>) -> Machine {
         let image = build_image(manifest).unwrap_or_else(|error| panic!("building the image failed: {error}"));
         let mut arguments = match xtask::board(&board_name()) {
             Ok((_, arguments)) => arguments,
@@ -158,7 +173,9 @@ impl Machine {
         }
         let monitor = xtask::output_dir().join("tests").join(format!("qmp-{}-{}.sock", std::process::id(), NEXT_ID.fetch_add(1, Ordering::SeqCst)));
         arguments.extend(["-qmp".to_string(), format!("unix:{},server=on,wait=off", monitor.display())]);
-        arguments.extend(xtask::disk_arguments(&board_name(), disk));
+        if let Some(disk) = disk {
+            arguments.extend(xtask::disk_arguments(&board_name(), disk));
+        }
         let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
@@ -407,7 +424,7 @@ pub mod linux {
 
     /// Boots the tagged Linux system on the disk at `disk`.
     pub fn boot_tagged_on(disk: &Path) -> (Machine, usize) {
-        let machine = Machine::boot_on(&tagged_linux_manifest(), &[], disk);
+        let machine = Machine::boot_on(&tagged_linux_manifest(), &[], Some(disk));
         let ready = wait_ready(&machine);
         (machine, ready)
     }

@@ -70,7 +70,20 @@ fn files_survive_restart_and_power_cycle_and_each_disk_is_private() {
     }
 
     // On the host: work's partition is ciphertext, personal's is not.
-    assert!(!contains_bytes(&disk.partition(PartitionKind::Work), WORK_MARKER.as_bytes()), "work's marker is in plaintext on the disk");
+    let mut work = disk.partition(PartitionKind::Work);
+    assert!(!contains_bytes(&work, WORK_MARKER.as_bytes()), "work's marker is in plaintext on the disk");
+    // It is standard AES-XTS-256 (dm-crypt plain64) under the data key
+    // wrapped in janus-meta: with the device key it decrypts to the marker.
+    let meta = disk.partition(PartitionKind::Meta);
+    let slot = |index: usize| -> [u8; 4096] { meta[index * 4096..(index + 1) * 4096].try_into().unwrap() };
+    let selection = janus_diskcrypt::select(&slot(0), &slot(1)).expect("janus-meta has a valid record");
+    let wrapped = selection.current.expect("a record").key_slots[janus_diskcrypt::WORK_KEY_SLOT].expect("work's key is in its slot");
+    let device_key = xtask::devicekey::device_key(&xtask::devicekey::default_path()).unwrap();
+    let key = janus_diskcrypt::unwrap(&janus_diskcrypt::DeviceKey::from_bytes(device_key).unwrap(), &wrapped).expect("the key unwraps");
+    // A fresh ext2 puts its first file's data in the first block group.
+    let head = &mut work[..16 << 20];
+    janus_diskcrypt::SectorCipher::new(&key).decrypt_sectors(0, head).unwrap();
+    assert!(contains_bytes(head, WORK_MARKER.as_bytes()), "work's partition does not decrypt to its marker");
     assert!(contains_bytes(&disk.partition(PartitionKind::Personal), PERSONAL_MARKER.as_bytes()), "personal's marker is not on its partition");
     assert!(!contains_bytes(&disk.partition(PartitionKind::Personal), WORK_MARKER.as_bytes()));
 

@@ -24,9 +24,12 @@ pub fn discover(root: &Path) -> Vec<FuzzCrate> {
         directories.sort();
         for directory in directories {
             let Ok(files) = std::fs::read_dir(directory.join("fuzz_targets")) else { continue };
+            // Targets are the `.rs` files; directories hold shared modules.
             let mut targets: Vec<String> = files
                 .filter_map(|file| file.ok())
-                .filter_map(|file| file.path().file_stem().and_then(|stem| stem.to_str()).map(str::to_string))
+                .map(|file| file.path())
+                .filter(|path| path.is_file() && path.extension().is_some_and(|extension| extension == "rs"))
+                .filter_map(|path| path.file_stem().and_then(|stem| stem.to_str()).map(str::to_string))
                 .collect();
             targets.sort();
             crates.push(FuzzCrate { directory, targets });
@@ -69,17 +72,40 @@ pub fn run_all(root: &Path, seconds: u64) -> Result<()> {
                 .env("CARGO_TARGET_DIR", root.join("target").join("fuzz"))
                 .args(["+nightly", "fuzz", "run", target])
                 .arg(&corpus);
+            // Seeds: seeds/<target>/ if the crate keeps them per target.
             let seeds = fuzz_crate.directory.join("seeds");
-            if seeds.is_dir() {
+            if seeds.join(target).is_dir() {
+                command.arg(seeds.join(target));
+            } else if seeds.is_dir() {
                 command.arg(&seeds);
             }
             command.args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"]);
             println!("xtask: fuzzing {target} for {seconds} s");
             let status = command.status().with_context(|| format!("running cargo fuzz for {target}"))?;
             if !status.success() {
-                bail!("fuzz target {target} found a crash (see the reproducer path above)");
+                bail!("fuzz target {target} failed: a crash (reproducer path above) or a build error (above)");
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_discovered_target_is_a_bin_of_its_fuzz_crate() {
+        let crates = discover(&crate::root());
+        assert!(crates.len() >= 6, "fuzz crates found: {}", crates.len());
+        for fuzz_crate in &crates {
+            let manifest = std::fs::read_to_string(fuzz_crate.directory.join("Cargo.toml")).unwrap();
+            assert!(!fuzz_crate.targets.is_empty(), "{} has no targets", fuzz_crate.directory.display());
+            for target in &fuzz_crate.targets {
+                assert!(manifest.contains(&format!("name = \"{target}\"")), "{target} is not a [[bin]] of {}", fuzz_crate.directory.display());
+            }
+        }
+        let virtio = crates.iter().find(|fuzz_crate| fuzz_crate.directory.ends_with("vdev/virtio/fuzz")).unwrap();
+        assert_eq!(virtio.targets, ["block_request", "virtqueue_chain"], "a shared module directory is not a target");
+    }
 }

@@ -1,9 +1,13 @@
-//! The test guest's life: start, secondary vCPU, canary, attacks, heartbeat.
+//! The test guest's life: start, secondary vCPU, canary, attacks, heartbeat,
+//! and its disk (victim rounds in `disk`, attacks in `disk_attacks`).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::disk::{Disk, Ram};
+use crate::disk_attacks::Attack;
 use crate::hypercalls::{self, hvc, smc};
+use crate::virtio::Mmio;
 use crate::{gic, say};
 
 const STACK_SIZE: usize = 16 * 1024;
@@ -65,6 +69,12 @@ const SGI_IPI_REPLY: u32 = 2;
 const SGI_PRIORITY_FIRST: u32 = 3;
 const SGI_PRIORITY_LAST: u32 = 8;
 const SGI_STORM: u32 = 9;
+
+/// Heartbeats between two `disk=victim` rounds (a round every 200 ms).
+const DISK_ROUND_BEATS: u64 = 10;
+/// The heartbeat at which `attack=virtio-*` attacks start (half a second
+/// after `ready`, so a victim in the other personality is under way).
+const DISK_ATTACK_BEAT: u64 = 25;
 
 fn counter() -> u64 {
     let value: u64;
@@ -251,8 +261,11 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
 
     let mut reset_after = None;
     let mut off_after = None;
+    let mut disk_victim = false;
+    let mut disk_attacks = heapless::Vec::<Attack, 16>::new();
     for argument in arguments.split_whitespace() {
         match argument {
+            "disk=victim" => disk_victim = true,
             "ipi" => test_ipis(),
             "priority" => test_priority_order(),
             "sgi-attack" => attack_interrupts(),
@@ -273,10 +286,33 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
             ("hypercalls", _) => attack_hypercalls(),
             ("reset", Some(beats)) => reset_after = Some(beats),
             ("off", Some(beats)) => off_after = Some(beats),
-            _ => say!("FAIL unknown attack '{attack}'"),
+            ("virtio-all", _) => disk_attacks.extend(Attack::ALL),
+            _ => match kind.strip_prefix("virtio-").and_then(|kind| Attack::parse(kind, target)) {
+                Some(disk_attack) => {
+                    if disk_attacks.push(disk_attack).is_err() {
+                        say!("FAIL too many disk attacks");
+                    }
+                }
+                None => say!("FAIL unknown attack '{attack}'"),
+            },
         }
     }
     say!("ready");
+
+    let mut disk = None;
+    if disk_victim || !disk_attacks.is_empty() {
+        let name = arguments.split_whitespace().find_map(|argument| argument.strip_prefix("role=")).unwrap_or("unnamed");
+        let window = tree
+            .all_nodes()
+            .filter(|node| node.compatible().is_some_and(|compatible| compatible.all().any(|name| name == "virtio,mmio")))
+            .filter_map(|node| node.reg().and_then(|mut reg| reg.next()))
+            .map(|region| region.starting_address as u64)
+            .find(|&base| crate::virtio::is_block_device(base));
+        match window {
+            Some(base) => disk = Disk::open(Mmio::new(base), name, Ram { start: memory.start, size: memory.size }),
+            None => say!("disk FAIL no virtio-mmio block device in the device tree"),
+        }
+    }
 
     if arguments.split_whitespace().any(|argument| argument == "flood") {
         // Print as fast as possible, for ever: Janus must stay responsive
@@ -301,13 +337,25 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
         }
         seen = now;
         beat += 1;
+        if let Some(disk) = disk.as_mut() {
+            if beat == DISK_ATTACK_BEAT && !disk_attacks.is_empty() {
+                disk.run_attacks(&disk_attacks);
+            }
+            if disk_victim && beat.is_multiple_of(DISK_ROUND_BEATS) {
+                disk.victim_round();
+            }
+        }
+        let mut disk_field = heapless::String::<32>::new();
+        if let (true, Some(disk)) = (disk_victim, disk.as_ref()) {
+            let _ = core::fmt::Write::write_fmt(&mut disk_field, format_args!(" disk={}", disk.rounds()));
+        }
         let intact = (0..CANARY_WORDS).all(|word| {
             let address = canary + word * 8;
             // SAFETY: inside this guest's RAM, as above.
             unsafe { (address as *const u64).read_volatile() == canary_value(address) }
         });
         say!(
-            "heartbeat {beat} canary={} secondary={} unexpected={} latency={} worst-latency={} storm={}",
+            "heartbeat {beat} canary={} secondary={} unexpected={} latency={} worst-latency={} storm={}{disk_field}",
             if intact { "ok" } else { "CORRUPTED" },
             TIMER_TICKS.get(1).map_or(0, |ticks| ticks.load(Ordering::Relaxed)),
             UNEXPECTED.load(Ordering::Relaxed),

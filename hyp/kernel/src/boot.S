@@ -49,6 +49,12 @@ primary_entry:
     adrp    x1, janus_vectors
     add     x1, x1, :lo12:janus_vectors
     msr     vbar_el2, x1
+    // CPTR_EL2 (E2H = 0 layout): nothing traps — the guests own FP/SIMD and
+    // Janus' AES-XTS routine saves and restores the registers it uses.
+    // RES1 bits 13:12 and 9:0; TFP, TTA, TAM, TCPAC clear. Its reset value
+    // is UNKNOWN, so set it on every core.
+    mov     x1, #0x33ff
+    msr     cptr_el2, x1
     isb
     mov     x0, x19
     mov     x1, x20
@@ -64,6 +70,12 @@ janus_secondary_entry:
     adrp    x1, janus_vectors
     add     x1, x1, :lo12:janus_vectors
     msr     vbar_el2, x1
+    // CPTR_EL2 (E2H = 0 layout): nothing traps — the guests own FP/SIMD and
+    // Janus' AES-XTS routine saves and restores the registers it uses.
+    // RES1 bits 13:12 and 9:0; TFP, TTA, TAM, TCPAC clear. Its reset value
+    // is UNKNOWN, so set it on every core.
+    mov     x1, #0x33ff
+    msr     cptr_el2, x1
     isb
     // sp = per-core stack top - trap frame
     adrp    x1, CPU_STACKS

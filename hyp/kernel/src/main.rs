@@ -35,6 +35,8 @@ mod virtual_interface;
 #[cfg(target_os = "none")]
 mod vuart;
 #[cfg(target_os = "none")]
+mod xts_armv8;
+#[cfg(target_os = "none")]
 mod boot;
 
 /// On the host this crate has nothing to run; it exists so that
