@@ -1,12 +1,12 @@
 //! Each personality's device tree, generated from the manifest, decompiled
 //! with `dtc`: memory, cpus with PSCI, its GIC view, the timer, its PL011
-//! with its interrupt, its virtio-mmio disk if it has one, and /chosen with
-//! bootargs and the initrd.
+//! with its interrupt, its virtio-mmio disk if it has one, the devices
+//! passed through to it, and /chosen with bootargs and the initrd.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use janus_manifest::{DiskPartition, DiskPlan, GuestLayout, PersonalityConfig};
+use janus_manifest::{DeviceConfig, DiskPartition, DiskPlan, GuestLayout, PersonalityConfig};
 use janus_platform::{GuestPhysAddr, PhysRange};
 
 fn decompile(blob: &[u8]) -> String {
@@ -126,4 +126,63 @@ fn a_personality_without_a_disk_sees_no_virtio_device() {
         assert!(!source.contains("virtio"), "{source}");
         assert!(!source.contains("dma-coherent"), "{source}");
     }
+}
+
+/// QEMU virt's PL031 RTC as work's device.
+fn rtc() -> DeviceConfig {
+    DeviceConfig {
+        personality: 1,
+        name: "rtc".into(),
+        mmio: PhysRange::new(0x0901_0000, 0x1000),
+        interrupts: vec![34],
+        compatible: vec!["arm,pl031".into(), "arm,primecell".into()],
+    }
+}
+
+#[test]
+fn a_passed_through_primecell_gets_its_registers_spi_and_apb_clock_on_either_gic() {
+    let (personality, layout) = work();
+    let rtc = rtc();
+    for board in [janus_board_qemu_virt::description(), janus_board_qemu_virt::description_gicv2()] {
+        let blob = xtask::devicetree::personality_device_tree_with_devices(&personality, &[&rtc], &layout, None, &board).unwrap();
+        let source = decompile(&blob);
+        let node = node(&source, "rtc@9010000").unwrap_or_else(|| panic!("no rtc node in:\n{source}"));
+        for expected in [
+            "compatible = \"arm,pl031\\0arm,primecell\";",
+            "reg = <0x00 0x9010000 0x00 0x1000>;",
+            // SPI 2 (INTID 34), level high, no CPU mask.
+            "interrupts = <0x00 0x02 0x04>;",
+            // The fixed APB clock the PL011 uses too.
+            "clocks = <0x01>;",
+            "clock-names = \"apb_pclk\";",
+        ] {
+            assert!(node.contains(expected), "missing `{expected}` in:\n{node}");
+        }
+        assert!(source.contains("phandle = <0x01>;"), "the clock has phandle 1:\n{source}");
+        assert!(source.contains("interrupt-parent = <0x02>;"), "{source}");
+    }
+}
+
+#[test]
+fn a_device_gets_one_specifier_per_interrupt_and_no_clock_unless_a_primecell() {
+    let (personality, layout) = work();
+    let device = DeviceConfig {
+        name: "sensor".into(),
+        mmio: PhysRange::new(0x0902_0000, 0x2000),
+        interrupts: vec![40, 41],
+        compatible: vec!["vendor,sensor".into()],
+        ..rtc()
+    };
+    let quiet = DeviceConfig { name: "flash".into(), mmio: PhysRange::new(0x0400_0000, 0x10_0000), interrupts: vec![], compatible: vec!["cfi-flash".into()], ..rtc() };
+    let blob = xtask::devicetree::personality_device_tree_with_devices(&personality, &[&device, &quiet], &layout, None, &janus_board_qemu_virt::description()).unwrap();
+    let source = decompile(&blob);
+    let sensor = node(&source, "sensor@9020000").unwrap_or_else(|| panic!("no sensor node in:\n{source}"));
+    assert!(sensor.contains("interrupts = <0x00 0x08 0x04 0x00 0x09 0x04>;"), "{sensor}");
+    assert!(sensor.contains("reg = <0x00 0x9020000 0x00 0x2000>;"), "{sensor}");
+    assert!(!sensor.contains("clock"), "{sensor}");
+    let flash = node(&source, "flash@4000000").unwrap_or_else(|| panic!("no flash node in:\n{source}"));
+    assert!(!flash.contains("interrupts"), "{flash}");
+    // Without devices (what `personality_device_tree` makes) there is no node.
+    let blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description()).unwrap();
+    assert!(!decompile(&blob).contains("@9020000"));
 }

@@ -70,3 +70,17 @@ fn an_encrypted_disk_embeds_the_device_key_in_a_private_image() {
     }
     let _ = std::fs::remove_file(image);
 }
+
+#[test]
+fn a_device_over_janus_own_interrupt_controller_is_refused() {
+    // A passed-through device may not sit on the GIC distributor (QEMU
+    // virt: 0x0800_0000, on either GIC version).
+    let device = "[[personality.device]]\nname = \"gic\"\nmmio = { base = 0x0800_0000, size = \"4K\" }\n\
+                  compatible = [\"arm,gic-v3\"]\n";
+    let manifest = format!("{}\n{device}", test_manifest("", ""));
+    let error = build_image(&manifest).unwrap_err();
+    assert!(error.contains(".toml:"), "no line: {error}");
+    assert!(error.contains("personality \"work\" device \"gic\" mmio.base"), "{error}");
+    assert!(error.contains("overlaps the GIC distributor 0x8000000..0x8"), "{error}");
+    assert!(error.contains("Fix: pass through only a device that Janus does not use or emulate"), "{error}");
+}

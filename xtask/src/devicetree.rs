@@ -1,10 +1,11 @@
 //! Generates each personality's device tree from the manifest: memory,
 //! cpus with PSCI, its emulated PL011, its virtio-mmio disk if it has one,
-//! and `/chosen`. The guest sees only what it owns (Devicetree Specification
-//! v0.4; Linux arm64 booting.rst; Linux's virtio-mmio binding).
+//! the physical devices passed through to it, and `/chosen`. The guest sees
+//! only what it owns (Devicetree Specification v0.4; Linux arm64
+//! booting.rst; Linux's virtio-mmio, GIC and AMBA/PrimeCell bindings).
 
 use anyhow::{Context, Result};
-use janus_manifest::{GuestLayout, PersonalityConfig};
+use janus_manifest::{DeviceConfig, GuestLayout, PersonalityConfig};
 use janus_platform::{BoardDescription, GicDescription, VIRTIO_MMIO_WINDOW_SIZE};
 use vm_fdt::FdtWriter;
 
@@ -21,17 +22,40 @@ const LEVEL_HIGH: u32 = 4;
 /// Bytes of one GICv3 redistributor (RD_base + SGI_base).
 const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
 
-/// The device tree blob for one personality.
+/// The compatible string that marks an ARM PrimeCell (AMBA) peripheral,
+/// whose Linux driver needs the `apb_pclk` clock.
+const PRIMECELL: &str = "arm,primecell";
+
+/// The device tree blob for one personality without passed-through devices.
 pub fn personality_device_tree(
     personality: &PersonalityConfig,
     layout: &GuestLayout,
     initrd_length: Option<u64>,
     board: &BoardDescription,
 ) -> Result<Vec<u8>> {
-    build(personality, layout, initrd_length, board).with_context(|| format!("generating the device tree of personality {}", personality.name))
+    personality_device_tree_with_devices(personality, &[], layout, initrd_length, board)
 }
 
-fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: Option<u64>, board: &BoardDescription) -> Result<Vec<u8>, vm_fdt::Error> {
+/// The device tree blob for one personality with the physical `devices`
+/// passed through to it ([`janus_manifest::Manifest::devices_of`]).
+pub fn personality_device_tree_with_devices(
+    personality: &PersonalityConfig,
+    devices: &[&DeviceConfig],
+    layout: &GuestLayout,
+    initrd_length: Option<u64>,
+    board: &BoardDescription,
+) -> Result<Vec<u8>> {
+    build(personality, devices, layout, initrd_length, board)
+        .with_context(|| format!("generating the device tree of personality {}", personality.name))
+}
+
+fn build(
+    personality: &PersonalityConfig,
+    devices: &[&DeviceConfig],
+    layout: &GuestLayout,
+    initrd_length: Option<u64>,
+    board: &BoardDescription,
+) -> Result<Vec<u8>, vm_fdt::Error> {
     let uart = board.guest_uart.get();
     let uart_path = format!("/pl011@{uart:x}");
     let mut fdt = FdtWriter::new()?;
@@ -131,8 +155,36 @@ fn build(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: O
         fdt.end_node(virtio)?;
     }
 
+    for device in devices {
+        passed_through(&mut fdt, device)?;
+    }
+
     fdt.end_node(root)?;
     fdt.finish()
+}
+
+/// A physical device's node, `NAME@BASE`: its compatible strings, its
+/// registers, each interrupt as a level-high SPI (no CPU mask: SPI
+/// specifiers carry none on GICv2 or GICv3), and for a PrimeCell the APB
+/// clock its driver asks for.
+fn passed_through(fdt: &mut FdtWriter, device: &DeviceConfig) -> Result<(), vm_fdt::Error> {
+    let base = device.mmio.start.get();
+    let node = fdt.begin_node(&format!("{}@{base:x}", device.name))?;
+    fdt.property_string_list("compatible", device.compatible.clone())?;
+    fdt.property_array_u64("reg", &[base, device.mmio.size])?;
+    if !device.interrupts.is_empty() {
+        let specifiers: Vec<u32> = device
+            .interrupts
+            .iter()
+            .flat_map(|&interrupt| [SPI, interrupt.saturating_sub(janus_manifest::FIRST_SPI), LEVEL_HIGH])
+            .collect();
+        fdt.property_array_u32("interrupts", &specifiers)?;
+    }
+    if device.compatible.iter().any(|compatible| compatible == PRIMECELL) {
+        fdt.property_u32("clocks", CLOCK_PHANDLE)?;
+        fdt.property_string("clock-names", "apb_pclk")?;
+    }
+    fdt.end_node(node)
 }
 
 /// Properties both GIC versions share: an interrupt controller with

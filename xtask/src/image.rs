@@ -119,7 +119,8 @@ fn payload_with_device_key(
         *stored.entry(digest).or_insert_with(|| payload.add_blob(bytes))
     };
     let mut personalities = heapless::Vec::<PersonalityPlan, { janus_manifest::MAX_PERSONALITIES }>::new();
-    for personality in &manifest.personalities {
+    for (index, personality) in manifest.personalities.iter().enumerate() {
+        let devices: Vec<&janus_manifest::DeviceConfig> = manifest.devices_of(index).collect();
         let kernel_bytes = read_image(&personality.kernel, manifest_dir, builtins, "kernel", &personality.name)?;
         let initrd = match &personality.initrd {
             Some(source) => Some(read_image(source, manifest_dir, builtins, "initrd", &personality.name)?),
@@ -128,11 +129,11 @@ fn payload_with_device_key(
         let initrd_length = initrd.as_ref().map(|bytes| bytes.len() as u64);
         let (kernel, layout) =
             janus_manifest::plan_personality_layout(personality, &kernel_bytes, initrd_length).map_err(|error| anyhow!("{error}"))?;
-        let dtb = devicetree::personality_device_tree(personality, &layout, initrd_length, board)?;
+        let dtb = devicetree::personality_device_tree_with_devices(personality, &devices, &layout, initrd_length, board)?;
         let kernel_blob = add(&mut payload, &kernel.bytes);
         let dtb_blob = add(&mut payload, &dtb);
         let initrd_blob = initrd.as_ref().map(|bytes| add(&mut payload, bytes));
-        let plan = PersonalityPlan::assemble(personality, &layout, kernel_blob, dtb_blob, initrd_blob)
+        let plan = PersonalityPlan::assemble(personality, devices.iter().copied(), &layout, kernel_blob, dtb_blob, initrd_blob)
             .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
@@ -217,6 +218,34 @@ mod tests {
         assert_eq!(plan.personalities[0].disk, manifest.personalities[0].disk);
         assert_eq!(plan.personalities[1].disk, manifest.personalities[1].disk);
         plan.device_key
+    }
+
+    #[test]
+    fn a_passed_through_device_reaches_the_plan_and_only_its_owner_s_device_tree() {
+        let text = "board = \"qemu-virt\"\n\
+                    [[personality]]\nname = \"personal\"\ncpus = [0]\nram = { base = 0x4800_0000, size = \"16M\" }\n\
+                    kernel = \"builtin:testguest\"\n\
+                    [[personality.device]]\nname = \"rtc\"\nmmio = { base = 0x0901_0000, size = \"4K\" }\n\
+                    interrupts = [34]\ncompatible = [\"arm,pl031\", \"arm,primecell\"]\n\
+                    [[personality]]\nname = \"work\"\ncpus = [1]\nram = { base = 0x5000_0000, size = \"16M\" }\n\
+                    kernel = \"builtin:testguest\"\n";
+        let board = janus_board_qemu_virt::description();
+        let manifest = janus_manifest::load("m.toml", text, &board).unwrap();
+        let builtins = Builtins { testguest: vec![0x1f; 64] };
+        let key_path = std::env::temp_dir().join(format!("janus-image-devices-{}", std::process::id()));
+        let payload = payload_with_device_key(&manifest, Path::new("."), &board, &builtins, &key_path).unwrap();
+        let (plan, blobs) = janus_manifest::parse_payload(&payload).unwrap();
+        let rtc = &plan.personalities[0].devices[0];
+        assert_eq!(rtc.name.as_str(), "rtc");
+        assert_eq!(rtc.mmio, janus_platform::PhysRange::new(0x0901_0000, 0x1000));
+        assert_eq!(rtc.interrupts.as_slice(), [34]);
+        assert!(plan.personalities[1].devices.is_empty());
+        let has_node = |index: usize| {
+            let dtb = blobs.get(plan.personalities[index].dtb).unwrap();
+            dtb.windows(12).any(|window| window == b"rtc@9010000\0")
+        };
+        assert!(has_node(0), "personal's device tree lacks the RTC");
+        assert!(!has_node(1), "work's device tree has the RTC");
     }
 
     #[test]

@@ -143,6 +143,44 @@ pub fn set_priority(interrupt: u32, priority: u8) {
     write32(address, value);
 }
 
+/// Configures SPI `interrupt` as a level-sensitive group 1 interrupt of
+/// default priority routed to the calling vCPU, and enables it: GICD
+/// IGROUPR (GICv3), IPRIORITYR, ICFGR, IROUTER (GICv3) or ITARGETSR
+/// (GICv2), ISENABLER (IHI 0069H §12.9; IHI 0048B §4.3).
+pub fn enable_spi(interrupt: u32) {
+    let distributor = distributor();
+    let word = u64::from(interrupt / 32) * 4;
+    let bit = 1u32 << (interrupt % 32);
+    let byte_shift = (interrupt % 4) * 8;
+    let byte_word = distributor + u64::from(interrupt & !3);
+    if !is_v2() {
+        let group = distributor + 0x80 + word;
+        write32(group, read32(group) | bit);
+    }
+    // IPRIORITYR: the default priority the SGIs and PPIs have.
+    let priority = byte_word + 0x400;
+    write32(priority, (read32(priority) & !(0xff << byte_shift)) | (0xa0 << byte_shift));
+    // ICFGR: two bits per INTID, bit 1 clear = level-sensitive.
+    let configuration = distributor + 0xc00 + u64::from(interrupt / 16) * 4;
+    write32(configuration, read32(configuration) & !(2 << ((interrupt % 16) * 2)));
+    if is_v2() {
+        // ITARGETSR0..7 read as this CPU interface's own mask (banked).
+        let own = match read32(distributor + 0x800) & 0xff {
+            0 => 1,
+            mask => mask,
+        };
+        let targets = byte_word + 0x800;
+        write32(targets, (read32(targets) & !(0xff << byte_shift)) | (own << byte_shift));
+    } else {
+        // IROUTER: Aff2.Aff1.Aff0 in bits 23:0, Aff3 in 39:32, IRM clear.
+        let router = distributor + 0x6000 + 8 * u64::from(interrupt);
+        let affinity = affinity();
+        write32(router, (affinity & 0xff_ffff) as u32);
+        write32(router + 4, (affinity >> 32) as u32 & 0xff);
+    }
+    write32(distributor + 0x100 + word, bit);
+}
+
 /// Sends SGI `interrupt` to the vCPUs in `targets` (Aff0 bit mask on
 /// GICv3, CPU-interface mask on GICv2; vCPU i is bit i either way).
 pub fn send_sgi(interrupt: u32, targets: u16) {

@@ -173,6 +173,7 @@ extern "C" fn guest_irq(_syndrome: u64, _fault_address: u64, return_address: u64
             SGI_STORM => {
                 STORM_RECEIVED.fetch_add(1, Ordering::Relaxed);
             }
+            interrupt if crate::rtc::owns(interrupt) => crate::rtc::handle_interrupt(),
             _ => {
                 UNEXPECTED.fetch_add(1, Ordering::SeqCst);
                 LAST_UNEXPECTED.store(u64::from(interrupt), Ordering::SeqCst);
@@ -275,6 +276,9 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
             }
             _ => {}
         }
+        if let Some(rtc) = argument.strip_prefix("rtc=") {
+            crate::rtc::start(rtc);
+        }
         let Some(attack) = argument.strip_prefix("attack=") else { continue };
         let (kind, target) = attack.split_once('@').unwrap_or((attack, ""));
         let target = parse_number(target);
@@ -331,6 +335,7 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     let mut beat = 0u64;
     loop {
         wait_for_interrupt();
+        crate::rtc::report();
         let now = TIMER_TICKS.first().map_or(0, |ticks| ticks.load(Ordering::Relaxed));
         if now == seen {
             continue;

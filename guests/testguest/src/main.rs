@@ -22,6 +22,8 @@ mod guest;
 #[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
+mod rtc;
+#[cfg(target_os = "none")]
 mod virtio;
 
 #[cfg(not(target_os = "none"))]

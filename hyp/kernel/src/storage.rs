@@ -278,6 +278,39 @@ fn write_sectors(lba: u64, data: &[u8]) -> Result<(), BringUpError> {
     with_disk(|disk| disk.flush()).map_err(|_| BringUpError::Io("flushing janus-meta"))
 }
 
+/// Sector reads for the partition table, 64 sectors per physical request
+/// (the GPT reader asks for about 130 sectors one by one, each a round trip
+/// to the device).
+struct ReadAhead<'a> {
+    first: Option<u64>,
+    sectors: &'a mut [u8],
+}
+
+impl ReadAhead<'_> {
+    const SECTORS: usize = 64;
+
+    fn read(&mut self, lba: u64, buffer: &mut [u8; SECTOR]) -> Result<(), BringUpError> {
+        let cached = |first: u64| lba.checked_sub(first).filter(|&offset| offset < Self::SECTORS as u64);
+        let offset = match self.first.and_then(cached) {
+            Some(offset) => offset,
+            None => {
+                // Near the end of the disk, fall back to single sectors.
+                let window = self.sectors.get_mut(..Self::SECTORS * SECTOR).ok_or(BringUpError::Io("reading"))?;
+                if read_sector(lba, window).is_err() {
+                    self.first = None;
+                    return read_sector(lba, buffer);
+                }
+                self.first = Some(lba);
+                0
+            }
+        };
+        let start = (offset as usize) * SECTOR;
+        let cached = self.sectors.get(start..start + SECTOR).ok_or(BringUpError::Io("reading"))?;
+        buffer.copy_from_slice(cached);
+        Ok(())
+    }
+}
+
 /// Writes one planned metadata record and flushes it.
 fn commit(meta: Partition, write: &janus_diskcrypt::PlannedWrite) -> Result<(), BringUpError> {
     let mut block = [0u8; janus_diskcrypt::META_BLOCK_SIZE];
@@ -335,7 +368,12 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     let Some(storage) = plan.board.storage else { return Err(BringUpError::NoDisk) };
     let found = disk::probe(&storage);
     let Some(sectors) = found.disk_sectors else { return Err(BringUpError::NoDisk) };
-    let layout = janus_disklayout::read_layout(sectors, |lba, buffer: &mut [u8; 512]| read_sector(lba, buffer)).map_err(BringUpError::Layout)?;
+    // Personality 0's bounce buffer is free until the disks are attached.
+    let Some(scratch) = SCRATCH.first() else { return Err(BringUpError::Io("reading")) };
+    let mut scratch = scratch.lock();
+    let mut cache = ReadAhead { first: None, sectors: &mut scratch.0 };
+    let layout = janus_disklayout::read_layout(sectors, |lba, buffer: &mut [u8; 512]| cache.read(lba, buffer)).map_err(BringUpError::Layout)?;
+    drop(scratch);
     if !layout.headers_intact() {
         log::warn!("disk: one of the two GPT headers is damaged; using the other (nothing is repaired)");
     }

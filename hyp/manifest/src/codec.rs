@@ -1,4 +1,4 @@
-//! The boot plan's binary encoding (payload format version 3, see
+//! The boot plan's binary encoding (payload format version 4, see
 //! [`crate::PAYLOAD_FORMAT_VERSION`]): explicit little-endian fields,
 //! length-prefixed strings and lists, no padding. Decoding is total: it never
 //! panics and rejects truncation, trailing bytes, bad UTF-8, unknown tags and
@@ -21,6 +21,8 @@
 //!               initrd(u8 0 = none | 1 then u64 offset, u64 size, u64 load)
 //!               disk(u8 0 = none | 1 then u8 partition: 0 = personal, 1 = work,
 //!                    u8 encrypted: 0 | 1)
+//!               devices(u8 count, then each: name(u8 len, bytes)
+//!                    mmio(u64 start, u64 size) interrupts(u8 count, u32 each))
 //! ```
 
 use janus_platform::{
@@ -29,9 +31,10 @@ use janus_platform::{
 
 use crate::payload::PayloadError;
 use crate::plan::{
-    Blob, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DiskPartition, DiskPlan, PersonalityPlan,
+    Blob, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DevicePlan, DiskPartition, DiskPlan,
+    PersonalityPlan,
 };
-use crate::rules::{MAX_PERSONALITIES, MAX_VCPUS};
+use crate::rules::{MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES, MAX_VCPUS};
 
 const GIC_V2_TAG: u8 = 2;
 const GIC_V3_TAG: u8 = 3;
@@ -57,7 +60,8 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
         + 16 + 8 + 8 // kernel, kernel_load, entry
         + 16 + 8 // dtb, dtb_load
         + (1 + 24) // initrd
-        + (1 + 1 + 1); // disk
+        + (1 + 1 + 1) // disk
+        + (1 + MAX_DEVICES * ((1 + 16) + 16 + (1 + 4 * MAX_DEVICE_INTERRUPTS))); // devices
     board + 1 + (1 + DEVICE_KEY_LENGTH) + 1 + MAX_PERSONALITIES * personality
 };
 
@@ -244,6 +248,17 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
             });
         }
     };
+    let device_count = reader.u8("device count")?;
+    let mut devices = heapless::Vec::new();
+    for _ in 0..device_count {
+        devices
+            .push(read_device(reader)?)
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "devices",
+                count: device_count.into(),
+                capacity: MAX_DEVICES,
+            })?;
+    }
     Ok(PersonalityPlan {
         name,
         cpus,
@@ -255,6 +270,28 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
         dtb_load,
         initrd,
         disk,
+        devices,
+    })
+}
+
+fn read_device(reader: &mut Reader<'_>) -> Result<DevicePlan, PayloadError> {
+    let name = reader.string::<16>("device name")?;
+    let mmio = reader.range("device mmio")?;
+    let count = reader.u8("device interrupt count")?;
+    let mut interrupts = heapless::Vec::new();
+    for _ in 0..count {
+        interrupts
+            .push(reader.u32("device interrupt")?)
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "device interrupts",
+                count: count.into(),
+                capacity: MAX_DEVICE_INTERRUPTS,
+            })?;
+    }
+    Ok(DevicePlan {
+        name,
+        mmio,
+        interrupts,
     })
 }
 
@@ -437,6 +474,15 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
                     DiskPartition::Work => PARTITION_WORK_TAG,
                 });
                 out.push(u8::from(disk.encrypted));
+            }
+        }
+        put_length(&mut out, personality.devices.len());
+        for device in &personality.devices {
+            put_string(&mut out, &device.name);
+            put_range(&mut out, device.mmio);
+            put_length(&mut out, device.interrupts.len());
+            for interrupt in &device.interrupts {
+                out.extend_from_slice(&interrupt.to_le_bytes());
             }
         }
     }

@@ -11,9 +11,11 @@ use std::fmt;
 use janus_platform::{GuestPhysAddr, PhysRange};
 
 use crate::kernel::{FlatKernel, KernelPlacement, MAX_FLAT_KERNEL_SIZE, flatten_kernel};
-use crate::model::PersonalityConfig;
+use crate::model::{DeviceConfig, PersonalityConfig};
+use crate::plan::DevicePlan;
 use crate::rules::{
-    MAX_DTB_SIZE, MIB, MIN_RAM_SIZE, RAM_ALIGNMENT, align_down, align_up, mebibytes_rounded_up,
+    MAX_DEVICES, MAX_DTB_SIZE, MIB, MIN_RAM_SIZE, RAM_ALIGNMENT, align_down, align_up,
+    mebibytes_rounded_up,
 };
 
 /// The initrd's start is aligned down to this.
@@ -336,12 +338,15 @@ pub fn plan_personality_layout(
 
 impl crate::plan::PersonalityPlan {
     /// Assembles the boot plan entry for a personality that passed
-    /// [`crate::validate()`], from its layout and the blobs added to the
-    /// payload. `None` if the name or CPU list exceed the plan's capacities
-    /// (which validation rules out) or if `initrd` and the layout disagree
-    /// about whether there is an initrd.
-    pub fn assemble(
+    /// [`crate::validate()`], from its devices
+    /// ([`crate::Manifest::devices_of`]), its layout and the blobs added to
+    /// the payload. `None` if the name, CPU list, devices or their
+    /// interrupts exceed the plan's capacities (which validation rules out)
+    /// or if `initrd` and the layout disagree about whether there is an
+    /// initrd.
+    pub fn assemble<'a>(
         personality: &PersonalityConfig,
+        devices: impl IntoIterator<Item = &'a DeviceConfig>,
         layout: &GuestLayout,
         kernel: crate::plan::Blob,
         dtb: crate::plan::Blob,
@@ -363,6 +368,24 @@ impl crate::plan::PersonalityPlan {
             dtb_load: layout.dtb_load,
             initrd,
             disk: personality.disk,
+            devices: device_plans(devices)?,
         })
     }
+}
+
+/// The boot plan's view of a personality's devices; `None` past the plan's
+/// capacities.
+fn device_plans<'a>(
+    devices: impl IntoIterator<Item = &'a DeviceConfig>,
+) -> Option<heapless::Vec<DevicePlan, MAX_DEVICES>> {
+    let mut plans = heapless::Vec::new();
+    for device in devices {
+        let plan = DevicePlan {
+            name: heapless::String::try_from(device.name.as_str()).ok()?,
+            mmio: device.mmio,
+            interrupts: heapless::Vec::from_slice(&device.interrupts).ok()?,
+        };
+        plans.push(plan).ok()?;
+    }
+    Some(plans)
 }

@@ -43,10 +43,14 @@ pub use payload::{
 };
 pub use plan::{
     ConsoleMode,
-    Blob, BlobKind, BootPlan, DEVICE_KEY_LENGTH, DiskPartition, DiskPlan, PersonalityName,
-    PersonalityPlan, PlanError, validate_plan,
+    Blob, BlobKind, BootPlan, DEVICE_KEY_LENGTH, DeviceName, DevicePlan, DiskPartition, DiskPlan,
+    PersonalityName, PersonalityPlan, PlanError, validate_plan,
 };
-pub use rules::{MAX_PERSONALITIES, MAX_VCPUS, NameProblem};
+pub use rules::{
+    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES,
+    MAX_VCPUS, NameProblem, ReservedInterrupt, ReservedRegion, is_spi, reserved_interrupt,
+    reserved_regions,
+};
 
 #[cfg(feature = "std")]
 pub use kernel::{FlatKernel, KernelFormat, KernelPlacement, flatten_kernel};
@@ -56,7 +60,8 @@ pub use layout::{
 };
 #[cfg(feature = "std")]
 pub use model::{
-    FieldKey, FieldPath, ImageSource, Manifest, PersonalityConfig, PersonalityRef, parse_size,
+    DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, ImageSource, Manifest,
+    PersonalityConfig, PersonalityRef, parse_size,
 };
 #[cfg(feature = "std")]
 pub use parse::{ManifestError, ManifestErrorKind, ManifestErrors, load, parse};

@@ -16,6 +16,38 @@ pub struct Manifest {
     /// How the personalities share the console (`console = "switched"` or
     /// `"tagged"`; default switched).
     pub console: crate::plan::ConsoleMode,
+    /// Physical devices passed through to personalities
+    /// (`[[personality.device]]` tables), in file order; each names its
+    /// personality. (They are kept here rather than in
+    /// [`PersonalityConfig`] so that code building a personality by hand
+    /// need not change.)
+    pub devices: Vec<DeviceConfig>,
+}
+
+impl Manifest {
+    /// The devices of personality `index`, in file order.
+    pub fn devices_of(&self, index: usize) -> impl Iterator<Item = &DeviceConfig> + Clone {
+        self.devices
+            .iter()
+            .filter(move |device| device.personality == index)
+    }
+}
+
+/// A physical device given to one personality, as the administrator wrote
+/// it (`[[personality.device]]` after the personality's table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceConfig {
+    /// The owning personality's position in [`Manifest::personalities`].
+    pub personality: usize,
+    /// Short name, `[a-z][a-z0-9-]{0,14}`, unique within the personality;
+    /// the device tree node is `NAME@BASE`.
+    pub name: String,
+    /// The device's registers (identity mapped into the personality).
+    pub mmio: PhysRange,
+    /// Its GIC interrupt IDs (SPIs), level-high in the device tree.
+    pub interrupts: Vec<u32>,
+    /// The device tree `compatible` strings, most specific first.
+    pub compatible: Vec<String>,
 }
 
 /// One personality as the administrator wrote it.
@@ -76,6 +108,48 @@ impl fmt::Display for PersonalityRef {
     }
 }
 
+/// A device, as diagnostics refer to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRef {
+    /// Its position among its personality's devices (0-based).
+    pub index: usize,
+    /// Its name as written (possibly invalid).
+    pub name: String,
+}
+
+impl fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            write!(f, "device #{}", self.index + 1)
+        } else {
+            write!(f, "device {:?}", self.name)
+        }
+    }
+}
+
+/// A field inside a `[[personality.device]]` table (or the table itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKey {
+    /// The table as a whole.
+    Table,
+    /// `name`.
+    Name,
+    /// `mmio` as a whole.
+    Mmio,
+    /// `mmio.base`.
+    MmioBase,
+    /// `mmio.size`.
+    MmioSize,
+    /// `interrupts` as a whole.
+    Interrupts,
+    /// One entry of `interrupts`, by position.
+    Interrupt(usize),
+    /// `compatible` as a whole.
+    Compatible,
+    /// One entry of `compatible`, by position.
+    CompatibleEntry(usize),
+}
+
 /// A field inside a personality table (or the table itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKey {
@@ -123,6 +197,15 @@ pub enum FieldPath {
         /// The field.
         key: FieldKey,
     },
+    /// A field of one of a personality's devices.
+    Device {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The field.
+        key: DeviceKey,
+    },
 }
 
 impl FieldPath {
@@ -144,6 +227,24 @@ impl fmt::Display for FieldPath {
             Self::Board => f.write_str("board"),
             Self::Console => f.write_str("console"),
             Self::Personalities => f.write_str("personality"),
+            Self::Device {
+                personality,
+                device,
+                key,
+            } => {
+                write!(f, "{personality} {device}")?;
+                match key {
+                    DeviceKey::Table => Ok(()),
+                    DeviceKey::Name => f.write_str(" name"),
+                    DeviceKey::Mmio => f.write_str(" mmio"),
+                    DeviceKey::MmioBase => f.write_str(" mmio.base"),
+                    DeviceKey::MmioSize => f.write_str(" mmio.size"),
+                    DeviceKey::Interrupts => f.write_str(" interrupts"),
+                    DeviceKey::Interrupt(position) => write!(f, " interrupts[{position}]"),
+                    DeviceKey::Compatible => f.write_str(" compatible"),
+                    DeviceKey::CompatibleEntry(position) => write!(f, " compatible[{position}]"),
+                }
+            }
             Self::Personality { personality, key } => {
                 write!(f, "{personality}")?;
                 match key {

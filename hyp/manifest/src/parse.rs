@@ -8,7 +8,10 @@ use janus_platform::{BoardDescription, PhysRange};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::model::{FieldKey, FieldPath, Manifest, PersonalityConfig, parse_size};
+use crate::model::{
+    DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig,
+    PersonalityRef, parse_size,
+};
 use crate::plan::{DiskPartition, DiskPlan};
 use crate::validate::{ValidationError, validate};
 
@@ -139,7 +142,7 @@ struct RawManifest {
 struct RawPersonality {
     name: Spanned<String>,
     cpus: Spanned<Vec<Spanned<i64>>>,
-    ram: Spanned<RawRam>,
+    ram: Spanned<RawRange>,
     kernel: Spanned<String>,
     #[serde(default)]
     initrd: Option<Spanned<String>>,
@@ -147,6 +150,18 @@ struct RawPersonality {
     cmdline: Option<Spanned<String>>,
     #[serde(default)]
     disk: Option<Spanned<RawDisk>>,
+    #[serde(default, rename = "device")]
+    devices: Vec<Spanned<RawDevice>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    name: Spanned<String>,
+    mmio: Spanned<RawRange>,
+    #[serde(default)]
+    interrupts: Option<Spanned<Vec<Spanned<i64>>>>,
+    compatible: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -160,9 +175,10 @@ struct RawDisk {
     encrypted: Option<Spanned<toml::Value>>,
 }
 
+/// A `{ base = ..., size = ... }` table (`ram`, a device's `mmio`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawRam {
+struct RawRange {
     base: Spanned<toml::Value>,
     size: Spanned<toml::Value>,
 }
@@ -187,12 +203,87 @@ struct PersonalitySpans {
     disk: Option<Range<usize>>,
     disk_partition: Option<Range<usize>>,
     disk_encrypted: Option<Range<usize>>,
+    devices: Vec<DeviceSpans>,
+}
+
+struct DeviceSpans {
+    table: Range<usize>,
+    name: Range<usize>,
+    mmio: Range<usize>,
+    mmio_base: Range<usize>,
+    mmio_size: Range<usize>,
+    interrupts: Option<Range<usize>>,
+    interrupt: Vec<Range<usize>>,
+    compatible: Range<usize>,
+    compatible_entry: Vec<Range<usize>>,
+}
+
+impl DeviceSpans {
+    fn of(spanned: &Spanned<RawDevice>) -> Self {
+        let device = spanned.get_ref();
+        let mmio = device.mmio.get_ref();
+        Self {
+            table: spanned.span(),
+            name: device.name.span(),
+            mmio: device.mmio.span(),
+            mmio_base: mmio.base.span(),
+            mmio_size: mmio.size.span(),
+            interrupts: device.interrupts.as_ref().map(Spanned::span),
+            interrupt: device
+                .interrupts
+                .iter()
+                .flat_map(|list| list.get_ref().iter().map(Spanned::span))
+                .collect(),
+            compatible: device.compatible.span(),
+            compatible_entry: device
+                .compatible
+                .get_ref()
+                .iter()
+                .map(Spanned::span)
+                .collect(),
+        }
+    }
+
+    fn locate(&self, key: DeviceKey) -> &Range<usize> {
+        let found = match key {
+            DeviceKey::Table => None,
+            DeviceKey::Name => Some(&self.name),
+            DeviceKey::Mmio => Some(&self.mmio),
+            DeviceKey::MmioBase => Some(&self.mmio_base),
+            DeviceKey::MmioSize => Some(&self.mmio_size),
+            DeviceKey::Interrupts => self.interrupts.as_ref(),
+            DeviceKey::Interrupt(position) => self
+                .interrupt
+                .get(position)
+                .or(self.interrupts.as_ref()),
+            DeviceKey::Compatible => Some(&self.compatible),
+            DeviceKey::CompatibleEntry(position) => {
+                Some(self.compatible_entry.get(position).unwrap_or(&self.compatible))
+            }
+        };
+        found.unwrap_or(&self.table)
+    }
 }
 
 impl Spans {
     /// The text a field path refers to; an absent field falls back to its
     /// personality's table header.
     fn locate(&self, field: &FieldPath) -> Range<usize> {
+        if let FieldPath::Device {
+            personality,
+            device,
+            key,
+        } = field
+        {
+            let Some(spans) = self.personalities.get(personality.index) else {
+                return 0..0;
+            };
+            return spans
+                .devices
+                .get(device.index)
+                .map_or(&spans.table, |device| device.locate(*key))
+                .clone();
+        }
         let FieldPath::Personality { personality, key } = field else {
             return match field {
                 FieldPath::Board => self.board.clone(),
@@ -271,6 +362,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
         }
     };
     let mut personalities = Vec::with_capacity(raw.personalities.len());
+    let mut devices = Vec::new();
     let mut personality_spans = Vec::with_capacity(raw.personalities.len());
     for (index, spanned) in raw.personalities.iter().enumerate() {
         let raw_personality = spanned.get_ref();
@@ -331,6 +423,61 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
             })
         });
 
+        for (position, spanned_device) in raw_personality.devices.iter().enumerate() {
+            let raw_device = spanned_device.get_ref();
+            let at = |key| FieldPath::Device {
+                personality: PersonalityRef {
+                    index,
+                    name: name.clone(),
+                },
+                device: DeviceRef {
+                    index: position,
+                    name: raw_device.name.get_ref().clone(),
+                },
+                key,
+            };
+            let mmio = raw_device.mmio.get_ref();
+            let mut number = |value: &Spanned<toml::Value>, key, what: &str, example: &str| {
+                read_number(value.get_ref()).unwrap_or_else(|problem| {
+                    value_error(
+                        &value.span(),
+                        at(key),
+                        format!("{what} {problem}"),
+                        format!("write e.g. {what} = {example}"),
+                    );
+                    0
+                })
+            };
+            let base = number(&mmio.base, DeviceKey::MmioBase, "base", "0x0901_0000");
+            let size = number(&mmio.size, DeviceKey::MmioSize, "size", "\"4K\"");
+            let mut interrupts = Vec::new();
+            let listed = raw_device.interrupts.as_ref().map_or(&[][..], |list| list.get_ref());
+            for (position, interrupt) in listed.iter().enumerate() {
+                match u32::try_from(*interrupt.get_ref()) {
+                    Ok(interrupt) => interrupts.push(interrupt),
+                    Err(_) => value_error(
+                        &interrupt.span(),
+                        at(DeviceKey::Interrupt(position)),
+                        format!("{} is not an interrupt ID", interrupt.get_ref()),
+                        "use the device's GIC interrupt ID, an SPI from 32 to 1019 (SPI n is INTID 32 + n)"
+                            .to_owned(),
+                    ),
+                }
+            }
+            devices.push(DeviceConfig {
+                personality: index,
+                name: raw_device.name.get_ref().clone(),
+                mmio: PhysRange::new(base, size),
+                interrupts,
+                compatible: raw_device
+                    .compatible
+                    .get_ref()
+                    .iter()
+                    .map(|entry| entry.get_ref().clone())
+                    .collect(),
+            });
+        }
+
         personalities.push(PersonalityConfig {
             name: name.clone(),
             cpus,
@@ -372,6 +519,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
                 .disk
                 .as_ref()
                 .and_then(|disk| disk.get_ref().encrypted.as_ref().map(Spanned::span)),
+            devices: raw_personality.devices.iter().map(DeviceSpans::of).collect(),
         });
     }
 
@@ -382,6 +530,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
         board: raw.board.get_ref().clone(),
         personalities,
         console,
+        devices,
     };
     let spans = Spans {
         board: raw.board.span(),

@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic "JANUSPLD"
-//!      8     4  format version (PAYLOAD_FORMAT_VERSION, 3)
+//!      8     4  format version (PAYLOAD_FORMAT_VERSION, 4)
 //!     12     4  header size (64)
 //!     16     8  plan offset
 //!     24     8  plan length
@@ -24,8 +24,8 @@ use crate::plan::{Blob, BootPlan};
 pub const PAYLOAD_MAGIC: [u8; 8] = *b"JANUSPLD";
 /// The payload (and plan encoding) format this crate reads and writes.
 /// Version 3 added storage, the guest disk, per-personality disks and the
-/// device key.
-pub const PAYLOAD_FORMAT_VERSION: u32 = 3;
+/// device key; version 4 added passed-through devices.
+pub const PAYLOAD_FORMAT_VERSION: u32 = 4;
 /// The header's size in bytes.
 pub const PAYLOAD_HEADER_SIZE: u64 = 64;
 /// Blobs start on multiples of this, counted from the payload start.

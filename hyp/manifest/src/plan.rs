@@ -4,17 +4,21 @@
 use core::fmt;
 
 use janus_platform::{
-    BoardDescription, GuestPhysAddr, GuestPhysRange, PhysRange, StorageDescription,
-    VIRTIO_MMIO_WINDOW_SIZE,
+    BoardDescription, GUEST_UART_WINDOW_SIZE, GuestPhysAddr, GuestPhysRange, PhysRange,
+    StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
 };
 
 use crate::rules::{
-    MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE, NameProblem, RAM_ALIGNMENT,
+    DEVICE_ALIGNMENT, DeviceInterruptProblem, DeviceMmioProblem, MAX_DEVICE_INTERRUPTS,
+    MAX_DEVICES, MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE, NameProblem,
+    RAM_ALIGNMENT, ReservedInterrupt, ReservedRegion, check_device_interrupt, check_device_mmio,
     check_name,
 };
 
 /// A personality name as the boot plan stores it.
 pub type PersonalityName = heapless::String<16>;
+/// A device name as the boot plan stores it (same rule as personality names).
+pub type DeviceName = heapless::String<16>;
 
 /// A byte range of the payload, counted from the payload's first byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -28,9 +32,6 @@ pub struct Blob {
 /// Length of the device key, the key-encryption key that wraps the keys of
 /// encrypted disks.
 pub const DEVICE_KEY_LENGTH: usize = 32;
-
-/// Bytes of the guest UART window each personality's device tree describes.
-const GUEST_UART_WINDOW_SIZE: u64 = 0x1000;
 
 /// A GPT partition of the physical disk that backs one personality's private
 /// disk. The disk layout crate names the partitions so.
@@ -79,6 +80,22 @@ pub struct DiskPlan {
     pub encrypted: bool,
 }
 
+/// A physical device passed through to one personality: its MMIO range is
+/// mapped into the personality at the same address (identity), and its
+/// interrupts are routed to the personality and injected with the HW bit, so
+/// the guest's EOI deactivates the physical interrupt.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DevicePlan {
+    /// The device's name, for boot logs (validated like personality names).
+    pub name: DeviceName,
+    /// The device's registers: page aligned, a whole number of pages, clear
+    /// of everything Janus keeps and of every other device.
+    pub mmio: PhysRange,
+    /// Its interrupts: SPIs (INTIDs 32..=1019) that Janus does not keep and
+    /// no other device has, level-sensitive (as the device tree says).
+    pub interrupts: heapless::Vec<u32, MAX_DEVICE_INTERRUPTS>,
+}
+
 /// Everything needed to start one personality.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PersonalityPlan {
@@ -104,6 +121,8 @@ pub struct PersonalityPlan {
     /// The personality's private disk, if it has one; it appears at the
     /// board's `guest_disk` address.
     pub disk: Option<DiskPlan>,
+    /// Physical devices passed through to the personality.
+    pub devices: heapless::Vec<DevicePlan, MAX_DEVICES>,
 }
 
 /// How the personalities share the physical console.
@@ -335,6 +354,103 @@ pub enum PlanError {
     },
     /// The device key is all zeros: not a key.
     DeviceKeyAllZero,
+    /// A device name breaks the naming rule.
+    DeviceInvalidName {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device's position in the personality's list.
+        index: usize,
+        /// What is wrong with the name.
+        problem: NameProblem,
+    },
+    /// A personality has two devices of the same name.
+    DeviceDuplicateName {
+        /// The personality.
+        personality: PersonalityName,
+        /// The repeated name.
+        device: DeviceName,
+    },
+    /// A device's MMIO range is empty.
+    DeviceMmioEmpty {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+    },
+    /// A device's MMIO range wraps past the end of the address space.
+    DeviceMmioWraps {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// Its MMIO range.
+        mmio: PhysRange,
+    },
+    /// A device's MMIO base or size is not page aligned.
+    DeviceMmioMisaligned {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// Its MMIO range.
+        mmio: PhysRange,
+    },
+    /// A device's MMIO range overlaps a region Janus keeps for itself or
+    /// emulates a device in.
+    DeviceMmioReserved {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// Its MMIO range.
+        mmio: PhysRange,
+        /// The region.
+        region: ReservedRegion,
+    },
+    /// Two devices' MMIO ranges overlap (in one personality or two).
+    DeviceMmioOverlap {
+        /// The later device's personality.
+        personality: PersonalityName,
+        /// The later device.
+        device: DeviceName,
+        /// The earlier device's personality.
+        other: PersonalityName,
+        /// The earlier device.
+        other_device: DeviceName,
+    },
+    /// A device interrupt is not an SPI.
+    DeviceInterruptNotSpi {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// The interrupt ID.
+        interrupt: u32,
+    },
+    /// A device interrupt is one Janus keeps.
+    DeviceInterruptReserved {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// The interrupt ID.
+        interrupt: u32,
+        /// Who has it.
+        owner: ReservedInterrupt,
+    },
+    /// An interrupt is given to two devices, or twice to one.
+    DeviceInterruptShared {
+        /// The later device's personality.
+        personality: PersonalityName,
+        /// The later device.
+        device: DeviceName,
+        /// The earlier device's personality.
+        other: PersonalityName,
+        /// The earlier device (possibly the same one).
+        other_device: DeviceName,
+        /// The interrupt ID.
+        interrupt: u32,
+    },
 }
 
 impl fmt::Display for PlanError {
@@ -473,6 +589,88 @@ impl fmt::Display for PlanError {
                 "personality {personality:?} disk is encrypted but the boot plan has no device key"
             ),
             Self::DeviceKeyAllZero => write!(f, "boot plan device key is all zeros"),
+            Self::DeviceInvalidName {
+                personality,
+                index,
+                problem,
+            } => write!(f, "personality {personality:?} device #{index}: {problem}"),
+            Self::DeviceDuplicateName {
+                personality,
+                device,
+            } => write!(
+                f,
+                "personality {personality:?} has more than one device called {device:?}"
+            ),
+            Self::DeviceMmioEmpty {
+                personality,
+                device,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} has an empty MMIO range"
+            ),
+            Self::DeviceMmioWraps {
+                personality,
+                device,
+                mmio,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} MMIO {mmio} wraps the address space"
+            ),
+            Self::DeviceMmioMisaligned {
+                personality,
+                device,
+                mmio,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} MMIO {mmio} is not {DEVICE_ALIGNMENT:#x} aligned"
+            ),
+            Self::DeviceMmioReserved {
+                personality,
+                device,
+                mmio,
+                region,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} MMIO {mmio} overlaps {region}"
+            ),
+            Self::DeviceMmioOverlap {
+                personality,
+                device,
+                other,
+                other_device,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} MMIO overlaps personality {other:?} device \
+                 {other_device:?}"
+            ),
+            Self::DeviceInterruptNotSpi {
+                personality,
+                device,
+                interrupt,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} interrupt {interrupt} is not an SPI (32..=1019)"
+            ),
+            Self::DeviceInterruptReserved {
+                personality,
+                device,
+                interrupt,
+                owner,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} interrupt {interrupt} belongs to {owner}"
+            ),
+            Self::DeviceInterruptShared {
+                personality,
+                device,
+                other,
+                other_device,
+                interrupt,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} interrupt {interrupt} is already personality \
+                 {other:?} device {other_device:?}'s"
+            ),
         }
     }
 }
@@ -498,13 +696,14 @@ pub fn validate_plan(plan: &BootPlan, payload_length: u64) -> Result<(), PlanErr
         check_ram(personality, &plan.board)?;
         check_blobs(personality, payload_length)?;
         check_disk(personality, plan)?;
+        check_devices(personality, &plan.board)?;
     }
     for (index, personality) in plan.personalities.iter().enumerate() {
         for earlier in plan.personalities.iter().take(index) {
             check_pair(earlier, personality)?;
         }
     }
-    Ok(())
+    check_devices_apart(plan)
 }
 
 fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
@@ -717,6 +916,114 @@ fn check_disk(personality: &PersonalityPlan, plan: &BootPlan) -> Result<(), Plan
         return Err(PlanError::EncryptedDiskWithoutKey {
             personality: personality.name.clone(),
         });
+    }
+    Ok(())
+}
+
+/// Each device of one personality on its own, and device names within it.
+fn check_devices(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
+    let name = || personality.name.clone();
+    for (index, device) in personality.devices.iter().enumerate() {
+        check_name(&device.name).map_err(|problem| PlanError::DeviceInvalidName {
+            personality: name(),
+            index,
+            problem,
+        })?;
+        if personality
+            .devices
+            .iter()
+            .take(index)
+            .any(|earlier| earlier.name == device.name)
+        {
+            return Err(PlanError::DeviceDuplicateName {
+                personality: name(),
+                device: device.name.clone(),
+            });
+        }
+        let mmio = device.mmio;
+        check_device_mmio(board, mmio).map_err(|problem| {
+            let (personality, device) = (name(), device.name.clone());
+            match problem {
+                DeviceMmioProblem::Empty => PlanError::DeviceMmioEmpty { personality, device },
+                DeviceMmioProblem::Wraps => PlanError::DeviceMmioWraps {
+                    personality,
+                    device,
+                    mmio,
+                },
+                DeviceMmioProblem::BaseMisaligned | DeviceMmioProblem::SizeMisaligned => {
+                    PlanError::DeviceMmioMisaligned {
+                        personality,
+                        device,
+                        mmio,
+                    }
+                }
+                DeviceMmioProblem::OverlapsReserved { region, .. } => PlanError::DeviceMmioReserved {
+                    personality,
+                    device,
+                    mmio,
+                    region,
+                },
+            }
+        })?;
+        for &interrupt in &device.interrupts {
+            check_device_interrupt(board, interrupt).map_err(|problem| {
+                let (personality, device) = (name(), device.name.clone());
+                match problem {
+                    DeviceInterruptProblem::NotSpi => PlanError::DeviceInterruptNotSpi {
+                        personality,
+                        device,
+                        interrupt,
+                    },
+                    DeviceInterruptProblem::Reserved { owner } => PlanError::DeviceInterruptReserved {
+                        personality,
+                        device,
+                        interrupt,
+                        owner,
+                    },
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// No two devices, in one personality or two, share MMIO or an interrupt,
+/// and no device lists an interrupt twice.
+fn check_devices_apart(plan: &BootPlan) -> Result<(), PlanError> {
+    let all = || {
+        plan.personalities
+            .iter()
+            .flat_map(|personality| personality.devices.iter().map(move |device| (personality, device)))
+    };
+    for (index, (personality, device)) in all().enumerate() {
+        for (other, other_device) in all().take(index) {
+            if device.mmio.overlaps(&other_device.mmio) {
+                return Err(PlanError::DeviceMmioOverlap {
+                    personality: personality.name.clone(),
+                    device: device.name.clone(),
+                    other: other.name.clone(),
+                    other_device: other_device.name.clone(),
+                });
+            }
+        }
+        for (position, &interrupt) in device.interrupts.iter().enumerate() {
+            let earlier_in_device = device.interrupts.iter().take(position).any(|&earlier| earlier == interrupt);
+            let earlier_device = all()
+                .take(index)
+                .find(|(_, other_device)| other_device.interrupts.contains(&interrupt));
+            let holder = match (earlier_device, earlier_in_device) {
+                (Some(holder), _) => holder,
+                (None, true) => (personality, device),
+                (None, false) => continue,
+            };
+            return Err(PlanError::DeviceInterruptShared {
+                personality: personality.name.clone(),
+                device: device.name.clone(),
+                other: holder.0.name.clone(),
+                other_device: holder.1.name.clone(),
+                interrupt,
+            });
+        }
     }
     Ok(())
 }

@@ -5,12 +5,17 @@ use std::fmt;
 
 use janus_platform::{BoardDescription, PhysRange};
 
-use crate::model::{FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef};
+use crate::model::{
+    DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef,
+};
 use crate::plan::DiskPartition;
 use crate::rules::{
-    MAX_CMDLINE_LENGTH, MAX_PERSONALITIES, MAX_VCPUS, MIB, MIN_RAM_SIZE, NameProblem,
-    RAM_ALIGNMENT, align_down, align_up, check_name, mebibytes_rounded_up,
+    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_CMDLINE_LENGTH, MAX_DEVICE_INTERRUPTS, MAX_DEVICES,
+    MAX_PERSONALITIES, MAX_VCPUS, MIB, MIN_RAM_SIZE, NameProblem, RAM_ALIGNMENT,
+    ReservedInterrupt, ReservedRegion, align_down, align_up, check_name, mebibytes_rounded_up,
 };
+
+mod devices;
 
 /// One problem with a manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +189,168 @@ pub enum ValidationError {
         /// The board's name.
         board: String,
     },
+    /// More than [`MAX_DEVICES`] devices; reported on the first one past
+    /// the limit.
+    TooManyDevices {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The first device past the limit.
+        device: DeviceRef,
+        /// How many devices the personality has.
+        count: usize,
+    },
+    /// A device name breaks the naming rule.
+    DeviceInvalidName {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// What is wrong with the name.
+        problem: NameProblem,
+    },
+    /// An earlier device of the same personality has the same name.
+    DeviceDuplicateName {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The later device.
+        device: DeviceRef,
+        /// The earlier device's position.
+        first_index: usize,
+    },
+    /// `mmio.size` is zero.
+    DeviceMmioEmpty {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+    },
+    /// `mmio.base + mmio.size` overflows.
+    DeviceMmioWraps {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The MMIO range.
+        mmio: PhysRange,
+    },
+    /// `mmio.base` is not 4 KiB aligned.
+    DeviceMmioBaseMisaligned {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The base.
+        base: u64,
+    },
+    /// `mmio.size` is not a multiple of 4 KiB.
+    DeviceMmioSizeMisaligned {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The size.
+        size: u64,
+    },
+    /// The MMIO range overlaps a region Janus keeps for itself or emulates
+    /// a device in (board RAM, its UART, the GIC, the hotkey button, its
+    /// storage, the guest UART and disk windows).
+    DeviceMmioReserved {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The MMIO range.
+        mmio: PhysRange,
+        /// The region.
+        region: ReservedRegion,
+        /// Its range.
+        range: PhysRange,
+    },
+    /// The MMIO range overlaps an earlier device's, of this personality or
+    /// another: both would drive the same hardware.
+    DeviceMmioOverlap {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The later device.
+        device: DeviceRef,
+        /// Its MMIO range.
+        mmio: PhysRange,
+        /// The earlier device's personality.
+        other: PersonalityRef,
+        /// The earlier device.
+        other_device: DeviceRef,
+        /// The earlier device's MMIO range.
+        other_mmio: PhysRange,
+    },
+    /// `compatible` is empty.
+    DeviceNoCompatible {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+    },
+    /// A `compatible` entry is empty or has a character a device tree
+    /// compatible string does not.
+    DeviceBadCompatible {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// Position in `compatible`.
+        position: usize,
+        /// The entry.
+        entry: String,
+    },
+    /// More than [`MAX_DEVICE_INTERRUPTS`] interrupts.
+    TooManyDeviceInterrupts {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// How many are listed.
+        count: usize,
+    },
+    /// An interrupt is not an SPI (32..=1019).
+    DeviceInterruptNotSpi {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// Position in `interrupts`.
+        position: usize,
+        /// The interrupt ID.
+        interrupt: u32,
+    },
+    /// An interrupt Janus keeps (its UART, the hotkey button, the emulated
+    /// guest UART and disk).
+    DeviceInterruptReserved {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// Position in `interrupts`.
+        position: usize,
+        /// The interrupt ID.
+        interrupt: u32,
+        /// Who has it.
+        owner: ReservedInterrupt,
+    },
+    /// An interrupt an earlier device (of any personality) already has, or
+    /// that this device lists twice.
+    DeviceInterruptShared {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The later device.
+        device: DeviceRef,
+        /// Position in `interrupts`.
+        position: usize,
+        /// The interrupt ID.
+        interrupt: u32,
+        /// The earlier device's personality.
+        other: PersonalityRef,
+        /// The earlier device (this one if it lists the interrupt twice).
+        other_device: DeviceRef,
+    },
 }
 
 impl ValidationError {
@@ -191,6 +358,11 @@ impl ValidationError {
     pub fn field(&self) -> FieldPath {
         let at = |personality: &PersonalityRef, key| FieldPath::Personality {
             personality: personality.clone(),
+            key,
+        };
+        let at_device = |personality: &PersonalityRef, device: &DeviceRef, key| FieldPath::Device {
+            personality: personality.clone(),
+            device: device.clone(),
             key,
         };
         match self {
@@ -233,6 +405,83 @@ impl ValidationError {
             | Self::CmdlineBadCharacter { personality, .. } => at(personality, FieldKey::Cmdline),
             Self::DiskShared { personality, .. } => at(personality, FieldKey::DiskPartition),
             Self::DiskWithoutStorage { personality, .. } => at(personality, FieldKey::Disk),
+            Self::TooManyDevices {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::Table),
+            Self::DeviceInvalidName {
+                personality,
+                device,
+                ..
+            }
+            | Self::DeviceDuplicateName {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::Name),
+            Self::DeviceMmioEmpty {
+                personality,
+                device,
+            }
+            | Self::DeviceMmioSizeMisaligned {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::MmioSize),
+            Self::DeviceMmioWraps {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::Mmio),
+            Self::DeviceMmioBaseMisaligned {
+                personality,
+                device,
+                ..
+            }
+            | Self::DeviceMmioReserved {
+                personality,
+                device,
+                ..
+            }
+            | Self::DeviceMmioOverlap {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::MmioBase),
+            Self::DeviceNoCompatible {
+                personality,
+                device,
+            } => at_device(personality, device, DeviceKey::Compatible),
+            Self::DeviceBadCompatible {
+                personality,
+                device,
+                position,
+                ..
+            } => at_device(personality, device, DeviceKey::CompatibleEntry(*position)),
+            Self::TooManyDeviceInterrupts {
+                personality,
+                device,
+                ..
+            } => at_device(personality, device, DeviceKey::Interrupts),
+            Self::DeviceInterruptNotSpi {
+                personality,
+                device,
+                position,
+                ..
+            }
+            | Self::DeviceInterruptReserved {
+                personality,
+                device,
+                position,
+                ..
+            }
+            | Self::DeviceInterruptShared {
+                personality,
+                device,
+                position,
+                ..
+            } => at_device(personality, device, DeviceKey::Interrupt(*position)),
         }
     }
 
@@ -333,6 +582,73 @@ impl ValidationError {
             ),
             Self::DiskWithoutStorage { board, .. } => {
                 format!("board {board:?} has no storage to back a disk")
+            }
+            Self::TooManyDevices { count, .. } => format!(
+                "this is one of the personality's {count} devices, more than the {MAX_DEVICES} allowed"
+            ),
+            Self::DeviceInvalidName {
+                device, problem, ..
+            } => format!("{:?}: {problem}", device.name),
+            Self::DeviceDuplicateName {
+                device,
+                first_index,
+                ..
+            } => format!(
+                "the name {:?} is already used by the personality's device #{}",
+                device.name,
+                first_index + 1
+            ),
+            Self::DeviceMmioEmpty { .. } => "size is 0".to_owned(),
+            Self::DeviceMmioWraps { mmio, .. } => format!(
+                "base {:#x} plus size {:#x} runs past the end of the address space",
+                mmio.start.get(),
+                mmio.size
+            ),
+            Self::DeviceMmioBaseMisaligned { base, .. } => {
+                format!("base {base:#x} is not 4 KiB (page) aligned")
+            }
+            Self::DeviceMmioSizeMisaligned { size, .. } => {
+                format!("size {size:#x} is not a multiple of 4 KiB (a page)")
+            }
+            Self::DeviceMmioReserved {
+                mmio,
+                region,
+                range,
+                ..
+            } => format!("MMIO {mmio} overlaps {region} {range}, which Janus keeps for itself"),
+            Self::DeviceMmioOverlap {
+                mmio,
+                other,
+                other_device,
+                other_mmio,
+                ..
+            } => format!("MMIO {mmio} overlaps {other} {other_device}'s MMIO {other_mmio}"),
+            Self::DeviceNoCompatible { .. } => "the compatible list is empty".to_owned(),
+            Self::DeviceBadCompatible { entry, .. } => {
+                format!("{entry:?} is not a device tree compatible string")
+            }
+            Self::TooManyDeviceInterrupts { count, .. } => format!(
+                "{count} interrupts are listed, more than the {MAX_DEVICE_INTERRUPTS} a device may have"
+            ),
+            Self::DeviceInterruptNotSpi { interrupt, .. } => format!(
+                "interrupt {interrupt} is not a shared peripheral interrupt (SPI, {FIRST_SPI} to {LAST_SPI})"
+            ),
+            Self::DeviceInterruptReserved {
+                interrupt, owner, ..
+            } => format!("interrupt {interrupt} belongs to {owner}, which Janus keeps for itself"),
+            Self::DeviceInterruptShared {
+                device,
+                interrupt,
+                other,
+                other_device,
+                personality,
+                ..
+            } => {
+                if other == personality && other_device == device {
+                    format!("interrupt {interrupt} is listed twice")
+                } else {
+                    format!("interrupt {interrupt} is already given to {other} {other_device}")
+                }
             }
         }
     }
@@ -466,6 +782,88 @@ impl ValidationError {
                 "remove the disk from {}, or build for a board with storage (e.g. qemu-virt)",
                 personality.name
             ),
+            Self::TooManyDevices {
+                personality, count, ..
+            } => format!(
+                "remove {} devices from {}",
+                count.saturating_sub(MAX_DEVICES),
+                personality.name
+            ),
+            Self::DeviceInvalidName { .. } => {
+                "use 1 to 15 characters of a-z, 0-9 and '-', starting with a letter (e.g. \"rtc\")"
+                    .to_owned()
+            }
+            Self::DeviceDuplicateName { .. } => {
+                "give every device of a personality a different name".to_owned()
+            }
+            Self::DeviceMmioEmpty { .. } => {
+                "give the size of the device's register window, e.g. size = \"4K\"".to_owned()
+            }
+            Self::DeviceMmioWraps { .. } => "lower mmio.base or mmio.size".to_owned(),
+            Self::DeviceMmioBaseMisaligned { base, .. } => format!(
+                "use base = {:#x}, the start of the page holding the registers, and a size that covers them",
+                align_down(*base, DEVICE_ALIGNMENT)
+            ),
+            Self::DeviceMmioSizeMisaligned { size, .. } => {
+                match align_up(*size, DEVICE_ALIGNMENT) {
+                    Some(up) => format!("use size = {up:#x} (whole pages)"),
+                    None => "use a size that is a whole number of 4 KiB pages".to_owned(),
+                }
+            }
+            Self::DeviceMmioReserved { range, .. } => format!(
+                "pass through only a device that Janus does not use or emulate: its registers must lie outside {range}"
+            ),
+            Self::DeviceMmioOverlap {
+                personality,
+                device,
+                other,
+                other_device,
+                ..
+            } => {
+                if personality == other {
+                    format!(
+                        "correct the mmio of {device} or {other_device}: two devices cannot share registers"
+                    )
+                } else {
+                    format!(
+                        "give the device to one personality only: remove {device} from {} or {other_device} from {}",
+                        personality.name, other.name
+                    )
+                }
+            }
+            Self::DeviceNoCompatible { .. } => {
+                "list the device's compatible strings, most specific first, e.g. compatible = [\"arm,pl031\", \"arm,primecell\"]"
+                    .to_owned()
+            }
+            Self::DeviceBadCompatible { .. } => {
+                "write \"manufacturer,model\" using letters, digits and , . _ + - only (e.g. \"arm,pl031\")"
+                    .to_owned()
+            }
+            Self::TooManyDeviceInterrupts { .. } => {
+                format!("list at most {MAX_DEVICE_INTERRUPTS} interrupts")
+            }
+            Self::DeviceInterruptNotSpi { .. } => format!(
+                "use the device's GIC interrupt ID, an SPI from {FIRST_SPI} to {LAST_SPI} (SPI n in a device tree is INTID 32 + n); SGIs and PPIs cannot be passed through"
+            ),
+            Self::DeviceInterruptReserved { interrupt, .. } => format!(
+                "remove interrupt {interrupt}, and pass through only a device that Janus does not use"
+            ),
+            Self::DeviceInterruptShared {
+                personality,
+                device,
+                interrupt,
+                other,
+                other_device,
+                ..
+            } => {
+                if other == personality && other_device == device {
+                    format!("list interrupt {interrupt} once")
+                } else {
+                    format!(
+                        "give each interrupt to one device: remove {interrupt} from {personality} {device} or from {other} {other_device}"
+                    )
+                }
+            }
         }
     }
 }
@@ -514,6 +912,7 @@ pub fn validate(manifest: &Manifest, board: &BoardDescription) -> Result<(), Vec
             &mut errors,
         );
     }
+    devices::check_devices(manifest, board, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -40,6 +40,72 @@ pub enum GicDescription {
     },
 }
 
+/// Bytes of a GICv3 distributor (GICD): one 64 KiB frame (IHI 0069H §12.1.1).
+pub const GICV3_DISTRIBUTOR_SIZE: u64 = 0x1_0000;
+/// Bytes of one core's GICv3 redistributor: its RD_base and SGI_base
+/// frames, 64 KiB each (IHI 0069H §12.10).
+pub const GICV3_REDISTRIBUTOR_SIZE: u64 = 0x2_0000;
+/// Bytes of a GICv2 distributor (GICD, IHI 0048B §4.1.2).
+pub const GICV2_DISTRIBUTOR_SIZE: u64 = 0x1000;
+/// Bytes of a GICv2 physical or virtual CPU interface (GICC, GICV): two
+/// 4 KiB pages, GICC_DIR being at 0x1000 (IHI 0048B §4.1.3, §5.5).
+pub const GICV2_CPU_INTERFACE_SIZE: u64 = 0x2000;
+/// Bytes of a GICv2 virtual interface control block (GICH, IHI 0048B §5.3).
+pub const GICV2_HYPERVISOR_INTERFACE_SIZE: u64 = 0x1000;
+/// Bytes of a PrimeCell peripheral's register window (PL011 UART, PL061
+/// GPIO): one 4 KiB page.
+pub const PRIMECELL_WINDOW_SIZE: u64 = 0x1000;
+/// Bytes of the guest UART window each personality's device tree describes
+/// (Janus' emulated PL011).
+pub const GUEST_UART_WINDOW_SIZE: u64 = PRIMECELL_WINDOW_SIZE;
+
+/// One MMIO region of the physical interrupt controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GicRegion {
+    /// GICD.
+    Distributor,
+    /// The GICv3 redistributors of every core.
+    Redistributors,
+    /// GICv2 GICC.
+    CpuInterface,
+    /// GICv2 GICH.
+    HypervisorInterface,
+    /// GICv2 GICV.
+    VirtualCpuInterface,
+}
+
+impl GicDescription {
+    /// Every MMIO region of the interrupt controller on a board with
+    /// `cores` cores, with its architectural size. The redistributors span
+    /// `cores` frames of `redistributor_stride` (at least
+    /// [`GICV3_REDISTRIBUTOR_SIZE`]) bytes; a span that overflows saturates,
+    /// which makes the range wrap (and overlap everything).
+    pub fn regions(&self, cores: usize) -> heapless::Vec<(GicRegion, PhysRange), 4> {
+        let mut regions = heapless::Vec::new();
+        let list: &[(GicRegion, u64, u64)] = match *self {
+            Self::V3 { distributor, redistributor, redistributor_stride } => &[
+                (GicRegion::Distributor, distributor.get(), GICV3_DISTRIBUTOR_SIZE),
+                (
+                    GicRegion::Redistributors,
+                    redistributor.get(),
+                    redistributor_stride.max(GICV3_REDISTRIBUTOR_SIZE).saturating_mul(cores as u64),
+                ),
+            ],
+            Self::V2 { distributor, cpu_interface, hypervisor_interface, virtual_cpu_interface } => &[
+                (GicRegion::Distributor, distributor.get(), GICV2_DISTRIBUTOR_SIZE),
+                (GicRegion::CpuInterface, cpu_interface.get(), GICV2_CPU_INTERFACE_SIZE),
+                (GicRegion::HypervisorInterface, hypervisor_interface.get(), GICV2_HYPERVISOR_INTERFACE_SIZE),
+                (GicRegion::VirtualCpuInterface, virtual_cpu_interface.get(), GICV2_CPU_INTERFACE_SIZE),
+            ],
+        };
+        for &(region, start, size) in list {
+            // At most four entries, the capacity.
+            let _ = regions.push((region, PhysRange::new(start, size)));
+        }
+        regions
+    }
+}
+
 /// A button wired to a PL061 GPIO line (QEMU virt's power key, a Pi GPIO
 /// pin): pressing it switches the foreground personality like `Ctrl-]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +140,17 @@ pub enum StorageDescription {
         /// [`VIRTIO_MMIO_WINDOW_SIZE`]).
         stride: u64,
     },
+}
+
+impl StorageDescription {
+    /// The physical range every transport lies in (`slots` windows of
+    /// `stride` bytes from `base`); a span that overflows saturates, which
+    /// makes the range wrap (and overlap everything).
+    pub fn span(&self) -> PhysRange {
+        match *self {
+            Self::VirtioMmio { base, slots, stride } => PhysRange::new(base.get(), stride.saturating_mul(u64::from(slots))),
+        }
+    }
 }
 
 /// A board, as data.
@@ -111,4 +188,50 @@ pub struct BoardDescription {
     /// The interrupt ID (an SPI) of each personality's emulated disk, as its
     /// device tree names it.
     pub guest_disk_interrupt: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gic_regions_have_their_architectural_sizes() {
+        let v3 = GicDescription::V3 {
+            distributor: PhysAddr(0x0800_0000),
+            redistributor: PhysAddr(0x080a_0000),
+            redistributor_stride: 0x2_0000,
+        };
+        assert_eq!(
+            v3.regions(4).as_slice(),
+            [
+                (GicRegion::Distributor, PhysRange::new(0x0800_0000, 0x1_0000)),
+                (GicRegion::Redistributors, PhysRange::new(0x080a_0000, 0x8_0000)),
+            ]
+        );
+        let v2 = GicDescription::V2 {
+            distributor: PhysAddr(0x0800_0000),
+            cpu_interface: PhysAddr(0x0801_0000),
+            hypervisor_interface: PhysAddr(0x0803_0000),
+            virtual_cpu_interface: PhysAddr(0x0804_0000),
+        };
+        assert_eq!(
+            v2.regions(4).as_slice(),
+            [
+                (GicRegion::Distributor, PhysRange::new(0x0800_0000, 0x1000)),
+                (GicRegion::CpuInterface, PhysRange::new(0x0801_0000, 0x2000)),
+                (GicRegion::HypervisorInterface, PhysRange::new(0x0803_0000, 0x1000)),
+                (GicRegion::VirtualCpuInterface, PhysRange::new(0x0804_0000, 0x2000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overflowing_span_wraps() {
+        let huge = GicDescription::V3 { distributor: PhysAddr(0), redistributor: PhysAddr(0x1000), redistributor_stride: u64::MAX };
+        assert_eq!(huge.regions(2)[1].1.end(), None);
+        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200 };
+        assert_eq!(storage.span(), PhysRange::new(0x0a00_0000, 0x4000));
+        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x1000), slots: 2, stride: u64::MAX };
+        assert_eq!(storage.span().end(), None);
+    }
 }

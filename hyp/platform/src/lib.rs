@@ -8,5 +8,7 @@ pub mod board;
 
 pub use addr::{GuestPhysAddr, PhysAddr, PhysRange, GuestPhysRange};
 pub use board::{
-    BoardDescription, Cpu, GicDescription, GpioButton, MAX_CPUS, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
+    BoardDescription, Cpu, GICV2_CPU_INTERFACE_SIZE, GICV2_DISTRIBUTOR_SIZE, GICV2_HYPERVISOR_INTERFACE_SIZE,
+    GICV3_DISTRIBUTOR_SIZE, GICV3_REDISTRIBUTOR_SIZE, GUEST_UART_WINDOW_SIZE, GicDescription, GicRegion, GpioButton,
+    MAX_CPUS, PRIMECELL_WINDOW_SIZE, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
 };

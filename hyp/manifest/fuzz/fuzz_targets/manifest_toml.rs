@@ -50,16 +50,22 @@ fuzz_target!(|text: &str| {
         Ok(manifest) => {
             let mut builder = PayloadBuilder::new();
             let mut personalities = heapless::Vec::new();
-            for personality in &manifest.personalities {
+            for (index, personality) in manifest.personalities.iter().enumerate() {
                 // A small raw kernel always fits in validated RAM.
                 let (kernel, layout) = plan_personality_layout(personality, &[0x1f; 64], Some(100))
                     .expect("a 64-byte kernel fits in validated RAM");
                 let kernel = builder.add_blob(&kernel.bytes);
                 let dtb = builder.add_blob(&[0xd0; 16]);
                 let initrd = builder.add_blob(&[0x1d; 100]);
-                let plan =
-                    PersonalityPlan::assemble(personality, &layout, kernel, dtb, Some(initrd))
-                        .expect("validated names and cpu lists fit the plan");
+                let plan = PersonalityPlan::assemble(
+                    personality,
+                    manifest.devices_of(index),
+                    &layout,
+                    kernel,
+                    dtb,
+                    Some(initrd),
+                )
+                .expect("validated names, cpu lists and devices fit the plan");
                 personalities
                     .push(plan)
                     .expect("validated personality count fits the plan");

@@ -3,7 +3,7 @@
 use janus_platform::{GuestPhysAddr, PhysRange};
 
 use super::kernel_tests::{elf, image, load};
-use super::{MIB, personality};
+use super::{MIB, personality, rtc};
 use crate::kernel::{FlatKernel, KernelFormat, KernelPlacement, flatten_kernel};
 use crate::layout::{GuestLayout, LayoutError, plan_layout, plan_personality_layout};
 use crate::plan::{Blob, PersonalityPlan};
@@ -193,17 +193,40 @@ fn assembling_a_plan_entry() {
         offset: 0x3000,
         size: 10,
     };
-    let plan = PersonalityPlan::assemble(&config, &layout, blob, dtb, Some(initrd)).unwrap();
+    let plan = PersonalityPlan::assemble(&config, [], &layout, blob, dtb, Some(initrd)).unwrap();
     assert_eq!(plan.name.as_str(), "work");
     assert_eq!(plan.initrd, Some((initrd, layout.initrd_load.unwrap())));
     assert_eq!(
-        PersonalityPlan::assemble(&config, &layout, blob, dtb, None),
+        PersonalityPlan::assemble(&config, [], &layout, blob, dtb, None),
         None,
         "layout has an initrd"
     );
     let long_name = personality("this-name-is-too-long", &[2], RAM.start.get(), RAM.size);
     assert_eq!(
-        PersonalityPlan::assemble(&long_name, &layout, blob, dtb, Some(initrd)),
+        PersonalityPlan::assemble(&long_name, [], &layout, blob, dtb, Some(initrd)),
         None
     );
+}
+
+#[test]
+fn assembling_carries_the_devices_within_the_plan_capacities() {
+    let config = personality("personal", &[0], RAM.start.get(), RAM.size);
+    let (_, layout) = plan_personality_layout(&config, &[0x1f; 64], None).unwrap();
+    let blob = Blob { offset: 0x1000, size: 64 };
+    let dtb = Blob { offset: 0x2000, size: 10 };
+    let assemble = |devices: &[crate::DeviceConfig]| PersonalityPlan::assemble(&config, devices, &layout, blob, dtb, None);
+    let plan = assemble(&[rtc(0)]).unwrap();
+    assert_eq!(plan.devices.len(), 1);
+    assert_eq!(plan.devices[0].name.as_str(), "rtc");
+    assert_eq!(plan.devices[0].mmio, PhysRange::new(0x0901_0000, 0x1000));
+    assert_eq!(plan.devices[0].interrupts.as_slice(), [34]);
+    assert_eq!(assemble(&[]).unwrap().devices.len(), 0);
+    // Past a capacity (which validation rules out) there is no plan.
+    assert_eq!(assemble(&vec![rtc(0); 5]), None);
+    let mut busy = rtc(0);
+    busy.interrupts = vec![34, 35, 36, 37, 38];
+    assert_eq!(assemble(&[busy]), None);
+    let mut long = rtc(0);
+    long.name = "a-very-long-device-name".into();
+    assert_eq!(assemble(&[long]), None);
 }

@@ -1,6 +1,9 @@
 //! Host tests: fixtures shared by the unit and property tests.
 #![cfg(feature = "std")]
 
+mod device_parse_tests;
+mod device_plan_tests;
+mod device_validate_tests;
 mod kernel_tests;
 mod layout_tests;
 mod parse_tests;
@@ -13,8 +16,8 @@ use janus_platform::{
     BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
 };
 
-use crate::model::{Manifest, PersonalityConfig};
-use crate::plan::{Blob, BootPlan, DiskPartition, DiskPlan, PersonalityPlan};
+use crate::model::{DeviceConfig, Manifest, PersonalityConfig};
+use crate::plan::{Blob, BootPlan, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan};
 
 pub(crate) const MIB: u64 = 1 << 20;
 
@@ -80,6 +83,7 @@ pub(crate) fn sample() -> Manifest {
             personality("personal", &[0, 1], 0x4800_0000, 128 * MIB),
             personality("work", &[2, 3], 0x5000_0000, 128 * MIB),
         ],
+        devices: vec![],
     }
     .with(|manifest| {
         manifest.personalities[0].initrd = Some("initrd.img".into());
@@ -135,6 +139,7 @@ pub(crate) fn valid_plan() -> BootPlan {
             GuestPhysAddr(base + 125 * MIB),
         )),
         disk: None,
+        devices: heapless::Vec::new(),
     };
     BootPlan {
         board: board(),
@@ -165,3 +170,44 @@ pub(crate) fn valid_plan_with_disks() -> BootPlan {
 }
 
 pub(crate) const PLAN_PAYLOAD_LENGTH: u64 = 0x6000;
+
+/// QEMU virt's PL031 real-time clock (4 KiB at 0x0901_0000, SPI 2 = INTID
+/// 34) as a device of personality `personality`.
+pub(crate) fn rtc(personality: usize) -> DeviceConfig {
+    DeviceConfig {
+        personality,
+        name: "rtc".into(),
+        mmio: PhysRange::new(0x0901_0000, 0x1000),
+        interrupts: vec![34],
+        compatible: vec!["arm,pl031".into(), "arm,primecell".into()],
+    }
+}
+
+/// [`sample`] with the RTC given to personal.
+pub(crate) fn sample_with_rtc() -> Manifest {
+    sample().with(|manifest| manifest.devices.push(rtc(0)))
+}
+
+/// The boot plan's view of a device.
+pub(crate) fn device_plan(name: &str, base: u64, size: u64, interrupts: &[u32]) -> DevicePlan {
+    DevicePlan {
+        name: name.try_into().unwrap(),
+        mmio: PhysRange::new(base, size),
+        interrupts: heapless::Vec::from_slice(interrupts).unwrap(),
+    }
+}
+
+/// [`valid_plan`] with the RTC passed through to personal and a GPIO
+/// controller-like device (two interrupts) to work.
+pub(crate) fn valid_plan_with_devices() -> BootPlan {
+    valid_plan().with(|plan| {
+        plan.personalities[0]
+            .devices
+            .push(device_plan("rtc", 0x0901_0000, 0x1000, &[34]))
+            .unwrap();
+        plan.personalities[1]
+            .devices
+            .push(device_plan("gpio", 0x0902_0000, 0x2000, &[40, 41]))
+            .unwrap();
+    })
+}

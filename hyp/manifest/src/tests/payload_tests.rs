@@ -1,6 +1,9 @@
 //! Payload layout, round trip, and one test per `PayloadError` variant.
 
-use super::{DEVICE_KEY, PLAN_PAYLOAD_LENGTH, valid_plan, valid_plan_with_disks};
+use super::{
+    DEVICE_KEY, PLAN_PAYLOAD_LENGTH, device_plan, valid_plan, valid_plan_with_devices,
+    valid_plan_with_disks,
+};
 use crate::codec::{MAX_ENCODED_PLAN_SIZE, decode_plan, encode_plan};
 use crate::payload::{
     PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_HEADER_SIZE, PayloadBuilder, PayloadError, fnv1a64,
@@ -311,8 +314,9 @@ fn plan_invalid_tag() {
     );
     assert!(error.to_string().contains("gic version"));
     let mut plan = encode_plan(&valid_plan());
-    // The last personality ends with its initrd (1 + 24) and no disk (1).
-    let initrd_tag = plan.len() - 26;
+    // The last personality ends with its initrd (1 + 24), no disk (1) and
+    // no devices (1).
+    let initrd_tag = plan.len() - 27;
     plan[initrd_tag] = 2;
     assert_eq!(
         decode_plan(&plan),
@@ -346,10 +350,11 @@ fn plan_invalid_storage_and_device_key_tags() {
 
 #[test]
 fn plan_invalid_disk_tags() {
-    // The last personality ends with its disk: presence, partition, encrypted.
+    // The last personality ends with its disk (presence, partition,
+    // encrypted) and its device count (0).
     let bytes = encode_plan(&valid_plan_with_disks());
-    let end = bytes.len();
-    assert_eq!(bytes[end - 3..], [1, 1, 1]);
+    let end = bytes.len() - 1;
+    assert_eq!(bytes[end - 3..end], [1, 1, 1]);
     for (at, value, field) in [
         (end - 3, 2, "disk presence"),
         (end - 2, 2, "disk partition"),
@@ -380,8 +385,9 @@ fn disks_and_device_key_round_trip() {
 #[test]
 fn disk_and_device_key_truncation_is_rejected() {
     let bytes = encode_plan(&valid_plan_with_disks());
+    // Drop the device count and the encrypted flag before it.
     assert!(matches!(
-        decode_plan(&bytes[..bytes.len() - 1]),
+        decode_plan(&bytes[..bytes.len() - 2]),
         Err(PayloadError::PlanTruncated {
             field: "disk encrypted",
             ..
@@ -420,6 +426,8 @@ fn the_largest_plan_encodes_to_the_size_bound() {
     let mut personality = plan.personalities[1].clone();
     personality.name = "p".repeat(16).as_str().try_into().unwrap();
     while personality.cpus.push(0).is_ok() {}
+    let device = device_plan(&"d".repeat(16), 0x0901_0000, 0x1000, &[64, 65, 66, 67]);
+    while personality.devices.push(device.clone()).is_ok() {}
     plan.personalities.clear();
     while plan.personalities.push(personality.clone()).is_ok() {}
     assert_eq!(encode_plan(&plan).len(), MAX_ENCODED_PLAN_SIZE);
@@ -445,6 +453,100 @@ fn too_many_personalities_in_plan() {
             field: "personalities",
             count: 5,
             capacity: 4
+        })
+    );
+}
+
+#[test]
+fn devices_round_trip() {
+    let plan = valid_plan_with_devices();
+    let payload = PayloadBuilder::new().finish(&plan);
+    let (decoded, blobs) = parse_payload(&payload).unwrap();
+    assert_eq!(decoded, plan);
+    let work = &decoded.personalities[1];
+    assert_eq!(work.devices[0].name.as_str(), "gpio");
+    assert_eq!(work.devices[0].interrupts.as_slice(), [40, 41]);
+    assert_eq!(validate_plan(&decoded, blobs.len().max(PLAN_PAYLOAD_LENGTH)), Ok(()));
+}
+
+/// The plan's bytes with work's device ("gpio", two interrupts) last:
+/// count (1), name (1 + 4), mmio (16), interrupt count (1), 2 x u32.
+fn with_work_device() -> Vec<u8> {
+    encode_plan(&valid_plan_with_devices())
+}
+const WORK_DEVICE_SIZE: usize = 1 + 5 + 16 + 1 + 8;
+
+#[test]
+fn device_truncation_is_rejected() {
+    let bytes = with_work_device();
+    for (cut, field) in [
+        (1, "device interrupt"),
+        (8, "device interrupt"),
+        (9, "device interrupt count"),
+        (10, "device mmio"),
+        (WORK_DEVICE_SIZE - 1, "device name"),
+        (WORK_DEVICE_SIZE, "device count"),
+    ] {
+        let error = decode_plan(&bytes[..bytes.len() - cut]).unwrap_err();
+        assert!(
+            matches!(error, PayloadError::PlanTruncated { field: found, .. } if found == field),
+            "cut {cut}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn device_capacities_are_enforced() {
+    let bytes = with_work_device();
+    let start = bytes.len() - WORK_DEVICE_SIZE;
+    assert_eq!(bytes[start], 1);
+    let mut edited = bytes.clone();
+    edited[start] = 5;
+    // Five devices' worth of bytes: the fifth does not fit.
+    let device = bytes[start + 1..].to_vec();
+    edited.truncate(start + 1);
+    for _ in 0..5 {
+        edited.extend_from_slice(&device);
+    }
+    assert_eq!(
+        decode_plan(&edited),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "devices",
+            count: 5,
+            capacity: 4
+        })
+    );
+    let interrupt_count = bytes.len() - 9;
+    assert_eq!(bytes[interrupt_count], 2);
+    let mut edited = bytes.clone();
+    edited[interrupt_count] = 5;
+    edited.extend_from_slice(&[0; 12]);
+    assert_eq!(
+        decode_plan(&edited),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "device interrupts",
+            count: 5,
+            capacity: 4
+        })
+    );
+    let name_length = start + 1;
+    assert_eq!(bytes[name_length], 4);
+    let mut edited = bytes.clone();
+    edited[name_length] = 17;
+    assert_eq!(
+        decode_plan(&edited),
+        Err(PayloadError::PlanCapacityExceeded {
+            field: "device name",
+            count: 17,
+            capacity: 16
+        })
+    );
+    let mut edited = bytes;
+    edited[name_length + 1] = 0xff;
+    assert_eq!(
+        decode_plan(&edited),
+        Err(PayloadError::PlanNotUtf8 {
+            field: "device name"
         })
     );
 }

@@ -10,9 +10,11 @@ use super::{MIB, board, personality, valid_plan};
 use crate::codec::{decode_plan, encode_plan};
 use crate::kernel::flatten_kernel;
 use crate::layout::plan_personality_layout;
-use crate::model::{Manifest, parse_size};
+use crate::model::{DeviceConfig, Manifest, parse_size};
 use crate::payload::{PayloadBuilder, parse_payload, payload_length};
-use crate::plan::{Blob, BootPlan, DiskPartition, DiskPlan, PersonalityPlan, validate_plan};
+use crate::plan::{
+    Blob, BootPlan, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan, validate_plan,
+};
 use crate::validate::{ValidationError, validate};
 
 fn blob() -> impl Strategy<Value = Blob> {
@@ -22,6 +24,30 @@ fn blob() -> impl Strategy<Value = Blob> {
 fn disk() -> impl Strategy<Value = DiskPlan> {
     (prop::sample::select(DiskPartition::ALL.to_vec()), any::<bool>())
         .prop_map(|(partition, encrypted)| DiskPlan { partition, encrypted })
+}
+
+/// Up to `N` bytes of `text`, cut at a character boundary.
+fn truncated<const N: usize>(text: &str) -> heapless::String<N> {
+    let mut short = heapless::String::new();
+    for character in text.chars() {
+        if short.push(character).is_err() {
+            break;
+        }
+    }
+    short
+}
+
+fn device() -> impl Strategy<Value = DevicePlan> {
+    (
+        "\\PC{0,5}",
+        (any::<u64>(), any::<u64>()),
+        proptest::collection::vec(any::<u32>(), 0..=4),
+    )
+        .prop_map(|(name, (base, size), interrupts)| DevicePlan {
+            name: truncated(&name),
+            mmio: PhysRange::new(base, size),
+            interrupts: heapless::Vec::from_slice(&interrupts).unwrap(),
+        })
 }
 
 fn storage() -> impl Strategy<Value = StorageDescription> {
@@ -39,17 +65,12 @@ fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
         (blob(), any::<u64>()),
         proptest::option::of((blob(), any::<u64>())),
         proptest::option::of(disk()),
+        proptest::collection::vec(device(), 0..=4),
     )
         .prop_map(
-            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd, disk)| {
-                let mut short_name = heapless::String::new();
-                for character in name.chars() {
-                    if short_name.push(character).is_err() {
-                        break;
-                    }
-                }
+            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd, disk, devices)| {
                 PersonalityPlan {
-                    name: short_name,
+                    name: truncated(&name),
                     cpus: heapless::Vec::from_slice(&cpus).unwrap(),
                     ram: PhysRange::new(base, size),
                     kernel,
@@ -59,6 +80,7 @@ fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
                     dtb_load: GuestPhysAddr(dtb_load),
                     initrd: initrd.map(|(blob, load)| (blob, GuestPhysAddr(load))),
                     disk,
+                    devices: heapless::Vec::from_slice(&devices).unwrap(),
                 }
             },
         )
@@ -89,16 +111,35 @@ fn boot_plan() -> impl Strategy<Value = BootPlan> {
 
 /// `count` personalities in disjoint, aligned 2 MiB-granular slots of the
 /// board RAM above the hypervisor, each with its own core; the first two may
-/// have the personal and the work disk, each plain or encrypted.
+/// have the personal and the work disk, each plain or encrypted; each has up
+/// to four devices, in distinct free pages of the device area
+/// (0x0901_0000..0x0902_0000) with distinct SPIs from 64 up.
 fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
     (1..=4usize)
         .prop_flat_map(|count| {
             (
                 proptest::collection::vec((8..=64u64, 0..=16u64), count),
                 proptest::collection::vec(proptest::option::of(any::<bool>()), 2),
+                proptest::collection::vec((0..=4usize, 1..=2u64, 0..=4usize), count),
             )
         })
-        .prop_map(|(slots, disks)| {
+        .prop_map(|(slots, disks, device_counts)| {
+            let mut devices = Vec::new();
+            let mut next_page = 0u64;
+            let mut next_interrupt = 64u32;
+            for (personality, &(count, pages, interrupts)) in device_counts.iter().enumerate() {
+                for index in 0..count {
+                    devices.push(DeviceConfig {
+                        personality,
+                        name: format!("d{index}"),
+                        mmio: PhysRange::new(0x0901_0000 + next_page * 0x1000, pages * 0x1000),
+                        interrupts: (next_interrupt..).take(interrupts).collect(),
+                        compatible: vec!["arm,pl031".into(), "arm,primecell".into()],
+                    });
+                    next_page += pages;
+                    next_interrupt += interrupts as u32;
+                }
+            }
             let mut base = 0x4800_0000;
             let personalities = slots
                 .iter()
@@ -123,6 +164,7 @@ fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
                 console: crate::ConsoleMode::default(),
                 board: "qemu-virt".into(),
                 personalities,
+                devices,
             }
         })
 }
@@ -185,12 +227,12 @@ proptest! {
         prop_assert_eq!(validate(&manifest, &board()), Ok(()));
         let mut builder = PayloadBuilder::new();
         let mut personalities = heapless::Vec::<PersonalityPlan, 4>::new();
-        for config in &manifest.personalities {
+        for (index, config) in manifest.personalities.iter().enumerate() {
             let (kernel, layout) = plan_personality_layout(config, &vec![0x1f; kernel_length], initrd_length).unwrap();
             let kernel_blob = builder.add_blob(&kernel.bytes);
             let dtb = builder.add_blob(&[0xd0; 40]);
             let initrd = initrd_length.map(|length| builder.add_blob(&vec![0x1d; length as usize]));
-            personalities.push(PersonalityPlan::assemble(config, &layout, kernel_blob, dtb, initrd).unwrap()).unwrap();
+            personalities.push(PersonalityPlan::assemble(config, manifest.devices_of(index), &layout, kernel_blob, dtb, initrd).unwrap()).unwrap();
         }
         let encrypted = manifest.personalities.iter().any(|config| config.disk.is_some_and(|disk| disk.encrypted));
         let device_key = encrypted.then_some(super::DEVICE_KEY);

@@ -52,6 +52,7 @@ fn no_personalities() {
         console: crate::ConsoleMode::default(),
         board: "qemu-virt".into(),
         personalities: vec![],
+        devices: vec![],
     };
     let (_, text) = expect_error!(manifest, ValidationError::NoPersonalities, "personality");
     assert!(text.contains("[[personality]]"), "{text}");
@@ -72,6 +73,7 @@ fn too_many_personalities() {
                 )
             })
             .collect(),
+        devices: vec![],
     };
     let (error, text) = expect_error!(
         manifest,
