@@ -154,22 +154,40 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         {
             refuse(format_args!("{}: cannot map its virtual CPU interface: {error}", personality.name));
         }
+        // Passed-through devices: their registers, identity mapped as
+        // device memory into this personality only.
+        for device in &personality.devices {
+            let mmio = device.mmio;
+            if let Err(error) = partitions.map(index, &mut pool, janus_platform::GuestPhysAddr(mmio.start.get()), mmio.start, mmio.size, MemoryKind::Device) {
+                refuse(format_args!("{}: cannot map its device {} at {mmio}: {error}", personality.name, device.name));
+            }
+        }
         let Some(table) = partitions.table(index) else { refuse(format_args!("stage-2 table missing")) };
         let vmid = (index + 1) as u8;
         let version = match plan.board.gic {
             janus_platform::GicDescription::V3 { .. } => janus_vgic::GicVersion::V3,
             janus_platform::GicDescription::V2 { .. } => janus_vgic::GicVersion::V2,
         };
-        // Each personality owns the SPIs of its own emulated UART and disk.
-        let mut owned = heapless::Vec::<u32, 2>::new();
+        // Each personality owns the SPIs of its own emulated UART and disk,
+        // and those of the devices passed through to it.
+        let mut owned = heapless::Vec::<u32, { 2 + janus_manifest::MAX_DEVICES * janus_manifest::MAX_DEVICE_INTERRUPTS }>::new();
         let _ = owned.push(plan.board.guest_uart_interrupt);
         if personality.disk.is_some() {
             let _ = owned.push(plan.board.guest_disk_interrupt);
+        }
+        let device_interrupts = || personality.devices.iter().flat_map(|device| device.interrupts.iter().copied());
+        for interrupt in device_interrupts() {
+            let _ = owned.push(interrupt);
         }
         let vgic = match system::create_virtual_gic(index, version, personality.cpus.len(), &owned) {
             Ok(vgic) => vgic,
             Err(error) => refuse(format_args!("{}: cannot create its virtual GIC: {error:?}", personality.name)),
         };
+        for interrupt in device_interrupts() {
+            if let Err(error) = vgic.lock().bind_hardware(0, interrupt, Some(interrupt)) {
+                refuse(format_args!("{}: cannot pass through interrupt {interrupt}: {error:?}", personality.name));
+            }
+        }
         let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic));
     }
     let cpus = system::build_cpu_slots(&plan);
@@ -203,6 +221,9 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     if let Some(button) = system.plan.board.hotkey_button {
         crate::button::init(&button);
         gic::enable_spi_on(button.interrupt, cpu);
+    }
+    for index in 0..system.plan.personalities.len() {
+        system.set_device_interrupts(index, true);
     }
 
     // Start every other core that runs a vCPU (PSCI CPU_ON, affinity only).

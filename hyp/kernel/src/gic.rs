@@ -189,6 +189,32 @@ pub fn enable_spi_on(interrupt: u32, cpu: usize) {
     }
 }
 
+fn distributor_base() -> Option<u64> {
+    GIC.get().map(|gic| match gic {
+        GicDescription::V3 { distributor, .. } | GicDescription::V2 { distributor, .. } => distributor.get(),
+    })
+}
+
+/// Disables the physical SPI `interrupt` and clears its pending and active
+/// state (GICD_ICENABLER, GICD_ICPENDR, GICD_ICACTIVER: the same offsets on
+/// GICv2 and GICv3): its personality stopped, and a line it left active
+/// must not stay stuck, nor fire into a personality that is off.
+pub fn quiesce_spi(interrupt: u32) {
+    let Some(distributor) = distributor_base() else { return };
+    let word = u64::from(interrupt / 32) * 4;
+    let bit = 1u32 << (interrupt % 32);
+    for register in [0x180, 0x280, 0x380] {
+        write_word(distributor + register + word, bit);
+    }
+}
+
+/// Deactivates the physical SPI `interrupt` through the distributor
+/// (GICD_ICACTIVER), from any core.
+pub fn deactivate_spi(interrupt: u32) {
+    let Some(distributor) = distributor_base() else { return };
+    write_word(distributor + 0x380 + u64::from(interrupt / 32) * 4, 1u32 << (interrupt % 32));
+}
+
 /// Makes the guest-owned per-core interrupts of core `cpu` inactive again
 /// (a stopped vCPU may have left one active, forwarded but never completed).
 pub fn clear_guest_interrupts(cpu: usize) {

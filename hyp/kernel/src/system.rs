@@ -223,6 +223,28 @@ impl System {
         Some((self.plan.personalities.get(index)?, self.personalities.get(index)?))
     }
 
+    /// The personality a passed-through physical SPI belongs to.
+    pub fn device_interrupt_owner(&self, interrupt: u32) -> Option<usize> {
+        self.plan.personalities.iter().position(|personality| {
+            personality.devices.iter().any(|device| device.interrupts.contains(&interrupt))
+        })
+    }
+
+    /// Routes personality `index`'s passed-through SPIs to the core of its
+    /// vCPU 0 and enables them at the physical distributor (it is starting),
+    /// or disables them and clears their state (it stopped).
+    pub fn set_device_interrupts(&self, index: usize, enabled: bool) {
+        let Some(plan) = self.plan.personalities.get(index) else { return };
+        let Some(&core) = plan.cpus.first() else { return };
+        for &interrupt in plan.devices.iter().flat_map(|device| device.interrupts.iter()) {
+            if enabled {
+                gic::enable_spi_on(interrupt, usize::from(core));
+            } else {
+                gic::quiesce_spi(interrupt);
+            }
+        }
+    }
+
     /// The PSCI view of personality `index`.
     pub fn psci_view(&self, index: usize) -> Option<PsciView<'_>> {
         let (plan, personality) = self.personality(index)?;
@@ -568,6 +590,8 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     let _ = personality.vgic.lock().reset();
     // Its disk: everything it wrote made durable, the device back to reset.
     crate::storage::reset(personality_index);
+    // Its passed-through devices' interrupts: off, nothing left active.
+    system.set_device_interrupts(personality_index, false);
     if !reset {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
         log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);
@@ -580,6 +604,7 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         idle(cpu);
     }
     personality.run_state.store(RunState::Running as u8, Ordering::Release);
+    system.set_device_interrupts(personality_index, true);
     let dtb = plan.dtb_load.get();
     let entry = plan.entry.get();
     if system.core_of(personality_index, 0) == Some(cpu) {

@@ -181,6 +181,9 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
             personality.vgic.lock().inject_hardware(vcpu, interrupt, interrupt);
             continue;
         }
+        if forward_device_interrupt(system, interrupt) {
+            continue;
+        }
         gic::deactivate(acknowledged);
         if interrupt == gic::KICK_SGI {
             system::handle_kick(cpu);
@@ -217,6 +220,19 @@ fn console_input(system: &System) {
     }
 }
 
+/// A passed-through device's SPI (acknowledged and priority-dropped):
+/// injected into its personality with the HW bit, so the guest's EOI
+/// deactivates the physical line; the vCPU it is routed to is kicked.
+/// False if the interrupt is not a passed-through one.
+fn forward_device_interrupt(system: &System, interrupt: u32) -> bool {
+    let Some(owner) = system.device_interrupt_owner(interrupt) else { return false };
+    let Some((_, personality)) = system.personality(owner) else { return false };
+    if let Some(vcpu) = personality.vgic.lock().inject_hardware(0, interrupt, interrupt) {
+        system::kick_vcpus(system, owner, 1 << vcpu);
+    }
+    true
+}
+
 /// Janus' own devices: console input and the hotkey button.
 fn janus_device_interrupt(system: &System, interrupt: u32) {
     if interrupt == system.plan.board.uart_interrupt {
@@ -235,8 +251,14 @@ pub fn service_idle_interrupts() {
     for _ in 0..16 {
         let Some(acknowledged) = gic::acknowledge() else { break };
         gic::priority_drop(acknowledged);
+        let system = system::get();
+        if let Some(system) = system
+            && forward_device_interrupt(system, acknowledged.interrupt)
+        {
+            continue;
+        }
         gic::deactivate(acknowledged);
-        if let Some(system) = system::get() {
+        if let Some(system) = system {
             janus_device_interrupt(system, acknowledged.interrupt);
         }
     }
@@ -316,6 +338,15 @@ fn interrupt_controller_access(context: &CoreContext, frame: &mut TrapFrame, add
         return false;
     };
     if let Some(effects) = effects {
+        // The guest cleared the active or pending state of a passed-through
+        // SPI: no list register will deactivate the physical line now.
+        for action in effects.physical.iter() {
+            if let janus_vgic::PhysicalAction::Deactivate(interrupt) = action
+                && context.system.device_interrupt_owner(interrupt) == Some(context.personality_index)
+            {
+                gic::deactivate_spi(interrupt);
+            }
+        }
         system::kick_vcpus(context.system, context.personality_index, effects.vcpus_to_refresh);
     }
     true

@@ -1,0 +1,113 @@
+//! Device passthrough: QEMU virt's PL031 RTC (0x0901_0000, SPI 2 = INTID
+//! 34, level-high) given to personal in the manifest. Personal's test guest
+//! drives it (`rtc=`): its alarms arrive as hardware interrupts that Janus
+//! injects with the HW bit, so the guest's ordinary EOI deactivates the
+//! physical line and the next alarm can come. Work, which does not own the
+//! RTC, cannot touch it, and the build refuses manifests that share a
+//! device or hand out one of Janus' own interrupts.
+
+use janus_tests::{Machine, build_image, test_manifest};
+
+/// Personal's guest argument that drives the RTC.
+const RTC_ARGUMENT: &str = "rtc=0x09010000@34";
+
+/// The RTC's `[[personality.device]]` table.
+const RTC_DEVICE: &str = r#"[[personality.device]]
+name = "rtc"
+mmio = { base = 0x0901_0000, size = "4K" }
+interrupts = [34]
+compatible = ["arm,pl031", "arm,primecell"]
+"#;
+
+/// `manifest` (from [`test_manifest`]) with `personal_devices` after
+/// personal's table and `work_devices` after work's: a
+/// `[[personality.device]]` table belongs to the personality before it.
+fn with_devices(manifest: &str, personal_devices: &str, work_devices: &str) -> String {
+    let work_header = "\n[[personality]]\nname = \"work\"";
+    let (personal, work) = manifest.split_once(work_header).expect("the test manifest has a work personality");
+    format!("{personal}\n{personal_devices}{work_header}{work}\n{work_devices}")
+}
+
+/// Waits for personal's three alarms and `rtc done` after `from`; checks
+/// each alarm's RTCDR is larger than the one before (and than the start
+/// time). Returns the index of the `rtc done` line.
+fn expect_alarms(machine: &Machine, from: usize) -> usize {
+    let (start_line, start) = machine.wait_for_after(from, "[personal] testguest: rtc now=");
+    let mut previous: u64 = start
+        .rsplit('=')
+        .next()
+        .and_then(|number| number.trim().parse().ok())
+        .unwrap_or_else(|| panic!("malformed start line: {start}"));
+    let mut index = start_line;
+    for alarm in 1..=3 {
+        let prefix = format!("[personal] testguest: rtc alarm {alarm} at ");
+        let (found, line) = machine.wait_for_after(index, &prefix);
+        let at: u64 = line[line.find(&prefix).unwrap() + prefix.len()..]
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("malformed alarm line: {line}"));
+        assert!(at > previous, "RTCDR did not increase: alarm {alarm} at {at} after {previous}");
+        previous = at;
+        index = found;
+    }
+    machine.wait_for_after(index, "[personal] testguest: rtc done").0
+}
+
+#[test]
+fn personal_owns_the_rtc_and_takes_its_alarms_as_hardware_interrupts() {
+    let manifest = with_devices(&test_manifest(RTC_ARGUMENT, ""), RTC_DEVICE, "");
+    let machine = Machine::boot(&manifest);
+    let done = expect_alarms(&machine, 0);
+    // Both personalities keep running; no interrupt went astray.
+    let personal = machine.expect_heartbeats("personal", done, 10);
+    let work = machine.expect_heartbeats("work", done, 10);
+    for (name, index) in [("personal", personal), ("work", work)] {
+        let line = &machine.lines()[index];
+        assert!(line.contains("unexpected=0"), "{name} took an interrupt it did not ask for: {line}");
+    }
+    machine.assert_absent("janus: error");
+    machine.assert_absent("testguest: rtc FAIL");
+    machine.assert_absent("[work] testguest: rtc");
+}
+
+#[test]
+fn work_cannot_read_or_write_the_rtc_it_does_not_own() {
+    let manifest = with_devices(
+        &test_manifest(RTC_ARGUMENT, "attack=read@0x09010000 attack=write@0x09010000"),
+        RTC_DEVICE,
+        "",
+    );
+    let machine = Machine::boot(&manifest);
+    machine.wait_for("[work] testguest: attack read 0x9010000 contained: abort");
+    machine.wait_for("[work] testguest: attack write 0x9010000 contained: abort");
+    // Personal's RTC is undisturbed.
+    let done = expect_alarms(&machine, 0);
+    machine.expect_heartbeats("personal", done, 5);
+    machine.expect_heartbeats("work", done, 5);
+    machine.assert_absent("NOT CONTAINED");
+    machine.assert_absent("janus: error");
+    machine.assert_absent("testguest: rtc FAIL");
+}
+
+#[test]
+fn the_rtc_given_to_both_personalities_is_refused() {
+    let manifest = with_devices(&test_manifest("", ""), RTC_DEVICE, RTC_DEVICE);
+    let error = build_image(&manifest).unwrap_err();
+    assert!(error.contains(".toml:"), "no line: {error}");
+    assert!(error.contains("personality \"work\" device \"rtc\" mmio.base"), "{error}");
+    assert!(error.contains("overlaps personality \"personal\" device \"rtc\"'s MMIO 0x9010000..0x9011000"), "{error}");
+    assert!(error.contains("Fix: give the device to one personality only"), "{error}");
+    assert!(error.contains("personality \"work\" device \"rtc\" interrupts[0]: interrupt 34 is already given to"), "{error}");
+}
+
+#[test]
+fn janus_own_uart_interrupt_is_refused() {
+    let manifest = with_devices(&test_manifest("", ""), &RTC_DEVICE.replace("[34]", "[33]"), "");
+    let error = build_image(&manifest).unwrap_err();
+    assert!(error.contains(".toml:"), "no line: {error}");
+    assert!(
+        error.contains("personality \"personal\" device \"rtc\" interrupts[0]: interrupt 33 belongs to Janus' console UART"),
+        "{error}"
+    );
+    assert!(error.contains("Fix: remove interrupt 33"), "{error}");
+}
