@@ -17,6 +17,24 @@ for module in @MODULES@; do
     insmod "/lib/modules/$module.ko" 2>/dev/null || echo "init: $module not loaded (built in or already loaded?)"
 done
 
+# The storage benchmark (cargo xtask bench, on a disk it made for the run):
+# with janus.bench=storage on the kernel command line, measure the raw
+# /dev/vda with direct I/O and power off. It overwrites the disk, so it
+# runs before the disk is checked or mounted and the boot never gets there.
+case " $(cat /proc/cmdline) " in
+*" janus.bench=storage "*)
+    dmesg -n 1
+    if [ ! -b /dev/vda ]; then
+        echo "@PERSONALITY@: diskbench error: no /dev/vda"
+    elif ! command -v janus-diskbench >/dev/null; then
+        echo "@PERSONALITY@: diskbench error: no janus-diskbench in this initramfs (cargo xtask bench builds one with it)"
+    else
+        janus-diskbench --label @PERSONALITY@ /dev/vda
+    fi
+    poweroff -f
+    ;;
+esac
+
 # The personality's private disk (Janus' emulated virtio-blk) at /data:
 # ext2, made on first boot only. A disk that already carries an ext2
 # superblock (magic 0xef53 at byte 1080) is never reformatted, even if

@@ -1,10 +1,14 @@
 //! `cargo xtask bench`: the same bare-metal probe run under Janus and
 //! natively at EL1 in the same QEMU, under `-icount shift=0,sleep=off` so
-//! every figure is deterministic (../shared/BENCHMARKING.md). Prints a table
-//! and writes target/bench/interrupts.json.
+//! every figure is deterministic (../shared/BENCHMARKING.md); the same
+//! Linux booted natively and under Janus; and storage throughput measured
+//! inside that Linux (bench/storage.rs). Prints tables and writes
+//! target/bench/{interrupts,linux,storage}.json.
+
+pub mod storage;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,6 +17,22 @@ use anyhow::{Context, Result, anyhow, bail};
 
 /// Instructions per tick of the virt board's 62.5 MHz counter at icount shift 0.
 pub const INSTRUCTIONS_PER_TICK: u64 = 16;
+/// The parts of `cargo xtask bench`, each with its own JSON report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Trap, interrupt and hypercall costs of the bare-metal probe (interrupts.json).
+    Interrupts,
+    /// Debian Linux entry-to-ready, natively and under Janus (linux.json).
+    Linux,
+    /// Direct-I/O throughput inside Linux: native, personal, work (storage.json).
+    Storage,
+}
+
+impl Part {
+    /// Every part, in the order `cargo xtask bench` runs them.
+    pub const ALL: [Self; 3] = [Self::Interrupts, Self::Linux, Self::Storage];
+}
+
 const DETERMINISM: [&str; 4] = ["-icount", "shift=0,sleep=off", "-rtc", "base=2025-01-01T00:00:00,clock=vm"];
 
 /// The probe's figures, in counter ticks.
@@ -83,18 +103,43 @@ cmdline = "bench"
 "#
 }
 
-/// Runs the interrupts-and-time benchmarks and writes the JSON report.
-pub fn run() -> Result<PathBuf> {
+/// Runs the chosen parts of the benchmark (all of them if `parts` is
+/// empty), printing each table and writing each JSON report; fails if a
+/// deterministic part's two runs differ.
+pub fn run(parts: &[Part]) -> Result<()> {
+    let parts = if parts.is_empty() { &Part::ALL[..] } else { parts };
     crate::setup::ensure_qemu()?;
     let binaries = crate::build_binaries()?;
+    let (_, board_arguments) = crate::board(janus_board_qemu_virt::NAME)?;
+    let mut deterministic = true;
+    if parts.contains(&Part::Interrupts) {
+        deterministic &= interrupts(&binaries, &board_arguments)?;
+    }
+    if parts.contains(&Part::Linux) {
+        deterministic &= linux_boot(&binaries, &board_arguments)?;
+    }
+    if parts.contains(&Part::Storage) {
+        println!("\nxtask: storage, two runs (native, personal, work; one boot each)");
+        // Not bit-for-bit repeatable by nature (the README's storage section
+        // says why): reported with the two runs' spread, never a failure.
+        storage::run(&binaries, &board_arguments)?;
+    }
+    if !deterministic {
+        bail!("benchmark runs were not deterministic");
+    }
+    Ok(())
+}
+
+/// The bare-metal probe natively and under Janus, twice; writes
+/// interrupts.json and returns whether both runs matched.
+fn interrupts(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<bool> {
     let directory = crate::output_dir().join("bench");
     std::fs::create_dir_all(&directory)?;
     let manifest = directory.join("probe.toml");
     std::fs::write(&manifest, probe_manifest())?;
-    let image = crate::build_image(&binaries, &manifest, janus_board_qemu_virt::NAME)?;
+    let image = crate::build_image(binaries, &manifest, janus_board_qemu_virt::NAME)?;
     let testguest = directory.join("testguest.img");
     std::fs::write(&testguest, &binaries.builtins.testguest)?;
-    let (_, board_arguments) = crate::board(janus_board_qemu_virt::NAME)?;
 
     let timeout = Duration::from_secs(300);
     let mut native = Vec::new();
@@ -102,7 +147,7 @@ pub fn run() -> Result<PathBuf> {
     for run in 0..2 {
         println!("xtask: bench run {} of 2 (native, then under Janus)", run + 1);
         native.push(parse(&run_until(native_command(&testguest), "bench done", timeout)?)?);
-        janus.push(parse(&run_until(janus_command(&image, &board_arguments), "bench done", timeout)?)?);
+        janus.push(parse(&run_until(janus_command(&image, board_arguments), "bench done", timeout)?)?);
     }
     let deterministic = native[0] == native[1] && janus[0] == janus[1];
     let (native, janus) = (&native[0], &janus[0]);
@@ -142,10 +187,15 @@ pub fn run() -> Result<PathBuf> {
     std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
     std::fs::write(&output, json)?;
     println!("xtask: wrote {}", output.display());
+    Ok(deterministic)
+}
 
+/// Linux boot natively and under Janus, twice; writes linux.json and
+/// returns whether both runs matched.
+fn linux_boot(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<bool> {
     println!("\nxtask: Linux boot, two runs (native, one personality, two personalities)");
-    let first = linux(&binaries, &board_arguments)?;
-    let second = linux(&binaries, &board_arguments)?;
+    let first = linux(binaries, board_arguments)?;
+    let second = linux(binaries, board_arguments)?;
     let boot_deterministic = first == second;
     let boot = first;
     let overhead = (boot.janus_entry_to_ready / boot.native_entry_to_ready - 1.0) * 100.0;
@@ -164,10 +214,7 @@ pub fn run() -> Result<PathBuf> {
     let linux_output = crate::root().join("target").join("bench").join("linux.json");
     std::fs::write(&linux_output, json)?;
     println!("xtask: wrote {}", linux_output.display());
-    if !deterministic || !boot_deterministic {
-        bail!("benchmark runs were not deterministic");
-    }
-    Ok(output)
+    Ok(boot_deterministic)
 }
 
 /// Seconds in a `NAME: ready after S s` line.
@@ -268,7 +315,13 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
 
 /// Runs `command` until every marker has appeared in its output, returning
 /// all lines; QEMU is killed either way.
-fn run_until_all(mut command: Command, markers: &[&str], timeout: Duration) -> Result<Vec<String>> {
+fn run_until_all(command: Command, markers: &[&str], timeout: Duration) -> Result<Vec<String>> {
+    run_until_markers(command, markers, &[], timeout)
+}
+
+/// [`run_until_all`], but a line containing one of `failures` stops the
+/// run at once with that line as the error.
+fn run_until_markers(mut command: Command, markers: &[&str], failures: &[&str], timeout: Duration) -> Result<Vec<String>> {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().context("starting qemu-system-aarch64")?;
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
@@ -288,6 +341,7 @@ fn run_until_all(mut command: Command, markers: &[&str], timeout: Duration) -> R
             break Ok(());
         }
         match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if failures.iter().any(|failure| line.contains(failure)) => break Err(anyhow!("{line}")),
             Ok(line) => lines.push(line),
             Err(_) => break Err(anyhow!("not all of {markers:?} within {timeout:?}")),
         }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod devicekey;
 pub mod devicetree;
 pub mod disk;
+pub mod diskbench;
 pub mod fuzz;
 pub mod image;
 pub mod linux;

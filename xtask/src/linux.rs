@@ -66,6 +66,15 @@ pub fn ensure_arm64_packages(cache: &Path) -> Result<DebianGuest> {
 
 /// Writes a gzip-compressed newc cpio initramfs for `personality` to `output`.
 pub fn build_initramfs(guest: &DebianGuest, personality: &str, output: &Path) -> Result<()> {
+    build_initramfs_with_tools(guest, personality, &[], output)
+}
+
+/// [`build_initramfs`] with extra programs in /bin: `(name, file)` pairs,
+/// e.g. the storage benchmark's `janus-diskbench` (benchmark images only).
+pub fn build_initramfs_with_tools(guest: &DebianGuest, personality: &str, tools: &[(&str, &Path)], output: &Path) -> Result<()> {
+    if let Some((bad, _)) = tools.iter().find(|(name, _)| name.is_empty() || name.contains('/') || *name == "busybox" || *name == "sh") {
+        bail!("'{bad}' cannot be an extra program in the initramfs' /bin. Fix: name it with a plain file name that is not busybox or sh");
+    }
     let module_names = guest.modules.iter().map(|path| module_name(path)).collect::<Vec<_>>();
     let init = render_init(personality, &module_names)?;
     let busybox = fs::read(&guest.busybox).with_context(|| format!("reading {}", guest.busybox.display()))?;
@@ -105,6 +114,10 @@ pub fn build_initramfs(guest: &DebianGuest, personality: &str, output: &Path) ->
     archive.file("bin/busybox", 0o755, &busybox)?;
     archive.symlink("bin/sh", "busybox")?;
     archive.file("sbin/e2fsck", 0o755, &e2fsck)?;
+    for (name, path) in tools {
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        archive.file(&format!("bin/{name}"), 0o755, &bytes)?;
+    }
     for (path, name) in guest.modules.iter().zip(&module_names) {
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         archive.file(&format!("lib/modules/{name}.ko"), 0o644, &bytes)?;
@@ -751,6 +764,44 @@ mod tests {
             fs::read_dir(&directory).unwrap().filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().contains("partial"));
         assert_eq!(leftovers.count(), 0);
         fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn benchmark_initramfs_carries_its_tools_in_bin_and_refuses_odd_names() {
+        let directory = scratch("tools");
+        for (name, contents) in [("busybox", "busybox"), ("e2fsck", "e2fsck"), ("janus-diskbench", "diskbench binary")] {
+            fs::write(directory.join(name), contents).unwrap();
+        }
+        let guest = DebianGuest {
+            kernel_version: "6.1.0-1-cloud-arm64".into(),
+            image: directory.join("Image"),
+            busybox: directory.join("busybox"),
+            e2fsck: directory.join("e2fsck"),
+            modules: Vec::new(),
+        };
+        let tool = directory.join("janus-diskbench");
+        let output = directory.join("bench.cpio.gz");
+        build_initramfs_with_tools(&guest, "work", &[("janus-diskbench", &tool)], &output).unwrap();
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(fs::File::open(&output).unwrap()).read_to_end(&mut bytes).unwrap();
+        let entries = read_cpio(&bytes);
+        let entry = entries.iter().find(|entry| entry.name == "bin/janus-diskbench").unwrap();
+        assert_eq!((entry.mode, entry.data.as_slice()), (0o100_755, b"diskbench binary".as_slice()));
+        for bad in ["", "../x", "busybox", "sh"] {
+            assert!(build_initramfs_with_tools(&guest, "work", &[(bad, &tool)], &output).is_err(), "{bad:?} accepted");
+        }
+        fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn init_runs_the_storage_benchmark_only_when_asked_and_before_the_disk_is_mounted() {
+        let init = render_init("work", &[]).unwrap();
+        let hook = init.find("*\" janus.bench=storage \"*)").expect("no benchmark hook");
+        let run = init.find("janus-diskbench --label work /dev/vda").unwrap();
+        let format = init.find("mke2fs").unwrap();
+        let mount = init.find("mount -t ext2 /dev/vda /data").unwrap();
+        assert!(hook < run && run < format && run < mount);
+        assert!(!init[hook..format].contains("exec setsid"), "the benchmark must stop before the normal boot goes on");
     }
 
     #[test]

@@ -61,9 +61,14 @@ enum Task {
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
-    /// Measure trap, interrupt and hypercall costs against native under
-    /// QEMU icount; prints a table and writes target/bench/*.json.
-    Bench,
+    /// Measure trap, interrupt and hypercall costs, Linux boot and storage
+    /// throughput against native under QEMU icount; prints tables and
+    /// writes target/bench/*.json.
+    Bench {
+        /// Run only these parts (repeatable; default: all).
+        #[arg(long, value_enum)]
+        only: Vec<xtask::bench::Part>,
+    },
 }
 
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
@@ -133,9 +138,7 @@ fn run() -> Result<()> {
                 cargo_with_env(&["test", "-p", "janus-tests", "--", "--test-threads", "2"], &[("JANUS_BOARD", board)])?;
             }
         }
-        Task::Bench => {
-            xtask::bench::run()?;
-        }
+        Task::Bench { only } => xtask::bench::run(&only)?,
         Task::Fuzz { seconds } => xtask::fuzz::run_all(&xtask::root(), seconds)?,
         Task::Size => {
             let binaries = xtask::build_binaries()?;
