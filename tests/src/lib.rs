@@ -109,13 +109,7 @@ impl Disk {
 
     /// The raw bytes of one partition as they are on the disk.
     pub fn partition(&self, kind: janus_disklayout::PartitionKind) -> Vec<u8> {
-        let partition = match kind {
-            janus_disklayout::PartitionKind::Meta => self.layout.meta,
-            janus_disklayout::PartitionKind::Personal => self.layout.personal,
-            janus_disklayout::PartitionKind::Work => self.layout.work,
-            janus_disklayout::PartitionKind::Shared => self.layout.shared,
-        };
-        janus_disklayout::read_partition(&self.path, &partition).unwrap_or_else(|error| panic!("{error}"))
+        janus_disklayout::read_partition(&self.path, &self.layout.partition(kind)).unwrap_or_else(|error| panic!("{error}"))
     }
 }
 
