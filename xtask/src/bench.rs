@@ -4,7 +4,7 @@
 //! and writes target/bench/interrupts.json.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -83,18 +83,31 @@ cmdline = "bench"
 "#
 }
 
-/// Runs the interrupts-and-time benchmarks and writes the JSON report.
-pub fn run() -> Result<PathBuf> {
+/// Runs the benchmarks: the bare-metal probe (`probe`: interrupts, traps,
+/// hypercalls) and the Linux boots (`linux`); each writes its JSON report.
+pub fn run(probe: bool, linux: bool) -> Result<()> {
     crate::setup::ensure_qemu()?;
     let binaries = crate::build_binaries()?;
+    let (_, board_arguments) = crate::board(janus_board_qemu_virt::NAME)?;
+    let probe_deterministic = if probe { run_probe(&binaries, &board_arguments)? } else { true };
+    let linux_deterministic = if linux { run_linux(&binaries, &board_arguments)? } else { true };
+    if !probe_deterministic || !linux_deterministic {
+        bail!("benchmark runs were not deterministic");
+    }
+    Ok(())
+}
+
+/// The bare-metal probe natively and under Janus, twice each: prints the
+/// table, writes target/bench/interrupts.json and returns whether the runs
+/// were identical.
+fn run_probe(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<bool> {
     let directory = crate::output_dir().join("bench");
     std::fs::create_dir_all(&directory)?;
     let manifest = directory.join("probe.toml");
     std::fs::write(&manifest, probe_manifest())?;
-    let image = crate::build_image(&binaries, &manifest, janus_board_qemu_virt::NAME)?;
+    let image = crate::build_image(binaries, &manifest, janus_board_qemu_virt::NAME)?;
     let testguest = directory.join("testguest.img");
     std::fs::write(&testguest, &binaries.builtins.testguest)?;
-    let (_, board_arguments) = crate::board(janus_board_qemu_virt::NAME)?;
 
     let timeout = Duration::from_secs(300);
     let mut native = Vec::new();
@@ -102,7 +115,7 @@ pub fn run() -> Result<PathBuf> {
     for run in 0..2 {
         println!("xtask: bench run {} of 2 (native, then under Janus)", run + 1);
         native.push(parse(&run_until(native_command(&testguest), "bench done", timeout)?)?);
-        janus.push(parse(&run_until(janus_command(&image, &board_arguments), "bench done", timeout)?)?);
+        janus.push(parse(&run_until(janus_command(&image, board_arguments), "bench done", timeout)?)?);
     }
     let deterministic = native[0] == native[1] && janus[0] == janus[1];
     let (native, janus) = (&native[0], &janus[0]);
@@ -142,10 +155,15 @@ pub fn run() -> Result<PathBuf> {
     std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
     std::fs::write(&output, json)?;
     println!("xtask: wrote {}", output.display());
+    Ok(deterministic)
+}
 
+/// The Linux boots, twice: prints the table, writes target/bench/linux.json
+/// and returns whether the runs were identical.
+fn run_linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<bool> {
     println!("\nxtask: Linux boot, two runs (native, one personality, two personalities)");
-    let first = linux(&binaries, &board_arguments)?;
-    let second = linux(&binaries, &board_arguments)?;
+    let first = linux(binaries, board_arguments)?;
+    let second = linux(binaries, board_arguments)?;
     let boot_deterministic = first == second;
     let boot = first;
     let overhead = (boot.janus_entry_to_ready / boot.native_entry_to_ready - 1.0) * 100.0;
@@ -164,10 +182,7 @@ pub fn run() -> Result<PathBuf> {
     let linux_output = crate::root().join("target").join("bench").join("linux.json");
     std::fs::write(&linux_output, json)?;
     println!("xtask: wrote {}", linux_output.display());
-    if !deterministic || !boot_deterministic {
-        bail!("benchmark runs were not deterministic");
-    }
-    Ok(output)
+    Ok(boot_deterministic)
 }
 
 /// Seconds in a `NAME: ready after S s` line.

@@ -22,6 +22,14 @@ enum Guests {
     Test,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchPart {
+    /// The bare-metal probe: trap, hypercall and timer-interrupt costs.
+    Interrupts,
+    /// Debian Linux boot times.
+    Linux,
+}
+
 #[derive(Subcommand)]
 enum Task {
     /// Build the hypervisor, the guests and the bootable image for a manifest.
@@ -63,7 +71,12 @@ enum Task {
     Size,
     /// Measure trap, interrupt and hypercall costs against native under
     /// QEMU icount; prints a table and writes target/bench/*.json.
-    Bench,
+    Bench {
+        /// Run only one part: the bare-metal probe (interrupts, traps,
+        /// hypercalls; seconds) or the Linux boots (minutes).
+        #[arg(long, value_enum)]
+        only: Option<BenchPart>,
+    },
 }
 
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
@@ -129,8 +142,13 @@ fn run() -> Result<()> {
                 cargo_with_env(&["test", "-p", "janus-tests", "--", "--test-threads", "2"], &[("JANUS_BOARD", board)])?;
             }
         }
-        Task::Bench => {
-            xtask::bench::run()?;
+        Task::Bench { only } => {
+            let (probe, linux) = match only {
+                None => (true, true),
+                Some(BenchPart::Interrupts) => (true, false),
+                Some(BenchPart::Linux) => (false, true),
+            };
+            xtask::bench::run(probe, linux)?;
         }
         Task::Fuzz { seconds } => xtask::fuzz::run_all(&xtask::root(), seconds)?,
         Task::Size => {
