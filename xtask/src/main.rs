@@ -22,6 +22,14 @@ enum Guests {
     Test,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchPart {
+    /// The bare-metal probe: trap, hypercall and timer-interrupt costs.
+    Interrupts,
+    /// Debian Linux boot times.
+    Linux,
+}
+
 #[derive(Subcommand)]
 enum Task {
     /// Build the hypervisor, the guests and the bootable image for a manifest.

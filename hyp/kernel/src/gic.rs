@@ -43,6 +43,13 @@ pub struct Acknowledged {
     raw: u32,
 }
 
+impl Acknowledged {
+    /// Whether the INTID is a special one (1020..1024: nothing was pending).
+    pub fn is_special(&self) -> bool {
+        self.interrupt >= SPURIOUS_LIMIT
+    }
+}
+
 /// Enables the distributor once.
 ///
 /// # Safety
@@ -103,10 +110,26 @@ pub fn kick(cpu: usize) {
 
 /// Acknowledges the highest-priority pending interrupt of this core.
 pub fn acknowledge() -> Option<Acknowledged> {
-    let (raw, interrupt) = match GIC.get()? {
+    acknowledge_on(GIC.get()?)
+}
+
+/// [`acknowledge`] on the board's GIC `gic` (for callers that hold its
+/// description already).
+#[inline]
+pub fn acknowledge_on(gic: &GicDescription) -> Option<Acknowledged> {
+    Some(acknowledge_any_on(gic)).filter(|acknowledged| !acknowledged.is_special())
+}
+
+/// Acknowledges on the board's GIC `gic`, returning the special INTID
+/// (1020..1024) too when nothing is pending: for the trap path, which
+/// compares the INTID with its guest's timers first.
+#[inline]
+pub fn acknowledge_any_on(gic: &GicDescription) -> Acknowledged {
+    let (raw, interrupt) = match *gic {
         GicDescription::V3 { .. } => {
+            // Already only the INTID bits (23:0).
             let raw = v3::acknowledge();
-            (raw, raw & 0xff_ffff)
+            (raw, raw)
         }
         GicDescription::V2 { cpu_interface, .. } => {
             // SAFETY: the CPU interface was initialised for this core.
@@ -115,19 +138,23 @@ pub fn acknowledge() -> Option<Acknowledged> {
             (raw, raw & 0x3ff)
         }
     };
-    if interrupt >= SPURIOUS_LIMIT {
-        return None;
-    }
-    Some(Acknowledged { interrupt, raw })
+    Acknowledged { interrupt, raw }
 }
 
 /// Drops the running priority (EOImode 1: the interrupt stays active).
 pub fn priority_drop(acknowledged: Acknowledged) {
-    match GIC.get() {
-        Some(GicDescription::V3 { .. }) => v3::priority_drop(acknowledged.raw),
+    if let Some(gic) = GIC.get() {
+        priority_drop_on(gic, acknowledged);
+    }
+}
+
+/// [`priority_drop`] on the board's GIC `gic`.
+#[inline]
+pub fn priority_drop_on(gic: &GicDescription, acknowledged: Acknowledged) {
+    match *gic {
+        GicDescription::V3 { .. } => v3::priority_drop(acknowledged.raw),
         // SAFETY: the CPU interface was initialised for this core.
-        Some(GicDescription::V2 { cpu_interface, .. }) => unsafe { v2::priority_drop(cpu_interface.get(), acknowledged.raw) },
-        None => {}
+        GicDescription::V2 { cpu_interface, .. } => unsafe { v2::priority_drop(cpu_interface.get(), acknowledged.raw) },
     }
 }
 

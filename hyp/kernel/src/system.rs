@@ -312,6 +312,8 @@ pub fn blob_bytes(payload: &[u8], blob: janus_manifest::Blob) -> Option<&[u8]> {
 /// so the trap path does no lookups: its vCPU, the personality's state and
 /// plan, and the guest-physical windows Janus emulates.
 pub struct CoreContext {
+    /// The core's index.
+    pub cpu: usize,
     /// The system.
     pub system: &'static System,
     /// Personality index.
@@ -334,6 +336,11 @@ pub struct CoreContext {
     /// value): TYPER, IIDR, PIDR2. Read once from the vGIC model at boot
     /// and answered without taking its lock.
     pub constant_registers: [(u64, u64); 3],
+    /// The board's GIC (a copy, one load away on the interrupt path).
+    pub gic: janus_platform::GicDescription,
+    /// The personality's virtual GIC (as `personality.vgic`, one load
+    /// nearer).
+    pub vgic: &'static Mutex<janus_vgic::VirtualGic>,
 }
 
 static CORE_CONTEXTS: [Once<CoreContext>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
@@ -360,6 +367,7 @@ pub fn build_core_contexts(system: &'static System) {
             [0x4, 0x8, peripheral_id2].map(|offset| (offset, vgic.distributor_read(vcpu, offset, janus_vgic::AccessSize::Word)))
         };
         context_slot.call_once(|| CoreContext {
+            cpu: core,
             system,
             personality_index,
             vcpu,
@@ -373,6 +381,8 @@ pub fn build_core_contexts(system: &'static System) {
                 None => (0, 0),
             },
             constant_registers,
+            gic: system.plan.board.gic,
+            vgic: personality.vgic,
         });
     }
 }
@@ -380,19 +390,42 @@ pub fn build_core_contexts(system: &'static System) {
 /// Bytes of one GICv3 redistributor (RD_base + SGI_base frames).
 pub const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
 
-/// The context of the core running this code, if it runs a vCPU.
+/// The context of the core running this code, if it has entered its vCPU
+/// (every trap from a guest comes after that): one register read.
+#[inline]
 pub fn core_context() -> Option<&'static CoreContext> {
-    CORE_CONTEXTS.get(this_cpu())?.get()
+    let value = read_sysreg!(tpidr_el2);
+    if value < MAX_CPUS as u64 {
+        return None;
+    }
+    // SAFETY: TPIDR_EL2 holds either this core's index (below MAX_CPUS,
+    // `set_this_cpu`) or, from its first guest entry on, the address of its
+    // `CoreContext` (`publish_core_context`), a `'static` that is never moved
+    // or mutated; addresses are far above MAX_CPUS.
+    Some(unsafe { &*(value as *const CoreContext) })
 }
 
-/// This core's index (TPIDR_EL2, set by `set_this_cpu`).
+/// This core's index (from TPIDR_EL2: see `core_context`).
 pub fn this_cpu() -> usize {
-    read_sysreg!(tpidr_el2) as usize
+    match core_context() {
+        Some(context) => context.cpu,
+        None => read_sysreg!(tpidr_el2) as usize,
+    }
 }
 
-/// Records this core's index for `this_cpu`.
+/// Records this core's index for `this_cpu` (early in its boot).
 pub fn set_this_cpu(index: usize) {
     write_sysreg!(tpidr_el2, index as u64);
+}
+
+/// Puts the address of core `cpu`'s context in TPIDR_EL2 (on core `cpu`,
+/// once its context is built), so `core_context` needs no lookup.
+fn publish_core_context(cpu: usize) {
+    if let Some(context) = CORE_CONTEXTS.get(cpu).and_then(Once::get)
+        && context.cpu == cpu
+    {
+        write_sysreg!(tpidr_el2, core::ptr::from_ref(context) as u64);
+    }
 }
 
 /// Parks this core until a vCPU is started on it. Never returns: entering a
@@ -441,6 +474,7 @@ fn enter_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize
     write_sysreg!(cntvoff_el2, 0);
     write_sysreg!(cntp_ctl_el0, 0);
     gic::clear_guest_interrupts(cpu);
+    publish_core_context(cpu);
     crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic).reset();
     flush_interrupts(system, cpu);
     // SAFETY: the personality's stage-2 table was built and validated at
@@ -485,6 +519,17 @@ pub fn flush_interrupts(system: &System, cpu: usize) {
     let Some((_, personality)) = system.personality(personality_index) else { return };
     let mut registers = crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic);
     let outcome = personality.vgic.lock().flush(vcpu, &mut registers);
+    apply_flush_outcome(system, personality_index, &mut registers, outcome);
+}
+
+/// Acts on a flush of this core's vCPU: the underflow maintenance interrupt
+/// on or off, and kicks for the vCPUs that must deliver what it released.
+pub fn apply_flush_outcome(
+    system: &System,
+    personality_index: usize,
+    registers: &mut crate::virtual_interface::CoreListRegisters,
+    outcome: janus_vgic::FlushOutcome,
+) {
     registers.set_underflow_interrupt(outcome.needs_maintenance);
     // Interrupts this vCPU released (an SPI re-routed while it sat in a
     // list register here) are now deliverable on their new vCPU.

@@ -2,6 +2,7 @@
 //! cache maintenance, and everything else turned into an exception injected
 //! back into the guest. Nothing a guest does here can stop Janus.
 
+use janus_platform::GicDescription;
 use janus_trap::esr::{self, Exception, SetWayOperation};
 use janus_trap::psci::{self, PsciAction, PsciReturn};
 
@@ -159,17 +160,101 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
     Interrupts::Unchanged
 }
 
+/// A physical IRQ (or FIQ) while a guest ran. The vector saved only the
+/// registers a Rust call may clobber: nothing here needs the guest's others.
+///
+/// The guest's own timer, by far the commonest, goes straight back to it:
+/// acknowledged, its priority dropped (it stays active until the guest
+/// deactivates its virtual copy, HW = 1), injected and put in a list register
+/// in one step under the vGIC lock. In the steady state of a periodic timer
+/// that is one list register write (`reinject_in_place`), and the path
+/// makes no calls. Anything pending behind it is taken as soon as the guest
+/// resumes.
 #[unsafe(no_mangle)]
-extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
+extern "C" fn janus_lower_irq() {
+    let Some(context) = system::core_context() else {
+        return interrupts_without_context();
+    };
+    // One copy of the path per GIC version, so that every register access
+    // in it is known to be a system register or a GICC/GICH one.
+    match context.gic {
+        gic @ GicDescription::V3 { .. } => guest_interrupt(context, &gic),
+        gic @ GicDescription::V2 { .. } => guest_interrupt(context, &gic),
+    }
+}
+
+/// The first interrupt pending on a core running a guest; `gic` is the
+/// board's (a copy whose version is known where this is inlined).
+#[inline(always)]
+fn guest_interrupt(context: &CoreContext, gic: &GicDescription) {
+    let acknowledged = gic::acknowledge_any_on(gic);
+    // One copy of the timer path per timer, each with its INTID a constant.
+    match acknowledged.interrupt {
+        gic::VIRTUAL_TIMER => guest_timer(context, gic, acknowledged, gic::VIRTUAL_TIMER),
+        gic::PHYSICAL_TIMER => guest_timer(context, gic, acknowledged, gic::PHYSICAL_TIMER),
+        _ => other_interrupt(context, acknowledged),
+    }
+}
+
+/// One of the guest's timers (`interrupt`) fired: it stays active at the
+/// physical GIC (priority dropped only) and is forwarded with HW = 1.
+#[inline(always)]
+fn guest_timer(context: &CoreContext, gic: &GicDescription, acknowledged: gic::Acknowledged, interrupt: u32) {
+    gic::priority_drop_on(gic, acknowledged);
+    let mut registers = crate::virtual_interface::CoreListRegisters::this_core(gic);
+    // In place: the model is as it was, nothing waits (the underflow
+    // interrupt stays off, as the last flush left it) and no one needs a kick.
+    let in_place = context.vgic.lock().reinject_in_place(context.vcpu, interrupt, interrupt, &mut registers);
+    if !in_place {
+        forward_timer(context, interrupt);
+    }
+}
+
+/// The guest timer's path when it is not in its steady state: injected and
+/// flushed in one step, directly if it can be (`inject_hardware_and_flush`).
+#[inline(never)]
+fn forward_timer(context: &CoreContext, interrupt: u32) {
+    let mut registers = crate::virtual_interface::CoreListRegisters::this_core(&context.gic);
+    let outcome = context.vgic.lock().inject_hardware_and_flush(context.vcpu, interrupt, interrupt, &mut registers);
+    system::apply_flush_outcome(context.system, context.personality_index, &mut registers, outcome);
+}
+
+/// An interrupt on a core that has no vCPU (not expected: guests run on
+/// cores with one).
+#[inline(never)]
+fn interrupts_without_context() {
+    other_interrupts(gic::acknowledge());
+}
+
+/// An interrupt other than the guest's timer was acknowledged, or none
+/// (withdrawn before it could be: a special INTID).
+#[inline(never)]
+fn other_interrupt(context: &CoreContext, acknowledged: gic::Acknowledged) {
+    if acknowledged.is_special() {
+        system::flush_interrupts(context.system, context.cpu);
+    } else {
+        other_interrupts(Some(acknowledged));
+    }
+}
+
+/// Everything but the direct timer path: the first acknowledged interrupt,
+/// then whatever else is pending (bounded: a storm cannot keep Janus here for
+/// ever), then a flush of this core's vCPU.
+#[inline(never)]
+fn other_interrupts(first: Option<gic::Acknowledged>) {
     let cpu = system::this_cpu();
     let Some(system) = system::get() else {
+        if let Some(acknowledged) = first {
+            gic::priority_drop(acknowledged);
+            gic::deactivate(acknowledged);
+        }
         gic::acknowledge_all();
         return;
     };
     let assignment = system.cpus.get(cpu).and_then(|slot| slot.assignment);
-    // Bounded: a storm cannot keep Janus in this loop for ever.
+    let mut next = first;
     for _ in 0..16 {
-        let Some(acknowledged) = gic::acknowledge() else { break };
+        let Some(acknowledged) = next else { break };
         gic::priority_drop(acknowledged);
         let interrupt = acknowledged.interrupt;
         if gic::GUEST_TIMERS.contains(&interrupt)
@@ -179,17 +264,17 @@ extern "C" fn janus_lower_irq(_frame: &mut TrapFrame) {
             // Forwarded with the HW bit: it stays active at the physical
             // GIC until the guest deactivates its virtual copy.
             personality.vgic.lock().inject_hardware(vcpu, interrupt, interrupt);
-            continue;
-        }
-        if forward_device_interrupt(system, interrupt) {
-            continue;
-        }
-        gic::deactivate(acknowledged);
-        if interrupt == gic::KICK_SGI {
-            system::handle_kick(cpu);
+        } else if forward_device_interrupt(system, interrupt) {
+            // A passed-through device's SPI: the guest's EOI deactivates it.
         } else {
-            janus_device_interrupt(system, interrupt);
+            gic::deactivate(acknowledged);
+            if interrupt == gic::KICK_SGI {
+                system::handle_kick(cpu);
+            } else {
+                janus_device_interrupt(system, interrupt);
+            }
         }
+        next = gic::acknowledge();
     }
     system::flush_interrupts(system, cpu);
 }

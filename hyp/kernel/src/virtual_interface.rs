@@ -23,6 +23,9 @@ const GICH_LR: u64 = 0x100;
 
 macro_rules! lr_registers {
     ($($index:literal => $name:ident),* $(,)?) => {
+        // Always inlined: with a constant index (the timer path's list
+        // register 0) the match folds to one instruction.
+        #[inline(always)]
         fn read_lr_v3(index: usize) -> u64 {
             match index {
                 $($index => read_sysreg!($name),)*
@@ -30,6 +33,7 @@ macro_rules! lr_registers {
             }
         }
 
+        #[inline(always)]
         fn write_lr_v3(index: usize, value: u64) {
             match index {
                 $($index => write_sysreg!($name, value),)*
@@ -47,13 +51,21 @@ lr_registers! {
     12 => S3_4_C12_C13_4, 13 => S3_4_C12_C13_5, 14 => S3_4_C12_C13_6, 15 => S3_4_C12_C13_7,
 }
 
+/// ICH_VTR_EL2, read-only configuration: declared pure so that an unused
+/// read (the timer path never asks for the count) costs nothing.
+#[inline(always)]
+fn read_vtr() -> u64 {
+    let value: u64;
+    // SAFETY: reading an identification register has no side effects.
+    unsafe { core::arch::asm!("mrs {}, S3_4_C12_C11_1", out(reg) value, options(pure, nomem, nostack, preserves_flags)) };
+    value
+}
+
 /// This core's list registers.
 pub enum CoreListRegisters {
-    /// GICv3 system registers.
-    V3 {
-        /// ICH_VTR_EL2.ListRegs + 1.
-        count: usize,
-    },
+    /// GICv3 system registers (the count is read from ICH_VTR_EL2 when
+    /// asked for).
+    V3,
     /// GICv2 GICH frame.
     V2 {
         /// GICH base (banked: this core's view).
@@ -63,12 +75,14 @@ pub enum CoreListRegisters {
     },
 }
 
+#[inline(always)]
 fn read32(address: u64) -> u32 {
     // SAFETY: only called with GICH registers of the board's checked
     // description, mapped as device memory in Janus' stage-1 map.
     unsafe { (address as *const u32).read_volatile() }
 }
 
+#[inline(always)]
 fn write32(address: u64, value: u32) {
     // SAFETY: as for read32.
     unsafe { (address as *mut u32).write_volatile(value) }
@@ -76,9 +90,10 @@ fn write32(address: u64, value: u32) {
 
 impl CoreListRegisters {
     /// The list registers of the current core for the board's GIC.
+    #[inline]
     pub fn this_core(gic: &GicDescription) -> Self {
         match *gic {
-            GicDescription::V3 { .. } => Self::V3 { count: ((read_sysreg!(S3_4_C12_C11_1) & 0x1f) + 1) as usize },
+            GicDescription::V3 { .. } => Self::V3,
             GicDescription::V2 { hypervisor_interface, .. } => {
                 let base = hypervisor_interface.get();
                 Self::V2 { base, count: ((read32(base + GICH_VTR) & 0x3f) + 1) as usize }
@@ -93,7 +108,7 @@ impl CoreListRegisters {
             self.write_raw(index, 0);
         }
         match *self {
-            Self::V3 { .. } => {
+            Self::V3 => {
                 write_sysreg!(S3_4_C12_C9_0, 0); // ICH_AP1R0_EL2
                 write_sysreg!(S3_4_C12_C8_0, 0); // ICH_AP0R0_EL2
                 write_sysreg!(S3_4_C12_C11_7, 0); // ICH_VMCR_EL2
@@ -111,45 +126,52 @@ impl CoreListRegisters {
     /// the parked core and starve every other interrupt there.
     pub fn disable(&mut self) {
         match *self {
-            Self::V3 { .. } => write_sysreg!(S3_4_C12_C11_0, 0),
+            Self::V3 => write_sysreg!(S3_4_C12_C11_0, 0),
             Self::V2 { base, .. } => write32(base + GICH_HCR, 0),
         }
     }
 
     /// Turns the underflow maintenance interrupt on or off.
+    #[inline]
     pub fn set_underflow_interrupt(&mut self, on: bool) {
         let value = HCR_ENABLE | if on { HCR_UNDERFLOW } else { 0 };
         match *self {
-            Self::V3 { .. } => write_sysreg!(S3_4_C12_C11_0, value),
+            Self::V3 => write_sysreg!(S3_4_C12_C11_0, value),
             Self::V2 { base, .. } => write32(base + GICH_HCR, value as u32),
         }
     }
 
+    #[inline(always)]
     fn write_raw(&mut self, index: usize, value: u64) {
         match *self {
-            Self::V3 { .. } => write_lr_v3(index, value),
+            Self::V3 => write_lr_v3(index, value),
             Self::V2 { base, .. } => write32(base + GICH_LR + 4 * index as u64, value as u32),
         }
     }
 }
 
 impl ListRegisters for CoreListRegisters {
+    #[inline(always)]
     fn count(&self) -> usize {
         match *self {
-            Self::V3 { count } | Self::V2 { count, .. } => count.min(16),
+            // ICH_VTR_EL2.ListRegs + 1.
+            Self::V3 => (((read_vtr() & 0x1f) + 1) as usize).min(16),
+            Self::V2 { count, .. } => count.min(16),
         }
     }
 
+    #[inline(always)]
     fn read(&self, index: usize) -> ListRegister {
         match *self {
-            Self::V3 { .. } => janus_vgic::decode_v3(read_lr_v3(index)),
+            Self::V3 => janus_vgic::decode_v3(read_lr_v3(index)),
             Self::V2 { base, .. } => janus_vgic::decode_v2(read32(base + GICH_LR + 4 * index as u64)),
         }
     }
 
+    #[inline(always)]
     fn write(&mut self, index: usize, value: ListRegister) {
         match *self {
-            Self::V3 { .. } => write_lr_v3(index, janus_vgic::encode_v3(&value)),
+            Self::V3 => write_lr_v3(index, janus_vgic::encode_v3(&value)),
             Self::V2 { .. } => self.write_raw(index, u64::from(janus_vgic::encode_v2(&value))),
         }
     }

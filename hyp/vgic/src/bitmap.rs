@@ -25,6 +25,15 @@ impl<const WORDS: usize> Bitmap<WORDS> {
         }
     }
 
+    /// Sets the bits `bits` of word `word` to `value`; an out-of-range word
+    /// is ignored.
+    pub(crate) fn assign_bits(&mut self, word: usize, bits: u32, value: bool) {
+        if let Some(slot) = self.0.get_mut(word) {
+            let fill = u32::from(value).wrapping_neg();
+            *slot = (*slot & !bits) | (fill & bits);
+        }
+    }
+
     /// The 32 bits of word `word`, zero out of range.
     pub(crate) fn word(&self, word: usize) -> u32 {
         self.0.get(word).copied().unwrap_or(0)

@@ -150,7 +150,7 @@ impl VirtualGic {
             return true;
         };
 
-        let mut hardware = entry.hardware;
+        let mut hardware = entry.hardware();
         if observed == LrState::Invalid && hardware.is_some() {
             // The guest completed the hardware instance: its deactivation
             // deactivated the physical line too, unless the line has fired
@@ -239,11 +239,7 @@ impl VirtualGic {
             vcpu,
             index,
             slot,
-            Some(ShadowEntry {
-                intid: entry.intid,
-                state,
-                hardware,
-            }),
+            Some(ShadowEntry::new(entry.intid, state, hardware)),
         );
         observed != entry.state
     }
@@ -383,11 +379,7 @@ impl VirtualGic {
             vcpu,
             index,
             slot,
-            Some(ShadowEntry {
-                intid,
-                state,
-                hardware,
-            }),
+            Some(ShadowEntry::new(intid, state, hardware)),
         );
     }
 

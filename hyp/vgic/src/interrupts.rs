@@ -122,7 +122,7 @@ impl VirtualGic {
     /// line that fired again proves it was).
     fn hardware_active_in_register(&self, slot: Slot) -> bool {
         self.shadow_entry(slot)
-            .is_some_and(|entry| entry.hardware.is_some() && entry.state.is_active())
+            .is_some_and(|entry| entry.physical.is_some() && entry.state.is_active())
             && !self.flag(slot, Flag::PhysicalRefired)
     }
 
@@ -134,7 +134,7 @@ impl VirtualGic {
         }
         self.set_flag(slot, Flag::PhysicalRefired, false);
         if let Some(entry) = self.shadow_entry_mut(slot) {
-            entry.hardware = None;
+            entry.physical = None;
         }
         if let Some(physical) = self.hardware(slot) {
             match slot.private_vcpu() {
@@ -260,14 +260,12 @@ impl VirtualGic {
             return None;
         }
         let slot = self.locate(vcpu, intid)?;
-        if let Some(binding) = self.hardware.get_mut(slot.line()) {
-            *binding = Some(physical_intid);
-        }
+        self.set_hardware(slot, Some(physical_intid));
         // The line only fires again once deactivated, so an earlier hardware
         // instance still shown in a list register has completed.
         if self
             .shadow_entry(slot)
-            .is_some_and(|entry| entry.hardware.is_some())
+            .is_some_and(|entry| entry.physical.is_some())
         {
             self.set_flag(slot, Flag::PhysicalRefired, true);
         }
@@ -304,9 +302,7 @@ impl VirtualGic {
                 physical_intid: physical,
             });
         }
-        if let Some(binding) = self.hardware.get_mut(slot.line()) {
-            *binding = physical_intid;
-        }
+        self.set_hardware(slot, physical_intid);
         Ok(())
     }
 
@@ -330,6 +326,6 @@ impl VirtualGic {
 
 /// Whether a physical INTID can back a virtual interrupt: a PPI or an SPI
 /// (16..1020; 1020..1024 are special INTIDs).
-fn is_valid_physical(physical_intid: u32) -> bool {
+pub(crate) fn is_valid_physical(physical_intid: u32) -> bool {
     (SGI_COUNT..1020).contains(&physical_intid)
 }

@@ -18,7 +18,10 @@
 //!   register HW bit, [`VirtualGic::inject_hardware`].
 //! - Before every guest entry, and after a maintenance interrupt, the kernel
 //!   calls [`VirtualGic::flush`] with the list registers of the current core
-//!   behind the [`ListRegisters`] trait.
+//!   behind the [`ListRegisters`] trait. For a hardware-backed PPI (the
+//!   guest's timer) arriving at its own core,
+//!   [`VirtualGic::inject_hardware_and_flush`] does both steps, directly in
+//!   the common case.
 //!
 //! Every value a guest supplies is hostile: nothing here panics, unknown
 //! offsets read as zero and ignore writes, and interrupts this personality
@@ -54,6 +57,7 @@
 
 mod bitmap;
 mod candidates;
+mod direct;
 mod distributor;
 mod effects;
 mod fields;

@@ -43,7 +43,7 @@ impl VirtualGic {
             self.set_flag(slot, Flag::CancelPending, false);
             self.set_flag(slot, Flag::CancelActive, false);
             self.set_flag(slot, Flag::Active, false);
-            if entry.state.is_active() && entry.hardware.is_some() {
+            if entry.state.is_active() && entry.physical.is_some() {
                 self.release_physical(slot, &mut effects);
             }
             if let Some(target) = self.target_vcpu(slot).filter(|target| *target != vcpu) {

@@ -15,6 +15,8 @@
 //! only hold five (IHI 0069H chapter 12, `GICD_IPRIORITYR<n>`; IHI 0048B
 //! §4.3.11).
 
+use core::num::NonZeroU16;
+
 use tock_registers::LocalRegisterCopy;
 
 use crate::bitmap::Bitmap;
@@ -23,22 +25,51 @@ use crate::line::{FLAG_COUNT, Flag, LINES, SPI_WORDS, Slot, WORDS, spi_index};
 use crate::list_registers::LrState;
 use crate::{GicVersion, MAX_LIST_REGISTERS, MAX_SPIS, MAX_VCPUS, PRIVATE_INTERRUPTS, VgicError};
 
+/// The binding of a line no physical interrupt backs: 0 is an SGI, which
+/// never backs one (physical INTIDs are 16..1020, see
+/// `interrupts::is_valid_physical`).
+pub(crate) const NO_BINDING: u16 = 0;
+
 /// Bits of a priority this model keeps (IPRIORITYR fields are 8 bits wide).
 pub(crate) const PRIORITY_MASK: u8 = 0xF8;
 
 /// The list register entry [`crate::VirtualGic::flush`] last wrote or read.
+/// Eight bytes with its `Option` (the timer path compares one in a few
+/// instructions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ShadowEntry {
     /// The interrupt in it.
     pub(crate) intid: u32,
     /// Its state as last seen.
     pub(crate) state: LrState,
-    /// The physical INTID written with HW = 1, if any.
-    pub(crate) hardware: Option<u32>,
+    /// The physical INTID written with HW = 1, if any (16..1020: never zero,
+    /// and a halfword; see [`ShadowEntry::hardware`]).
+    pub(crate) physical: Option<NonZeroU16>,
 }
 
+impl ShadowEntry {
+    /// An entry for `intid` in `state`, with HW = 1 for `hardware` (a
+    /// physical INTID the caller checked to be in 16..1020).
+    pub(crate) fn new(intid: u32, state: LrState, hardware: Option<u32>) -> Self {
+        Self {
+            intid,
+            state,
+            physical: hardware
+                .and_then(|physical| u16::try_from(physical).ok())
+                .and_then(NonZeroU16::new),
+        }
+    }
+
+    /// The physical INTID written with HW = 1, if any.
+    pub(crate) fn hardware(&self) -> Option<u32> {
+        self.physical.map(|physical| u32::from(physical.get()))
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<Option<ShadowEntry>>() == 8);
+
 /// Per-vCPU bookkeeping.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct VcpuState {
     /// Something that may change its list registers happened since the last
     /// flush.
@@ -69,7 +100,7 @@ impl VcpuState {
 }
 
 /// The virtual GIC of one personality (see the crate documentation).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VirtualGic {
     pub(crate) version: GicVersion,
     pub(crate) vcpu_count: usize,
@@ -79,7 +110,9 @@ pub struct VirtualGic {
     pub(crate) owned: Bitmap<SPI_WORDS>,
     pub(crate) flags: [Bitmap<WORDS>; FLAG_COUNT],
     pub(crate) priority: [u8; LINES],
-    pub(crate) hardware: [Option<u32>; LINES],
+    /// Per line: the physical INTID behind it, [`NO_BINDING`] if none (a
+    /// halfword, not an `Option<u32>`: the timer path compares it in one go).
+    pub(crate) hardware: [u16; LINES],
     pub(crate) list_register: [u8; LINES],
     pub(crate) resident_vcpu: [u8; LINES],
     /// Per SPI: `GICD_IROUTER<n>` (GICv3) or the `GICD_ITARGETSR<n>` byte (GICv2).
@@ -127,7 +160,7 @@ impl VirtualGic {
             owned,
             flags: [Bitmap::EMPTY; FLAG_COUNT],
             priority: [0; LINES],
-            hardware: [None; LINES],
+            hardware: [NO_BINDING; LINES],
             list_register: [0; LINES],
             resident_vcpu: [0; LINES],
             routes: [0; MAX_SPIS],
@@ -199,6 +232,13 @@ impl VirtualGic {
         }
     }
 
+    /// Sets `flag` on the lines `bits` of word `word` to `value`.
+    pub(crate) fn assign_flag_bits(&mut self, flag: Flag, word: usize, bits: u32, value: bool) {
+        if let Some(flags) = self.flags.get_mut(flag.index()) {
+            flags.assign_bits(word, bits, value);
+        }
+    }
+
     /// Clears `flag` on `slot` and returns whether it was set.
     pub(crate) fn take_flag(&mut self, slot: Slot, flag: Flag) -> bool {
         let was = self.flag(slot, flag);
@@ -220,7 +260,18 @@ impl VirtualGic {
 
     /// The physical INTID bound to `slot`, if it is hardware-backed.
     pub(crate) fn hardware(&self, slot: Slot) -> Option<u32> {
-        self.hardware.get(slot.line()).copied().flatten()
+        let binding = *self.hardware.get(slot.line())?;
+        (binding != NO_BINDING).then_some(u32::from(binding))
+    }
+
+    /// Binds `slot` to physical INTID `physical_intid` (checked by the
+    /// caller to be in 16..1020), or unbinds it.
+    pub(crate) fn set_hardware(&mut self, slot: Slot, physical_intid: Option<u32>) {
+        if let Some(binding) = self.hardware.get_mut(slot.line()) {
+            *binding = physical_intid
+                .and_then(|physical| u16::try_from(physical).ok())
+                .unwrap_or(NO_BINDING);
+        }
     }
 
     /// The physical INTID of `slot` if its physical line is active for the

@@ -6,7 +6,9 @@
 //! and writes at arbitrary offsets and widths on the distributor and
 //! redistributor, SGIs in both forms, injections, flushes against a fake list
 //! register bank per vCPU, guest activity in those banks (including
-//! arbitrary raw values), resets and hardware bindings.
+//! arbitrary raw values), resets and hardware bindings, and the timer's
+//! one-step injection and flush, which must leave exactly what the general
+//! path leaves.
 //!
 //! Nothing may panic, and after every flush: no interrupt is in two list
 //! registers, no entry has HW = 1 with pending-and-active, every entry is an
@@ -75,6 +77,7 @@ impl Input<'_> {
 }
 
 /// A list register bank holding raw register values.
+#[derive(Clone)]
 struct Bank {
     version: GicVersion,
     raw: Vec<u64>,
@@ -163,7 +166,7 @@ fuzz_target!(|data: &[u8]| {
 
     while !input.is_empty() {
         let vcpu = usize::from(input.byte() % 10);
-        match input.byte() % 14 {
+        match input.byte() % 15 {
             0 => {
                 let (offset, size) = (input.offset(0x1_0000), input.size());
                 let value = gic.distributor_read(vcpu, offset, size);
@@ -246,6 +249,27 @@ fuzz_target!(|data: &[u8]| {
                 if input.byte() % 8 == 0 {
                     let _ = gic.reset();
                     banks.iter_mut().for_each(disown);
+                }
+            }
+            14 => {
+                // A timer-like hardware interrupt injected and flushed in one
+                // step (its direct paths), against the general path on copies.
+                let intid = match input.byte() % 4 {
+                    0 => input.intid(),
+                    1 => 30,
+                    _ => 27,
+                };
+                let physical = if input.byte() % 4 == 0 { input.word() as u32 % 1100 } else { intid };
+                if let Some(bank) = banks.get_mut(vcpu) {
+                    let (mut general, mut general_bank) = (gic.clone(), bank.clone());
+                    let _ = general.inject_hardware(vcpu, intid, physical);
+                    let expected = general.flush(vcpu, &mut general_bank);
+                    let outcome = gic.inject_hardware_and_flush(vcpu, intid, physical, bank);
+                    assert_eq!(outcome, expected);
+                    assert!(gic == general, "the direct and general paths left different models");
+                    assert_eq!(bank.raw, general_bank.raw);
+                    assert!(within(outcome.vcpus_to_refresh, vcpus));
+                    check_banks(&banks);
                 }
             }
             _ => {

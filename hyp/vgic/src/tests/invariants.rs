@@ -168,6 +168,80 @@ pub(crate) fn check_word_sets(gic: &VirtualGic) {
             "best candidate of vCPU {vcpu}"
         );
         assert_eq!(candidates.is_empty(), expected.is_none());
+        // What the direct timer path relies on: a vCPU with nothing changed
+        // since a flush that left nothing waiting has no candidates.
+        let state = &gic.vcpus[vcpu];
+        if !state.dirty && !state.waiting && !state.clear_list_registers {
+            assert!(
+                candidates.is_empty(),
+                "clean vCPU {vcpu} has candidates: {:?}",
+                candidates.best(gic)
+            );
+        }
+    }
+    check_clean_vcpus(gic);
+}
+
+/// What `reinject_in_place` relies on instead of checking: only existing
+/// vCPUs have list register entries, a list register reset is only due on
+/// a dirty vCPU, and on a clean vCPU (flushed since anything changed) every
+/// line in a list register has no software active state or cancellation,
+/// one held Pending has no software pending state and may be signalled, and
+/// one with HW = 1 has its physical line active for the guest. Hardware
+/// bindings only exist for PPIs and SPIs.
+fn check_clean_vcpus(gic: &VirtualGic) {
+    for vcpu in 0..MAX_VCPUS {
+        let state = &gic.vcpus[vcpu];
+        if vcpu >= gic.vcpu_count() {
+            assert_eq!(state.occupied, 0, "list registers of missing vCPU {vcpu}");
+        }
+        if state.clear_list_registers {
+            assert!(state.dirty, "vCPU {vcpu}: a reset is due but it is clean");
+        }
+        if state.dirty {
+            continue;
+        }
+        for index in 0..MAX_LIST_REGISTERS {
+            let Some(entry) = gic.shadow(vcpu, index) else {
+                continue;
+            };
+            let slot = gic.slot_of(vcpu, entry.intid).unwrap();
+            let line = format!("clean vCPU {vcpu}, register {index}, INTID {}", entry.intid);
+            assert!(!gic.flag(slot, Flag::Active), "{line}: active in software");
+            assert!(
+                !gic.flag(slot, Flag::CancelPending),
+                "{line}: pending cancelled"
+            );
+            assert!(
+                !gic.flag(slot, Flag::CancelActive),
+                "{line}: active cancelled"
+            );
+            if entry.state == LrState::Pending {
+                assert!(
+                    !gic.flag(slot, Flag::Pending),
+                    "{line}: pending in software too"
+                );
+                assert!(
+                    gic.may_signal(slot, vcpu),
+                    "{line}: pending but not signalable"
+                );
+            }
+            if entry.physical.is_some() {
+                assert!(
+                    gic.flag(slot, Flag::PhysicalActive),
+                    "{line}: HW = 1, line inactive"
+                );
+            }
+        }
+    }
+    for line in 0..LINES {
+        let slot = Slot::from_bit(line / 32, line % 32);
+        if gic.hardware(slot).is_some() {
+            assert!(
+                slot.intid() >= crate::SGI_COUNT,
+                "SGI line {line} is hardware-backed"
+            );
+        }
     }
 }
 
@@ -290,6 +364,11 @@ enum Step {
         vcpu: usize,
     },
     Reset,
+    /// `inject_hardware_and_flush`, checked against the general path.
+    InjectHardwareAndFlush {
+        vcpu: usize,
+        intid: u32,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -302,11 +381,13 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (32u32..48, 0usize..5).prop_map(|(intid, vcpu)| Step::Route { intid, vcpu }),
         1 => any::<bool>().prop_map(|enabled| Step::Distributor { enabled }),
         3 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Step::Inject { vcpu, intid }),
-        2 => (vcpu.clone(), intid).prop_map(|(vcpu, intid)| Step::InjectHardware { vcpu, intid }),
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Step::InjectHardware { vcpu, intid }),
         1 => (vcpu.clone(), any::<u64>()).prop_map(|(sender, value)| Step::Sgi { sender, value: value & 0x0F00_FFFF }),
         4 => vcpu.clone().prop_map(|vcpu| Step::Flush { vcpu }),
         4 => (vcpu.clone(), 0usize..4, any::<u8>(), any::<u64>())
             .prop_map(|(vcpu, index, action, raw)| Step::Guest { vcpu, index, action, raw }),
+        3 => (vcpu.clone(), prop_oneof![Just(27u32), Just(30u32), intid.clone()])
+            .prop_map(|(vcpu, intid)| Step::InjectHardwareAndFlush { vcpu, intid }),
         1 => vcpu.prop_map(|vcpu| Step::ResetVcpu { vcpu }),
         1 => Just(Step::Reset),
     ]
@@ -405,6 +486,11 @@ fn apply(gic: &mut VirtualGic, banks: &mut [FakeListRegisters], step: &Step) {
         }
         Step::Reset => {
             let _ = gic.reset();
+        }
+        Step::InjectHardwareAndFlush { vcpu, intid } => {
+            if let Some(bank) = banks.get_mut(vcpu) {
+                let _ = super::direct::inject_and_flush_checked(gic, vcpu, intid, intid, bank);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Host tests of the virtual GIC against a fake list register bank.
 
+mod direct;
 mod distributor;
 mod fake;
 mod flush;

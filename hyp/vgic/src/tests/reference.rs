@@ -24,6 +24,22 @@ pub(crate) const OWNED: [u32; 5] = [32, 33, 34, 35, 40];
 pub(crate) const INTIDS: [u32; 11] = [1, 2, 20, 27, 32, 33, 34, 35, 36, 37, 40];
 /// Hardware-backed SPIs and their physical INTIDs.
 const HARDWARE: [(u32, u32); 2] = [(34, 100), (35, 101)];
+/// The hardware-backed PPI of every vCPU (the guest's timer), forwarded from
+/// the same PPI of its core with `inject_hardware_and_flush`.
+const TIMER: u32 = 27;
+
+/// A physical line: `(Some(vcpu), intid)` for a PPI of the core of `vcpu`,
+/// `(None, intid)` for an SPI.
+type PhysicalLine = (Option<usize>, u32);
+
+/// The physical line behind a list register of `vcpu` naming `physical`.
+fn physical_line(vcpu: usize, physical: u32) -> PhysicalLine {
+    if physical < 32 {
+        (Some(vcpu), physical)
+    } else {
+        (None, physical)
+    }
+}
 
 /// An interrupt of the reference: `(Some(vcpu), intid)` for an SGI / PPI,
 /// `(None, intid)` for an SPI.
@@ -38,6 +54,17 @@ pub(crate) enum Operation {
     },
     InjectHardware {
         which: usize,
+    },
+    /// The timer PPI of `vcpu` fires at its core (if its physical line is
+    /// not active): injected and flushed in one step, checked against the
+    /// general path.
+    Timer {
+        vcpu: usize,
+    },
+    /// A timer period: the guest of `vcpu` acknowledges and completes the
+    /// timer if a list register holds it pending, then the timer fires again.
+    TimerPeriod {
+        vcpu: usize,
     },
     Flush {
         vcpu: usize,
@@ -106,10 +133,12 @@ pub(crate) struct Harness {
     priority: BTreeMap<Key, u8>,
     route: BTreeMap<u32, Option<usize>>,
     distributor_enabled: bool,
-    physical_active: BTreeMap<u32, bool>,
+    physical_active: BTreeMap<PhysicalLine, bool>,
     /// Physical lines the guest deactivated through a list register since
     /// that vCPU's last flush: the model may still deactivate them once more.
-    deactivated_by_guest: Vec<BTreeSet<u32>>,
+    deactivated_by_guest: Vec<BTreeSet<PhysicalLine>>,
+    /// Timer injections by the path they took: general, direct, in place.
+    pub(crate) timer_paths: [usize; 3],
 }
 
 impl Harness {
@@ -133,9 +162,11 @@ impl Harness {
             distributor_enabled: false,
             physical_active: HARDWARE
                 .iter()
-                .map(|&(_, physical)| (physical, false))
+                .map(|&(_, physical)| ((None, physical), false))
+                .chain((0..vcpus).map(|vcpu| ((Some(vcpu), TIMER), false)))
                 .collect(),
             deactivated_by_guest: vec![BTreeSet::new(); vcpus],
+            timer_paths: [0; 3],
         }
     }
 
@@ -173,18 +204,21 @@ impl Harness {
             "at most one hardware line per write here"
         );
         for action in effects.physical.iter() {
-            if let PhysicalAction::Deactivate(physical) = action {
-                let redundant = self
-                    .deactivated_by_guest
-                    .iter()
-                    .any(|lines| lines.contains(&physical));
-                let line = self.physical_active.get_mut(&physical).unwrap();
-                assert!(
-                    *line || redundant,
-                    "deactivating line {physical}, which is not active"
-                );
-                *line = false;
-            }
+            let physical = match action {
+                PhysicalAction::Deactivate(physical) => (None, physical),
+                PhysicalAction::DeactivatePrivate(vcpu, physical) => (Some(vcpu), physical),
+                _ => continue,
+            };
+            let redundant = self
+                .deactivated_by_guest
+                .iter()
+                .any(|lines| lines.contains(&physical));
+            let line = self.physical_active.get_mut(&physical).unwrap();
+            assert!(
+                *line || redundant,
+                "deactivating line {physical:?}, which is not active"
+            );
+            *line = false;
         }
     }
 
@@ -206,12 +240,41 @@ impl Harness {
             }
             Operation::InjectHardware { which } => {
                 let (intid, physical) = HARDWARE[which];
-                if !self.physical_active[&physical] {
-                    self.physical_active.insert(physical, true);
+                if !self.physical_active[&(None, physical)] {
+                    self.physical_active.insert((None, physical), true);
                     if let Some(target) = self.gic.inject_hardware(0, intid, physical) {
                         self.runnable[target] = false;
                     }
                     self.owed.insert((None, intid), true);
+                }
+            }
+            Operation::Timer { vcpu } => {
+                let line = (Some(vcpu), TIMER);
+                if vcpu < self.vcpus && !self.physical_active[&line] {
+                    self.physical_active.insert(line, true);
+                    self.owed.insert((Some(vcpu), TIMER), true);
+                    let (outcome, path) = super::direct::inject_and_flush_checked(
+                        &mut self.gic,
+                        vcpu,
+                        TIMER,
+                        TIMER,
+                        &mut self.banks[vcpu],
+                    );
+                    self.timer_paths[path as usize] += 1;
+                    self.flushed(vcpu, outcome);
+                }
+            }
+            Operation::TimerPeriod { vcpu } => {
+                if self.ready(vcpu) {
+                    let timer = (0..self.banks[vcpu].raw_count()).find(|&index| {
+                        let entry = self.banks[vcpu].get(index);
+                        entry.intid == TIMER && entry.state == LrState::Pending
+                    });
+                    if let Some(index) = timer {
+                        self.acknowledge(vcpu, index);
+                        self.complete(vcpu, index);
+                    }
+                    self.run(&Operation::Timer { vcpu });
                 }
             }
             Operation::Flush { vcpu } => {
@@ -339,6 +402,21 @@ impl Harness {
         super::invariants::check_word_sets(&self.gic);
     }
 
+    /// Enables the distributor and every vCPU's timer, as a guest does at
+    /// boot, and flushes every vCPU: the state the timer's direct path
+    /// starts from.
+    pub(crate) fn configure_timers(&mut self) {
+        self.run(&Operation::Distributor { enabled: true });
+        for vcpu in 0..self.vcpus {
+            self.run(&Operation::Enable {
+                vcpu,
+                intid: TIMER,
+                enabled: true,
+            });
+            self.flush(vcpu);
+        }
+    }
+
     /// Flushes `vcpu` first if it was kicked; whether its guest may act.
     fn ready(&mut self, vcpu: usize) -> bool {
         if vcpu >= self.vcpus {
@@ -377,10 +455,11 @@ impl Harness {
         }
         let key = self.key_of_entry(vcpu, entry.intid);
         if let Some(physical) = self.banks[vcpu].complete(index) {
+            let physical = physical_line(vcpu, physical);
             let line = self.physical_active.get_mut(&physical).unwrap();
             assert!(
                 *line,
-                "the guest deactivated line {physical}, which is not active"
+                "the guest deactivated line {physical:?}, which is not active"
             );
             *line = false;
             self.deactivated_by_guest[vcpu].insert(physical);
@@ -393,6 +472,11 @@ impl Harness {
 
     fn flush(&mut self, vcpu: usize) {
         let outcome = self.gic.flush(vcpu, &mut self.banks[vcpu]);
+        self.flushed(vcpu, outcome);
+    }
+
+    /// Bookkeeping after a flush of `vcpu` with `outcome`.
+    fn flushed(&mut self, vcpu: usize, outcome: crate::FlushOutcome) {
         self.runnable[vcpu] = true;
         self.vacated[vcpu].clear();
         self.deactivated_by_guest[vcpu].clear();
@@ -450,7 +534,7 @@ impl Harness {
             }
             if let Some(physical) = entry.hardware {
                 assert!(
-                    self.physical_active[&physical],
+                    self.physical_active[&physical_line(vcpu, physical)],
                     "HW = 1 for inactive line {physical}"
                 );
                 assert_ne!(entry.state, LrState::PendingActive);
