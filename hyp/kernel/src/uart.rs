@@ -129,10 +129,16 @@ struct ConsoleLogger;
 
 impl log::Log for ConsoleLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        // Crates Janus uses (virtio-drivers) speak only when something is
+        // wrong: their progress lines would read as Janus' own.
+        let level = if metadata.target().starts_with("janus") { log::max_level() } else { log::LevelFilter::Warn };
+        metadata.level() <= level
     }
 
     fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
         match record.level() {
             log::Level::Info => print(format_args!("janus: {}\n", record.args())),
             level => print(format_args!("janus: {}: {}\n", level.as_str().to_ascii_lowercase_str(), record.args())),
