@@ -111,3 +111,19 @@ fn janus_own_uart_interrupt_is_refused() {
     );
     assert!(error.contains("Fix: remove interrupt 33"), "{error}");
 }
+
+/// A personality restarting with its device's interrupt possibly active
+/// (SYSTEM_RESET two seconds in, between alarms): Janus quiesces the line
+/// when it stops and re-enables it when it starts, so the restarted guest
+/// takes alarms again.
+#[test]
+fn the_rtc_interrupt_works_again_after_its_owner_restarts() {
+    let manifest = with_devices(&test_manifest(&format!("{RTC_ARGUMENT} attack=reset@100"), ""), RTC_DEVICE, "");
+    let machine = Machine::boot(&manifest);
+    let (first, _) = machine.wait_for("[personal] testguest: rtc alarm 1 at ");
+    let (reset, _) = machine.wait_for_after(first, "janus: personal: SYSTEM_RESET");
+    let (again, _) = machine.wait_for_after(reset, "[personal] testguest: rtc now=");
+    machine.wait_for_after(again, "[personal] testguest: rtc alarm 1 at ");
+    machine.expect_heartbeats("work", reset, 5);
+    machine.assert_absent("janus: error");
+}
