@@ -384,15 +384,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
 
         let ram = raw_personality.ram.get_ref();
         let mut number = |value: &Spanned<toml::Value>, key, what: &str, example: &str| {
-            read_number(value.get_ref()).unwrap_or_else(|problem| {
-                value_error(
-                    &value.span(),
-                    at(key),
-                    format!("{what} {problem}"),
-                    format!("write e.g. {what} = {example}"),
-                );
-                0
-            })
+            spanned_number(value, what, example, |span, problem, fix| value_error(span, at(key), problem, fix))
         };
         let base = number(&ram.base, FieldKey::RamBase, "base", "0x4800_0000");
         let size = number(&ram.size, FieldKey::RamSize, "size", "\"128M\"");
@@ -438,15 +430,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
             };
             let mmio = raw_device.mmio.get_ref();
             let mut number = |value: &Spanned<toml::Value>, key, what: &str, example: &str| {
-                read_number(value.get_ref()).unwrap_or_else(|problem| {
-                    value_error(
-                        &value.span(),
-                        at(key),
-                        format!("{what} {problem}"),
-                        format!("write e.g. {what} = {example}"),
-                    );
-                    0
-                })
+                spanned_number(value, what, example, |span, problem, fix| value_error(span, at(key), problem, fix))
             };
             let base = number(&mmio.base, DeviceKey::MmioBase, "base", "0x0901_0000");
             let size = number(&mmio.size, DeviceKey::MmioSize, "size", "\"4K\"");
@@ -560,6 +544,20 @@ fn read_partition(value: &toml::Value) -> Result<DiskPartition, (String, String)
             fix,
         )),
     }
+}
+
+/// [`read_number`] of a TOML value, reporting a problem (with the value's
+/// span, the problem and a fix naming `what` and an `example`) as 0.
+fn spanned_number(
+    value: &Spanned<toml::Value>,
+    what: &str,
+    example: &str,
+    report: impl FnOnce(&Range<usize>, String, String),
+) -> u64 {
+    read_number(value.get_ref()).unwrap_or_else(|problem| {
+        report(&value.span(), format!("{what} {problem}"), format!("write e.g. {what} = {example}"));
+        0
+    })
 }
 
 /// A non-negative integer, or a string accepted by [`parse_size`].
