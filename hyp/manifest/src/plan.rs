@@ -91,7 +91,7 @@ pub struct DevicePlan {
     /// The device's registers: page aligned, a whole number of pages, clear
     /// of everything Janus keeps and of every other device.
     pub mmio: PhysRange,
-    /// Its interrupts: SPIs (INTIDs 32..=1019) that Janus does not keep and
+    /// Its interrupts: SPIs (INTIDs 32..=255) that Janus does not keep and
     /// no other device has, level-sensitive (as the device tree says).
     pub interrupts: heapless::Vec<u32, MAX_DEVICE_INTERRUPTS>,
 }
@@ -649,7 +649,7 @@ impl fmt::Display for PlanError {
                 interrupt,
             } => write!(
                 f,
-                "personality {personality:?} device {device:?} interrupt {interrupt} is not an SPI (32..=1019)"
+                "personality {personality:?} device {device:?} interrupt {interrupt} is not an SPI a personality can have ({}..={})", crate::rules::FIRST_SPI, crate::rules::LAST_SPI
             ),
             Self::DeviceInterruptReserved {
                 personality,

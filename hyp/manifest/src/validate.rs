@@ -310,7 +310,7 @@ pub enum ValidationError {
         /// How many are listed.
         count: usize,
     },
-    /// An interrupt is not an SPI (32..=1019).
+    /// An interrupt is not an SPI a personality can have (32..=255).
     DeviceInterruptNotSpi {
         /// The personality.
         personality: PersonalityRef,
@@ -631,7 +631,7 @@ impl ValidationError {
                 "{count} interrupts are listed, more than the {MAX_DEVICE_INTERRUPTS} a device may have"
             ),
             Self::DeviceInterruptNotSpi { interrupt, .. } => format!(
-                "interrupt {interrupt} is not a shared peripheral interrupt (SPI, {FIRST_SPI} to {LAST_SPI})"
+                "interrupt {interrupt} is not an SPI a personality can be given ({FIRST_SPI} to {LAST_SPI}: its virtual GIC has 224 SPIs)"
             ),
             Self::DeviceInterruptReserved {
                 interrupt, owner, ..

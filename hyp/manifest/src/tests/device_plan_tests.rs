@@ -121,7 +121,7 @@ fn device_mmio_overlap() {
 
 #[test]
 fn device_interrupt_not_spi() {
-    for interrupt in [27, 1020] {
+    for interrupt in [27, 256, 1020] {
         let plan = with_rtc(|rtc| rtc.interrupts[0] = interrupt);
         assert!(matches!(
             rejected(&plan, &format!("\"rtc\" interrupt {interrupt} is not an SPI")),
