@@ -175,15 +175,14 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         if personality.disk.is_some() {
             let _ = owned.push(plan.board.guest_disk_interrupt);
         }
-        let device_interrupts = || personality.devices.iter().flat_map(|device| device.interrupts.iter().copied());
-        for interrupt in device_interrupts() {
+        for interrupt in personality.device_interrupts() {
             let _ = owned.push(interrupt);
         }
         let vgic = match system::create_virtual_gic(index, version, personality.cpus.len(), &owned) {
             Ok(vgic) => vgic,
             Err(error) => refuse(format_args!("{}: cannot create its virtual GIC: {error:?}", personality.name)),
         };
-        for interrupt in device_interrupts() {
+        for interrupt in personality.device_interrupts() {
             if let Err(error) = vgic.lock().bind_hardware(0, interrupt, Some(interrupt)) {
                 refuse(format_args!("{}: cannot pass through interrupt {interrupt}: {error:?}", personality.name));
             }

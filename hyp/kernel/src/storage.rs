@@ -139,11 +139,10 @@ struct PartitionBackend<'a> {
 
 impl PartitionBackend<'_> {
     fn physical(&self, sector: u64, length: usize) -> Result<u64, BackendError> {
-        let count = (length / SECTOR) as u64;
-        match sector.checked_add(count) {
-            Some(end) if end <= self.partition.sectors => self.partition.first_lba.checked_add(sector).ok_or(BackendError::OutOfRange),
-            _ => Err(BackendError::OutOfRange),
+        if !self.partition.contains_relative(sector, (length / SECTOR) as u64) {
+            return Err(BackendError::OutOfRange);
         }
+        self.partition.disk_lba(sector).ok_or(BackendError::OutOfRange)
     }
 }
 
@@ -315,7 +314,7 @@ impl ReadAhead<'_> {
 fn commit(meta: Partition, write: &janus_diskcrypt::PlannedWrite) -> Result<(), BringUpError> {
     let mut block = [0u8; janus_diskcrypt::META_BLOCK_SIZE];
     write.encode(&mut block);
-    let lba = meta.first_lba.checked_add(write.first_sector()).ok_or(BringUpError::Io("locating janus-meta"))?;
+    let lba = meta.disk_lba(write.first_sector()).ok_or(BringUpError::Io("locating janus-meta"))?;
     write_sectors(lba, &block)
 }
 
@@ -326,7 +325,7 @@ fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(
     let device = janus_diskcrypt::DeviceKey::from_bytes(*device_key).map_err(|error| BringUpError::Key(error.into()))?;
     let mut slots = [[0u8; janus_diskcrypt::META_BLOCK_SIZE]; 2];
     for (slot, first) in slots.iter_mut().zip(janus_diskcrypt::SLOT_FIRST_SECTORS) {
-        let lba = meta.first_lba.checked_add(first).ok_or(BringUpError::Io("locating janus-meta"))?;
+        let lba = meta.disk_lba(first).ok_or(BringUpError::Io("locating janus-meta"))?;
         read_sector(lba, slot)?;
     }
     let [slot0, slot1] = &slots;

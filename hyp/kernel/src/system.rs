@@ -225,9 +225,7 @@ impl System {
 
     /// The personality a passed-through physical SPI belongs to.
     pub fn device_interrupt_owner(&self, interrupt: u32) -> Option<usize> {
-        self.plan.personalities.iter().position(|personality| {
-            personality.devices.iter().any(|device| device.interrupts.contains(&interrupt))
-        })
+        self.plan.personalities.iter().position(|personality| personality.device_interrupts().any(|owned| owned == interrupt))
     }
 
     /// Routes personality `index`'s passed-through SPIs to the core of its
@@ -236,7 +234,7 @@ impl System {
     pub fn set_device_interrupts(&self, index: usize, enabled: bool) {
         let Some(plan) = self.plan.personalities.get(index) else { return };
         let Some(&core) = plan.cpus.first() else { return };
-        for &interrupt in plan.devices.iter().flat_map(|device| device.interrupts.iter()) {
+        for interrupt in plan.device_interrupts() {
             if enabled {
                 gic::enable_spi_on(interrupt, usize::from(core));
             } else {

@@ -125,6 +125,13 @@ pub struct PersonalityPlan {
     pub devices: heapless::Vec<DevicePlan, MAX_DEVICES>,
 }
 
+impl PersonalityPlan {
+    /// The SPIs of every device passed through to this personality.
+    pub fn device_interrupts(&self) -> impl Iterator<Item = u32> + '_ {
+        self.devices.iter().flat_map(|device| device.interrupts.iter().copied())
+    }
+}
+
 /// How the personalities share the physical console.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConsoleMode {
