@@ -43,6 +43,22 @@ use crate::state::{NO_BINDING, ShadowEntry};
 use crate::{PRIVATE_INTERRUPTS, SGI_COUNT, VirtualGic};
 
 impl VirtualGic {
+    /// Writes list register 0 as `intid` Pending with HW = 1 and pINTID
+    /// `physical_intid` (both direct paths end this way).
+    #[inline(always)]
+    fn write_hardware_pending(&self, lrs: &mut impl ListRegisters, slot: Slot, intid: u32, physical_intid: u32) {
+        lrs.write(
+            0,
+            ListRegister {
+                state: LrState::Pending,
+                intid,
+                priority: self.priority(slot),
+                group1: self.group1(),
+                hardware: Some(physical_intid),
+            },
+        );
+    }
+
     /// Injects PPI (or SPI) `intid` of `vcpu` on behalf of physical interrupt
     /// `physical_intid` as [`VirtualGic::inject_hardware`] does, then flushes
     /// `vcpu` with its list registers `lrs` as [`VirtualGic::flush`] does, and
@@ -151,16 +167,7 @@ impl VirtualGic {
         {
             return false;
         }
-        lrs.write(
-            0,
-            ListRegister {
-                state: LrState::Pending,
-                intid,
-                priority: self.priority(slot),
-                group1: self.group1(),
-                hardware: Some(physical_intid),
-            },
-        );
+        self.write_hardware_pending(lrs, slot, intid, physical_intid);
         true
     }
 
@@ -239,16 +246,7 @@ impl VirtualGic {
         // into list register 0 (the lowest free one).
         self.set_hardware(slot, Some(physical_intid));
         let entry = ShadowEntry::new(intid, LrState::Pending, Some(physical_intid));
-        lrs.write(
-            0,
-            ListRegister {
-                state: LrState::Pending,
-                intid,
-                priority: self.priority(slot),
-                group1: self.group1(),
-                hardware: Some(physical_intid),
-            },
-        );
+        self.write_hardware_pending(lrs, slot, intid, physical_intid);
         if let Some(index) = vacated {
             lrs.write(index, ListRegister::INVALID);
         }
