@@ -8,13 +8,15 @@
 //! physical address and DMA needs no translation; QEMU's virtio devices are
 //! cache coherent, so no cache maintenance either.
 
+use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 
 use janus_platform::StorageDescription;
 use spin::Mutex;
 use spin::mutex::TicketMutex;
-use virtio_drivers::device::blk::VirtIOBlk;
+use janus_virtio::Segment;
 use virtio_drivers::device::rng::VirtIORng;
+use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
@@ -23,7 +25,7 @@ use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 pub const SECTOR: usize = 512;
 const PAGE: usize = 4096;
 /// DMA memory for the physical devices' queues (allocated once, at boot).
-const DMA_PAGES: usize = 16;
+const DMA_PAGES: usize = 24;
 
 #[repr(C, align(4096))]
 struct DmaArena([u8; DMA_PAGES * PAGE]);
@@ -76,10 +78,43 @@ unsafe impl Hal for JanusHal {
 
 type Transport0 = MmioTransport<'static>;
 
-/// Janus' physical disk.
+/// Entries of the physical request queue: one guest request of a header,
+/// [`MAX_SEGMENTS`] data buffers and a status byte fits in one physical
+/// request, with no indirect descriptors.
+const QUEUE_SIZE: usize = 256;
+/// Most data buffers one physical request carries.
+pub const MAX_SEGMENTS: usize = QUEUE_SIZE - 2;
+/// The request queue's index.
+const QUEUE: u16 = 0;
+
+bitflags::bitflags! {
+    /// The virtio-blk features Janus uses (virtio 1.2 §5.2.3).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Features: u64 {
+        /// `VIRTIO_BLK_F_RO`: read-only disk.
+        const RO = 1 << 5;
+        /// `VIRTIO_BLK_F_FLUSH`: the FLUSH request.
+        const FLUSH = 1 << 9;
+        /// `VIRTIO_F_VERSION_1`.
+        const VERSION_1 = 1 << 32;
+    }
+}
+
+/// Request types (virtio 1.2 §5.2.6).
+const REQUEST_IN: u32 = 0;
+const REQUEST_OUT: u32 = 1;
+const REQUEST_FLUSH: u32 = 4;
+
+/// Janus' physical disk: a virtio-blk device driven through
+/// `virtio-drivers`' transport and queue, one request at a time (the caller
+/// holds [`DISK`]), each request carrying every buffer it moves, so a guest
+/// request scattered over many pages is one physical request whose data
+/// the device moves by DMA.
 pub struct Disk {
-    device: VirtIOBlk<JanusHal, Transport0>,
+    transport: Transport0,
+    queue: VirtQueue<JanusHal, QUEUE_SIZE>,
     sectors: u64,
+    flush: bool,
 }
 
 /// A physical I/O failure.
@@ -89,16 +124,34 @@ pub enum DiskError {
     OutOfRange,
     /// The buffer is not a whole number of sectors.
     Unaligned,
-    /// The device reported an error.
+    /// More buffers than one request carries.
+    TooManySegments,
+    /// The device reported an error or misbehaved.
     Device,
 }
 
 impl Disk {
-    fn check(&self, sector: u64, length: usize) -> Result<(), DiskError> {
-        if length == 0 || !length.is_multiple_of(SECTOR) {
+    /// Initializes the block device behind `transport` (boot core, once).
+    fn new(mut transport: Transport0) -> Option<Self> {
+        let features = transport.begin_init(Features::RO | Features::FLUSH | Features::VERSION_1);
+        // struct virtio_blk_config starts with the capacity, a u64 in sectors.
+        let sectors = transport
+            .read_consistent(|| {
+                let low = transport.read_config_space::<u32>(0)?;
+                let high = transport.read_config_space::<u32>(4)?;
+                Ok(u64::from(low) | (u64::from(high) << 32))
+            })
+            .ok()?;
+        let queue = VirtQueue::new(&mut transport, QUEUE, false, false).ok()?;
+        transport.finish_init();
+        Some(Self { transport, queue, sectors, flush: features.contains(Features::FLUSH) })
+    }
+
+    fn check(&self, sector: u64, length: u64) -> Result<(), DiskError> {
+        if length == 0 || !length.is_multiple_of(SECTOR as u64) {
             return Err(DiskError::Unaligned);
         }
-        let count = (length / SECTOR) as u64;
+        let count = length / SECTOR as u64;
         match sector.checked_add(count) {
             Some(end) if end <= self.sectors => Ok(()),
             _ => Err(DiskError::OutOfRange),
@@ -107,21 +160,104 @@ impl Disk {
 
     /// Reads whole sectors starting at `sector`.
     pub fn read(&mut self, sector: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
-        self.check(sector, buffer.len())?;
-        let block = usize::try_from(sector).map_err(|_| DiskError::OutOfRange)?;
-        self.device.read_blocks(block, buffer).map_err(|_| DiskError::Device)
+        let length = u32::try_from(buffer.len()).map_err(|_| DiskError::OutOfRange)?;
+        let segment = Segment { address: buffer.as_mut_ptr() as u64, length };
+        // SAFETY: `buffer` is Janus memory, exclusively borrowed for the
+        // whole (synchronous) request.
+        unsafe { self.transfer(false, sector, &[segment]) }
     }
 
     /// Writes whole sectors starting at `sector`.
     pub fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), DiskError> {
-        self.check(sector, data.len())?;
-        let block = usize::try_from(sector).map_err(|_| DiskError::OutOfRange)?;
-        self.device.write_blocks(block, data).map_err(|_| DiskError::Device)
+        let length = u32::try_from(data.len()).map_err(|_| DiskError::OutOfRange)?;
+        let segment = Segment { address: data.as_ptr() as u64, length };
+        // SAFETY: `data` is Janus memory, borrowed for the whole request,
+        // and the device only reads it.
+        unsafe { self.transfer(true, sector, &[segment]) }
+    }
+
+    /// Moves the sectors from `sector` on between the disk and `segments`
+    /// (physical memory, in order; their lengths add up to whole sectors)
+    /// in one request: a write if `write`, else a read. Returns when the
+    /// device has finished.
+    ///
+    /// # Safety
+    ///
+    /// Every segment must be identity-mapped normal memory that nothing else
+    /// in Janus uses during the call and, for a read, that the device may
+    /// overwrite: Janus' own buffers, or guest RAM of the requesting
+    /// personality, checked to lie inside it.
+    pub unsafe fn transfer(&mut self, write: bool, sector: u64, segments: &[Segment]) -> Result<(), DiskError> {
+        if segments.len() > MAX_SEGMENTS {
+            return Err(DiskError::TooManySegments);
+        }
+        let length = segments.iter().fold(0u64, |sum, segment| sum.saturating_add(u64::from(segment.length)));
+        self.check(sector, length)?;
+        let kind = if write { REQUEST_OUT } else { REQUEST_IN };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.request(kind, sector, segments, !write) }
     }
 
     /// Returns once everything written so far is on the medium.
     pub fn flush(&mut self) -> Result<(), DiskError> {
-        self.device.flush().map_err(|_| DiskError::Device)
+        if !self.flush {
+            return Ok(());
+        }
+        // SAFETY: no data buffers.
+        unsafe { self.request(REQUEST_FLUSH, 0, &[], false) }
+    }
+
+    /// One request: header, `segments` (device-writable if `into_memory`),
+    /// status; notify, wait, check the status.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Disk::transfer`].
+    unsafe fn request(&mut self, kind: u32, sector: u64, segments: &[Segment], into_memory: bool) -> Result<(), DiskError> {
+        let mut header = [0u8; 16];
+        let (kind_bytes, rest) = header.split_at_mut(4);
+        kind_bytes.copy_from_slice(&kind.to_le_bytes());
+        if let Some(sector_bytes) = rest.get_mut(4..12) {
+            sector_bytes.copy_from_slice(&sector.to_le_bytes());
+        }
+        let mut status = [0xffu8; 1];
+        // Built in place, not initialized: 8 KiB is not worth writing on
+        // every request. Only references inside, nothing to drop (and no
+        // drop to keep `status` borrowed past the request).
+        let mut inputs: ManuallyDrop<heapless::Vec<&[u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
+        let mut outputs: ManuallyDrop<heapless::Vec<&mut [u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
+        inputs.push(&header[..]).map_err(|_| DiskError::TooManySegments)?;
+        for segment in segments.iter().filter(|segment| segment.length > 0) {
+            let Ok(length) = usize::try_from(segment.length) else { return Err(DiskError::OutOfRange) };
+            let address = segment.address as *mut u8;
+            if into_memory {
+                // SAFETY: the caller guarantees the span is memory the
+                // device may overwrite and nothing else uses meanwhile. The
+                // slice only carries the address and length to the queue;
+                // the CPU never reads or writes through it.
+                let slice = unsafe { core::slice::from_raw_parts_mut(address, length) };
+                outputs.push(slice).map_err(|_| DiskError::TooManySegments)?;
+            } else {
+                // SAFETY: as above; the device only reads it.
+                let slice = unsafe { core::slice::from_raw_parts(address, length) };
+                inputs.push(slice).map_err(|_| DiskError::TooManySegments)?;
+            }
+        }
+        outputs.push(&mut status[..]).map_err(|_| DiskError::TooManySegments)?;
+        let (inputs, outputs) = (inputs.as_slice(), outputs.as_mut_slice());
+        // SAFETY: every buffer stays valid and untouched by Janus until
+        // `pop_used` returns it below (the header and status live on this
+        // stack frame, the segments per the caller's contract).
+        let token = unsafe { self.queue.add(inputs, outputs) }.map_err(|_| DiskError::Device)?;
+        if self.queue.should_notify() {
+            self.transport.notify(QUEUE);
+        }
+        while !self.queue.can_pop() {
+            core::hint::spin_loop();
+        }
+        // SAFETY: the same buffers as were added for `token`.
+        unsafe { self.queue.pop_used(token, inputs, outputs) }.map_err(|_| DiskError::Device)?;
+        if status == [0] { Ok(()) } else { Err(DiskError::Device) }
     }
 }
 
@@ -158,10 +294,9 @@ pub fn probe(storage: &StorageDescription) -> Found {
         let Ok(transport) = (unsafe { MmioTransport::new(header, size) }) else { continue };
         match transport.device_type() {
             DeviceType::Block if found.disk_sectors.is_none() => {
-                if let Ok(device) = VirtIOBlk::<JanusHal, _>::new(transport) {
-                    let sectors = device.capacity();
-                    found.disk_sectors = Some(sectors);
-                    *DISK.lock() = Some(Disk { device, sectors });
+                if let Some(disk) = Disk::new(transport) {
+                    found.disk_sectors = Some(disk.sectors);
+                    *DISK.lock() = Some(disk);
                 }
             }
             DeviceType::EntropySource if !found.entropy => {

@@ -4,21 +4,31 @@
 //!
 //! Requests are served synchronously on the core whose vCPU wrote
 //! QueueNotify: the model copies each descriptor and header out of guest
-//! RAM before checking it, moves data through a per-personality bounce
-//! buffer, and takes the physical disk's ticket lock once per chunk, so a
-//! personality flooding its queue delays the other by at most one chunk.
+//! RAM before checking it. Data is not copied by the CPU on the plain path:
+//! the guest's buffers, checked to lie in its RAM, go to the physical disk
+//! as one scatter-gather request per MiB, which the device fills or drains
+//! by DMA. The enciphered path deciphers from (enciphers into) a
+//! per-personality 64 KiB buffer straight to (from) the guest's buffers.
+//! Anything else (a sector split between two buffers on the enciphered
+//! path, more buffers than one physical request carries) goes through the
+//! model's copy path and a 64 KiB bounce buffer. The physical disk's ticket
+//! lock is taken once per physical request (at most 1 MiB), so a
+//! personality flooding its queue delays the other by at most one of them.
 
 use janus_diskcrypt::{CryptError, DataKey, SectorCipher, XtsRoundKeys};
 use janus_disklayout::Partition;
 use janus_manifest::MAX_PERSONALITIES;
 use janus_platform::PhysRange;
-use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, VirtioBlock};
+use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, Segment, VirtioBlock};
 use spin::Mutex;
 
 use crate::disk::{self, SECTOR};
 
-/// The bounce buffer per personality: the largest chunk moved per lock.
+/// The bounce buffer per personality: the largest chunk the copy path and
+/// the enciphered path move per lock.
 const SCRATCH_SIZE: usize = 64 * 1024;
+/// The largest physical request a direct (plain) transfer makes per lock.
+const DIRECT_CHUNK: usize = 1024 * 1024;
 /// The size of the guest's register window.
 pub const WINDOW: u64 = 0x200;
 /// Queue size offered to the guest.
@@ -66,6 +76,50 @@ impl DiskCipher {
             Self::Software(cipher) => cipher.decrypt_sectors(first_sector, buffer),
         }
     }
+
+    /// Enciphers `destination.len()` bytes of guest RAM at `source` into
+    /// `destination`: straight from guest memory with the AES
+    /// instructions, through `destination` with software AES.
+    ///
+    /// # Safety
+    ///
+    /// `source` must be readable guest RAM for `destination.len()` bytes.
+    unsafe fn encrypt_from_guest(&self, first_sector: u64, source: *const u8, destination: &mut [u8]) -> Result<(), CryptError> {
+        match self {
+            // SAFETY: per the caller, and `destination` is an exclusive
+            // borrow of Janus memory that cannot overlap guest RAM.
+            Self::Hardware(extension, keys) => unsafe {
+                extension.encrypt_raw(keys, first_sector, source, destination.as_mut_ptr(), destination.len())
+            },
+            Self::Software(cipher) => {
+                // SAFETY: per the caller; the two do not overlap (Janus
+                // memory is never guest RAM).
+                unsafe { core::ptr::copy_nonoverlapping(source, destination.as_mut_ptr(), destination.len()) };
+                cipher.encrypt_sectors(first_sector, destination)
+            }
+        }
+    }
+
+    /// Deciphers `source` (Janus memory, left undefined) into
+    /// `source.len()` bytes of guest RAM at `destination`.
+    ///
+    /// # Safety
+    ///
+    /// `destination` must be writable guest RAM for `source.len()` bytes.
+    unsafe fn decrypt_into_guest(&self, first_sector: u64, source: &mut [u8], destination: *mut u8) -> Result<(), CryptError> {
+        match self {
+            // SAFETY: per the caller; `source` is borrowed Janus memory.
+            Self::Hardware(extension, keys) => unsafe {
+                extension.decrypt_raw(keys, first_sector, source.as_ptr(), destination, source.len())
+            },
+            Self::Software(cipher) => {
+                cipher.decrypt_sectors(first_sector, source)?;
+                // SAFETY: per the caller; Janus memory is never guest RAM.
+                unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len()) };
+                Ok(())
+            }
+        }
+    }
 }
 
 /// One personality's disk.
@@ -93,7 +147,12 @@ fn serial(name: &str) -> [u8; 20] {
 /// `partition`, encrypted with `cipher` if given (boot core, once).
 fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher: Option<DiskCipher>) -> bool {
     let Some(slot) = DISKS.get(index) else { return false };
-    let config = BlockConfig { serial: serial(name), queue_size_max: QUEUE_SIZE, segment_max: 128, size_max: SCRATCH_SIZE as u32 };
+    let config = BlockConfig {
+        serial: serial(name),
+        queue_size_max: QUEUE_SIZE,
+        segment_max: disk::MAX_SEGMENTS as u32,
+        size_max: SCRATCH_SIZE as u32,
+    };
     *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram });
     true
 }
@@ -135,6 +194,8 @@ struct PartitionBackend<'a> {
     partition: Partition,
     cipher: Option<&'a DiskCipher>,
     ciphertext: &'a mut [u8],
+    /// The personality's RAM: where its requests' data may be.
+    ram: PhysRange,
 }
 
 impl PartitionBackend<'_> {
@@ -144,6 +205,138 @@ impl PartitionBackend<'_> {
         }
         self.partition.disk_lba(sector).ok_or(BackendError::OutOfRange)
     }
+
+    /// The bytes `segments` hold, if a direct transfer can take them: few
+    /// enough for one physical request, each inside the personality's RAM
+    /// (the model checked; checked again where DMA is decided), and for an
+    /// enciphered disk each a whole number of sectors (a sector split
+    /// between two buffers goes through the copy path).
+    fn direct_length(&self, segments: &[Segment]) -> Option<usize> {
+        if segments.len() > disk::MAX_SEGMENTS {
+            return None;
+        }
+        let mut total = 0usize;
+        for segment in segments {
+            let whole = self.cipher.is_none() || (segment.length as usize).is_multiple_of(SECTOR);
+            if !whole || !self.ram.contains_span(segment.address, u64::from(segment.length)) {
+                return None;
+            }
+            total = total.checked_add(segment.length as usize)?;
+        }
+        Some(total)
+    }
+
+    /// A plain transfer: the physical disk moves the data straight between
+    /// the partition and the guest's buffers, one physical request per
+    /// [`DIRECT_CHUNK`] (the disk lock is released in between).
+    fn transfer_plain(&self, write: bool, physical: u64, segments: &[Segment], total: usize) -> Result<(), BackendError> {
+        let mut cursor = Cursor::new(segments);
+        let mut done = 0usize;
+        while done < total {
+            let bytes = (total - done).min(DIRECT_CHUNK);
+            // A chunk holds pieces of at most every segment: no more than
+            // `direct_length` allowed.
+            let mut pieces: heapless::Vec<Segment, { disk::MAX_SEGMENTS }> = heapless::Vec::new();
+            cursor.pieces(bytes, |address, _, length| {
+                let length = u32::try_from(length).map_err(|_| BackendError::Io)?;
+                pieces.push(Segment { address, length }).map_err(|_| BackendError::Io)
+            })?;
+            let at = physical + (done / SECTOR) as u64;
+            // SAFETY: every piece lies inside the personality's RAM
+            // (`direct_length`), which Janus identity-maps and never uses
+            // itself; for a read the model checked that the guest made the
+            // buffers device-writable.
+            with_disk(|disk| unsafe { disk.transfer(write, at, &pieces) })?;
+            done += bytes;
+        }
+        Ok(())
+    }
+
+    /// An enciphered transfer, a chunk of Janus' ciphertext buffer at a
+    /// time: a read lands the ciphertext there and deciphers it straight
+    /// into the guest's buffers; a write enciphers straight from them into
+    /// the buffer and writes that.
+    fn transfer_enciphered(
+        &mut self,
+        write: bool,
+        cipher: &DiskCipher,
+        sector: u64,
+        physical: u64,
+        segments: &[Segment],
+        total: usize,
+    ) -> Result<(), BackendError> {
+        let mut cursor = Cursor::new(segments);
+        let mut done = 0usize;
+        while done < total {
+            let bytes = (total - done).min(self.ciphertext.len());
+            let chunk = self.ciphertext.get_mut(..bytes).ok_or(BackendError::Io)?;
+            let at = physical + (done / SECTOR) as u64;
+            if !write {
+                with_disk(|disk| disk.read(at, chunk))?;
+            }
+            cursor.pieces(bytes, |address, filled, length| {
+                let piece = chunk.get_mut(filled..filled + length).ok_or(BackendError::Io)?;
+                let first = sector + ((done + filled) / SECTOR) as u64;
+                // SAFETY: `address` spans `length` bytes of one segment,
+                // inside the personality's RAM (`direct_length`).
+                let result = unsafe {
+                    if write {
+                        cipher.encrypt_from_guest(first, address as *const u8, piece)
+                    } else {
+                        cipher.decrypt_into_guest(first, piece, address as *mut u8)
+                    }
+                };
+                result.map_err(|_| BackendError::Io)
+            })?;
+            if write {
+                with_disk(|disk| disk.write(at, chunk))?;
+            }
+            done += bytes;
+        }
+        Ok(())
+    }
+}
+
+/// Walks a request's segments in order, a piece at a time.
+struct Cursor<'a> {
+    segments: &'a [Segment],
+    offset: u32,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(segments: &'a [Segment]) -> Self {
+        Self { segments, offset: 0 }
+    }
+
+    /// Walks the next `bytes` bytes, calling `each` with every piece's
+    /// guest address, offset into those bytes and length (whole sectors
+    /// when `bytes` and the segments are).
+    fn pieces(&mut self, bytes: usize, mut each: impl FnMut(u64, usize, usize) -> Result<(), BackendError>) -> Result<(), BackendError> {
+        let mut filled = 0usize;
+        while filled < bytes {
+            let (address, length) = self.next(bytes - filled).ok_or(BackendError::Io)?;
+            each(address, filled, length)?;
+            filled += length;
+        }
+        Ok(())
+    }
+
+    /// The next piece of at most `wanted` bytes: its guest address and
+    /// length.
+    fn next(&mut self, wanted: usize) -> Option<(u64, usize)> {
+        let (first, rest) = self.segments.split_first()?;
+        let available = first.length.checked_sub(self.offset)?;
+        let length = (available as usize).min(wanted);
+        let address = first.address.checked_add(u64::from(self.offset))?;
+        let advanced = self.offset.checked_add(u32::try_from(length).ok()?)?;
+        if advanced == first.length {
+            self.segments = rest;
+            self.offset = 0;
+        } else {
+            self.offset = advanced;
+        }
+        (length > 0).then_some((address, length))
+    }
 }
 
 fn with_disk<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskError>) -> Result<T, BackendError> {
@@ -151,7 +344,7 @@ fn with_disk<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskE
     let Some(physical) = guard.as_mut() else { return Err(BackendError::Io) };
     operation(physical).map_err(|error| match error {
         disk::DiskError::OutOfRange => BackendError::OutOfRange,
-        disk::DiskError::Unaligned | disk::DiskError::Device => BackendError::Io,
+        disk::DiskError::Unaligned | disk::DiskError::TooManySegments | disk::DiskError::Device => BackendError::Io,
     })
 }
 
@@ -183,6 +376,26 @@ impl BlockBackend for PartitionBackend<'_> {
     fn flush(&mut self) -> Result<(), BackendError> {
         with_disk(|disk| disk.flush())
     }
+
+    fn read_into_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
+        let Some(total) = self.direct_length(segments) else { return Ok(false) };
+        let physical = self.physical(sector, total)?;
+        match self.cipher {
+            None => self.transfer_plain(false, physical, segments, total)?,
+            Some(cipher) => self.transfer_enciphered(false, cipher, sector, physical, segments, total)?,
+        }
+        Ok(true)
+    }
+
+    fn write_from_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
+        let Some(total) = self.direct_length(segments) else { return Ok(false) };
+        let physical = self.physical(sector, total)?;
+        match self.cipher {
+            None => self.transfer_plain(true, physical, segments, total)?,
+            Some(cipher) => self.transfer_enciphered(true, cipher, sector, physical, segments, total)?,
+        }
+        Ok(true)
+    }
 }
 
 /// What a guest access did.
@@ -201,7 +414,8 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
     let disk = guard.as_mut()?;
     let mut scratch = SCRATCH.get(index)?.lock();
     let mut ciphertext = CIPHERTEXT.get(index)?.lock();
-    let mut backend = PartitionBackend { partition: disk.partition, cipher: disk.cipher.as_ref(), ciphertext: &mut ciphertext.0 };
+    let mut backend =
+        PartitionBackend { partition: disk.partition, cipher: disk.cipher.as_ref(), ciphertext: &mut ciphertext.0, ram: disk.ram };
     let mut memory = GuestRam(disk.ram);
     let value = match write {
         Some(value) => {

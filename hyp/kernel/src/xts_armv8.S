@@ -4,10 +4,15 @@
 //
 // void janus_xts_aes256(const u8 data_keys[15][16],   // x0
 //                       const u8 tweak_keys[15][16],  // x1
-//                       u8 *buffer,                   // x2
+//                       u8 *destination,              // x2
 //                       u64 sectors,                  // x3
 //                       u64 first_sector,             // x4
-//                       u64 decrypt);                 // x5
+//                       u64 decrypt,                  // x5
+//                       const u8 *source);            // x6
+//
+// Reads sectors * 512 bytes at source and writes the result to destination:
+// the same buffer (in place) or two that do not overlap. Each group of four
+// blocks is loaded before it is stored, so in place is exact.
 //
 // data_keys: Key1's encryption schedule (round keys 0..14) when decrypt == 0,
 // its decryption schedule for AESD (k14, IMC(k13) .. IMC(k1), k0) otherwise.
@@ -55,7 +60,7 @@
 .endm
 
 // All sectors, one direction. \op/\mix: aese/aesmc or aesd/aesimc.
-// In: x1 tweak schedule, x2 buffer, x3 sectors (> 0), x4 first sector,
+// In: x1 tweak schedule, x2 destination, x6 source, x3 sectors (> 0), x4 first sector,
 // v16-v30 data schedule, v31 the doubling constant.
 .macro janus_xts_sectors op, mix
 1:  // T = AES-Enc(Key2, sector number as a 128-bit little-endian integer).
@@ -97,7 +102,7 @@
 2:  janus_xts_double v5, v4, v8
     janus_xts_double v6, v5, v8
     janus_xts_double v7, v6, v8
-    ld1     {v0.16b-v3.16b}, [x2]
+    ld1     {v0.16b-v3.16b}, [x6], #64
     eor     v0.16b, v0.16b, v4.16b
     eor     v1.16b, v1.16b, v5.16b
     eor     v2.16b, v2.16b, v6.16b

@@ -26,10 +26,11 @@ unsafe extern "C" {
     fn janus_xts_aes256(
         data_keys: *const [u8; 16],
         tweak_keys: *const [u8; 16],
-        buffer: *mut u8,
+        destination: *mut u8,
         sectors: u64,
         first_sector: u64,
         decrypt: u64,
+        source: *const u8,
     );
 }
 
@@ -80,15 +81,74 @@ impl CryptoExtension {
     }
 
     fn run(self, keys: &XtsRoundKeys, first_sector: u64, buffer: &mut [u8], decrypt: bool) -> Result<(), CryptError> {
-        let sectors = check_request(first_sector, buffer.len())?;
+        let pointer = buffer.as_mut_ptr();
+        // SAFETY: `buffer` is an exclusive borrow of its whole length, read
+        // and written in place.
+        unsafe { self.run_raw(keys, first_sector, pointer, pointer, buffer.len(), decrypt) }
+    }
+
+    /// Enciphers `length` bytes at `source` into `destination`, as
+    /// [`encrypt_sectors`](Self::encrypt_sectors) would in place.
+    ///
+    /// # Safety
+    ///
+    /// `source` must be readable and `destination` writable for `length`
+    /// bytes, identity-mapped normal memory, and the two the same pointer or
+    /// not overlapping. Either may be guest RAM that the guest changes
+    /// meanwhile: the routine is assembly and only the bytes it produced
+    /// are ever used.
+    pub unsafe fn encrypt_raw(
+        self,
+        keys: &XtsRoundKeys,
+        first_sector: u64,
+        source: *const u8,
+        destination: *mut u8,
+        length: usize,
+    ) -> Result<(), CryptError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.run_raw(keys, first_sector, source, destination, length, false) }
+    }
+
+    /// Deciphers `length` bytes at `source` into `destination`; the inverse
+    /// of [`encrypt_raw`](Self::encrypt_raw), with the same rules.
+    ///
+    /// # Safety
+    ///
+    /// As for [`encrypt_raw`](Self::encrypt_raw).
+    pub unsafe fn decrypt_raw(
+        self,
+        keys: &XtsRoundKeys,
+        first_sector: u64,
+        source: *const u8,
+        destination: *mut u8,
+        length: usize,
+    ) -> Result<(), CryptError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.run_raw(keys, first_sector, source, destination, length, true) }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`encrypt_raw`](Self::encrypt_raw).
+    unsafe fn run_raw(
+        self,
+        keys: &XtsRoundKeys,
+        first_sector: u64,
+        source: *const u8,
+        destination: *mut u8,
+        length: usize,
+        decrypt: bool,
+    ) -> Result<(), CryptError> {
+        let sectors = check_request(first_sector, length)?;
         let data_keys = if decrypt { keys.data().decrypt() } else { keys.data().encrypt() };
         // SAFETY: `self` exists only if this core implements AESE/AESD/
         // AESMC/AESIMC, FP/SIMD does not trap at EL2, and there is no SVE
         // or SME state for the V registers to alias (`detect`). Both
-        // schedules are 15 round keys of 16 bytes, borrowed for the call. `buffer` is an
-        // exclusive borrow of exactly `sectors * 512` bytes (checked above),
-        // which is all the routine reads and writes; `check_request` also
-        // proved `first_sector + sectors - 1` fits in a u64. The routine
+        // schedules are 15 round keys of 16 bytes, borrowed for the call.
+        // `source` and `destination` are `sectors * 512` bytes (checked
+        // above) that the caller vouches for, all the routine reads and
+        // writes; `check_request` also proved `first_sector + sectors - 1`
+        // fits in a u64. The routine
         // saves and restores every FP/SIMD register it uses (the guest's
         // state), leaves FPCR/FPSR alone, and follows AAPCS64 for the
         // general registers and the stack (512 bytes of it).
@@ -96,10 +156,11 @@ impl CryptoExtension {
             janus_xts_aes256(
                 data_keys.as_ptr(),
                 keys.tweak().encrypt().as_ptr(),
-                buffer.as_mut_ptr(),
+                destination,
                 sectors,
                 first_sector,
                 u64::from(decrypt),
+                source,
             );
         }
         Ok(())

@@ -1,7 +1,31 @@
 //! The disk behind the virtio-blk device: 512-byte sectors, read, write,
-//! flush.
+//! flush, and optionally transfers straight between the disk and guest
+//! memory (DMA, scatter-gather) so a request's data is never copied by the
+//! CPU.
 
 use core::fmt;
+
+use crate::memory::GuestMemory;
+
+/// One piece of a request's data in guest memory: `length` bytes at
+/// guest-physical `address`. The model hands a backend only pieces that lie
+/// inside guest RAM (checked with [`GuestMemory::contains`]) and that the
+/// request's direction allows (device-writable pieces for a read,
+/// device-readable for a write); none is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Guest-physical address of the first byte.
+    pub address: u64,
+    /// Bytes, more than zero.
+    pub length: u32,
+}
+
+impl Segment {
+    /// One past the last byte (no overflow: the model checked the range).
+    pub const fn end(&self) -> u64 {
+        self.address.saturating_add(self.length as u64)
+    }
+}
 
 /// Why the backing store failed a request. Each completes the request with
 /// `VIRTIO_BLK_S_IOERR`.
@@ -48,6 +72,34 @@ pub trait BlockBackend {
 
     /// Returns only when everything written so far is durable.
     fn flush(&mut self) -> Result<(), BackendError>;
+
+    /// Reads sectors from `sector` straight into the guest's `segments`, in
+    /// order (their lengths add up to a non-zero multiple of 512; the range
+    /// is checked as for [`BlockBackend::read`]). A backend that moves data
+    /// by DMA ignores `memory`; one that copies uses it. `Ok(false)`
+    /// declines, and the model then copies through its scratch buffer with
+    /// [`BlockBackend::read`]; the default always declines. After an error
+    /// the segments may hold part of the data.
+    fn read_into_guest(
+        &mut self,
+        _sector: u64,
+        _segments: &[Segment],
+        _memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        Ok(false)
+    }
+
+    /// Writes the guest's `segments`, in order, at `sector`; the same
+    /// rules as [`BlockBackend::read_into_guest`], declining falls back to
+    /// [`BlockBackend::write`].
+    fn write_from_guest(
+        &mut self,
+        _sector: u64,
+        _segments: &[Segment],
+        _memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        Ok(false)
+    }
 }
 
 /// Forwarding through `&mut`, so a backend borrowed for one call can be
@@ -71,5 +123,23 @@ impl<B: BlockBackend + ?Sized> BlockBackend for &mut B {
 
     fn flush(&mut self) -> Result<(), BackendError> {
         (**self).flush()
+    }
+
+    fn read_into_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        (**self).read_into_guest(sector, segments, memory)
+    }
+
+    fn write_from_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        (**self).write_from_guest(sector, segments, memory)
     }
 }

@@ -189,7 +189,7 @@ impl VirtioBlock {
         scratch: &mut [u8],
     ) -> Effects
     where
-        M: GuestMemory + ?Sized,
+        M: GuestMemory,
         B: BlockBackend + ?Sized,
     {
         let line = self.interrupt_line();
@@ -451,7 +451,7 @@ impl VirtioBlock {
         scratch: &mut [u8],
         effects: &mut Effects,
     ) where
-        M: GuestMemory + ?Sized,
+        M: GuestMemory,
         B: BlockBackend + ?Sized,
     {
         let running = status::DRIVER_OK | status::FEATURES_OK;
@@ -489,7 +489,7 @@ impl VirtioBlock {
         scratch: &mut [u8],
     ) -> (u16, Option<DeviceError>)
     where
-        M: GuestMemory + ?Sized,
+        M: GuestMemory,
         B: BlockBackend + ?Sized,
     {
         let Ok((_, available_index)) = layout.read_available_header(&*memory) else {

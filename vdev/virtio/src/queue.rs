@@ -507,14 +507,35 @@ pub fn walk_chain<M: GuestMemory + ?Sized>(
     queue: &QueueLayout,
     head: u16,
 ) -> Result<Chain, ChainError> {
+    let mut chain = Chain::empty();
+    walk_chain_into(memory, queue, head, &mut chain)?;
+    Ok(chain)
+}
+
+impl Chain {
+    /// A chain of no descriptors, to walk into.
+    pub(crate) const fn empty() -> Self {
+        Self {
+            head: 0,
+            descriptors: Vec::new(),
+        }
+    }
+}
+
+/// [`walk_chain`] into `chain` (emptied first), which the device model
+/// keeps on its stack rather than moving 4 KiB through a return value.
+pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
+    memory: &M,
+    queue: &QueueLayout,
+    head: u16,
+    chain: &mut Chain,
+) -> Result<(), ChainError> {
     let size = queue.size();
+    chain.head = head;
+    chain.descriptors.clear();
     if head >= size {
         return Err(ChainError::HeadOutOfRange { head, size });
     }
-    let mut chain = Chain {
-        head,
-        descriptors: Vec::new(),
-    };
     let mut index = head;
     loop {
         if chain.descriptors.len() >= usize::from(size) {
@@ -559,7 +580,7 @@ pub fn walk_chain<M: GuestMemory + ?Sized>(
             return Err(ChainError::TooLong { size });
         }
         if descriptor.flags & DESCRIPTOR_NEXT == 0 {
-            return Ok(chain);
+            return Ok(());
         }
         let next = u16::from_le_bytes([n0, n1]);
         if next >= size {

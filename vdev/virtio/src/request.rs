@@ -9,11 +9,11 @@
 //! descriptors, every data segment a multiple of 512 bytes; only the total
 //! data length must be a multiple of 512 here.
 
-use crate::backend::BlockBackend;
+use crate::backend::{BlockBackend, Segment};
 use crate::config::{BlockConfig, SECTOR_BYTES, SERIAL_BYTES};
 use crate::error::{DeviceError, Statistics, increment};
 use crate::memory::GuestMemory;
-use crate::queue::{Chain, Descriptor, QueueLayout, walk_chain};
+use crate::queue::{Chain, Descriptor, MAX_QUEUE_SIZE, QueueLayout, walk_chain_into};
 
 /// Request types (`virtio_blk_req.type`, §5.2.6).
 pub mod request_type {
@@ -69,13 +69,13 @@ pub(crate) fn serve<M, B>(
     head: u16,
 ) -> Outcome
 where
-    M: GuestMemory + ?Sized,
+    M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
-    let chain = match walk_chain(&*context.memory, queue, head) {
-        Ok(chain) => chain,
-        Err(error) => return Outcome::Broken(DeviceError::Chain(error)),
-    };
+    let mut chain = Chain::empty();
+    if let Err(error) = walk_chain_into(&*context.memory, queue, head, &mut chain) {
+        return Outcome::Broken(DeviceError::Chain(error));
+    }
     // The status byte: the last byte of the last descriptor, which must be a
     // sound device-writable buffer of its own even if the rest is not.
     let Some(last) = chain
@@ -131,7 +131,7 @@ fn execute<M, B>(
     written: &mut u64,
 ) -> Result<(), DeviceError>
 where
-    M: GuestMemory + ?Sized,
+    M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
     let readable = total(chain.readable());
@@ -155,6 +155,19 @@ where
                 return Err(DeviceError::ReadIntoReadOnlyBuffer { length: data_out });
             }
             check_range(context, sector, data_in)?;
+            let mut segments = Segments::new();
+            if collect_segments(&mut segments, chain.writable(), 0, data_in) {
+                let direct = context
+                    .backend
+                    .read_into_guest(sector, &segments, context.memory)
+                    .map_err(|error| DeviceError::Backend { error, sector })?;
+                if direct {
+                    *written = data_in;
+                    context.statistics.bytes_read =
+                        context.statistics.bytes_read.saturating_add(data_in);
+                    return Ok(());
+                }
+            }
             read_sectors(context, sector, data_in, &mut sink, written)
         }
         request_type::OUT => {
@@ -165,6 +178,18 @@ where
             check_range(context, sector, data_out)?;
             if context.backend.read_only() {
                 return Err(DeviceError::WriteToReadOnly { sector });
+            }
+            let mut segments = Segments::new();
+            if source.segments(&mut segments) {
+                let direct = context
+                    .backend
+                    .write_from_guest(sector, &segments, context.memory)
+                    .map_err(|error| DeviceError::Backend { error, sector })?;
+                if direct {
+                    context.statistics.bytes_written =
+                        context.statistics.bytes_written.saturating_add(data_out);
+                    return Ok(());
+                }
             }
             write_sectors(context, sector, data_out, &mut source)
         }
@@ -250,7 +275,7 @@ fn read_sectors<M, B>(
     written: &mut u64,
 ) -> Result<(), DeviceError>
 where
-    M: GuestMemory + ?Sized,
+    M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
     if length == 0 {
@@ -288,7 +313,7 @@ fn write_sectors<M, B>(
     source: &mut Stream<'_>,
 ) -> Result<(), DeviceError>
 where
-    M: GuestMemory + ?Sized,
+    M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
     if length == 0 {
@@ -316,6 +341,43 @@ where
             .saturating_add(bytes as u64);
     }
     Ok(())
+}
+
+/// A request's data as [`Segment`]s for a direct transfer (filled in place:
+/// 4 KiB is not worth moving on every request).
+type Segments = heapless::Vec<Segment, { MAX_QUEUE_SIZE as usize }>;
+
+/// Fills `segments` with the first `limit` bytes of `descriptors`, from
+/// `skip` bytes into the first: empty pieces dropped, the last cut short
+/// where the limit ends (a read's status byte shares the last descriptor
+/// when the driver did not give it one of its own). False if there is
+/// nothing to move or the descriptors hold less than `limit`.
+fn collect_segments(
+    segments: &mut Segments,
+    descriptors: &[Descriptor],
+    skip: u32,
+    limit: u64,
+) -> bool {
+    segments.clear();
+    let mut remaining = limit;
+    let mut skip = skip;
+    for descriptor in descriptors {
+        let available = descriptor.length.saturating_sub(skip);
+        let Some(address) = descriptor.address.checked_add(u64::from(skip)) else {
+            return false;
+        };
+        skip = 0;
+        // At most `available`, a u32.
+        let length = available.min(u32::try_from(remaining).unwrap_or(u32::MAX));
+        if length == 0 {
+            continue;
+        }
+        if segments.push(Segment { address, length }).is_err() {
+            return false;
+        }
+        remaining -= u64::from(length);
+    }
+    remaining == 0 && !segments.is_empty()
 }
 
 /// A byte stream over consecutive descriptors, limited to `remaining` bytes.
@@ -357,6 +419,12 @@ impl<'a> Stream<'a> {
             }
             return Ok((address, bytes));
         }
+    }
+
+    /// Fills `segments` with the rest of the stream, for a direct
+    /// transfer; false if it cannot be.
+    fn segments(&self, segments: &mut Segments) -> bool {
+        collect_segments(segments, self.descriptors, self.offset, self.remaining)
     }
 
     fn advance(&mut self, bytes: usize) {

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use crate::{BackendError, BlockBackend, GuestMemory, MemoryError};
+use crate::{BackendError, BlockBackend, GuestMemory, MemoryError, Segment};
 
 const PAGE: u64 = 4096;
 
@@ -154,6 +154,10 @@ fn split_at_pages(address: u64, buffer: &mut [u8]) -> Vec<&mut [u8]> {
 pub enum DiskCall {
     Read { sector: u64, length: usize },
     Write { sector: u64, length: usize },
+    /// A direct transfer into guest memory, with the segments it was given.
+    ReadDirect { sector: u64, segments: Vec<Segment> },
+    /// A direct transfer out of guest memory.
+    WriteDirect { sector: u64, segments: Vec<Segment> },
     Flush,
 }
 
@@ -165,6 +169,9 @@ pub struct FakeDisk {
     pub fail_reads: bool,
     pub fail_writes: bool,
     pub fail_flush: bool,
+    /// Serve reads and writes straight from and to guest memory (as a DMA
+    /// backend does) instead of declining them.
+    pub direct: bool,
     pub calls: Vec<DiskCall>,
 }
 
@@ -193,6 +200,25 @@ impl FakeDisk {
             "backend called past the end: {sector} + {length} bytes"
         );
         (sector as usize * 512)..(end as usize * 512)
+    }
+
+    /// The model's side of the direct-transfer contract: non-empty
+    /// segments inside guest RAM adding up to whole sectors inside the disk.
+    fn check_segments(
+        &self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &dyn GuestMemory,
+    ) -> std::ops::Range<usize> {
+        for segment in segments {
+            assert!(segment.length > 0, "empty segment {segment:?}");
+            assert!(
+                memory.contains(segment.address, u64::from(segment.length)),
+                "segment outside guest RAM reached the backend: {segment:?}"
+            );
+        }
+        let total: usize = segments.iter().map(|segment| segment.length as usize).sum();
+        self.check_contract(sector, total)
     }
 
     pub fn sector(&self, sector: u64) -> &[u8] {
@@ -234,6 +260,63 @@ impl BlockBackend for FakeDisk {
         }
         self.data[range].copy_from_slice(data);
         Ok(())
+    }
+
+    fn read_into_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        if !self.direct {
+            return Ok(false);
+        }
+        let range = self.check_segments(sector, segments, memory);
+        self.calls.push(DiskCall::ReadDirect {
+            sector,
+            segments: segments.to_vec(),
+        });
+        if self.fail_reads {
+            return Err(BackendError::Io);
+        }
+        let mut at = range.start;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            memory
+                .write(segment.address, &self.data[at..end])
+                .map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(true)
+    }
+
+    fn write_from_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        if !self.direct {
+            return Ok(false);
+        }
+        let range = self.check_segments(sector, segments, memory);
+        assert!(!self.read_only, "write reached a read-only backend");
+        self.calls.push(DiskCall::WriteDirect {
+            sector,
+            segments: segments.to_vec(),
+        });
+        if self.fail_writes {
+            return Err(BackendError::Io);
+        }
+        let mut at = range.start;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            memory
+                .read(segment.address, &mut self.data[at..end])
+                .map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(true)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use super::driver::{AVAILABLE, BASE, DESCRIPTORS, Driver, RAM, USED};
-use super::fake::FakeMemory;
+use super::fake::{DiskCall, FakeMemory};
 use crate::registers::offset;
 use crate::{GuestMemory, QueueLayout, parse_chain, request_status, request_type};
 
@@ -98,9 +98,11 @@ proptest! {
         headers in proptest::collection::vec((0u32..10, prop_oneof![3 => 0u64..80, 1 => any::<u64>()]), 16),
         scratch in prop_oneof![3 => Just(65536usize), 1 => 0usize..2048],
         read_only in any::<bool>(),
+        direct in any::<bool>(),
     ) {
         let mut driver = Driver::new(64);
         driver.disk.read_only = read_only;
+        driver.disk.direct = direct;
         driver.scratch = vec![0; scratch];
         driver.initialize(size);
         for (index, descriptor) in table.iter().take(usize::from(size)).enumerate() {
@@ -135,7 +137,7 @@ proptest! {
         driver.initialize(8);
         let request = driver.submit_read(0, &[512]);
         let (status, _) = driver.run(&request);
-        prop_assert_eq!(status, if scratch >= 512 { request_status::OK } else { request_status::IO_ERROR });
+        prop_assert_eq!(status, if scratch >= 512 || direct { request_status::OK } else { request_status::IO_ERROR });
     }
 }
 
@@ -175,8 +177,10 @@ proptest! {
     fn requests_match_the_reference_model(
         batches in proptest::collection::vec(proptest::collection::vec(operation(), 1..=8), 1..=12),
         scratch_sectors in 1usize..=8,
+        direct in any::<bool>(),
     ) {
         let mut driver = Driver::ready(CAPACITY, 64);
+        driver.disk.direct = direct;
         driver.scratch = vec![0; scratch_sectors * 512 + 100];
         let mut model = driver.disk.data.clone();
         for batch in batches {
@@ -246,6 +250,12 @@ proptest! {
                 }
             }
             prop_assert!(driver.disk.data == model, "disk differs from the model");
+            // A direct backend is never asked to copy, a copying one never
+            // gets segments.
+            let copied = driver.disk.calls.iter().filter(|call| matches!(call, DiskCall::Read { .. } | DiskCall::Write { .. })).count();
+            let moved = driver.disk.calls.iter().filter(|call| matches!(call, DiskCall::ReadDirect { .. } | DiskCall::WriteDirect { .. })).count();
+            prop_assert_eq!(if direct { copied } else { moved }, 0);
+            driver.disk.calls.clear();
         }
         prop_assert!(!driver.needs_reset());
         prop_assert!(driver.memory.contains(BASE, RAM));

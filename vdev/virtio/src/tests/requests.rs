@@ -8,7 +8,8 @@ use super::driver::{
 use super::fake::DiskCall;
 use crate::registers::{interrupt, offset, status};
 use crate::{
-    BackendError, ChainError, DeviceError, ErrorKind, RingPart, request_status, request_type,
+    BackendError, ChainError, DeviceError, ErrorKind, RingPart, Segment, request_status,
+    request_type,
 };
 
 const IO_ERROR: u8 = request_status::IO_ERROR;
@@ -914,4 +915,129 @@ fn every_error_kind_is_counted_separately() {
     for (position, kind) in crate::ErrorKind::ALL.iter().enumerate() {
         assert_eq!(*kind as usize, position);
     }
+}
+
+// Direct transfers: a backend that moves data by DMA gets the guest's own
+// buffers as segments, checked, and the copy path is not used.
+
+fn direct_driver() -> Driver {
+    let mut driver = Driver::ready(64, 8);
+    driver.disk.direct = true;
+    driver
+}
+
+fn segments_of(request: &Request) -> Vec<Segment> {
+    request
+        .data
+        .iter()
+        .map(|&(address, length)| Segment { address, length })
+        .collect()
+}
+
+#[test]
+fn direct_read_hands_the_guest_buffers_to_the_backend() {
+    let mut driver = direct_driver();
+    let request = driver.submit_read(5, &[1024, 512]);
+    assert_eq!(driver.run(&request), (request_status::OK, 1537));
+    let expected = [driver.disk.sector(5), driver.disk.sector(6), driver.disk.sector(7)].concat();
+    assert_eq!(driver.data_of(&request), expected);
+    assert_eq!(
+        driver.disk.calls,
+        [DiskCall::ReadDirect {
+            sector: 5,
+            segments: segments_of(&request)
+        }]
+    );
+    assert_eq!(driver.device.statistics().bytes_read, 1536);
+}
+
+#[test]
+fn direct_write_hands_the_guest_buffers_to_the_backend() {
+    let mut driver = direct_driver();
+    let first = pattern(512, 1);
+    let second = pattern(1536, 2);
+    let request = driver.submit_write(9, &[&first, &second]);
+    assert_eq!(driver.run(&request), (request_status::OK, 1));
+    assert_eq!(driver.disk.sector(9), first.as_slice());
+    assert_eq!(driver.disk.data[10 * 512..13 * 512], second[..]);
+    assert_eq!(
+        driver.disk.calls,
+        [DiskCall::WriteDirect {
+            sector: 9,
+            segments: segments_of(&request)
+        }]
+    );
+    assert_eq!(driver.device.statistics().bytes_written, 2048);
+}
+
+#[test]
+fn direct_read_stops_before_a_status_byte_that_shares_the_last_buffer() {
+    let mut driver = direct_driver();
+    let header = driver.header(request_type::IN, 2);
+    let buffer = driver.allocate(1025, 0xee);
+    let head = driver.add_chain(&[Buffer::readable(header, 16), Buffer::writable(buffer, 1025)]);
+    driver.make_available(head);
+    driver.notify();
+    assert_eq!(driver.take_used(), [(u32::from(head), 1025)]);
+    assert_eq!(driver.memory.bytes(buffer + 1024, 1), [request_status::OK]);
+    assert_eq!(driver.memory.bytes(buffer, 1024), [driver.disk.sector(2), driver.disk.sector(3)].concat());
+    assert_eq!(
+        driver.disk.calls,
+        [DiskCall::ReadDirect {
+            sector: 2,
+            segments: vec![Segment { address: buffer, length: 1024 }]
+        }]
+    );
+}
+
+#[test]
+fn direct_write_starts_after_a_header_that_shares_the_first_buffer() {
+    let mut driver = direct_driver();
+    let buffer = driver.allocate(16 + 512, 0);
+    let mut bytes = vec![0u8; 16];
+    bytes[..4].copy_from_slice(&request_type::OUT.to_le_bytes());
+    bytes[8..].copy_from_slice(&7u64.to_le_bytes());
+    let data = pattern(512, 9);
+    bytes.extend_from_slice(&data);
+    driver.memory.store(buffer, &bytes);
+    let status = driver.allocate(1, 0xff);
+    let head = driver.add_chain(&[Buffer::readable(buffer, 16 + 512), Buffer::writable(status, 1)]);
+    driver.make_available(head);
+    driver.notify();
+    assert_eq!(driver.take_used(), [(u32::from(head), 1)]);
+    assert_eq!(driver.memory.bytes(status, 1), [request_status::OK]);
+    assert_eq!(driver.disk.sector(7), data.as_slice());
+    assert_eq!(
+        driver.disk.calls,
+        [DiskCall::WriteDirect {
+            sector: 7,
+            segments: vec![Segment { address: buffer + 16, length: 512 }]
+        }]
+    );
+}
+
+#[test]
+fn direct_transfer_failure_completes_with_an_io_error() {
+    let mut driver = direct_driver();
+    driver.disk.fail_reads = true;
+    let read = driver.submit_read(1, &[512]);
+    let error = failed(&mut driver, &read, ErrorKind::Backend);
+    assert_eq!(error, DeviceError::Backend { error: BackendError::Io, sector: 1 });
+    assert!(matches!(driver.disk.calls.as_slice(), [DiskCall::ReadDirect { .. }]));
+}
+
+#[test]
+fn direct_read_into_a_read_only_buffer_never_reaches_the_backend() {
+    let mut driver = direct_driver();
+    let request = driver.submit(request_type::IN, 0, &[(512, false)]);
+    failed(&mut driver, &request, ErrorKind::ReadIntoReadOnlyBuffer);
+    assert!(driver.disk.calls.is_empty());
+}
+
+#[test]
+fn direct_read_out_of_range_never_reaches_the_backend() {
+    let mut driver = direct_driver();
+    let request = driver.submit_read(63, &[1024]);
+    failed(&mut driver, &request, ErrorKind::SectorOutOfRange);
+    assert!(driver.disk.calls.is_empty());
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use janus_virtio::{BackendError, BlockBackend, GuestMemory, MemoryError};
+use janus_virtio::{BackendError, BlockBackend, GuestMemory, MemoryError, Segment};
 
 /// Guest RAM `[base, base + bytes.len())`.
 pub struct VecMemory {
@@ -47,6 +47,9 @@ pub struct VecDisk {
     pub data: Vec<u8>,
     pub read_only: bool,
     pub fail: bool,
+    /// Serve transfers straight from and to guest memory (as Janus' DMA
+    /// backend does) instead of declining them.
+    pub direct: bool,
 }
 
 impl VecDisk {
@@ -64,6 +67,25 @@ impl VecDisk {
             self.sectors()
         );
         sector as usize * 512..end as usize * 512
+    }
+
+    /// The model's side of the direct-transfer contract: non-empty
+    /// segments inside guest RAM, whole sectors inside the disk.
+    fn segments(
+        &self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &dyn GuestMemory,
+    ) -> std::ops::Range<usize> {
+        for segment in segments {
+            assert!(segment.length > 0, "empty segment {segment:?}");
+            assert!(
+                memory.contains(segment.address, u64::from(segment.length)),
+                "segment outside guest RAM reached the backend: {segment:?}"
+            );
+        }
+        let total = segments.iter().map(|segment| segment.length as usize).sum();
+        self.range(sector, total)
     }
 }
 
@@ -93,6 +115,55 @@ impl BlockBackend for VecDisk {
         }
         self.data[range].copy_from_slice(data);
         Ok(())
+    }
+
+    fn read_into_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        if !self.direct {
+            return Ok(false);
+        }
+        let range = self.segments(sector, segments, memory);
+        if self.fail {
+            return Err(BackendError::Io);
+        }
+        let mut at = range.start;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            memory
+                .write(segment.address, &self.data[at..end])
+                .map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(true)
+    }
+
+    fn write_from_guest(
+        &mut self,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<bool, BackendError> {
+        if !self.direct {
+            return Ok(false);
+        }
+        let range = self.segments(sector, segments, memory);
+        assert!(!self.read_only, "write reached a read-only backend");
+        if self.fail {
+            return Err(BackendError::Io);
+        }
+        let mut at = range.start;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            memory
+                .read(segment.address, &mut self.data[at..end])
+                .map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(true)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {
