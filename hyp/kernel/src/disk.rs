@@ -18,7 +18,7 @@ use janus_virtio::Segment;
 use virtio_drivers::device::rng::VirtIORng;
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 
 /// Bytes per sector.
@@ -86,11 +86,17 @@ const QUEUE_SIZE: usize = 256;
 pub const MAX_SEGMENTS: usize = QUEUE_SIZE - 2;
 /// The request queue's index.
 const QUEUE: u16 = 0;
+/// The longest buffer a scatter-gather request carries.
+pub const MAX_SEGMENT_BYTES: usize = 1024 * 1024;
 
 bitflags::bitflags! {
     /// The virtio-blk features Janus uses (virtio 1.2 §5.2.3).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     struct Features: u64 {
+        /// `VIRTIO_BLK_F_SIZE_MAX`: a limit on each buffer's length.
+        const SIZE_MAX = 1 << 1;
+        /// `VIRTIO_BLK_F_SEG_MAX`: a limit on buffers per request.
+        const SEG_MAX = 1 << 2;
         /// `VIRTIO_BLK_F_RO`: read-only disk.
         const RO = 1 << 5;
         /// `VIRTIO_BLK_F_FLUSH`: the FLUSH request.
@@ -115,6 +121,11 @@ pub struct Disk {
     queue: VirtQueue<JanusHal, QUEUE_SIZE>,
     sectors: u64,
     flush: bool,
+    /// Requests of up to MAX_SEGMENTS buffers of MAX_SEGMENT_BYTES each fit
+    /// the device's limits.
+    scatter_gather: bool,
+    /// The device misbehaved and was reset: every request fails.
+    broken: bool,
 }
 
 /// A physical I/O failure.
@@ -132,19 +143,29 @@ pub enum DiskError {
 
 impl Disk {
     /// Initializes the block device behind `transport` (boot core, once).
-    fn new(mut transport: Transport0) -> Option<Self> {
-        let features = transport.begin_init(Features::RO | Features::FLUSH | Features::VERSION_1);
-        // struct virtio_blk_config starts with the capacity, a u64 in sectors.
-        let sectors = transport
-            .read_consistent(|| {
-                let low = transport.read_config_space::<u32>(0)?;
-                let high = transport.read_config_space::<u32>(4)?;
-                Ok(u64::from(low) | (u64::from(high) << 32))
-            })
-            .ok()?;
-        let queue = VirtQueue::new(&mut transport, QUEUE, false, false).ok()?;
+    fn new(mut transport: Transport0) -> Result<Self, virtio_drivers::Error> {
+        let wanted = Features::RO | Features::FLUSH | Features::SIZE_MAX | Features::SEG_MAX | Features::VERSION_1;
+        let features = transport.begin_init(wanted);
+        // struct virtio_blk_config: capacity (u64 sectors) at 0, size_max
+        // (u32) at 8, seg_max (u32) at 12.
+        let (sectors, size_max, seg_max) = transport.read_consistent(|| {
+            let low = transport.read_config_space::<u32>(0)?;
+            let high = transport.read_config_space::<u32>(4)?;
+            Ok((u64::from(low) | (u64::from(high) << 32), transport.read_config_space::<u32>(8)?, transport.read_config_space::<u32>(12)?))
+        })?;
+        let queue = VirtQueue::new(&mut transport, QUEUE, false, false)?;
         transport.finish_init();
-        Some(Self { transport, queue, sectors, flush: features.contains(Features::FLUSH) })
+        // Janus' scatter-gather requests carry up to MAX_SEGMENTS buffers of
+        // up to 1 MiB; a device that says it takes less gets single-buffer
+        // requests only (the copy path).
+        let segments_fit = !features.contains(Features::SEG_MAX) || seg_max as usize >= MAX_SEGMENTS;
+        let sizes_fit = !features.contains(Features::SIZE_MAX) || size_max as usize >= MAX_SEGMENT_BYTES;
+        Ok(Self { transport, queue, sectors, flush: features.contains(Features::FLUSH), scatter_gather: segments_fit && sizes_fit, broken: false })
+    }
+
+    /// Whether the device takes Janus' scatter-gather requests.
+    pub const fn scatter_gather(&self) -> bool {
+        self.scatter_gather
     }
 
     fn check(&self, sector: u64, length: u64) -> Result<(), DiskError> {
@@ -214,6 +235,9 @@ impl Disk {
     ///
     /// As for [`Disk::transfer`].
     unsafe fn request(&mut self, kind: u32, sector: u64, segments: &[Segment], into_memory: bool) -> Result<(), DiskError> {
+        if self.broken {
+            return Err(DiskError::Device);
+        }
         let mut header = [0u8; 16];
         let (kind_bytes, rest) = header.split_at_mut(4);
         kind_bytes.copy_from_slice(&kind.to_le_bytes());
@@ -256,7 +280,14 @@ impl Disk {
             core::hint::spin_loop();
         }
         // SAFETY: the same buffers as were added for `token`.
-        unsafe { self.queue.pop_used(token, inputs, outputs) }.map_err(|_| DiskError::Device)?;
+        if unsafe { self.queue.pop_used(token, inputs, outputs) }.is_err() {
+            // The device returned another request than the only one in
+            // flight: reset it so it lets go of this frame's buffers, and
+            // fail everything from now on.
+            self.transport.set_status(DeviceStatus::empty());
+            self.broken = true;
+            return Err(DiskError::Device);
+        }
         if status == [0] { Ok(()) } else { Err(DiskError::Device) }
     }
 }
@@ -294,9 +325,13 @@ pub fn probe(storage: &StorageDescription) -> Found {
         let Ok(transport) = (unsafe { MmioTransport::new(header, size) }) else { continue };
         match transport.device_type() {
             DeviceType::Block if found.disk_sectors.is_none() => {
-                if let Some(disk) = Disk::new(transport) {
-                    found.disk_sectors = Some(disk.sectors);
-                    *DISK.lock() = Some(disk);
+                match Disk::new(transport) {
+                    Ok(disk) => {
+                        found.disk_sectors = Some(disk.sectors);
+                        *DISK.lock() = Some(disk);
+                    }
+                    // Janus needs a 256-entry queue, among others.
+                    Err(error) => log::error!("the virtio-blk device at {address:#x} cannot be used: {error}"),
                 }
             }
             DeviceType::EntropySource if !found.entropy => {

@@ -28,7 +28,7 @@ use crate::disk::{self, SECTOR};
 /// the enciphered path move per lock.
 const SCRATCH_SIZE: usize = 64 * 1024;
 /// The largest physical request a direct (plain) transfer makes per lock.
-const DIRECT_CHUNK: usize = 1024 * 1024;
+const DIRECT_CHUNK: usize = disk::MAX_SEGMENT_BYTES;
 /// The size of the guest's register window.
 pub const WINDOW: u64 = 0x200;
 /// Queue size offered to the guest.
@@ -128,11 +128,15 @@ struct VirtualDisk {
     partition: Partition,
     cipher: Option<DiskCipher>,
     ram: PhysRange,
+    /// The physical disk takes scatter-gather requests.
+    scatter_gather: bool,
 }
 
 static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
-/// Where encrypted writes are enciphered (the guest's data must not be).
+/// The enciphered disk's ciphertext on its way to or from the disk, per
+/// personality (a write is enciphered into it, never in the guest's
+/// buffers; with software AES a read is also deciphered here first).
 static CIPHERTEXT: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
 
 fn serial(name: &str) -> [u8; 20] {
@@ -153,7 +157,8 @@ fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher
         segment_max: disk::MAX_SEGMENTS as u32,
         size_max: SCRATCH_SIZE as u32,
     };
-    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram });
+    let scatter_gather = disk::DISK.lock().as_ref().is_some_and(disk::Disk::scatter_gather);
+    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather });
     true
 }
 
@@ -196,6 +201,8 @@ struct PartitionBackend<'a> {
     ciphertext: &'a mut [u8],
     /// The personality's RAM: where its requests' data may be.
     ram: PhysRange,
+    /// The physical disk takes scatter-gather requests.
+    scatter_gather: bool,
 }
 
 impl PartitionBackend<'_> {
@@ -212,7 +219,7 @@ impl PartitionBackend<'_> {
     /// enciphered disk each a whole number of sectors (a sector split
     /// between two buffers goes through the copy path).
     fn direct_length(&self, segments: &[Segment]) -> Option<usize> {
-        if segments.len() > disk::MAX_SEGMENTS {
+        if segments.len() > disk::MAX_SEGMENTS || (self.cipher.is_none() && !self.scatter_gather) {
             return None;
         }
         let mut total = 0usize;
@@ -415,7 +422,13 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
     let mut scratch = SCRATCH.get(index)?.lock();
     let mut ciphertext = CIPHERTEXT.get(index)?.lock();
     let mut backend =
-        PartitionBackend { partition: disk.partition, cipher: disk.cipher.as_ref(), ciphertext: &mut ciphertext.0, ram: disk.ram };
+        PartitionBackend {
+        partition: disk.partition,
+        cipher: disk.cipher.as_ref(),
+        ciphertext: &mut ciphertext.0,
+        ram: disk.ram,
+        scatter_gather: disk.scatter_gather,
+    };
     let mut memory = GuestRam(disk.ram);
     let value = match write {
         Some(value) => {

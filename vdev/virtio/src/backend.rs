@@ -8,10 +8,12 @@ use core::fmt;
 use crate::memory::GuestMemory;
 
 /// One piece of a request's data in guest memory: `length` bytes at
-/// guest-physical `address`. The model hands a backend only pieces that lie
-/// inside guest RAM (checked with [`GuestMemory::contains`]) and that the
-/// request's direction allows (device-writable pieces for a read,
-/// device-readable for a write); none is empty.
+/// guest-physical `address`. The model hands a backend only pieces that
+/// passed [`GuestMemory::contains`] and that the request's direction allows
+/// (device-writable pieces for a read, device-readable for a write); none is
+/// empty. `contains` may only probe a range's ends (its default does), so a
+/// backend that hands segments to a device for DMA must check each one
+/// exactly against guest RAM itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     /// Guest-physical address of the first byte.

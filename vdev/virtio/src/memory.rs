@@ -42,8 +42,10 @@ pub trait GuestMemory {
     /// The default probes the first and the last byte with one-byte reads,
     /// which is exact when guest RAM is one contiguous region; an
     /// implementation with holes in its RAM should override it with an exact
-    /// check. If the probe is too lenient, the later data copy fails instead
-    /// and the request completes with an I/O error.
+    /// check. If the probe is too lenient, the copy path's data copy fails
+    /// instead and the request completes with an I/O error — but a backend
+    /// that moves [`Segment`](crate::Segment)s by DMA gets no such second
+    /// check, so it must check each segment exactly itself (Janus' does).
     fn contains(&self, address: u64, length: u64) -> bool {
         let Some(last_offset) = length.checked_sub(1) else {
             return true;

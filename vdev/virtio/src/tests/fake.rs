@@ -203,22 +203,29 @@ impl FakeDisk {
     }
 
     /// The model's side of the direct-transfer contract: non-empty
-    /// segments inside guest RAM adding up to whole sectors inside the disk.
+    /// segments that passed `contains`, adding up to whole sectors inside
+    /// the disk. Like a DMA backend, the fake then checks every byte itself
+    /// (`contains` only probes the ends, so a segment over a hole in RAM
+    /// gets here) and fails the request if one is not guest RAM.
     fn check_segments(
         &self,
         sector: u64,
         segments: &[Segment],
         memory: &dyn GuestMemory,
-    ) -> std::ops::Range<usize> {
+    ) -> Result<std::ops::Range<usize>, BackendError> {
+        let mut exact = true;
         for segment in segments {
             assert!(segment.length > 0, "empty segment {segment:?}");
             assert!(
                 memory.contains(segment.address, u64::from(segment.length)),
                 "segment outside guest RAM reached the backend: {segment:?}"
             );
+            let mut probe = vec![0u8; segment.length as usize];
+            exact &= memory.read(segment.address, &mut probe).is_ok();
         }
         let total: usize = segments.iter().map(|segment| segment.length as usize).sum();
-        self.check_contract(sector, total)
+        let range = self.check_contract(sector, total);
+        if exact { Ok(range) } else { Err(BackendError::Io) }
     }
 
     pub fn sector(&self, sector: u64) -> &[u8] {
@@ -271,7 +278,7 @@ impl BlockBackend for FakeDisk {
         if !self.direct {
             return Ok(false);
         }
-        let range = self.check_segments(sector, segments, memory);
+        let range = self.check_segments(sector, segments, memory)?;
         self.calls.push(DiskCall::ReadDirect {
             sector,
             segments: segments.to_vec(),
@@ -299,7 +306,7 @@ impl BlockBackend for FakeDisk {
         if !self.direct {
             return Ok(false);
         }
-        let range = self.check_segments(sector, segments, memory);
+        let range = self.check_segments(sector, segments, memory)?;
         assert!(!self.read_only, "write reached a read-only backend");
         self.calls.push(DiskCall::WriteDirect {
             sector,

@@ -1041,3 +1041,19 @@ fn direct_read_out_of_range_never_reaches_the_backend() {
     failed(&mut driver, &request, ErrorKind::SectorOutOfRange);
     assert!(driver.disk.calls.is_empty());
 }
+
+#[test]
+fn direct_write_over_a_hole_in_guest_ram_is_refused_by_the_backend() {
+    // `contains` only probes a buffer's ends, so the model offers a buffer
+    // with a hole in its middle; a DMA backend checks every byte and fails
+    // the request, writing nothing.
+    let mut driver = direct_driver();
+    let disk = driver.disk.data.clone();
+    let write = driver.submit_write(0, &[&[1; 1024]]);
+    let data = write.data[0].0;
+    driver.memory.holes.push((data + 100, data + 200));
+    let error = failed(&mut driver, &write, ErrorKind::Backend);
+    assert_eq!(error, DeviceError::Backend { error: BackendError::Io, sector: 0 });
+    assert_eq!(driver.disk.data, disk);
+    assert!(driver.disk.calls.is_empty());
+}
