@@ -19,7 +19,7 @@ use janus_diskcrypt::{CryptError, DataKey, SectorCipher, XtsRoundKeys};
 use janus_disklayout::Partition;
 use janus_manifest::MAX_PERSONALITIES;
 use janus_platform::PhysRange;
-use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, Segment, VirtioBlock};
+use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, Segment, SegmentCursor, VirtioBlock};
 use spin::Mutex;
 
 use crate::disk::{self, SECTOR};
@@ -233,11 +233,23 @@ impl PartitionBackend<'_> {
         Some(total)
     }
 
+    /// A direct transfer, both directions: false (declined, the model
+    /// copies instead) unless `direct_length` takes the segments.
+    fn transfer_direct(&mut self, write: bool, sector: u64, segments: &[Segment]) -> Result<bool, BackendError> {
+        let Some(total) = self.direct_length(segments) else { return Ok(false) };
+        let physical = self.physical(sector, total)?;
+        match self.cipher {
+            None => self.transfer_plain(write, physical, segments, total)?,
+            Some(cipher) => self.transfer_enciphered(write, cipher, sector, physical, segments, total)?,
+        }
+        Ok(true)
+    }
+
     /// A plain transfer: the physical disk moves the data straight between
     /// the partition and the guest's buffers, one physical request per
     /// [`DIRECT_CHUNK`] (the disk lock is released in between).
     fn transfer_plain(&self, write: bool, physical: u64, segments: &[Segment], total: usize) -> Result<(), BackendError> {
-        let mut cursor = Cursor::new(segments);
+        let mut cursor = SegmentCursor::new(segments);
         let mut done = 0usize;
         while done < total {
             let bytes = (total - done).min(DIRECT_CHUNK);
@@ -272,7 +284,7 @@ impl PartitionBackend<'_> {
         segments: &[Segment],
         total: usize,
     ) -> Result<(), BackendError> {
-        let mut cursor = Cursor::new(segments);
+        let mut cursor = SegmentCursor::new(segments);
         let mut done = 0usize;
         while done < total {
             let bytes = (total - done).min(self.ciphertext.len());
@@ -301,48 +313,6 @@ impl PartitionBackend<'_> {
             done += bytes;
         }
         Ok(())
-    }
-}
-
-/// Walks a request's segments in order, a piece at a time.
-struct Cursor<'a> {
-    segments: &'a [Segment],
-    offset: u32,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(segments: &'a [Segment]) -> Self {
-        Self { segments, offset: 0 }
-    }
-
-    /// Walks the next `bytes` bytes, calling `each` with every piece's
-    /// guest address, offset into those bytes and length (whole sectors
-    /// when `bytes` and the segments are).
-    fn pieces(&mut self, bytes: usize, mut each: impl FnMut(u64, usize, usize) -> Result<(), BackendError>) -> Result<(), BackendError> {
-        let mut filled = 0usize;
-        while filled < bytes {
-            let (address, length) = self.next(bytes - filled).ok_or(BackendError::Io)?;
-            each(address, filled, length)?;
-            filled += length;
-        }
-        Ok(())
-    }
-
-    /// The next piece of at most `wanted` bytes: its guest address and
-    /// length.
-    fn next(&mut self, wanted: usize) -> Option<(u64, usize)> {
-        let (first, rest) = self.segments.split_first()?;
-        let available = first.length.checked_sub(self.offset)?;
-        let length = (available as usize).min(wanted);
-        let address = first.address.checked_add(u64::from(self.offset))?;
-        let advanced = self.offset.checked_add(u32::try_from(length).ok()?)?;
-        if advanced == first.length {
-            self.segments = rest;
-            self.offset = 0;
-        } else {
-            self.offset = advanced;
-        }
-        (length > 0).then_some((address, length))
     }
 }
 
@@ -385,23 +355,11 @@ impl BlockBackend for PartitionBackend<'_> {
     }
 
     fn read_into_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
-        let Some(total) = self.direct_length(segments) else { return Ok(false) };
-        let physical = self.physical(sector, total)?;
-        match self.cipher {
-            None => self.transfer_plain(false, physical, segments, total)?,
-            Some(cipher) => self.transfer_enciphered(false, cipher, sector, physical, segments, total)?,
-        }
-        Ok(true)
+        self.transfer_direct(false, sector, segments)
     }
 
     fn write_from_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
-        let Some(total) = self.direct_length(segments) else { return Ok(false) };
-        let physical = self.physical(sector, total)?;
-        match self.cipher {
-            None => self.transfer_plain(true, physical, segments, total)?,
-            Some(cipher) => self.transfer_enciphered(true, cipher, sector, physical, segments, total)?,
-        }
-        Ok(true)
+        self.transfer_direct(true, sector, segments)
     }
 }
 
@@ -421,8 +379,7 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
     let disk = guard.as_mut()?;
     let mut scratch = SCRATCH.get(index)?.lock();
     let mut ciphertext = CIPHERTEXT.get(index)?.lock();
-    let mut backend =
-        PartitionBackend {
+    let mut backend = PartitionBackend {
         partition: disk.partition,
         cipher: disk.cipher.as_ref(),
         ciphertext: &mut ciphertext.0,

@@ -52,6 +52,62 @@ impl fmt::Display for BackendError {
     }
 }
 
+/// Walks a request's [`Segment`]s in order, a piece at a time: for a
+/// backend that moves a request in chunks smaller than the request.
+#[derive(Clone, Debug)]
+pub struct SegmentCursor<'a> {
+    segments: &'a [Segment],
+    /// Bytes of `segments[0]` already walked.
+    offset: u32,
+}
+
+impl<'a> SegmentCursor<'a> {
+    /// A cursor at the first byte of `segments`.
+    pub const fn new(segments: &'a [Segment]) -> Self {
+        Self {
+            segments,
+            offset: 0,
+        }
+    }
+
+    /// Walks the next `bytes` bytes, calling `each` with every piece's
+    /// guest address, its offset into those `bytes` and its length; a piece
+    /// never spans two segments, so the pieces are whole sectors when
+    /// `bytes` and every segment are. Fails with [`BackendError::Io`] if the
+    /// segments end first (or one is empty), and with whatever `each`
+    /// returns.
+    pub fn pieces(
+        &mut self,
+        bytes: usize,
+        mut each: impl FnMut(u64, usize, usize) -> Result<(), BackendError>,
+    ) -> Result<(), BackendError> {
+        let mut filled = 0usize;
+        while filled < bytes {
+            let (address, length) = self.next(bytes - filled).ok_or(BackendError::Io)?;
+            each(address, filled, length)?;
+            filled += length;
+        }
+        Ok(())
+    }
+
+    /// The next piece of at most `wanted` (> 0) bytes: its address and
+    /// length; `None` at the end or at an empty segment.
+    fn next(&mut self, wanted: usize) -> Option<(u64, usize)> {
+        let (first, rest) = self.segments.split_first()?;
+        let available = first.length.checked_sub(self.offset)?;
+        let length = (available as usize).min(wanted);
+        let address = first.address.checked_add(u64::from(self.offset))?;
+        let advanced = self.offset.checked_add(u32::try_from(length).ok()?)?;
+        if advanced == first.length {
+            self.segments = rest;
+            self.offset = 0;
+        } else {
+            self.offset = advanced;
+        }
+        (length > 0).then_some((address, length))
+    }
+}
+
 /// A block device of 512-byte sectors.
 pub trait BlockBackend {
     /// Capacity in 512-byte sectors.

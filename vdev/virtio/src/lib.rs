@@ -92,7 +92,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{BackendError, BlockBackend, Segment};
+pub use backend::{BackendError, BlockBackend, Segment, SegmentCursor};
 pub use config::{BlockConfig, MAX_REQUEST_BYTES, MIN_SEGMENT_BYTES, SECTOR_BYTES, SERIAL_BYTES};
 pub use device::{Effects, VirtioBlock};
 pub use error::{DeviceError, ErrorKind, Statistics};

@@ -7,4 +7,5 @@ mod fake;
 mod proptests;
 mod queue;
 mod requests;
+mod segments;
 mod transport;
