@@ -77,6 +77,8 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
             base: PhysAddr(VIRTIO_MMIO_BASE),
             slots: VIRTIO_MMIO_SLOTS,
             stride: VIRTIO_MMIO_STRIDE,
+            // hw/arm/virt.c: transport n raises SPI 16 + n.
+            first_interrupt: 48,
         }),
         // Where QEMU puts its first virtio-mmio transport, with its SPI 16,
         // so a personality sees the disk where it would on bare QEMU virt.
@@ -167,7 +169,7 @@ mod tests {
         let board = description();
         assert_eq!(
             board.storage,
-            Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200 })
+            Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200, first_interrupt: 48 })
         );
         assert_eq!(board.guest_disk, GuestPhysAddr(0x0a00_0000));
         // SPI 16, QEMU's first virtio-mmio interrupt.

@@ -212,6 +212,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     if let Some(slot) = system.cpus.get(cpu) {
         slot.online.store(true, Ordering::Release);
     }
+    crate::storage::enable_interrupt_on(cpu);
     // Keyboard input interrupts come to the boot core.
     if let Some(console) = uart::CONSOLE.lock().as_ref() {
         console.enable_receive_interrupts();
@@ -283,5 +284,6 @@ extern "C" fn janus_secondary_main(cpu: usize) -> ! {
     if let Some(slot) = system.cpus.get(cpu) {
         slot.online.store(true, Ordering::Release);
     }
+    crate::storage::enable_interrupt_on(cpu);
     system::idle(cpu)
 }

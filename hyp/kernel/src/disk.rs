@@ -10,7 +10,9 @@
 
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use janus_manifest::MAX_PERSONALITIES;
 use janus_platform::StorageDescription;
 use spin::Mutex;
 use spin::mutex::TicketMutex;
@@ -111,11 +113,67 @@ const REQUEST_IN: u32 = 0;
 const REQUEST_OUT: u32 = 1;
 const REQUEST_FLUSH: u32 = 4;
 
+/// Requests in flight at most: each takes at least two descriptors.
+const SLOTS: usize = QUEUE_SIZE / 2;
+
+/// Each request's header and status byte, by slot: the device reads and
+/// writes them by DMA, so Janus touches them only through raw pointers,
+/// while it holds [`DISK`] (which owns the slot).
+#[repr(C, align(64))]
+struct RequestBuffers {
+    headers: [[u8; 16]; SLOTS],
+    statuses: [u8; SLOTS],
+}
+
+static mut REQUEST_BUFFERS: RequestBuffers = RequestBuffers { headers: [[0; 16]; SLOTS], statuses: [0; SLOTS] };
+
+/// Who waits for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiter {
+    /// Janus itself, spinning with the disk locked ([`Disk::read`] and
+    /// friends).
+    Janus,
+    /// A personality's virtual disk: the completion is queued for
+    /// [`Disk::take_finished`] with this cookie.
+    Guest {
+        /// The personality.
+        personality: u8,
+        /// What the virtual disk wants back (its request tag).
+        cookie: u32,
+    },
+}
+
+/// A request on the physical queue, by token (its head descriptor).
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    token: u16,
+    slot: u8,
+    /// Device-readable and device-writable buffers, as added.
+    readable: u16,
+    writable: u16,
+    waiter: Waiter,
+}
+
+/// A guest request the device finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finished {
+    /// The personality.
+    pub personality: u8,
+    /// Its cookie.
+    pub cookie: u32,
+    /// The device reported success.
+    pub ok: bool,
+}
+
 /// Janus' physical disk: a virtio-blk device driven through
-/// `virtio-drivers`' transport and queue, one request at a time (the caller
-/// holds [`DISK`]), each request carrying every buffer it moves, so a guest
-/// request scattered over many pages is one physical request whose data
-/// the device moves by DMA.
+/// `virtio-drivers`' transport and queue. Each request carries every buffer
+/// it moves, so a guest request scattered over many pages is one physical
+/// request whose data the device moves by DMA. Janus' own requests are
+/// synchronous (the caller holds [`DISK`] until the device answers);
+/// personalities' plain requests are asynchronous: submitted, and finished
+/// when the device's interrupt (or anyone holding the lock) collects them.
+/// Each personality may hold at most its budget of descriptors, so one that
+/// floods its queue cannot take the other's share.
 pub struct Disk {
     transport: Transport0,
     queue: VirtQueue<JanusHal, QUEUE_SIZE>,
@@ -126,7 +184,23 @@ pub struct Disk {
     scatter_gather: bool,
     /// The device misbehaved and was reset: every request fails.
     broken: bool,
+    in_flight: [Option<InFlight>; QUEUE_SIZE],
+    /// Bit per free slot of [`REQUEST_BUFFERS`].
+    free_slots: u128,
+    /// Descriptors each personality has on the queue, and the most it may.
+    descriptors: [u16; MAX_PERSONALITIES],
+    budget: u16,
+    /// The last of Janus' own requests the device finished: token, success.
+    janus_finished: Option<(u16, bool)>,
+    /// Guest requests finished, for their virtual disks.
+    finished: heapless::Deque<Finished, QUEUE_SIZE>,
+    /// One byte per descriptor: stand-ins handed back to the queue when a
+    /// request is popped (it only counts them; JanusHal's unshare is a
+    /// no-op).
+    carriers: [u8; QUEUE_SIZE],
 }
+
+const _: () = assert!(SLOTS <= 128);
 
 /// A physical I/O failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,9 +211,16 @@ pub enum DiskError {
     Unaligned,
     /// More buffers than one request carries.
     TooManySegments,
+    /// The personality's share of the queue is taken: try again after one
+    /// of its requests finished.
+    Busy,
     /// The device reported an error or misbehaved.
     Device,
 }
+
+/// Whether someone queued finished guest requests that nobody has handed to
+/// their virtual disks yet (checked without the lock).
+pub static FINISHED_WAITING: AtomicBool = AtomicBool::new(false);
 
 impl Disk {
     /// Initializes the block device behind `transport` (boot core, once).
@@ -160,12 +241,38 @@ impl Disk {
         // requests only (the copy path).
         let segments_fit = !features.contains(Features::SEG_MAX) || seg_max as usize >= MAX_SEGMENTS;
         let sizes_fit = !features.contains(Features::SIZE_MAX) || size_max as usize >= MAX_SEGMENT_BYTES;
-        Ok(Self { transport, queue, sectors, flush: features.contains(Features::FLUSH), scatter_gather: segments_fit && sizes_fit, broken: false })
+        Ok(Self {
+            transport,
+            queue,
+            sectors,
+            flush: features.contains(Features::FLUSH),
+            scatter_gather: segments_fit && sizes_fit,
+            broken: false,
+            in_flight: [None; QUEUE_SIZE],
+            free_slots: u128::MAX,
+            descriptors: [0; MAX_PERSONALITIES],
+            budget: QUEUE_SIZE as u16,
+            janus_finished: None,
+            finished: heapless::Deque::new(),
+            carriers: [0; QUEUE_SIZE],
+        })
     }
 
     /// Whether the device takes Janus' scatter-gather requests.
     pub const fn scatter_gather(&self) -> bool {
         self.scatter_gather
+    }
+
+    /// Shares the queue among `personalities` personalities with a disk.
+    pub fn share(&mut self, personalities: usize) {
+        let share = QUEUE_SIZE / personalities.clamp(1, MAX_PERSONALITIES);
+        self.budget = u16::try_from(share).unwrap_or(u16::MAX);
+    }
+
+    /// The most data buffers one asynchronous request of a personality may
+    /// carry (its budget less header and status).
+    pub fn max_guest_segments(&self) -> usize {
+        usize::from(self.budget).saturating_sub(2).min(MAX_SEGMENTS)
     }
 
     fn check(&self, sector: u64, length: u64) -> Result<(), DiskError> {
@@ -209,14 +316,50 @@ impl Disk {
     /// overwrite: Janus' own buffers, or guest RAM of the requesting
     /// personality, checked to lie inside it.
     pub unsafe fn transfer(&mut self, write: bool, sector: u64, segments: &[Segment]) -> Result<(), DiskError> {
+        let kind = self.data_request(write, sector, segments)?;
+        // SAFETY: forwarded from the caller.
+        let token = unsafe { self.start_waiting(kind, sector, segments, !write) }?;
+        self.wait(token)
+    }
+
+    /// Starts a guest's request like [`Disk::transfer`] and returns at once:
+    /// the device's interrupt (or whoever holds the lock next) finishes it
+    /// and queues a [`Finished`] with `cookie` for `personality`.
+    /// [`DiskError::Busy`] if the personality's share of the queue is
+    /// taken.
+    ///
+    /// # Safety
+    ///
+    /// Every segment must lie in `personality`'s RAM (identity-mapped, never
+    /// used by Janus itself), device-writable for a read as the guest
+    /// allowed, and the personality must not be reloaded while the request
+    /// is in flight ([`Disk::in_flight`]).
+    pub unsafe fn submit(&mut self, write: bool, sector: u64, segments: &[Segment], personality: usize, cookie: u32) -> Result<(), DiskError> {
+        let kind = self.data_request(write, sector, segments)?;
+        let owner = u8::try_from(personality).map_err(|_| DiskError::Device)?;
+        let taken = self.descriptors.get(personality).copied().ok_or(DiskError::Device)?;
+        let needed = segments.len().saturating_add(2);
+        if usize::from(taken).saturating_add(needed) > usize::from(self.budget) {
+            return Err(DiskError::Busy);
+        }
+        let waiter = Waiter::Guest { personality: owner, cookie };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.add(kind, sector, segments, !write, waiter) }.map(|_| ())
+    }
+
+    /// Whether any of `personality`'s requests is still on the queue.
+    pub fn in_flight(&self, personality: usize) -> bool {
+        self.descriptors.get(personality).is_some_and(|&taken| taken > 0)
+    }
+
+    /// Checks a data request and names its type.
+    fn data_request(&self, write: bool, sector: u64, segments: &[Segment]) -> Result<u32, DiskError> {
         if segments.len() > MAX_SEGMENTS {
             return Err(DiskError::TooManySegments);
         }
         let length = segments.iter().fold(0u64, |sum, segment| sum.saturating_add(u64::from(segment.length)));
         self.check(sector, length)?;
-        let kind = if write { REQUEST_OUT } else { REQUEST_IN };
-        // SAFETY: forwarded from the caller.
-        unsafe { self.request(kind, sector, segments, !write) }
+        Ok(if write { REQUEST_OUT } else { REQUEST_IN })
     }
 
     /// Returns once everything written so far is on the medium.
@@ -225,32 +368,83 @@ impl Disk {
             return Ok(());
         }
         // SAFETY: no data buffers.
-        unsafe { self.request(REQUEST_FLUSH, 0, &[], false) }
+        let token = unsafe { self.start_waiting(REQUEST_FLUSH, 0, &[], false) }?;
+        self.wait(token)
     }
 
-    /// One request: header, `segments` (device-writable if `into_memory`),
-    /// status; notify, wait, check the status.
+    /// Adds one of Janus' own requests, waiting for room on the queue.
     ///
     /// # Safety
     ///
     /// As for [`Disk::transfer`].
-    unsafe fn request(&mut self, kind: u32, sector: u64, segments: &[Segment], into_memory: bool) -> Result<(), DiskError> {
+    unsafe fn start_waiting(&mut self, kind: u32, sector: u64, segments: &[Segment], into_memory: bool) -> Result<u16, DiskError> {
+        loop {
+            // SAFETY: forwarded from the caller.
+            match unsafe { self.add(kind, sector, segments, into_memory, Waiter::Janus) } {
+                Err(DiskError::Busy) => {
+                    // Guests' requests hold the queue: they finish.
+                    self.collect();
+                    core::hint::spin_loop();
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Spins until the device finished Janus' request `token`, collecting
+    /// whatever else finishes meanwhile.
+    fn wait(&mut self, token: u16) -> Result<(), DiskError> {
+        loop {
+            self.collect();
+            if self.broken {
+                return Err(DiskError::Device);
+            }
+            if let Some((finished, ok)) = self.janus_finished
+                && finished == token
+            {
+                self.janus_finished = None;
+                return if ok { Ok(()) } else { Err(DiskError::Device) };
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    /// One request onto the queue: header, `segments` (device-writable if
+    /// `into_memory`), status; notifies the device. Returns its token.
+    /// [`DiskError::Busy`] if there is no room.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Disk::transfer`], for as long as the request is in flight.
+    unsafe fn add(&mut self, kind: u32, sector: u64, segments: &[Segment], into_memory: bool, waiter: Waiter) -> Result<u16, DiskError> {
         if self.broken {
             return Err(DiskError::Device);
         }
-        let mut header = [0u8; 16];
-        let (kind_bytes, rest) = header.split_at_mut(4);
-        kind_bytes.copy_from_slice(&kind.to_le_bytes());
-        if let Some(sector_bytes) = rest.get_mut(4..12) {
-            sector_bytes.copy_from_slice(&sector.to_le_bytes());
+        let slot = self.free_slots.trailing_zeros() as usize;
+        if slot >= SLOTS {
+            return Err(DiskError::Busy);
         }
-        let mut status = [0xffu8; 1];
+        let buffers = core::ptr::addr_of_mut!(REQUEST_BUFFERS);
+        // SAFETY: the slot is free, so neither the device nor anyone else
+        // uses its header or status; `buffers` is the static's address.
+        let (header, status) = unsafe {
+            let header = core::ptr::addr_of_mut!((*buffers).headers).cast::<[u8; 16]>().add(slot);
+            let status = core::ptr::addr_of_mut!((*buffers).statuses).cast::<u8>().add(slot);
+            let mut bytes = [0u8; 16];
+            let (kind_bytes, rest) = bytes.split_at_mut(4);
+            kind_bytes.copy_from_slice(&kind.to_le_bytes());
+            if let Some(sector_bytes) = rest.get_mut(4..12) {
+                sector_bytes.copy_from_slice(&sector.to_le_bytes());
+            }
+            header.write_volatile(bytes);
+            status.write_volatile(0xff);
+            (core::slice::from_raw_parts(header.cast::<u8>(), 16), core::slice::from_raw_parts_mut(status, 1))
+        };
         // Built in place, not initialized: 8 KiB is not worth writing on
-        // every request. Only references inside, nothing to drop (and no
-        // drop to keep `status` borrowed past the request).
+        // every request. Only references inside, nothing to drop.
         let mut inputs: ManuallyDrop<heapless::Vec<&[u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
         let mut outputs: ManuallyDrop<heapless::Vec<&mut [u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
-        inputs.push(&header[..]).map_err(|_| DiskError::TooManySegments)?;
+        inputs.push(header).map_err(|_| DiskError::TooManySegments)?;
         for segment in segments.iter().filter(|segment| segment.length > 0) {
             let Ok(length) = usize::try_from(segment.length) else { return Err(DiskError::OutOfRange) };
             let address = segment.address as *mut u8;
@@ -267,28 +461,114 @@ impl Disk {
                 inputs.push(slice).map_err(|_| DiskError::TooManySegments)?;
             }
         }
-        outputs.push(&mut status[..]).map_err(|_| DiskError::TooManySegments)?;
-        let (inputs, outputs) = (inputs.as_slice(), outputs.as_mut_slice());
+        outputs.push(status).map_err(|_| DiskError::TooManySegments)?;
+        let (readable, writable) = (inputs.len(), outputs.len());
         // SAFETY: every buffer stays valid and untouched by Janus until
-        // `pop_used` returns it below (the header and status live on this
-        // stack frame, the segments per the caller's contract).
-        let token = unsafe { self.queue.add(inputs, outputs) }.map_err(|_| DiskError::Device)?;
+        // `collect` pops it (the header and status slot is taken until then,
+        // the segments per the caller's contract).
+        let token = match unsafe { self.queue.add(inputs.as_slice(), outputs.as_mut_slice()) } {
+            Ok(token) => token,
+            Err(virtio_drivers::Error::QueueFull) => return Err(DiskError::Busy),
+            Err(_) => return Err(DiskError::Device),
+        };
+        self.free_slots &= !(1u128 << slot);
+        let entry = InFlight {
+            token,
+            slot: slot as u8,
+            readable: readable as u16,
+            writable: writable as u16,
+            waiter,
+        };
+        if let Some(place) = self.in_flight.get_mut(usize::from(token)) {
+            *place = Some(entry);
+        }
+        if let Waiter::Guest { personality, .. } = waiter
+            && let Some(taken) = self.descriptors.get_mut(usize::from(personality))
+        {
+            *taken = taken.saturating_add((readable + writable) as u16);
+        }
         if self.queue.should_notify() {
             self.transport.notify(QUEUE);
         }
-        while !self.queue.can_pop() {
-            core::hint::spin_loop();
+        Ok(token)
+    }
+
+    /// Acknowledges the device's interrupt (before collecting, so a request
+    /// finishing meanwhile raises it again).
+    pub fn acknowledge_interrupt(&mut self) {
+        self.transport.ack_interrupt();
+    }
+
+    /// Pops every request the device finished: Janus' own into
+    /// `janus_finished`, guests' into `finished`. A device that returns a
+    /// request that is not in flight is reset and fails everything.
+    pub fn collect(&mut self) {
+        while let Some(token) = self.queue.peek_used() {
+            let Some(entry) = self.in_flight.get_mut(usize::from(token)).and_then(Option::take) else {
+                self.fail_device();
+                return;
+            };
+            // Stand-ins for the buffers: the queue only counts them.
+            let mut inputs: ManuallyDrop<heapless::Vec<&[u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
+            let mut outputs: ManuallyDrop<heapless::Vec<&mut [u8], QUEUE_SIZE>> = ManuallyDrop::new(heapless::Vec::new());
+            let (input_carriers, output_carriers) = self.carriers.split_at_mut(usize::from(entry.readable).min(QUEUE_SIZE));
+            for carrier in input_carriers.chunks(1) {
+                let _ = inputs.push(carrier);
+            }
+            for carrier in output_carriers.chunks_mut(1).take(usize::from(entry.writable)) {
+                let _ = outputs.push(carrier);
+            }
+            // SAFETY: as many buffers in each direction as were added for
+            // `token`; JanusHal's unshare does nothing with them.
+            if unsafe { self.queue.pop_used(token, inputs.as_slice(), outputs.as_mut_slice()) }.is_err() {
+                self.fail_device();
+                return;
+            }
+            let slot = usize::from(entry.slot);
+            let buffers = core::ptr::addr_of!(REQUEST_BUFFERS);
+            // SAFETY: the device has finished with the slot (the request is
+            // popped); read through a raw pointer into the static.
+            let status = unsafe { core::ptr::addr_of!((*buffers).statuses).cast::<u8>().add(slot).read_volatile() };
+            self.free_slots |= 1u128 << slot;
+            self.finish(entry, status == 0);
         }
-        // SAFETY: the same buffers as were added for `token`.
-        if unsafe { self.queue.pop_used(token, inputs, outputs) }.is_err() {
-            // The device returned another request than the only one in
-            // flight: reset it so it lets go of this frame's buffers, and
-            // fail everything from now on.
-            self.transport.set_status(DeviceStatus::empty());
-            self.broken = true;
-            return Err(DiskError::Device);
+    }
+
+    /// Records that `entry` finished.
+    fn finish(&mut self, entry: InFlight, ok: bool) {
+        match entry.waiter {
+            Waiter::Janus => self.janus_finished = Some((entry.token, ok)),
+            Waiter::Guest { personality, cookie } => {
+                if let Some(taken) = self.descriptors.get_mut(usize::from(personality)) {
+                    *taken = taken.saturating_sub(entry.readable + entry.writable);
+                }
+                if self.finished.push_back(Finished { personality, cookie, ok }).is_err() {
+                    log::error!("disk: more finished requests than the queue holds; one is lost");
+                }
+                FINISHED_WAITING.store(true, Ordering::Release);
+            }
         }
-        if status == [0] { Ok(()) } else { Err(DiskError::Device) }
+    }
+
+    /// The device returned a request that is not in flight: reset it, so
+    /// it lets go of every buffer, and fail everything from now on.
+    fn fail_device(&mut self) {
+        self.transport.set_status(DeviceStatus::empty());
+        self.broken = true;
+        for token in 0..QUEUE_SIZE {
+            if let Some(entry) = self.in_flight.get_mut(token).and_then(Option::take) {
+                self.finish(entry, false);
+            }
+        }
+    }
+
+    /// Takes the guests' finished requests.
+    pub fn take_finished(&mut self) -> Option<Finished> {
+        let next = self.finished.pop_front();
+        if self.finished.is_empty() {
+            FINISHED_WAITING.store(false, Ordering::Release);
+        }
+        next
     }
 }
 
@@ -305,6 +585,8 @@ static RNG: Mutex<Option<VirtIORng<JanusHal, Transport0>>> = Mutex::new(None);
 pub struct Found {
     /// Capacity of the block device in sectors, if there is one.
     pub disk_sectors: Option<u64>,
+    /// The block device's interrupt.
+    pub disk_interrupt: Option<u32>,
     /// Whether an entropy source was found.
     pub entropy: bool,
 }
@@ -312,7 +594,7 @@ pub struct Found {
 /// Probes the board's virtio-mmio windows for a block device and an entropy
 /// source and initializes the first of each (boot core, once).
 pub fn probe(storage: &StorageDescription) -> Found {
-    let StorageDescription::VirtioMmio { base, slots, stride } = *storage;
+    let StorageDescription::VirtioMmio { base, slots, stride, .. } = *storage;
     let mut found = Found::default();
     for slot in 0..u64::from(slots) {
         let Some(address) = slot.checked_mul(stride).and_then(|offset| offset.checked_add(base.get())) else { break };
@@ -328,6 +610,7 @@ pub fn probe(storage: &StorageDescription) -> Found {
                 match Disk::new(transport) {
                     Ok(disk) => {
                         found.disk_sectors = Some(disk.sectors);
+                        found.disk_interrupt = u32::try_from(slot).ok().and_then(|slot| storage.interrupt(slot));
                         *DISK.lock() = Some(disk);
                     }
                     // Janus needs a 256-entry queue, among others.

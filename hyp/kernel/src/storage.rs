@@ -2,25 +2,38 @@
 //! over one GPT partition of the physical disk (`janus-disklayout`), with
 //! the work partition encrypted sector by sector (`janus-diskcrypt`).
 //!
-//! Requests are served synchronously on the core whose vCPU wrote
-//! QueueNotify: the model copies each descriptor and header out of guest
-//! RAM before checking it. Data is not copied by the CPU on the plain path:
-//! the guest's buffers, checked to lie in its RAM, go to the physical disk
-//! as one scatter-gather request per MiB, which the device fills or drains
-//! by DMA. The enciphered path deciphers from (enciphers into) a
-//! per-personality 64 KiB buffer straight to (from) the guest's buffers.
-//! Anything else (a sector split between two buffers on the enciphered
-//! path, more buffers than one physical request carries) goes through the
-//! model's copy path and a 64 KiB bounce buffer. The physical disk's ticket
-//! lock is taken once per physical request (at most 1 MiB), so a
-//! personality flooding its queue delays the other by at most one of them.
+//! Requests are taken on the core whose vCPU wrote QueueNotify: the model
+//! copies each descriptor and header out of guest RAM before checking it.
+//! Data is not copied by the CPU on the plain path: the guest's buffers,
+//! checked to lie in its RAM, go to the physical disk as one scatter-gather
+//! request, which the device fills or drains by DMA. That request is
+//! asynchronous: the vCPU returns to its guest at once (as it would with
+//! the disk to itself), and the physical disk's interrupt, routed to the
+//! first core of the first personality with a plain disk, collects finished
+//! requests and completes them in their personalities' models, which
+//! return the chains and raise the virtual interrupt. Each personality may
+//! hold only its share of the physical queue's descriptors, so one that
+//! floods its queue leaves the other its share; before a personality's disk
+//! is reset or its RAM reloaded, Janus waits for its requests to leave the
+//! physical queue.
+//!
+//! The enciphered path is synchronous (its cipher runs on the requesting
+//! core): it deciphers from (enciphers into) a per-personality 64 KiB
+//! buffer straight to (from) the guest's buffers. Anything else (a sector
+//! split between two buffers on the enciphered path, more buffers than one
+//! physical request carries) goes through the model's copy path and a
+//! 64 KiB bounce buffer.
+//!
+//! Locks, always in this order: a personality's disk ([`DISKS`], with its
+//! buffers), then the physical disk ([`disk::DISK`]). Finished requests are
+//! handed to the models only with neither held.
 
 use janus_diskcrypt::{CryptError, DataKey, SectorCipher, XtsRoundKeys};
 use janus_disklayout::Partition;
 use janus_manifest::MAX_PERSONALITIES;
 use janus_platform::PhysRange;
-use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, Segment, SegmentCursor, VirtioBlock};
-use spin::Mutex;
+use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryError, RequestTag, Segment, SegmentCursor, Transfer, VirtioBlock};
+use spin::{Mutex, Once};
 
 use crate::disk::{self, SECTOR};
 
@@ -130,7 +143,19 @@ struct VirtualDisk {
     ram: PhysRange,
     /// The physical disk takes scatter-gather requests.
     scatter_gather: bool,
+    /// Most buffers per physical request (the personality's share of the
+    /// physical queue, less header and status).
+    max_segments: usize,
 }
+
+/// The physical disk's interrupt and the core it is routed to: set when
+/// plain requests complete asynchronously (no interrupt, everything waits).
+struct Route {
+    interrupt: u32,
+    core: usize,
+}
+
+static ROUTE: Once<Route> = Once::new();
 
 static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
@@ -157,8 +182,9 @@ fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher
         segment_max: disk::MAX_SEGMENTS as u32,
         size_max: SCRATCH_SIZE as u32,
     };
-    let scatter_gather = disk::DISK.lock().as_ref().is_some_and(disk::Disk::scatter_gather);
-    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather });
+    let (scatter_gather, max_segments) =
+        disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
+    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments });
     true
 }
 
@@ -203,6 +229,12 @@ struct PartitionBackend<'a> {
     ram: PhysRange,
     /// The physical disk takes scatter-gather requests.
     scatter_gather: bool,
+    /// Most buffers per physical request.
+    max_segments: usize,
+    /// The personality, and whether its plain requests may complete
+    /// asynchronously (the physical disk's interrupt is routed).
+    personality: usize,
+    asynchronous: bool,
 }
 
 impl PartitionBackend<'_> {
@@ -219,12 +251,15 @@ impl PartitionBackend<'_> {
     /// enciphered disk each a whole number of sectors (a sector split
     /// between two buffers goes through the copy path).
     fn direct_length(&self, segments: &[Segment]) -> Option<usize> {
-        if segments.len() > disk::MAX_SEGMENTS || (self.cipher.is_none() && !self.scatter_gather) {
+        if segments.len() > disk::MAX_SEGMENTS || (self.cipher.is_none() && !self.scatter_gather) || self.max_segments == 0 {
             return None;
         }
+        // More buffers than one physical request carries are cut between
+        // requests, which must each be whole sectors.
+        let split = segments.len() > self.max_segments;
         let mut total = 0usize;
         for segment in segments {
-            let whole = self.cipher.is_none() || (segment.length as usize).is_multiple_of(SECTOR);
+            let whole = (self.cipher.is_none() && !split) || (segment.length as usize).is_multiple_of(SECTOR);
             if !whole || !self.ram.contains_span(segment.address, u64::from(segment.length)) {
                 return None;
             }
@@ -233,40 +268,72 @@ impl PartitionBackend<'_> {
         Some(total)
     }
 
-    /// A direct transfer, both directions: false (declined, the model
-    /// copies instead) unless `direct_length` takes the segments.
-    fn transfer_direct(&mut self, write: bool, sector: u64, segments: &[Segment]) -> Result<bool, BackendError> {
-        let Some(total) = self.direct_length(segments) else { return Ok(false) };
+    /// A direct transfer, both directions: declined (the model copies
+    /// instead) unless `direct_length` takes the segments; a plain one that
+    /// fits one physical request is submitted and completes with the
+    /// disk's interrupt.
+    fn transfer_direct(&mut self, write: bool, sector: u64, segments: &[Segment], tag: RequestTag) -> Result<Transfer, BackendError> {
+        let Some(total) = self.direct_length(segments) else { return Ok(Transfer::Declined) };
         let physical = self.physical(sector, total)?;
-        match self.cipher {
-            None => self.transfer_plain(write, physical, segments, total)?,
-            Some(cipher) => self.transfer_enciphered(write, cipher, sector, physical, segments, total)?,
-        }
-        Ok(true)
+        let Some(cipher) = self.cipher else {
+            let one_request = segments.len() <= self.max_segments
+                && segments.iter().all(|segment| segment.length as usize <= disk::MAX_SEGMENT_BYTES);
+            if self.asynchronous && one_request {
+                let personality = self.personality;
+                // SAFETY: every segment lies inside the personality's RAM
+                // (`direct_length`), which Janus identity-maps and never uses
+                // itself; for a read the model checked that the guest made
+                // the buffers device-writable; a personality is reloaded
+                // only after its requests left the queue (`drain`).
+                let submitted = with_disk_raw(|disk| unsafe { disk.submit(write, physical, segments, personality, tag.to_bits()) });
+                return match submitted {
+                    Ok(()) => Ok(Transfer::Submitted),
+                    Err(disk::DiskError::Busy) => Ok(Transfer::Busy),
+                    Err(error) => Err(backend_error(error)),
+                };
+            }
+            self.transfer_plain(write, physical, segments)?;
+            return Ok(Transfer::Done);
+        };
+        self.transfer_enciphered(write, cipher, sector, physical, segments, total)?;
+        Ok(Transfer::Done)
     }
 
-    /// A plain transfer: the physical disk moves the data straight between
-    /// the partition and the guest's buffers, one physical request per
-    /// [`DIRECT_CHUNK`] (the disk lock is released in between).
-    fn transfer_plain(&self, write: bool, physical: u64, segments: &[Segment], total: usize) -> Result<(), BackendError> {
-        let mut cursor = SegmentCursor::new(segments);
-        let mut done = 0usize;
-        while done < total {
-            let bytes = (total - done).min(DIRECT_CHUNK);
-            // A chunk holds pieces of at most every segment: no more than
-            // `direct_length` allowed.
-            let mut pieces: heapless::Vec<Segment, { disk::MAX_SEGMENTS }> = heapless::Vec::new();
-            cursor.pieces(bytes, |address, _, length| {
-                let length = u32::try_from(length).map_err(|_| BackendError::Io)?;
-                pieces.push(Segment { address, length }).map_err(|_| BackendError::Io)
-            })?;
-            let at = physical + (done / SECTOR) as u64;
+    /// A plain transfer, waited for: the physical disk moves the data
+    /// straight between the partition and the guest's buffers, one physical
+    /// request per [`DIRECT_CHUNK`] or `max_segments` buffers (whole
+    /// sectors: `direct_length` checked), the disk lock released in between.
+    fn transfer_plain(&self, write: bool, physical: u64, segments: &[Segment]) -> Result<(), BackendError> {
+        let mut pieces: heapless::Vec<Segment, { disk::MAX_SEGMENTS }> = heapless::Vec::new();
+        let mut bytes = 0usize;
+        let mut at = physical;
+        let limit = self.max_segments.clamp(1, disk::MAX_SEGMENTS);
+        let send = |pieces: &mut heapless::Vec<Segment, { disk::MAX_SEGMENTS }>, bytes: &mut usize, at: &mut u64| {
             // SAFETY: every piece lies inside the personality's RAM
             // (`direct_length`), which Janus identity-maps and never uses
             // itself; for a read the model checked that the guest made the
             // buffers device-writable.
-            with_disk(|disk| unsafe { disk.transfer(write, at, &pieces) })?;
-            done += bytes;
+            with_disk(|disk| unsafe { disk.transfer(write, *at, pieces) })?;
+            *at += (*bytes / SECTOR) as u64;
+            *bytes = 0;
+            pieces.clear();
+            Ok::<(), BackendError>(())
+        };
+        for segment in segments {
+            let mut rest = *segment;
+            while rest.length > 0 {
+                let room = u32::try_from(DIRECT_CHUNK - bytes).unwrap_or(u32::MAX);
+                let length = rest.length.min(room);
+                pieces.push(Segment { address: rest.address, length }).map_err(|_| BackendError::Io)?;
+                bytes += length as usize;
+                rest = Segment { address: rest.address + u64::from(length), length: rest.length - length };
+                if bytes == DIRECT_CHUNK || pieces.len() == limit {
+                    send(&mut pieces, &mut bytes, &mut at)?;
+                }
+            }
+        }
+        if !pieces.is_empty() {
+            send(&mut pieces, &mut bytes, &mut at)?;
         }
         Ok(())
     }
@@ -317,12 +384,20 @@ impl PartitionBackend<'_> {
 }
 
 fn with_disk<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskError>) -> Result<T, BackendError> {
+    with_disk_raw(operation).map_err(backend_error)
+}
+
+fn with_disk_raw<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskError>) -> Result<T, disk::DiskError> {
     let mut guard = disk::DISK.lock();
-    let Some(physical) = guard.as_mut() else { return Err(BackendError::Io) };
-    operation(physical).map_err(|error| match error {
+    let Some(physical) = guard.as_mut() else { return Err(disk::DiskError::Device) };
+    operation(physical)
+}
+
+fn backend_error(error: disk::DiskError) -> BackendError {
+    match error {
         disk::DiskError::OutOfRange => BackendError::OutOfRange,
-        disk::DiskError::Unaligned | disk::DiskError::TooManySegments | disk::DiskError::Device => BackendError::Io,
-    })
+        disk::DiskError::Unaligned | disk::DiskError::TooManySegments | disk::DiskError::Busy | disk::DiskError::Device => BackendError::Io,
+    }
 }
 
 impl BlockBackend for PartitionBackend<'_> {
@@ -354,12 +429,12 @@ impl BlockBackend for PartitionBackend<'_> {
         with_disk(|disk| disk.flush())
     }
 
-    fn read_into_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
-        self.transfer_direct(false, sector, segments)
+    fn read_into_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
+        self.transfer_direct(false, sector, segments, tag)
     }
 
-    fn write_from_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory) -> Result<bool, BackendError> {
-        self.transfer_direct(true, sector, segments)
+    fn write_from_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
+        self.transfer_direct(true, sector, segments, tag)
     }
 }
 
@@ -373,8 +448,12 @@ pub struct Access {
     pub error: Option<janus_virtio::DeviceError>,
 }
 
-/// A guest access to personality `index`'s disk registers at `offset`.
-pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Option<Access> {
+/// Runs `operation` on personality `index`'s disk with everything the
+/// model needs (its lock and buffers held), if it has a disk.
+fn with_device<T>(
+    index: usize,
+    operation: impl FnOnce(&mut VirtioBlock, &mut GuestRam, &mut PartitionBackend<'_>, &mut [u8]) -> T,
+) -> Option<T> {
     let mut guard = DISKS.get(index)?.lock();
     let disk = guard.as_mut()?;
     let mut scratch = SCRATCH.get(index)?.lock();
@@ -385,26 +464,117 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
         ciphertext: &mut ciphertext.0,
         ram: disk.ram,
         scatter_gather: disk.scatter_gather,
+        max_segments: disk.max_segments,
+        personality: index,
+        asynchronous: ROUTE.get().is_some(),
     };
     let mut memory = GuestRam(disk.ram);
-    let value = match write {
-        Some(value) => {
-            let _ = disk.device.write(offset, width, value, &mut memory, &mut backend, &mut scratch.0);
-            0
+    Some(operation(&mut disk.device, &mut memory, &mut backend, &mut scratch.0))
+}
+
+/// A guest access to personality `index`'s disk registers at `offset`.
+pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Option<Access> {
+    let (access, reset) = with_device(index, |device, memory, backend, scratch| {
+        let (value, reset) = match write {
+            Some(value) => (0, device.write(offset, width, value, memory, backend, scratch).reset),
+            None => (device.read(offset, width, backend), false),
+        };
+        (Access { value, interrupt: device.interrupt_line(), error: device.take_last_error() }, reset)
+    })?;
+    if reset {
+        // The driver may reuse its buffers once the reset returns: wait
+        // until the physical disk is done with them.
+        drain(index);
+    }
+    deliver_finished();
+    Some(access)
+}
+
+/// Waits (at most a second) until none of personality `index`'s requests
+/// is on the physical queue; their completions find the device reset and
+/// are dropped.
+fn drain(index: usize) {
+    let deadline = crate::arch::counter().saturating_add(crate::arch::counter_frequency());
+    loop {
+        let busy = with_disk_raw(|disk| {
+            disk.collect();
+            Ok(disk.in_flight(index))
+        });
+        if !matches!(busy, Ok(true)) {
+            return;
         }
-        None => disk.device.read(offset, width, &backend),
-    };
-    Some(Access { value, interrupt: disk.device.interrupt_line(), error: disk.device.take_last_error() })
+        if crate::arch::counter() > deadline {
+            log::warn!("disk: requests of personality {index} did not finish within 1 s of its reset");
+            return;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Hands requests the physical disk finished to their virtual disks, and
+/// raises the virtual interrupt of each whose line is up. Called with no
+/// storage lock held.
+pub fn deliver_finished() {
+    if !disk::FINISHED_WAITING.load(core::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    // Bounded: at most the queue's worth per call.
+    for _ in 0..256 {
+        let Ok(Some(finished)) = with_disk_raw(|disk| Ok(disk.take_finished())) else { return };
+        let index = usize::from(finished.personality);
+        let tag = RequestTag::from_bits(finished.cookie);
+        let result = if finished.ok { Ok(()) } else { Err(BackendError::Io) };
+        let line = with_device(index, |device, memory, backend, scratch| {
+            device.complete(tag, result, memory, backend, scratch);
+            device.interrupt_line()
+        });
+        if line == Some(true)
+            && let Some(system) = crate::system::get()
+        {
+            crate::trap::raise_disk_interrupt(system, index);
+        }
+    }
+}
+
+/// The physical disk's interrupt, if Janus takes it.
+pub fn physical_interrupt() -> Option<u32> {
+    ROUTE.get().map(|route| route.interrupt)
+}
+
+/// The physical disk raised its interrupt: collect what it finished and
+/// hand it on.
+pub fn interrupt() {
+    let _ = with_disk_raw(|disk| {
+        disk.acknowledge_interrupt();
+        disk.collect();
+        Ok(())
+    });
+    deliver_finished();
+}
+
+/// Enables the physical disk's interrupt if it is routed to this core
+/// (each core calls this once its GIC interface is up).
+pub fn enable_interrupt_on(cpu: usize) {
+    if let Some(route) = ROUTE.get()
+        && route.core == cpu
+    {
+        crate::gic::enable_spi_on(route.interrupt, cpu);
+    }
 }
 
 /// Puts personality `index`'s disk back in its reset state (the
-/// personality is restarting) after making everything it wrote durable.
+/// personality is restarting) once the physical disk is done with its
+/// buffers, after making everything it wrote durable.
 pub fn reset(index: usize) {
     let Some(slot) = DISKS.get(index) else { return };
-    let mut guard = slot.lock();
-    if let Some(disk) = guard.as_mut() {
-        disk.device.reset();
+    let present = {
+        let mut guard = slot.lock();
+        guard.as_mut().map(|disk| disk.device.reset()).is_some()
+    };
+    if present {
+        drain(index);
         let _ = with_disk(|physical| physical.flush());
+        deliver_finished();
     }
 }
 
@@ -551,6 +721,7 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     let Some(storage) = plan.board.storage else { return Err(BringUpError::NoDisk) };
     let found = disk::probe(&storage);
     let Some(sectors) = found.disk_sectors else { return Err(BringUpError::NoDisk) };
+    let interrupt = found.disk_interrupt;
     // Personality 0's bounce buffer is free until the disks are attached.
     let Some(scratch) = SCRATCH.first() else { return Err(BringUpError::Io("reading")) };
     let mut scratch = scratch.lock();
@@ -585,5 +756,30 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
         };
         attach(index, &personality.name, personality.ram, partition, cipher);
     }
+    share_and_route(plan, interrupt);
     Ok(())
+}
+
+/// Shares the physical queue among the personalities with a disk and, if
+/// one has a plain disk and the board names the disk's interrupt, routes
+/// it to that personality's first core: plain requests then complete
+/// asynchronously.
+fn share_and_route(plan: &janus_manifest::BootPlan, interrupt: Option<u32>) {
+    let with_disk_count = plan.personalities.iter().filter(|personality| personality.disk.is_some()).count();
+    let max_segments = {
+        let mut guard = disk::DISK.lock();
+        let Some(physical) = guard.as_mut() else { return };
+        physical.share(with_disk_count);
+        physical.max_guest_segments()
+    };
+    for slot in &DISKS {
+        if let Some(disk) = slot.lock().as_mut() {
+            disk.max_segments = max_segments;
+        }
+    }
+    let plain = plan.personalities.iter().find(|personality| personality.disk.is_some_and(|disk| !disk.encrypted));
+    if let (Some(interrupt), Some(core)) = (interrupt, plain.and_then(|personality| personality.cpus.first())) {
+        ROUTE.call_once(|| Route { interrupt, core: usize::from(*core) });
+        log::info!("disk: requests complete with interrupt {interrupt} on core {core}");
+    }
 }

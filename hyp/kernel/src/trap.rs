@@ -285,6 +285,12 @@ pub fn raise_uart_interrupt(system: &System, personality_index: usize) {
     raise_interrupt(system, personality_index, system.plan.board.guest_uart_interrupt);
 }
 
+/// Makes a personality's disk interrupt pending and kicks the core of the
+/// vCPU it is routed to.
+pub fn raise_disk_interrupt(system: &System, personality_index: usize) {
+    raise_interrupt(system, personality_index, system.plan.board.guest_disk_interrupt);
+}
+
 /// Makes one of a personality's emulated devices' SPIs pending and kicks
 /// the core of the vCPU it is routed to.
 fn raise_interrupt(system: &System, personality_index: usize, interrupt: u32) {
@@ -318,9 +324,12 @@ fn forward_device_interrupt(system: &System, interrupt: u32) -> bool {
     true
 }
 
-/// Janus' own devices: console input and the hotkey button.
+/// Janus' own devices: console input, the hotkey button and the physical
+/// disk.
 fn janus_device_interrupt(system: &System, interrupt: u32) {
-    if interrupt == system.plan.board.uart_interrupt {
+    if crate::storage::physical_interrupt() == Some(interrupt) {
+        crate::storage::interrupt();
+    } else if interrupt == system.plan.board.uart_interrupt {
         console_input(system);
     } else if let Some(button) = system.plan.board.hotkey_button
         && interrupt == button.interrupt

@@ -10,7 +10,7 @@
 //!               gic(u8 tag: 2 = v2 with 4 x u64, 3 = v3 with 3 x u64) guest_uart(u64)
 //!               guest_uart_interrupt(u32) uart_interrupt(u32)
 //!               hotkey_button(u8 0 = none | 1 then u64 controller, u8 line, u32 interrupt)
-//!               storage(u8 0 = none | 1 = virtio-mmio then u64 base, u32 slots, u64 stride)
+//!               storage(u8 0 = none | 1 = virtio-mmio then u64 base, u32 slots, u64 stride, u32 first interrupt)
 //!               guest_disk(u64) guest_disk_interrupt(u32)
 //! console:      u8 0 = switched | 1 = tagged
 //! device_key:   u8 0 = none | 1 then 32 bytes
@@ -52,7 +52,7 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
         + (1 + 32) // gic
         + 8 + 4 + 4 // guest_uart, guest_uart_interrupt, uart_interrupt
         + (1 + 8 + 1 + 4) // hotkey_button
-        + (1 + 8 + 4 + 8) // storage
+        + (1 + 8 + 4 + 8 + 4) // storage
         + 8 + 4; // guest_disk, guest_disk_interrupt
     let personality = (1 + 16) // name
         + (1 + MAX_VCPUS) // cpus
@@ -162,6 +162,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
             base: PhysAddr(reader.u64("storage base")?),
             slots: reader.u32("storage slots")?,
             stride: reader.u64("storage stride")?,
+            first_interrupt: reader.u32("storage interrupt")?,
         }),
         value => return Err(PayloadError::PlanInvalidTag { field: "storage", value }),
     };
@@ -426,11 +427,13 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
             base,
             slots,
             stride,
+            first_interrupt,
         }) => {
             out.push(STORAGE_VIRTIO_MMIO_TAG);
             out.extend_from_slice(&base.get().to_le_bytes());
             out.extend_from_slice(&slots.to_le_bytes());
             out.extend_from_slice(&stride.to_le_bytes());
+            out.extend_from_slice(&first_interrupt.to_le_bytes());
         }
     }
     out.extend_from_slice(&board.guest_disk.get().to_le_bytes());

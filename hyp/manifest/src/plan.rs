@@ -735,7 +735,7 @@ fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
     } else if !guest_windows_are_apart(board) {
         "the guest disk window overlaps the guest UART window or board RAM, or wraps"
     } else if board.storage.is_some_and(|storage| !storage_is_sound(storage)) {
-        "the storage transports are not one or more non-overlapping virtio-mmio windows"
+        "the storage transports are not one or more non-overlapping virtio-mmio windows with SPIs (32..1020)"
     } else {
         return Ok(());
     };
@@ -761,8 +761,13 @@ fn storage_is_sound(storage: StorageDescription) -> bool {
             base,
             slots,
             stride,
+            first_interrupt,
         } => {
             slots != 0
+                && first_interrupt >= 32
+                && first_interrupt
+                    .checked_add(slots)
+                    .is_some_and(|end| end <= 1020)
                 && stride >= VIRTIO_MMIO_WINDOW_SIZE
                 && stride
                     .checked_mul(u64::from(slots))

@@ -209,6 +209,8 @@ pub enum ReservedInterrupt {
     GuestUart,
     /// Each personality's emulated virtio-blk disk.
     GuestDisk,
+    /// Janus' physical disk (the storage transports' interrupts).
+    Storage,
 }
 
 impl fmt::Display for ReservedInterrupt {
@@ -218,6 +220,7 @@ impl fmt::Display for ReservedInterrupt {
             Self::HotkeyButton => "the hotkey button",
             Self::GuestUart => "the emulated guest UART",
             Self::GuestDisk => "the emulated guest disk",
+            Self::Storage => "Janus' physical disk transports",
         })
     }
 }
@@ -233,6 +236,7 @@ pub fn reserved_interrupt(board: &BoardDescription, interrupt: u32) -> Option<Re
     .into_iter()
     .flatten()
     .find_map(|(owner, reserved)| (reserved == interrupt).then_some(owner))
+    .or_else(|| board.storage.filter(|storage| storage.has_interrupt(interrupt)).map(|_| ReservedInterrupt::Storage))
 }
 
 /// What is wrong with a device's MMIO range on its own (overlaps between

@@ -130,7 +130,8 @@ pub const VIRTIO_MMIO_WINDOW_SIZE: u64 = 0x200;
 pub enum StorageDescription {
     /// virtio-mmio transports: `slots` windows of `stride` bytes from `base`;
     /// the hypervisor probes them for a block device (virtio 1.2 §4.2.3.1.1:
-    /// magic, version, device ID 2). Janus polls, so no interrupt is named.
+    /// magic, version, device ID 2). Transport `n` raises SPI
+    /// `first_interrupt + n` when it returns a request.
     VirtioMmio {
         /// The first transport's registers.
         base: PhysAddr,
@@ -139,16 +140,34 @@ pub enum StorageDescription {
         /// Bytes between consecutive transports (at least
         /// [`VIRTIO_MMIO_WINDOW_SIZE`]).
         stride: u64,
+        /// The first transport's interrupt ID.
+        first_interrupt: u32,
     },
 }
 
 impl StorageDescription {
+    /// The interrupt of transport `slot`, if the sum does not overflow.
+    pub fn interrupt(&self, slot: u32) -> Option<u32> {
+        match *self {
+            Self::VirtioMmio { first_interrupt, .. } => first_interrupt.checked_add(slot),
+        }
+    }
+
+    /// Whether one of the transports raises `interrupt`.
+    pub fn has_interrupt(&self, interrupt: u32) -> bool {
+        match *self {
+            Self::VirtioMmio { first_interrupt, slots, .. } => {
+                interrupt.checked_sub(first_interrupt).is_some_and(|slot| slot < slots)
+            }
+        }
+    }
+
     /// The physical range every transport lies in (`slots` windows of
     /// `stride` bytes from `base`); a span that overflows saturates, which
     /// makes the range wrap (and overlap everything).
     pub fn span(&self) -> PhysRange {
         match *self {
-            Self::VirtioMmio { base, slots, stride } => PhysRange::new(base.get(), stride.saturating_mul(u64::from(slots))),
+            Self::VirtioMmio { base, slots, stride, .. } => PhysRange::new(base.get(), stride.saturating_mul(u64::from(slots))),
         }
     }
 }
@@ -229,9 +248,9 @@ mod tests {
     fn an_overflowing_span_wraps() {
         let huge = GicDescription::V3 { distributor: PhysAddr(0), redistributor: PhysAddr(0x1000), redistributor_stride: u64::MAX };
         assert_eq!(huge.regions(2)[1].1.end(), None);
-        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200 };
+        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200, first_interrupt: 48 };
         assert_eq!(storage.span(), PhysRange::new(0x0a00_0000, 0x4000));
-        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x1000), slots: 2, stride: u64::MAX };
+        let storage = StorageDescription::VirtioMmio { base: PhysAddr(0x1000), slots: 2, stride: u64::MAX, first_interrupt: 48 };
         assert_eq!(storage.span().end(), None);
     }
 }

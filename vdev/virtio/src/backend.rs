@@ -52,6 +52,44 @@ impl fmt::Display for BackendError {
     }
 }
 
+/// Names one request a backend accepted for later completion
+/// ([`Transfer::Submitted`]): the backend hands it back to
+/// [`crate::VirtioBlock::complete`] when the transfer has finished. Opaque;
+/// a tag from before a device reset is recognized and ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestTag(pub(crate) u32);
+
+impl RequestTag {
+    /// The tag as a number, for a backend to store.
+    pub const fn to_bits(self) -> u32 {
+        self.0
+    }
+
+    /// A tag from [`RequestTag::to_bits`].
+    pub const fn from_bits(bits: u32) -> Self {
+        Self(bits)
+    }
+}
+
+/// What a backend did with a direct transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// Not taken: the model copies through its scratch buffer with
+    /// [`BlockBackend::read`] / [`BlockBackend::write`] instead.
+    Declined,
+    /// Finished: the data has moved.
+    Done,
+    /// Started: the backend calls [`crate::VirtioBlock::complete`] with the
+    /// request's tag when it has finished, and until then leaves the
+    /// segments to the device (the guest sees the request in flight).
+    Submitted,
+    /// Not now: the backend's queue is full. The model leaves the chain in
+    /// the available ring and serves it again after the next completion;
+    /// with nothing of this device in flight that would never come, so then
+    /// the request fails instead.
+    Busy,
+}
+
 /// Walks a request's [`Segment`]s in order, a piece at a time: for a
 /// backend that moves a request in chunks smaller than the request.
 #[derive(Clone, Debug)]
@@ -134,17 +172,20 @@ pub trait BlockBackend {
     /// Reads sectors from `sector` straight into the guest's `segments`, in
     /// order (their lengths add up to a non-zero multiple of 512; the range
     /// is checked as for [`BlockBackend::read`]). A backend that moves data
-    /// by DMA ignores `memory`; one that copies uses it. `Ok(false)`
-    /// declines, and the model then copies through its scratch buffer with
-    /// [`BlockBackend::read`]; the default always declines. After an error
-    /// the segments may hold part of the data.
+    /// by DMA ignores `memory`; one that copies uses it. It may finish the
+    /// transfer now ([`Transfer::Done`]), start it and report back later
+    /// with `tag` ([`Transfer::Submitted`]), be full ([`Transfer::Busy`]) or
+    /// decline ([`Transfer::Declined`], the default: the model then copies
+    /// through its scratch buffer with [`BlockBackend::read`]). After an
+    /// error the segments may hold part of the data.
     fn read_into_guest(
         &mut self,
         _sector: u64,
         _segments: &[Segment],
         _memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        Ok(false)
+        _tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        Ok(Transfer::Declined)
     }
 
     /// Writes the guest's `segments`, in order, at `sector`; the same
@@ -155,8 +196,9 @@ pub trait BlockBackend {
         _sector: u64,
         _segments: &[Segment],
         _memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        Ok(false)
+        _tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        Ok(Transfer::Declined)
     }
 }
 
@@ -188,8 +230,9 @@ impl<B: BlockBackend + ?Sized> BlockBackend for &mut B {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        (**self).read_into_guest(sector, segments, memory)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        (**self).read_into_guest(sector, segments, memory, tag)
     }
 
     fn write_from_guest(
@@ -197,7 +240,8 @@ impl<B: BlockBackend + ?Sized> BlockBackend for &mut B {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        (**self).write_from_guest(sector, segments, memory)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        (**self).write_from_guest(sector, segments, memory, tag)
     }
 }

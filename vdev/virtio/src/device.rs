@@ -2,7 +2,7 @@
 //! §4.2.3): registers, feature negotiation, device status, queue 0 and its
 //! notifications.
 
-use crate::backend::BlockBackend;
+use crate::backend::{BackendError, BlockBackend, RequestTag};
 use crate::config::{BlockConfig, CONFIG_BYTES, config_image};
 use crate::error::{DeviceError, Statistics, increment};
 use crate::memory::GuestMemory;
@@ -23,6 +23,22 @@ pub struct Effects {
     pub needs_reset: bool,
     /// Chains returned through the used ring by this write.
     pub completed: u16,
+}
+
+/// Requests a device keeps in flight at most (submitted to the backend, not
+/// yet completed); further chains wait in the available ring.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// A request the backend took asynchronously.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InFlight {
+    head: u16,
+    /// The status byte (inside guest RAM: checked when the chain was).
+    status_address: u64,
+    /// `used.len` on success.
+    written: u32,
+    /// First sector, for the error report.
+    sector: u64,
 }
 
 /// The registers of queue 0 as the driver wrote them.
@@ -57,6 +73,14 @@ pub struct VirtioBlock {
     config_generation: u32,
     statistics: Statistics,
     last_error: Option<DeviceError>,
+    /// Requests the backend is still working on, by tag slot.
+    in_flight: [Option<InFlight>; MAX_IN_FLIGHT],
+    /// Bumped whenever in-flight requests are forgotten (a reset, the queue
+    /// disabled), so their late completions are recognized and dropped.
+    generation: u32,
+    /// Serving stopped at a chain the backend (or the in-flight table) had
+    /// no room for; the next completion resumes it.
+    stalled: bool,
 }
 
 impl VirtioBlock {
@@ -85,6 +109,9 @@ impl VirtioBlock {
             config_generation: 0,
             statistics: Statistics::new(),
             last_error: None,
+            in_flight: [None; MAX_IN_FLIGHT],
+            generation: 0,
+            stalled: false,
         }
     }
 
@@ -296,6 +323,95 @@ impl VirtioBlock {
         &self.config
     }
 
+    /// Requests the backend took asynchronously and has not completed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.iter().filter(|entry| entry.is_some()).count()
+    }
+
+    /// The backend finished the request it took under `tag`
+    /// ([`crate::Transfer::Submitted`]): the device writes its status
+    /// (`OK`, or `IOERR` for an error), returns the chain through the used
+    /// ring, raises the used-buffer interrupt unless the driver suppressed
+    /// it, and then serves chains that had to wait for room, with `memory`,
+    /// `backend` and `scratch` as for [`VirtioBlock::write`]. A tag from
+    /// before a reset, or one completed already, changes nothing.
+    pub fn complete<M, B>(
+        &mut self,
+        tag: RequestTag,
+        result: Result<(), BackendError>,
+        memory: &mut M,
+        backend: &mut B,
+        scratch: &mut [u8],
+    ) -> Effects
+    where
+        M: GuestMemory,
+        B: BlockBackend + ?Sized,
+    {
+        let line = self.interrupt_line();
+        let mut effects = Effects::default();
+        let slot = (tag.0 & SLOT_MASK) as usize;
+        let current = tag.0 >> SLOT_BITS == self.generation;
+        let entry = self.in_flight.get_mut(slot).filter(|_| current).and_then(Option::take);
+        let (Some(entry), Some(layout)) = (entry, self.ready) else {
+            increment(&mut self.statistics.stale_completions);
+            return effects;
+        };
+        let (status_byte, written) = match result {
+            Ok(()) => (crate::request::request_status::OK, entry.written),
+            Err(error) => {
+                self.record(DeviceError::Backend { error, sector: entry.sector });
+                (crate::request::request_status::IO_ERROR, 1)
+            }
+        };
+        let published = memory
+            .write(entry.status_address, &[status_byte])
+            .map_err(|_| DeviceError::StatusUnwritable { address: entry.status_address })
+            .and_then(|()| {
+                layout
+                    .write_used_element(memory, self.used_index, entry.head, written)
+                    .map_err(|_| DeviceError::RingInaccessible { part: RingPart::Used })
+            });
+        let broken = match published {
+            Ok(()) => {
+                self.used_index = self.used_index.wrapping_add(1);
+                increment(&mut self.statistics.completed);
+                if result.is_err() {
+                    increment(&mut self.statistics.failed);
+                }
+                self.publish_used(&layout, memory, 1).err()
+            }
+            Err(error) => Some(error),
+        };
+        if let Some(error) = broken {
+            self.enter_needs_reset(error, &mut effects);
+        } else if self.stalled {
+            self.stalled = false;
+            self.notify(0, memory, backend, scratch, &mut effects);
+            effects.completed = effects.completed.saturating_add(1);
+        } else {
+            effects.completed = 1;
+        }
+        effects.interrupt_changed = line != self.interrupt_line();
+        effects
+    }
+
+    /// Drops every in-flight request: their completions will not match.
+    fn forget_in_flight(&mut self) {
+        self.in_flight = [None; MAX_IN_FLIGHT];
+        self.generation = self.generation.wrapping_add(1) & GENERATION_MASK;
+        self.stalled = false;
+    }
+
+    /// The device cannot go on: `DEVICE_NEEDS_RESET` and the configuration
+    /// change interrupt (§2.1.2).
+    fn enter_needs_reset(&mut self, error: DeviceError, effects: &mut Effects) {
+        self.record(error);
+        self.status |= status::DEVICE_NEEDS_RESET;
+        self.interrupt_status |= interrupt::CONFIG_CHANGE;
+        increment(&mut self.statistics.needs_reset);
+        effects.needs_reset = true;
+    }
+
     /// The backend's capacity or read-only state changed: bump
     /// `ConfigGeneration` and, once the driver is running, send a
     /// configuration change notification (§4.2.3.3).
@@ -323,10 +439,13 @@ impl VirtioBlock {
         let mut statistics = core::mem::take(&mut self.statistics);
         increment(&mut statistics.resets);
         let (last_error, config_generation) = (self.last_error, self.config_generation);
+        // In-flight requests are forgotten; their completions are dropped.
+        let generation = self.generation.wrapping_add(1) & GENERATION_MASK;
         *self = Self {
             statistics,
             last_error,
             config_generation,
+            generation,
             ..Self::new(self.config)
         };
     }
@@ -399,6 +518,7 @@ impl VirtioBlock {
         }
         if value == 0 {
             self.ready = None;
+            self.forget_in_flight();
             return;
         }
         if self.ready.is_some() {
@@ -470,11 +590,7 @@ impl VirtioBlock {
         let (completed, broken) = self.serve_queue(&layout, memory, backend, scratch);
         effects.completed = completed;
         if let Some(error) = broken {
-            self.record(error);
-            self.status |= status::DEVICE_NEEDS_RESET;
-            self.interrupt_status |= interrupt::CONFIG_CHANGE;
-            increment(&mut self.statistics.needs_reset);
-            effects.needs_reset = true;
+            self.enter_needs_reset(error, effects);
         }
     }
 
@@ -515,18 +631,28 @@ impl VirtioBlock {
         let mut completed = 0u16;
         let mut broken = None;
         for _ in 0..pending {
+            // Room to take the request asynchronously; without it, wait for
+            // a completion.
+            let Some(slot) = self.in_flight.iter().position(Option::is_none) else {
+                self.stalled = true;
+                break;
+            };
             let Ok(head) = layout.read_available_entry(&*memory, self.last_available) else {
                 broken = Some(DeviceError::RingInaccessible {
                     part: RingPart::Available,
                 });
                 break;
             };
+            let others_in_flight = self.in_flight.iter().any(Option::is_some);
             let mut context = Context {
                 memory: &mut *memory,
                 backend: &mut *backend,
                 scratch: &mut *scratch,
                 config: &self.config,
                 statistics: &mut self.statistics,
+                tag: RequestTag((self.generation << SLOT_BITS) | slot as u32),
+                others_in_flight,
+                sector: 0,
             };
             let written = match serve(&mut context, layout, head) {
                 Outcome::Completed { written, error } => {
@@ -534,6 +660,26 @@ impl VirtioBlock {
                         self.record(error);
                     }
                     written
+                }
+                Outcome::Submitted {
+                    status_address,
+                    written,
+                } => {
+                    let sector = context.sector;
+                    if let Some(entry) = self.in_flight.get_mut(slot) {
+                        *entry = Some(InFlight {
+                            head,
+                            status_address,
+                            written,
+                            sector,
+                        });
+                    }
+                    self.last_available = self.last_available.wrapping_add(1);
+                    continue;
+                }
+                Outcome::Busy => {
+                    self.stalled = true;
+                    break;
                 }
                 Outcome::Broken(error) => {
                     broken = Some(error);
@@ -555,28 +701,49 @@ impl VirtioBlock {
             increment(&mut self.statistics.completed);
         }
 
-        if completed > 0 {
-            // Used elements, data and status bytes before the index.
-            memory.fence();
-            if layout.write_used_index(memory, self.used_index).is_err() {
-                return (
-                    completed,
-                    Some(DeviceError::RingInaccessible {
-                        part: RingPart::Used,
-                    }),
-                );
-            }
-            // §2.7.10: the flags are read after the index is published, so
-            // a driver re-enabling interrupts concurrently is not missed.
-            memory.fence();
-            let flags = layout.read_available_flags(&*memory).unwrap_or(0);
-            if flags & AVAILABLE_NO_INTERRUPT == 0 {
-                self.interrupt_status |= interrupt::USED_BUFFER;
-            }
+        if completed > 0
+            && let Err(error) = self.publish_used(layout, memory, completed)
+        {
+            return (completed, Some(error));
         }
         (completed, broken)
     }
+
+    /// Publishes `used.idx` after `count` (> 0) new used elements and
+    /// raises the used-buffer interrupt unless the driver suppressed it.
+    fn publish_used<M: GuestMemory>(
+        &mut self,
+        layout: &QueueLayout,
+        memory: &mut M,
+        count: u16,
+    ) -> Result<(), DeviceError> {
+        if count == 0 {
+            return Ok(());
+        }
+        // Used elements, data and status bytes before the index.
+        memory.fence();
+        layout
+            .write_used_index(memory, self.used_index)
+            .map_err(|_| DeviceError::RingInaccessible {
+                part: RingPart::Used,
+            })?;
+        // §2.7.10: the flags are read after the index is published, so a
+        // driver re-enabling interrupts concurrently is not missed.
+        memory.fence();
+        let flags = layout.read_available_flags(&*memory).unwrap_or(0);
+        if flags & AVAILABLE_NO_INTERRUPT == 0 {
+            self.interrupt_status |= interrupt::USED_BUFFER;
+        }
+        Ok(())
+    }
 }
+
+/// Bits of a [`RequestTag`] naming the in-flight slot (the rest: the
+/// generation).
+const SLOT_BITS: u32 = 8;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+const GENERATION_MASK: u32 = u32::MAX >> SLOT_BITS;
+const _: () = assert!(MAX_IN_FLIGHT <= 1 << SLOT_BITS);
 
 fn set_low(register: &mut u64, value: u32) {
     *register = (*register & !0xffff_ffff) | u64::from(value);

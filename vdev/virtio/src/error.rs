@@ -166,6 +166,13 @@ pub enum DeviceError {
         /// Its length.
         length: usize,
     },
+    /// The backend was full while nothing of this device was in flight, so
+    /// no completion would ever free it: the request failed instead of
+    /// waiting for ever. A backend error, not a guest one.
+    BackendBusy {
+        /// The chain's head.
+        head: u16,
+    },
 }
 
 impl fmt::Display for DeviceError {
@@ -260,6 +267,12 @@ impl fmt::Display for DeviceError {
                 write!(
                     formatter,
                     "scratch buffer of {length} bytes, need at least 512"
+                )
+            }
+            Self::BackendBusy { head } => {
+                write!(
+                    formatter,
+                    "request {head} failed: the backend is full and nothing is in flight"
                 )
             }
         }
@@ -366,6 +379,8 @@ error_kinds! {
     DataInaccessible,
     /// [`DeviceError::ScratchTooSmall`].
     ScratchTooSmall,
+    /// [`DeviceError::BackendBusy`].
+    BackendBusy,
 }
 
 impl DeviceError {
@@ -413,6 +428,7 @@ impl DeviceError {
             Self::Backend { .. } => ErrorKind::Backend,
             Self::DataInaccessible { .. } => ErrorKind::DataInaccessible,
             Self::ScratchTooSmall { .. } => ErrorKind::ScratchTooSmall,
+            Self::BackendBusy { .. } => ErrorKind::BackendBusy,
         }
     }
 }
@@ -442,6 +458,9 @@ pub struct Statistics {
     pub needs_reset: u64,
     /// Device resets by the driver.
     pub resets: u64,
+    /// Completions the device dropped: for a request forgotten by a reset
+    /// (or the queue disabled), or already completed.
+    pub stale_completions: u64,
     errors: [u64; ErrorKind::COUNT],
 }
 
@@ -466,6 +485,7 @@ impl Statistics {
             failed: 0,
             needs_reset: 0,
             resets: 0,
+            stale_completions: 0,
             errors: [0; ErrorKind::COUNT],
         }
     }

@@ -6,10 +6,14 @@
 //! window and calls [`VirtioBlock::read`] and [`VirtioBlock::write`]. The
 //! device touches guest RAM only through the [`GuestMemory`] trait (copies,
 //! never references) and the disk only through [`BlockBackend`]; a write to
-//! `QueueNotify` serves the request queue synchronously, moving data through
-//! a bounce buffer the caller lends for the call. After each write the
-//! hypervisor applies the returned [`Effects`] and drives the device's
-//! interrupt from [`VirtioBlock::interrupt_line`].
+//! `QueueNotify` serves the request queue: each request either completes
+//! before the write returns (moved through a bounce buffer the caller lends
+//! for the call, or by the backend straight between disk and guest
+//! buffers), or the backend starts it ([`Transfer::Submitted`]) and later
+//! reports it finished with [`VirtioBlock::complete`], which returns the
+//! chain to the driver. After each call the hypervisor applies the returned
+//! [`Effects`] and drives the device's interrupt from
+//! [`VirtioBlock::interrupt_line`].
 //!
 //! What is offered: one request queue of at most 256 entries, features
 //! `VIRTIO_F_VERSION_1`, `VIRTIO_BLK_F_SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`
@@ -61,6 +65,20 @@
 //!   (§2.1.2), publishes the chains it completed before, and ignores
 //!   notifications until the driver resets it.
 //!
+//! # Requests in flight
+//!
+//! At most [`MAX_IN_FLIGHT`] requests are in flight; further chains, and
+//! chains a full backend answered with [`Transfer::Busy`], stay in the
+//! available ring until a completion makes room (a busy backend with
+//! nothing of this device in flight fails the request instead: no
+//! completion would come). Completions may arrive in any order and are
+//! published in that order (§2.7.8). A reset, or the driver disabling the
+//! queue, forgets every request in flight: a completion that arrives later
+//! carries a tag of an older generation and changes nothing
+//! ([`Statistics::stale_completions`]). The hypervisor must still make sure
+//! the backend no longer touches the old buffers before the driver reuses
+//! them (Janus waits for its physical requests to leave the queue).
+//!
 //! # Integration
 //!
 //! - [`VirtioBlock::new`] is a `const fn`: the device can live in a static.
@@ -92,9 +110,9 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{BackendError, BlockBackend, Segment, SegmentCursor};
+pub use backend::{BackendError, BlockBackend, RequestTag, Segment, SegmentCursor, Transfer};
 pub use config::{BlockConfig, MAX_REQUEST_BYTES, MIN_SEGMENT_BYTES, SECTOR_BYTES, SERIAL_BYTES};
-pub use device::{Effects, VirtioBlock};
+pub use device::{Effects, MAX_IN_FLIGHT, VirtioBlock};
 pub use error::{DeviceError, ErrorKind, Statistics};
 pub use memory::{GuestMemory, MemoryError};
 pub use queue::{

@@ -9,7 +9,7 @@
 //! descriptors, every data segment a multiple of 512 bytes; only the total
 //! data length must be a multiple of 512 here.
 
-use crate::backend::{BlockBackend, Segment};
+use crate::backend::{BlockBackend, RequestTag, Segment, Transfer};
 use crate::config::{BlockConfig, SECTOR_BYTES, SERIAL_BYTES};
 use crate::error::{DeviceError, Statistics, increment};
 use crate::memory::GuestMemory;
@@ -49,8 +49,25 @@ pub(crate) enum Outcome {
         written: u32,
         error: Option<DeviceError>,
     },
+    /// The backend started the transfer and completes it later under the
+    /// request's tag: then the device writes `OK` (or `IOERR`) at
+    /// `status_address` and returns the chain with `used.len = written`
+    /// (or 1 after a failure).
+    Submitted { status_address: u64, written: u32 },
+    /// The backend is full: leave the chain in the available ring.
+    Busy,
     /// There is no status byte to trust: the device must stop.
     Broken(DeviceError),
+}
+
+/// How a checked request went.
+enum Executed {
+    /// Finished; the status is `OK`.
+    Done,
+    /// Started by the backend, to be completed later.
+    Submitted,
+    /// The backend is full.
+    Busy,
 }
 
 /// What a request needs from the device and the caller.
@@ -60,6 +77,13 @@ pub(crate) struct Context<'a, M: ?Sized, B: ?Sized> {
     pub(crate) scratch: &'a mut [u8],
     pub(crate) config: &'a BlockConfig,
     pub(crate) statistics: &'a mut Statistics,
+    /// The tag the request gets if the backend takes it asynchronously.
+    pub(crate) tag: RequestTag,
+    /// Whether the device has other requests in flight (so a busy backend
+    /// will complete one and the chain can wait).
+    pub(crate) others_in_flight: bool,
+    /// Set to a data request's first sector (for a later error report).
+    pub(crate) sector: u64,
 }
 
 /// Serves the chain at `head`.
@@ -97,7 +121,19 @@ where
     let (status, error) = match chain.check(&*context.memory) {
         Err(error) => (request_status::IO_ERROR, Some(DeviceError::Chain(error))),
         Ok(()) => match execute(context, &chain, &mut written) {
-            Ok(()) => (request_status::OK, None),
+            Ok(Executed::Done) => (request_status::OK, None),
+            Ok(Executed::Submitted) => {
+                let written = u32::try_from(written.saturating_add(1)).unwrap_or(u32::MAX);
+                return Outcome::Submitted {
+                    status_address,
+                    written,
+                };
+            }
+            Ok(Executed::Busy) if context.others_in_flight => return Outcome::Busy,
+            Ok(Executed::Busy) => (
+                request_status::IO_ERROR,
+                Some(DeviceError::BackendBusy { head }),
+            ),
             Err(error @ DeviceError::Unsupported { .. }) => {
                 (request_status::UNSUPPORTED, Some(error))
             }
@@ -124,12 +160,13 @@ fn total(descriptors: &[Descriptor]) -> u64 {
 }
 
 /// Executes a checked chain; `written` counts data bytes stored into guest
-/// buffers (the status byte not included).
+/// buffers (the status byte not included), or to be stored by a submitted
+/// transfer.
 fn execute<M, B>(
     context: &mut Context<'_, M, B>,
     chain: &Chain,
     written: &mut u64,
-) -> Result<(), DeviceError>
+) -> Result<Executed, DeviceError>
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
@@ -146,6 +183,7 @@ where
     let [t0, t1, t2, t3, _, _, _, _, s0, s1, s2, s3, s4, s5, s6, s7] = header;
     let request = u32::from_le_bytes([t0, t1, t2, t3]);
     let sector = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]);
+    context.sector = sector;
     let mut sink = Stream::new(chain.writable(), data_in);
 
     match request {
@@ -157,18 +195,20 @@ where
             check_range(context, sector, data_in)?;
             let mut segments = Segments::new();
             if collect_segments(&mut segments, chain.writable(), 0, data_in) {
-                let direct = context
+                let transfer = context
                     .backend
-                    .read_into_guest(sector, &segments, context.memory)
+                    .read_into_guest(sector, &segments, context.memory, context.tag)
                     .map_err(|error| DeviceError::Backend { error, sector })?;
-                if direct {
-                    *written = data_in;
-                    context.statistics.bytes_read =
-                        context.statistics.bytes_read.saturating_add(data_in);
-                    return Ok(());
+                if let Some(executed) = direct(transfer) {
+                    if !matches!(executed, Executed::Busy) {
+                        *written = data_in;
+                        context.statistics.bytes_read =
+                            context.statistics.bytes_read.saturating_add(data_in);
+                    }
+                    return Ok(executed);
                 }
             }
-            read_sectors(context, sector, data_in, &mut sink, written)
+            read_sectors(context, sector, data_in, &mut sink, written).map(|()| Executed::Done)
         }
         request_type::OUT => {
             increment(&mut context.statistics.writes);
@@ -181,17 +221,19 @@ where
             }
             let mut segments = Segments::new();
             if source.segments(&mut segments) {
-                let direct = context
+                let transfer = context
                     .backend
-                    .write_from_guest(sector, &segments, context.memory)
+                    .write_from_guest(sector, &segments, context.memory, context.tag)
                     .map_err(|error| DeviceError::Backend { error, sector })?;
-                if direct {
-                    context.statistics.bytes_written =
-                        context.statistics.bytes_written.saturating_add(data_out);
-                    return Ok(());
+                if let Some(executed) = direct(transfer) {
+                    if !matches!(executed, Executed::Busy) {
+                        context.statistics.bytes_written =
+                            context.statistics.bytes_written.saturating_add(data_out);
+                    }
+                    return Ok(executed);
                 }
             }
-            write_sectors(context, sector, data_out, &mut source)
+            write_sectors(context, sector, data_out, &mut source).map(|()| Executed::Done)
         }
         request_type::FLUSH => {
             increment(&mut context.statistics.flushes);
@@ -201,6 +243,7 @@ where
             context
                 .backend
                 .flush()
+                .map(|()| Executed::Done)
                 .map_err(|error| DeviceError::Backend { error, sector: 0 })
         }
         request_type::GET_ID => {
@@ -217,12 +260,23 @@ where
             let part = serial.get(..length).unwrap_or(&serial);
             sink.write(context.memory, part)?;
             *written = part.len() as u64;
-            Ok(())
+            Ok(Executed::Done)
         }
         _ => {
             increment(&mut context.statistics.unsupported);
             Err(DeviceError::Unsupported { request })
         }
+    }
+}
+
+/// What a direct transfer's answer means for the request; `None` when the
+/// backend declined (copy instead).
+fn direct(transfer: Transfer) -> Option<Executed> {
+    match transfer {
+        Transfer::Declined => None,
+        Transfer::Done => Some(Executed::Done),
+        Transfer::Submitted => Some(Executed::Submitted),
+        Transfer::Busy => Some(Executed::Busy),
     }
 }
 

@@ -38,6 +38,7 @@ fn board() -> BoardDescription {
             base: PhysAddr(0x0a00_0000),
             slots: 32,
             stride: 0x200,
+            first_interrupt: 48,
         }),
         guest_disk: GuestPhysAddr(0x0a00_0000),
         guest_disk_interrupt: 48,

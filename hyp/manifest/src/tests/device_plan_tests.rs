@@ -115,7 +115,7 @@ fn device_mmio_overlap() {
     );
     // Within one personality.
     let plan = valid_plan_with_devices()
-        .with(|plan| plan.personalities[0].devices.push(device_plan("clock", 0x0901_0000, 0x1000, &[50])).unwrap());
+        .with(|plan| plan.personalities[0].devices.push(device_plan("clock", 0x0901_0000, 0x1000, &[100])).unwrap());
     assert!(matches!(rejected(&plan, "\"personal\" device \"clock\""), PlanError::DeviceMmioOverlap { .. }));
 }
 

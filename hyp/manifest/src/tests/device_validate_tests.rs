@@ -299,6 +299,8 @@ fn device_interrupt_reserved() {
         (board(), 48, ReservedInterrupt::GuestDisk, "interrupt 48 belongs to the emulated guest disk"),
         (with_button.clone(), 39, ReservedInterrupt::HotkeyButton, "belongs to the hotkey button"),
         (with_button, 35, ReservedInterrupt::GuestUart, "belongs to the emulated guest UART"),
+        // QEMU virt's virtio-mmio transports raise SPIs 48..80: the last.
+        (board(), 79, ReservedInterrupt::Storage, "interrupt 79 belongs to Janus' physical disk transports"),
     ];
     for (board, interrupt, expected, needle) in cases {
         let manifest = with_rtc(|rtc| rtc.interrupts = vec![interrupt]);

@@ -329,12 +329,12 @@ fn plan_invalid_tag() {
 
 #[test]
 fn plan_invalid_storage_and_device_key_tags() {
-    // Without personalities and key the plan ends: storage (1 + 20),
+    // Without personalities and key the plan ends: storage (1 + 24),
     // guest_disk (8), guest_disk_interrupt (4), console, key tag, count.
     let mut plan = valid_plan();
     plan.personalities.clear();
     let bytes = encode_plan(&plan);
-    let storage_tag = bytes.len() - 3 - 12 - 21;
+    let storage_tag = bytes.len() - 3 - 12 - 25;
     assert_eq!(bytes[storage_tag], 1);
     let key_tag = bytes.len() - 2;
     assert_eq!(bytes[key_tag], 0);

@@ -38,10 +38,19 @@ fn board_invalid() {
             base: PhysAddr(base),
             slots,
             stride,
+            first_interrupt: 48,
+        })
+    }
+    fn storage_interrupt(first_interrupt: u32) -> Option<StorageDescription> {
+        Some(StorageDescription::VirtioMmio {
+            base: PhysAddr(0x0a00_0000),
+            slots: 32,
+            stride: 0x200,
+            first_interrupt,
         })
     }
     type Edit = fn(&mut BootPlan);
-    let cases: [(Edit, &str); 8] = [
+    let cases: [(Edit, &str); 11] = [
         (|p| p.board.guest_disk_interrupt = 31, "guest disk's interrupt"),
         (|p| p.board.guest_disk_interrupt = 1020, "guest disk's interrupt"),
         (|p| p.board.guest_disk_interrupt = 33, "share an interrupt"),
@@ -50,6 +59,9 @@ fn board_invalid() {
         (|p| p.board.guest_disk = Guest(0x4000_0000 - 0x100), "board RAM"),
         (|p| p.board.storage = storage(0x0a00_0000, 0, 0x200), "storage"),
         (|p| p.board.storage = storage(0x0a00_0000, 32, 0x100), "storage"),
+        (|p| p.board.storage = storage_interrupt(31), "SPIs"),
+        (|p| p.board.storage = storage_interrupt(1000), "SPIs"),
+        (|p| p.board.storage = storage_interrupt(u32::MAX - 4), "SPIs"),
     ];
     for (edit, needle) in cases {
         let error = rejected(&valid_plan().with(edit), needle);

@@ -51,8 +51,8 @@ fn device() -> impl Strategy<Value = DevicePlan> {
 }
 
 fn storage() -> impl Strategy<Value = StorageDescription> {
-    (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(base, slots, stride)| {
-        StorageDescription::VirtioMmio { base: PhysAddr(base), slots, stride }
+    (any::<u64>(), any::<u32>(), any::<u64>(), any::<u32>()).prop_map(|(base, slots, stride, first_interrupt)| {
+        StorageDescription::VirtioMmio { base: PhysAddr(base), slots, stride, first_interrupt }
     })
 }
 
@@ -126,7 +126,7 @@ fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
         .prop_map(|(slots, disks, device_counts)| {
             let mut devices = Vec::new();
             let mut next_page = 0u64;
-            let mut next_interrupt = 64u32;
+            let mut next_interrupt = 96u32;
             for (personality, &(count, pages, interrupts)) in device_counts.iter().enumerate() {
                 for index in 0..count {
                     devices.push(DeviceConfig {

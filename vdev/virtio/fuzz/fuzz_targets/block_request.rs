@@ -226,6 +226,10 @@ fuzz_target!(|data: &[u8]| {
     let read_only = input.byte().is_multiple_of(4);
     // Half the runs with a backend that moves data by "DMA", as Janus' does.
     let direct = input.byte().is_multiple_of(2);
+    // And of those, half that finish transfers later (as Janus' does with
+    // the disk's interrupt), with room for a few.
+    let asynchronous = direct && input.byte().is_multiple_of(2);
+    let capacity = usize::from(input.byte() % 8);
     let scratch = match input.byte() % 4 {
         0 => usize::from(input.u16()) % 2048,
         _ => 4096,
@@ -246,6 +250,9 @@ fuzz_target!(|data: &[u8]| {
             read_only,
             fail: false,
             direct,
+            asynchronous,
+            capacity,
+            pending: Vec::new(),
         },
         scratch: vec![0; scratch],
         available: BASE,
@@ -253,7 +260,7 @@ fuzz_target!(|data: &[u8]| {
     };
 
     while !input.is_empty() {
-        match input.byte() % 14 {
+        match input.byte() % 15 {
             0 => {
                 let (offset, width) = (input.u16() as u64 % 0x240, input.byte() % 9);
                 let value = input.u64();
@@ -361,6 +368,21 @@ fuzz_target!(|data: &[u8]| {
                 }
             },
             12 | 13 => world.submit(&mut input),
+            14 => {
+                // The disk finishes a transfer, in any order.
+                let position = usize::from(input.byte());
+                if let Some((tag, result)) = world.disk.finish(position, &mut world.memory) {
+                    let line = world.device.interrupt_line();
+                    let effects = world.device.complete(
+                        tag,
+                        result,
+                        &mut world.memory,
+                        &mut world.disk,
+                        &mut world.scratch,
+                    );
+                    assert_eq!(effects.interrupt_changed, line != world.device.interrupt_line());
+                }
+            }
             _ => {
                 let _ = world
                     .device
@@ -371,6 +393,9 @@ fuzz_target!(|data: &[u8]| {
                 // Every failed request was also a completed one.
                 let statistics = world.device.statistics();
                 assert!(statistics.failed <= statistics.completed);
+                // The device never waits on more than the disk holds.
+                assert!(world.device.in_flight() <= world.disk.pending.len());
+                assert!(world.device.in_flight() <= janus_virtio::MAX_IN_FLIGHT);
             }
         }
     }

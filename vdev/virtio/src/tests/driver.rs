@@ -371,6 +371,30 @@ impl Driver {
         (self.status_of(request), used[0].1)
     }
 
+    /// The disk finishes its pending transfer at `position` and the device
+    /// completes it; `None` if nothing is pending there.
+    pub fn finish(&mut self, position: usize) -> Option<Effects> {
+        let (tag, result) = self.disk.finish(position, &mut self.memory)?;
+        Some(self.device.complete(
+            tag,
+            result,
+            &mut self.memory,
+            &mut self.disk,
+            &mut self.scratch,
+        ))
+    }
+
+    /// Resets the device (Status 0) and sets it up again from scratch, as
+    /// Linux does after an error.
+    pub fn reset_and_initialize(&mut self) {
+        self.write(offset::STATUS, 0);
+        self.next_descriptor = 0;
+        self.available_index = 0;
+        self.used_seen = 0;
+        self.reset_heap();
+        self.initialize(self.size);
+    }
+
     pub fn needs_reset(&mut self) -> bool {
         self.read(offset::STATUS) & status::DEVICE_NEEDS_RESET != 0
     }

@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use crate::{BackendError, BlockBackend, GuestMemory, MemoryError, Segment};
+use crate::{BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, Segment, Transfer};
 
 const PAGE: u64 = 4096;
 
@@ -172,7 +172,22 @@ pub struct FakeDisk {
     /// Serve reads and writes straight from and to guest memory (as a DMA
     /// backend does) instead of declining them.
     pub direct: bool,
+    /// Take direct transfers asynchronously: they wait in `pending` until
+    /// [`FakeDisk::finish`] moves their data (as a DMA disk completes later).
+    pub asynchronous: bool,
+    /// With `asynchronous`: at most this many pending, then `Busy`.
+    pub capacity: usize,
+    pub pending: std::collections::VecDeque<Pending>,
     pub calls: Vec<DiskCall>,
+}
+
+/// A direct transfer the fake took asynchronously.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub tag: RequestTag,
+    pub write: bool,
+    pub sector: u64,
+    pub segments: Vec<Segment>,
 }
 
 impl FakeDisk {
@@ -228,6 +243,79 @@ impl FakeDisk {
         if exact { Ok(range) } else { Err(BackendError::Io) }
     }
 
+    /// Both directions of a direct transfer: declined unless `direct`,
+    /// pending if `asynchronous` (busy at `capacity`), done otherwise.
+    fn direct_transfer(
+        &mut self,
+        write: bool,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        if !self.direct {
+            return Ok(Transfer::Declined);
+        }
+        if self.asynchronous && self.pending.len() >= self.capacity {
+            return Ok(Transfer::Busy);
+        }
+        self.check_segments(sector, segments, memory)?;
+        assert!(!write || !self.read_only, "write reached a read-only backend");
+        let segments = segments.to_vec();
+        self.calls.push(if write {
+            DiskCall::WriteDirect { sector, segments: segments.clone() }
+        } else {
+            DiskCall::ReadDirect { sector, segments: segments.clone() }
+        });
+        if self.asynchronous {
+            assert!(
+                self.pending.iter().all(|pending| pending.tag != tag),
+                "tag {tag:?} handed out twice while in flight"
+            );
+            self.pending.push_back(Pending { tag, write, sector, segments });
+            return Ok(Transfer::Submitted);
+        }
+        self.move_data(write, sector, &segments, memory)?;
+        Ok(Transfer::Done)
+    }
+
+    /// Moves a direct transfer's data (failing as the switches say).
+    fn move_data(
+        &mut self,
+        write: bool,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<(), BackendError> {
+        if (write && self.fail_writes) || (!write && self.fail_reads) {
+            return Err(BackendError::Io);
+        }
+        let mut at = sector as usize * 512;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            let moved = if write {
+                memory.read(segment.address, &mut self.data[at..end])
+            } else {
+                memory.write(segment.address, &self.data[at..end])
+            };
+            moved.map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(())
+    }
+
+    /// Finishes the pending transfer at `position` (0: the oldest): moves
+    /// its data and returns its tag and result for `complete`.
+    pub fn finish(
+        &mut self,
+        position: usize,
+        memory: &mut dyn GuestMemory,
+    ) -> Option<(RequestTag, Result<(), BackendError>)> {
+        let pending = self.pending.remove(position)?;
+        let result = self.move_data(pending.write, pending.sector, &pending.segments, memory);
+        Some((pending.tag, result))
+    }
+
     pub fn sector(&self, sector: u64) -> &[u8] {
         &self.data[sector as usize * 512..(sector as usize + 1) * 512]
     }
@@ -274,27 +362,9 @@ impl BlockBackend for FakeDisk {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        if !self.direct {
-            return Ok(false);
-        }
-        let range = self.check_segments(sector, segments, memory)?;
-        self.calls.push(DiskCall::ReadDirect {
-            sector,
-            segments: segments.to_vec(),
-        });
-        if self.fail_reads {
-            return Err(BackendError::Io);
-        }
-        let mut at = range.start;
-        for segment in segments {
-            let end = at + segment.length as usize;
-            memory
-                .write(segment.address, &self.data[at..end])
-                .map_err(|_| BackendError::Io)?;
-            at = end;
-        }
-        Ok(true)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        self.direct_transfer(false, sector, segments, memory, tag)
     }
 
     fn write_from_guest(
@@ -302,28 +372,9 @@ impl BlockBackend for FakeDisk {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        if !self.direct {
-            return Ok(false);
-        }
-        let range = self.check_segments(sector, segments, memory)?;
-        assert!(!self.read_only, "write reached a read-only backend");
-        self.calls.push(DiskCall::WriteDirect {
-            sector,
-            segments: segments.to_vec(),
-        });
-        if self.fail_writes {
-            return Err(BackendError::Io);
-        }
-        let mut at = range.start;
-        for segment in segments {
-            let end = at + segment.length as usize;
-            memory
-                .read(segment.address, &mut self.data[at..end])
-                .map_err(|_| BackendError::Io)?;
-            at = end;
-        }
-        Ok(true)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        self.direct_transfer(true, sector, segments, memory, tag)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

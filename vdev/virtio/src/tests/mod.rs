@@ -1,6 +1,7 @@
 //! Host tests of the virtio-blk device against fake guest RAM, a fake disk
 //! and a small test driver.
 
+mod asynchronous;
 mod chain;
 mod driver;
 mod fake;

@@ -261,3 +261,102 @@ proptest! {
         prop_assert!(driver.memory.contains(BASE, RAM));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A backend that finishes direct transfers later, in any order, and
+    /// is full now and then: every request completes exactly once, with
+    /// the right status and length; a read returns what the disk held when
+    /// it finished; no more than the table holds is ever in flight.
+    #[test]
+    fn asynchronous_completions_in_any_order(
+        batches in proptest::collection::vec(proptest::collection::vec(operation(), 1..=12), 1..=6),
+        capacity in 1usize..=6,
+        picks in proptest::collection::vec(any::<usize>(), 64),
+    ) {
+        let mut driver = Driver::ready(CAPACITY, 64);
+        driver.disk.direct = true;
+        driver.disk.asynchronous = true;
+        driver.disk.capacity = capacity;
+        let mut picks = picks.into_iter().cycle();
+        for batch in batches {
+            driver.reset_heap();
+            let requests: Vec<_> = batch
+                .iter()
+                .map(|operation| match operation {
+                    Operation::Read { sector, segments } => {
+                        let lengths: Vec<u32> = segments.iter().map(|&count| u32::from(count) * 512).collect();
+                        driver.submit_read(*sector, &lengths)
+                    }
+                    Operation::Write { sector, segments, seed } => {
+                        let data: Vec<Vec<u8>> = segments.iter().map(|&count| vec![*seed; usize::from(count) * 512]).collect();
+                        let slices: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+                        driver.submit_write(*sector, &slices)
+                    }
+                    Operation::Flush => driver.submit(request_type::FLUSH, 0, &[]),
+                })
+                .collect();
+            let mut used = Vec::new();
+            driver.notify();
+            used.extend(driver.take_used());
+            // Finish pending transfers one at a time, in a random order,
+            // checking a read's data against the disk as it finishes.
+            while !driver.disk.pending.is_empty() {
+                prop_assert!(driver.device.in_flight() <= capacity.min(crate::MAX_IN_FLIGHT));
+                let position = picks.next().unwrap_or(0) % driver.disk.pending.len();
+                let pending = driver.disk.pending[position].clone();
+                driver.finish(position);
+                let fresh = driver.take_used();
+                prop_assert!(!fresh.is_empty());
+                if !pending.write {
+                    let start = pending.sector as usize * 512;
+                    let bytes: usize = pending.segments.iter().map(|segment| segment.length as usize).sum();
+                    let mut read = Vec::new();
+                    for segment in &pending.segments {
+                        read.extend(driver.memory.bytes(segment.address, segment.length as usize));
+                    }
+                    prop_assert_eq!(read, driver.disk.data[start..start + bytes].to_vec());
+                }
+                used.extend(fresh);
+            }
+            prop_assert_eq!(driver.device.in_flight(), 0);
+            // Every chain came back exactly once, with its status.
+            prop_assert_eq!(used.len(), requests.len());
+            for (operation, request) in batch.iter().zip(&requests) {
+                let returned: Vec<_> = used.iter().filter(|(head, _)| *head == u32::from(request.head)).collect();
+                prop_assert_eq!(returned.len(), 1);
+                let length = returned[0].1;
+                let status = driver.status_of(request);
+                match operation {
+                    Operation::Read { sector, segments } => {
+                        let bytes: u64 = segments.iter().map(|&count| u64::from(count) * 512).sum();
+                        if sector * 512 + bytes <= CAPACITY * 512 {
+                            prop_assert_eq!((status, u64::from(length)), (request_status::OK, bytes + 1));
+                        } else {
+                            prop_assert_eq!((status, length), (request_status::IO_ERROR, 1));
+                        }
+                    }
+                    Operation::Write { sector, segments, seed } => {
+                        let bytes: u64 = segments.iter().map(|&count| u64::from(count) * 512).sum();
+                        if sector * 512 + bytes <= CAPACITY * 512 {
+                            prop_assert_eq!((status, length), (request_status::OK, 1));
+                            // Written data is on the disk unless a later
+                            // write of this batch covered it.
+                            let start = *sector as usize * 512;
+                            let overwritten = batch.iter().filter(|other| matches!(other, Operation::Write { .. })).count() > 1;
+                            if !overwritten {
+                                prop_assert!(driver.disk.data[start..start + bytes as usize].iter().all(|byte| byte == seed));
+                            }
+                        } else {
+                            prop_assert_eq!((status, length), (request_status::IO_ERROR, 1));
+                        }
+                    }
+                    Operation::Flush => prop_assert_eq!((status, length), (request_status::OK, 1)),
+                }
+            }
+            prop_assert_eq!(driver.device.statistics().errors(crate::ErrorKind::BackendBusy), 0);
+        }
+        prop_assert!(!driver.needs_reset());
+    }
+}

@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
-use janus_virtio::{BackendError, BlockBackend, GuestMemory, MemoryError, Segment};
+use janus_virtio::{
+    BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, Segment, Transfer,
+};
 
 /// Guest RAM `[base, base + bytes.len())`.
 pub struct VecMemory {
@@ -50,6 +52,19 @@ pub struct VecDisk {
     /// Serve transfers straight from and to guest memory (as Janus' DMA
     /// backend does) instead of declining them.
     pub direct: bool,
+    /// Take direct transfers asynchronously (until `finish`), at most
+    /// `capacity` at a time.
+    pub asynchronous: bool,
+    pub capacity: usize,
+    pub pending: Vec<Pending>,
+}
+
+/// A direct transfer taken asynchronously.
+pub struct Pending {
+    pub tag: RequestTag,
+    pub write: bool,
+    pub sector: u64,
+    pub segments: Vec<Segment>,
 }
 
 impl VecDisk {
@@ -89,6 +104,76 @@ impl VecDisk {
     }
 }
 
+impl VecDisk {
+    fn direct_transfer(
+        &mut self,
+        write: bool,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        if !self.direct {
+            return Ok(Transfer::Declined);
+        }
+        self.segments(sector, segments, memory);
+        assert!(!write || !self.read_only, "write reached a read-only backend");
+        if !self.asynchronous {
+            self.move_data(write, sector, segments, memory)?;
+            return Ok(Transfer::Done);
+        }
+        if self.pending.len() >= self.capacity {
+            return Ok(Transfer::Busy);
+        }
+        self.pending.push(Pending {
+            tag,
+            write,
+            sector,
+            segments: segments.to_vec(),
+        });
+        Ok(Transfer::Submitted)
+    }
+
+    fn move_data(
+        &mut self,
+        write: bool,
+        sector: u64,
+        segments: &[Segment],
+        memory: &mut dyn GuestMemory,
+    ) -> Result<(), BackendError> {
+        if self.fail {
+            return Err(BackendError::Io);
+        }
+        let mut at = sector as usize * 512;
+        for segment in segments {
+            let end = at + segment.length as usize;
+            let moved = if write {
+                memory.read(segment.address, &mut self.data[at..end])
+            } else {
+                memory.write(segment.address, &self.data[at..end])
+            };
+            moved.map_err(|_| BackendError::Io)?;
+            at = end;
+        }
+        Ok(())
+    }
+
+    /// Finishes pending transfer `position` (modulo how many there are):
+    /// its tag and result, for `VirtioBlock::complete`.
+    pub fn finish(
+        &mut self,
+        position: usize,
+        memory: &mut dyn GuestMemory,
+    ) -> Option<(RequestTag, Result<(), BackendError>)> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let pending = self.pending.remove(position % self.pending.len());
+        let result = self.move_data(pending.write, pending.sector, &pending.segments, memory);
+        Some((pending.tag, result))
+    }
+}
+
 impl BlockBackend for VecDisk {
     fn sectors(&self) -> u64 {
         self.data.len() as u64 / 512
@@ -122,23 +207,9 @@ impl BlockBackend for VecDisk {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        if !self.direct {
-            return Ok(false);
-        }
-        let range = self.segments(sector, segments, memory);
-        if self.fail {
-            return Err(BackendError::Io);
-        }
-        let mut at = range.start;
-        for segment in segments {
-            let end = at + segment.length as usize;
-            memory
-                .write(segment.address, &self.data[at..end])
-                .map_err(|_| BackendError::Io)?;
-            at = end;
-        }
-        Ok(true)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        self.direct_transfer(false, sector, segments, memory, tag)
     }
 
     fn write_from_guest(
@@ -146,24 +217,9 @@ impl BlockBackend for VecDisk {
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
-    ) -> Result<bool, BackendError> {
-        if !self.direct {
-            return Ok(false);
-        }
-        let range = self.segments(sector, segments, memory);
-        assert!(!self.read_only, "write reached a read-only backend");
-        if self.fail {
-            return Err(BackendError::Io);
-        }
-        let mut at = range.start;
-        for segment in segments {
-            let end = at + segment.length as usize;
-            memory
-                .read(segment.address, &mut self.data[at..end])
-                .map_err(|_| BackendError::Io)?;
-            at = end;
-        }
-        Ok(true)
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        self.direct_transfer(true, sector, segments, memory, tag)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {
