@@ -42,6 +42,13 @@ use crate::disk::{self, SECTOR};
 const SCRATCH_SIZE: usize = 64 * 1024;
 /// The largest physical request a direct (plain) transfer makes per lock.
 const DIRECT_CHUNK: usize = disk::MAX_SEGMENT_BYTES;
+/// The longest buffer offered to the guest (`size_max`): small enough that
+/// `seg_max` stays at the physical request's 254 buffers within the model's
+/// 4 MiB request limit (64 KiB would cut `seg_max` to 64, and Linux would
+/// split a 1 MiB transfer of scattered pages into four requests instead of
+/// two, as it does on QEMU's own virtio-blk).
+const GUEST_SEGMENT_BYTES: u32 = janus_virtio::MAX_REQUEST_BYTES / 256;
+const _: () = assert!(janus_virtio::MAX_REQUEST_BYTES / GUEST_SEGMENT_BYTES >= disk::MAX_SEGMENTS as u32);
 /// The size of the guest's register window.
 pub const WINDOW: u64 = 0x200;
 /// Queue size offered to the guest.
@@ -180,7 +187,7 @@ fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher
         serial: serial(name),
         queue_size_max: QUEUE_SIZE,
         segment_max: disk::MAX_SEGMENTS as u32,
-        size_max: SCRATCH_SIZE as u32,
+        size_max: GUEST_SEGMENT_BYTES,
     };
     let (scatter_gather, max_segments) =
         disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
@@ -217,6 +224,11 @@ impl GuestMemory for GuestRam {
 
     fn fence(&self) {
         crate::arch::memory_barrier();
+    }
+
+    /// Exact, and no copies: the personality's RAM is one range.
+    fn contains(&self, address: u64, length: u64) -> bool {
+        self.0.contains_span(address, length)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::{DeviceError, Statistics, increment};
 use crate::memory::GuestMemory;
 use crate::queue::{AVAILABLE_NO_INTERRUPT, QueueLayout, RingPart};
 use crate::registers::{self, feature, interrupt, offset, status};
-use crate::request::{Context, Outcome, serve};
+use crate::request::{Context, Outcome, Workspace, serve};
 
 /// What the hypervisor must do after a register write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub struct VirtioBlock {
     /// Serving stopped at a chain the backend (or the in-flight table) had
     /// no room for; the next completion resumes it.
     stalled: bool,
+    /// Reused for every request.
+    workspace: Workspace,
 }
 
 impl VirtioBlock {
@@ -112,6 +114,7 @@ impl VirtioBlock {
             in_flight: [None; MAX_IN_FLIGHT],
             generation: 0,
             stalled: false,
+            workspace: Workspace::new(),
         }
     }
 
@@ -654,7 +657,7 @@ impl VirtioBlock {
                 others_in_flight,
                 sector: 0,
             };
-            let written = match serve(&mut context, layout, head) {
+            let written = match serve(&mut context, layout, head, &mut self.workspace) {
                 Outcome::Completed { written, error } => {
                     if let Some(error) = error {
                         self.record(error);

@@ -86,18 +86,38 @@ pub(crate) struct Context<'a, M: ?Sized, B: ?Sized> {
     pub(crate) sector: u64,
 }
 
+/// Where a request is taken apart: the chain's descriptors and the data's
+/// segments, kept by the device and reused (4 KiB each: building them
+/// afresh on the stack for every request costs more than the request's own
+/// checks, as zeroing).
+#[derive(Clone, Debug)]
+pub(crate) struct Workspace {
+    chain: Chain,
+    segments: Segments,
+}
+
+impl Workspace {
+    pub(crate) const fn new() -> Self {
+        Self {
+            chain: Chain::empty(),
+            segments: Segments::new(),
+        }
+    }
+}
+
 /// Serves the chain at `head`.
 pub(crate) fn serve<M, B>(
     context: &mut Context<'_, M, B>,
     queue: &QueueLayout,
     head: u16,
+    workspace: &mut Workspace,
 ) -> Outcome
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
-    let mut chain = Chain::empty();
-    if let Err(error) = walk_chain_into(&*context.memory, queue, head, &mut chain) {
+    let Workspace { chain, segments } = workspace;
+    if let Err(error) = walk_chain_into(&*context.memory, queue, head, chain) {
         return Outcome::Broken(DeviceError::Chain(error));
     }
     // The status byte: the last byte of the last descriptor, which must be a
@@ -120,7 +140,7 @@ where
     let mut written = 0u64;
     let (status, error) = match chain.check(&*context.memory) {
         Err(error) => (request_status::IO_ERROR, Some(DeviceError::Chain(error))),
-        Ok(()) => match execute(context, &chain, &mut written) {
+        Ok(()) => match execute(context, chain, segments, &mut written) {
             Ok(Executed::Done) => (request_status::OK, None),
             Ok(Executed::Submitted) => {
                 let written = u32::try_from(written.saturating_add(1)).unwrap_or(u32::MAX);
@@ -165,6 +185,7 @@ fn total(descriptors: &[Descriptor]) -> u64 {
 fn execute<M, B>(
     context: &mut Context<'_, M, B>,
     chain: &Chain,
+    segments: &mut Segments,
     written: &mut u64,
 ) -> Result<Executed, DeviceError>
 where
@@ -193,11 +214,10 @@ where
                 return Err(DeviceError::ReadIntoReadOnlyBuffer { length: data_out });
             }
             check_range(context, sector, data_in)?;
-            let mut segments = Segments::new();
-            if collect_segments(&mut segments, chain.writable(), 0, data_in) {
+            if collect_segments(segments, chain.writable(), 0, data_in) {
                 let transfer = context
                     .backend
-                    .read_into_guest(sector, &segments, context.memory, context.tag)
+                    .read_into_guest(sector, segments, context.memory, context.tag)
                     .map_err(|error| DeviceError::Backend { error, sector })?;
                 if let Some(executed) = direct(transfer) {
                     if !matches!(executed, Executed::Busy) {
@@ -219,11 +239,10 @@ where
             if context.backend.read_only() {
                 return Err(DeviceError::WriteToReadOnly { sector });
             }
-            let mut segments = Segments::new();
-            if source.segments(&mut segments) {
+            if source.segments(segments) {
                 let transfer = context
                     .backend
-                    .write_from_guest(sector, &segments, context.memory, context.tag)
+                    .write_from_guest(sector, segments, context.memory, context.tag)
                     .map_err(|error| DeviceError::Backend { error, sector })?;
                 if let Some(executed) = direct(transfer) {
                     if !matches!(executed, Executed::Busy) {
