@@ -1,14 +1,16 @@
-//! The physical disk and entropy source on virtio-mmio boards, driven with
-//! the `virtio-drivers` crate (polling, no interrupts): Janus probes the
-//! board's virtio-mmio windows once at boot, keeps the block device behind
-//! a fair (ticket) lock so neither personality can starve the other's I/O,
-//! and reads random bytes from a virtio-rng device for key generation.
+//! The physical disk and entropy source on virtio-mmio boards: Janus probes
+//! the board's virtio-mmio windows once at boot with the `virtio-drivers`
+//! crate's transport, drives the block device's request queue itself
+//! ([`crate::virtqueue`]) behind a fair (ticket) lock, with a share of the
+//! queue per personality so neither can starve the other's I/O, and reads
+//! random bytes from a virtio-rng device (`virtio-drivers`' driver) for key
+//! generation. Janus' own requests wait by polling; personalities' requests
+//! finish with the device's interrupt ([`crate::storage::interrupt`]).
 //!
 //! Janus' stage-1 map is the identity, so a buffer's address is its
 //! physical address and DMA needs no translation; QEMU's virtio devices are
 //! cache coherent, so no cache maintenance either.
 
-use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,8 +19,11 @@ use janus_platform::StorageDescription;
 use spin::Mutex;
 use spin::mutex::TicketMutex;
 use janus_virtio::Segment;
+
+use janus_virtio::driver_queue::{AddError, Buffer, ChainSlot, Used};
+
+use crate::virtqueue::{self, SplitQueue};
 use virtio_drivers::device::rng::VirtIORng;
-use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
@@ -146,11 +151,8 @@ pub enum Waiter {
 /// A request on the physical queue, by token (its head descriptor).
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
-    token: u16,
+    chain: ChainSlot,
     slot: u8,
-    /// Device-readable and device-writable buffers, as added.
-    readable: u16,
-    writable: u16,
     waiter: Waiter,
 }
 
@@ -166,7 +168,7 @@ pub struct Finished {
 }
 
 /// Janus' physical disk: a virtio-blk device driven through
-/// `virtio-drivers`' transport and queue. Each request carries every buffer
+/// `virtio-drivers`' transport and Janus' own queue. Each request carries every buffer
 /// it moves, so a guest request scattered over many pages is one physical
 /// request whose data the device moves by DMA. Janus' own requests are
 /// synchronous (the caller holds [`DISK`] until the device answers);
@@ -176,7 +178,7 @@ pub struct Finished {
 /// floods its queue cannot take the other's share.
 pub struct Disk {
     transport: Transport0,
-    queue: VirtQueue<JanusHal, QUEUE_SIZE>,
+    queue: SplitQueue,
     sectors: u64,
     flush: bool,
     /// Requests of up to MAX_SEGMENTS buffers of MAX_SEGMENT_BYTES each fit
@@ -194,13 +196,9 @@ pub struct Disk {
     janus_finished: Option<(u16, bool)>,
     /// Guest requests finished, for their virtual disks.
     finished: heapless::Deque<Finished, QUEUE_SIZE>,
-    /// One byte per descriptor: stand-ins handed back to the queue when a
-    /// request is popped (it only counts them; JanusHal's unshare is a
-    /// no-op).
-    carriers: [u8; QUEUE_SIZE],
 }
 
-const _: () = assert!(SLOTS <= 128);
+const _: () = assert!(SLOTS <= 128 && QUEUE_SIZE == janus_virtio::driver_queue::DRIVER_QUEUE_SIZE);
 
 /// A physical I/O failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,7 +232,11 @@ impl Disk {
             let high = transport.read_config_space::<u32>(4)?;
             Ok((u64::from(low) | (u64::from(high) << 32), transport.read_config_space::<u32>(8)?, transport.read_config_space::<u32>(12)?))
         })?;
-        let queue = VirtQueue::new(&mut transport, QUEUE, false, false)?;
+        let queue = SplitQueue::new::<JanusHal, _>(&mut transport, QUEUE).map_err(|error| match error {
+            virtqueue::SetupError::TooSmall => virtio_drivers::Error::InvalidParam,
+            virtqueue::SetupError::InUse => virtio_drivers::Error::AlreadyUsed,
+            virtqueue::SetupError::NoMemory => virtio_drivers::Error::DmaError,
+        })?;
         transport.finish_init();
         // Janus' scatter-gather requests carry up to MAX_SEGMENTS buffers of
         // up to 1 MiB; a device that says it takes less gets single-buffer
@@ -254,7 +256,6 @@ impl Disk {
             budget: QUEUE_SIZE as u16,
             janus_finished: None,
             finished: heapless::Deque::new(),
-            carriers: [0; QUEUE_SIZE],
         })
     }
 
@@ -438,57 +439,33 @@ impl Disk {
             }
             header.write_volatile(bytes);
             status.write_volatile(0xff);
-            (core::slice::from_raw_parts(header.cast::<u8>(), 16), core::slice::from_raw_parts_mut(status, 1))
+            (header.cast::<u8>().cast_const(), status.cast_const())
         };
-        let mut inputs: BufferList<&[u8]> = BufferList::new();
-        let mut outputs: BufferList<&mut [u8]> = BufferList::new();
-        inputs.push(header).map_err(|_| DiskError::TooManySegments)?;
-        for segment in segments.iter().filter(|segment| segment.length > 0) {
-            let Ok(length) = usize::try_from(segment.length) else { return Err(DiskError::OutOfRange) };
-            let address = segment.address as *mut u8;
-            if into_memory {
-                // SAFETY: the caller guarantees the span is memory the
-                // device may overwrite and nothing else uses meanwhile. The
-                // slice only carries the address and length to the queue;
-                // the CPU never reads or writes through it.
-                let slice = unsafe { core::slice::from_raw_parts_mut(address, length) };
-                outputs.push(slice).map_err(|_| DiskError::TooManySegments)?;
-            } else {
-                // SAFETY: as above; the device only reads it.
-                let slice = unsafe { core::slice::from_raw_parts(address, length) };
-                inputs.push(slice).map_err(|_| DiskError::TooManySegments)?;
-            }
-        }
-        outputs.push(status).map_err(|_| DiskError::TooManySegments)?;
-        let (readable, writable) = (inputs.len(), outputs.len());
+        let header = Buffer { address: header as u64, length: 16, device_writes: false };
+        let status = Buffer { address: status as u64, length: 1, device_writes: true };
         // SAFETY: every buffer stays valid and untouched by Janus until
-        // `collect` pops it (the header and status slot is taken until then,
-        // the segments per the caller's contract).
-        let token = match unsafe { self.queue.add(inputs.as_slice(), outputs.as_mut_slice()) } {
-            Ok(token) => token,
-            Err(virtio_drivers::Error::QueueFull) => return Err(DiskError::Busy),
-            Err(_) => return Err(DiskError::Device),
+        // `collect` takes the chain back (the header and status slot is
+        // taken until then, the segments per the caller's contract).
+        let chain = match unsafe { self.queue.add(header, segments, into_memory, status) } {
+            Ok(chain) => chain,
+            Err(AddError::Full) => return Err(DiskError::Busy),
+            Err(AddError::TooLong) => return Err(DiskError::TooManySegments),
+            Err(AddError::EmptyBuffer) => return Err(DiskError::Unaligned),
         };
         self.free_slots &= !(1u128 << slot);
-        let entry = InFlight {
-            token,
-            slot: slot as u8,
-            readable: readable as u16,
-            writable: writable as u16,
-            waiter,
-        };
-        if let Some(place) = self.in_flight.get_mut(usize::from(token)) {
+        let entry = InFlight { chain, slot: slot as u8, waiter };
+        if let Some(place) = self.in_flight.get_mut(usize::from(chain.head)) {
             *place = Some(entry);
         }
         if let Waiter::Guest { personality, .. } = waiter
             && let Some(taken) = self.descriptors.get_mut(usize::from(personality))
         {
-            *taken = taken.saturating_add((readable + writable) as u16);
+            *taken = taken.saturating_add(chain.count);
         }
         if self.queue.should_notify() {
             self.transport.notify(QUEUE);
         }
-        Ok(token)
+        Ok(chain.head)
     }
 
     /// Acknowledges the device's interrupt (before collecting, so a request
@@ -501,31 +478,22 @@ impl Disk {
     /// `janus_finished`, guests' into `finished`. A device that returns a
     /// request that is not in flight is reset and fails everything.
     pub fn collect(&mut self) {
-        while let Some(token) = self.queue.peek_used() {
-            let Some(entry) = self.in_flight.get_mut(usize::from(token)).and_then(Option::take) else {
+        while let Some(used) = self.queue.next_used() {
+            let entry = match used {
+                Used::Chain { head, .. } => self.in_flight.get_mut(usize::from(head)).and_then(Option::take),
+                Used::Bogus { .. } => None,
+            };
+            let Some(entry) = entry else {
+                // A request that is not in flight: the device cannot be
+                // trusted with any buffer any more.
                 self.fail_device();
                 return;
             };
-            // Stand-ins for the buffers: the queue only counts them.
-            let mut inputs: BufferList<&[u8]> = BufferList::new();
-            let mut outputs: BufferList<&mut [u8]> = BufferList::new();
-            let (input_carriers, output_carriers) = self.carriers.split_at_mut(usize::from(entry.readable).min(QUEUE_SIZE));
-            for carrier in input_carriers.chunks(1) {
-                let _ = inputs.push(carrier);
-            }
-            for carrier in output_carriers.chunks_mut(1).take(usize::from(entry.writable)) {
-                let _ = outputs.push(carrier);
-            }
-            // SAFETY: as many buffers in each direction as were added for
-            // `token`; JanusHal's unshare does nothing with them.
-            if unsafe { self.queue.pop_used(token, inputs.as_slice(), outputs.as_mut_slice()) }.is_err() {
-                self.fail_device();
-                return;
-            }
+            self.queue.recycle(entry.chain);
             let slot = usize::from(entry.slot);
             let buffers = core::ptr::addr_of!(REQUEST_BUFFERS);
-            // SAFETY: the device has finished with the slot (the request is
-            // popped); read through a raw pointer into the static.
+            // SAFETY: the device has finished with the slot (the chain came
+            // back); read through a raw pointer into the static.
             let status = unsafe { core::ptr::addr_of!((*buffers).statuses).cast::<u8>().add(slot).read_volatile() };
             self.free_slots |= 1u128 << slot;
             self.finish(entry, status == 0);
@@ -535,10 +503,10 @@ impl Disk {
     /// Records that `entry` finished.
     fn finish(&mut self, entry: InFlight, ok: bool) {
         match entry.waiter {
-            Waiter::Janus => self.janus_finished = Some((entry.token, ok)),
+            Waiter::Janus => self.janus_finished = Some((entry.chain.head, ok)),
             Waiter::Guest { personality, cookie } => {
                 if let Some(taken) = self.descriptors.get_mut(usize::from(personality)) {
-                    *taken = taken.saturating_sub(entry.readable + entry.writable);
+                    *taken = taken.saturating_sub(entry.chain.count);
                 }
                 if self.finished.push_back(Finished { personality, cookie, ok }).is_err() {
                     log::error!("disk: more finished requests than the queue holds; one is lost");
@@ -567,47 +535,6 @@ impl Disk {
             FINISHED_WAITING.store(false, Ordering::Release);
         }
         next
-    }
-}
-
-/// A request's buffer references, built in place and never initialized
-/// beyond what is pushed (a `heapless::Vec` starts zeroed: 4 KiB written
-/// per list per request, more than the rest of the request costs). Holds
-/// references only, which need no drop.
-struct BufferList<T> {
-    items: [MaybeUninit<T>; QUEUE_SIZE],
-    length: usize,
-}
-
-impl<T> BufferList<T> {
-    #[inline(always)]
-    fn new() -> Self {
-        Self { items: [const { MaybeUninit::uninit() }; QUEUE_SIZE], length: 0 }
-    }
-
-    fn push(&mut self, item: T) -> Result<(), T> {
-        match self.items.get_mut(self.length) {
-            Some(slot) => {
-                slot.write(item);
-                self.length += 1;
-                Ok(())
-            }
-            None => Err(item),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.length
-    }
-
-    fn as_slice(&self) -> &[T] {
-        // SAFETY: the first `length` items were written by `push`.
-        unsafe { core::slice::from_raw_parts(self.items.as_ptr().cast::<T>(), self.length) }
-    }
-
-    fn as_mut_slice(&mut self) -> &mut [T] {
-        // SAFETY: as for `as_slice`, borrowed exclusively.
-        unsafe { core::slice::from_raw_parts_mut(self.items.as_mut_ptr().cast::<T>(), self.length) }
     }
 }
 

@@ -31,6 +31,8 @@ mod trap;
 #[cfg(target_os = "none")]
 mod uart;
 #[cfg(target_os = "none")]
+mod virtqueue;
+#[cfg(target_os = "none")]
 mod virtual_interface;
 #[cfg(target_os = "none")]
 mod vuart;

@@ -207,6 +207,22 @@ impl GuestRam {
 impl GuestMemory for GuestRam {
     fn read(&self, address: u64, buffer: &mut [u8]) -> Result<(), MemoryError> {
         self.check(address, buffer.len())?;
+        // Descriptors: 16 bytes, 16-byte aligned (the model checked the
+        // table's alignment). Two word loads instead of sixteen byte loads
+        // (the target is built for strict alignment, so an unknown-alignment
+        // copy goes byte by byte).
+        if address.is_multiple_of(8)
+            && let Ok(descriptor) = <&mut [u8; 16]>::try_from(&mut *buffer)
+        {
+            let words = address as *const u64;
+            // SAFETY: the 16 bytes lie inside the personality's RAM
+            // (checked above), identity-mapped normal memory, and `words` is
+            // 8-byte aligned. The guest may change them meanwhile; the model
+            // only uses this copy.
+            let (low, high) = unsafe { (words.read_volatile(), words.add(1).read_volatile()) };
+            *descriptor = (u128::from(low) | (u128::from(high) << 64)).to_le_bytes();
+            return Ok(());
+        }
         // SAFETY: the span lies inside the personality's RAM (checked
         // above), which Janus identity-maps as normal memory and which
         // never overlaps Janus' own memory (validate_plan). The guest may
@@ -262,22 +278,25 @@ impl PartitionBackend<'_> {
     /// (the model checked; checked again where DMA is decided), and for an
     /// enciphered disk each a whole number of sectors (a sector split
     /// between two buffers goes through the copy path).
-    fn direct_length(&self, segments: &[Segment]) -> Option<usize> {
+    fn direct_length(&self, segments: &[Segment]) -> Option<(usize, u32)> {
         if segments.len() > disk::MAX_SEGMENTS || (self.cipher.is_none() && !self.scatter_gather) || self.max_segments == 0 {
             return None;
         }
         // More buffers than one physical request carries are cut between
         // requests, which must each be whole sectors.
-        let split = segments.len() > self.max_segments;
-        let mut total = 0usize;
+        let whole_sectors = self.cipher.is_some() || segments.len() > self.max_segments;
+        let (start, end) = (self.ram.start.get(), self.ram.end()?);
+        let (mut total, mut longest) = (0u64, 0u32);
         for segment in segments {
-            let whole = (self.cipher.is_none() && !split) || (segment.length as usize).is_multiple_of(SECTOR);
-            if !whole || !self.ram.contains_span(segment.address, u64::from(segment.length)) {
+            let length = segment.length;
+            let inside = segment.address >= start && segment.address.checked_add(u64::from(length)).is_some_and(|stop| stop <= end);
+            if !inside || (whole_sectors && !(length as usize).is_multiple_of(SECTOR)) {
                 return None;
             }
-            total = total.checked_add(segment.length as usize)?;
+            total += u64::from(length);
+            longest = longest.max(length);
         }
-        Some(total)
+        Some((usize::try_from(total).ok()?, longest))
     }
 
     /// A direct transfer, both directions: declined (the model copies
@@ -285,11 +304,10 @@ impl PartitionBackend<'_> {
     /// fits one physical request is submitted and completes with the
     /// disk's interrupt.
     fn transfer_direct(&mut self, write: bool, sector: u64, segments: &[Segment], tag: RequestTag) -> Result<Transfer, BackendError> {
-        let Some(total) = self.direct_length(segments) else { return Ok(Transfer::Declined) };
+        let Some((total, longest)) = self.direct_length(segments) else { return Ok(Transfer::Declined) };
         let physical = self.physical(sector, total)?;
         let Some(cipher) = self.cipher else {
-            let one_request = segments.len() <= self.max_segments
-                && segments.iter().all(|segment| segment.length as usize <= disk::MAX_SEGMENT_BYTES);
+            let one_request = segments.len() <= self.max_segments && longest as usize <= disk::MAX_SEGMENT_BYTES;
             if self.asynchronous && one_request {
                 let personality = self.personality;
                 // SAFETY: every segment lies inside the personality's RAM
@@ -454,7 +472,12 @@ impl BlockBackend for PartitionBackend<'_> {
 pub struct Access {
     /// The value for a read.
     pub value: u64,
-    /// The device's interrupt line is up after the access.
+    /// The device's interrupt line went up during the access: raise the
+    /// virtual interrupt. Only a rising edge raises it: Linux acknowledges
+    /// (lowering the line) before it looks at the used ring, so a request
+    /// finishing later raises it again; re-raising while the line merely
+    /// stays up (after the guest read InterruptStatus) would make it take
+    /// every interrupt twice.
     pub interrupt: bool,
     /// A guest error to report (rate-limited by the caller).
     pub error: Option<janus_virtio::DeviceError>,
@@ -487,11 +510,13 @@ fn with_device<T>(
 /// A guest access to personality `index`'s disk registers at `offset`.
 pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Option<Access> {
     let (access, reset) = with_device(index, |device, memory, backend, scratch| {
+        let before = device.interrupt_line();
         let (value, reset) = match write {
             Some(value) => (0, device.write(offset, width, value, memory, backend, scratch).reset),
             None => (device.read(offset, width, backend), false),
         };
-        (Access { value, interrupt: device.interrupt_line(), error: device.take_last_error() }, reset)
+        let raised = device.interrupt_line() && !before;
+        (Access { value, interrupt: raised, error: device.take_last_error() }, reset)
     })?;
     if reset {
         // The driver may reuse its buffers once the reset returns: wait
@@ -536,11 +561,12 @@ pub fn deliver_finished() {
         let index = usize::from(finished.personality);
         let tag = RequestTag::from_bits(finished.cookie);
         let result = if finished.ok { Ok(()) } else { Err(BackendError::Io) };
-        let line = with_device(index, |device, memory, backend, scratch| {
+        let raised = with_device(index, |device, memory, backend, scratch| {
+            let before = device.interrupt_line();
             device.complete(tag, result, memory, backend, scratch);
-            device.interrupt_line()
+            device.interrupt_line() && !before
         });
-        if line == Some(true)
+        if raised == Some(true)
             && let Some(system) = crate::system::get()
         {
             crate::trap::raise_disk_interrupt(system, index);

@@ -114,8 +114,7 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     log::warn!("{}: disk: {error}", plan.name);
                 }
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
-                // Level-sensitive: while the line is up after an access,
-                // (re)raise the virtual SPI.
+                // The line went up (see storage::Access::interrupt).
                 if result.interrupt {
                     raise_interrupt(system, personality_index, system.plan.board.guest_disk_interrupt);
                     return Interrupts::MayHaveChanged;

@@ -101,6 +101,7 @@
 mod backend;
 mod config;
 mod device;
+pub mod driver_queue;
 mod error;
 mod memory;
 mod queue;

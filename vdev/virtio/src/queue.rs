@@ -450,6 +450,10 @@ impl fmt::Display for ChainError {
 pub struct Chain {
     head: u16,
     descriptors: Vec<Descriptor, { MAX_QUEUE_SIZE as usize }>,
+    /// Position of the first device-writable descriptor (the length if
+    /// none), found while walking: the request code splits the chain there
+    /// several times.
+    first_writable: u16,
 }
 
 impl Chain {
@@ -474,10 +478,7 @@ impl Chain {
     }
 
     fn first_writable(&self) -> usize {
-        self.descriptors
-            .iter()
-            .position(Descriptor::is_writable)
-            .unwrap_or(self.descriptors.len())
+        usize::from(self.first_writable).min(self.descriptors.len())
     }
 
     /// Checks every buffer of a walked chain: no indirect descriptors, no
@@ -518,6 +519,7 @@ impl Chain {
         Self {
             head: 0,
             descriptors: Vec::new(),
+            first_writable: 0,
         }
     }
 }
@@ -533,6 +535,7 @@ pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
     let size = queue.size();
     chain.head = head;
     chain.descriptors.clear();
+    chain.first_writable = u16::MAX;
     if head >= size {
         return Err(ChainError::HeadOutOfRange { head, size });
     }
@@ -550,39 +553,29 @@ pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
         memory
             .read(address, &mut raw)
             .map_err(|_| ChainError::DescriptorUnreadable { index })?;
-        let [
-            a0,
-            a1,
-            a2,
-            a3,
-            a4,
-            a5,
-            a6,
-            a7,
-            l0,
-            l1,
-            l2,
-            l3,
-            f0,
-            f1,
-            n0,
-            n1,
-        ] = raw;
+        // struct virtq_desc, little-endian: addr (u64), len (u32), flags
+        // (u16), next (u16). One 128-bit value: the fields come out as
+        // shifts of two words rather than sixteen bytes reassembled.
+        let raw = u128::from_le_bytes(raw);
         let descriptor = Descriptor {
-            address: u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-            length: u32::from_le_bytes([l0, l1, l2, l3]),
-            flags: u16::from_le_bytes([f0, f1]),
+            address: raw as u64,
+            length: (raw >> 64) as u32,
+            flags: (raw >> 96) as u16,
             index,
         };
+        let next = (raw >> 112) as u16;
+        let position = chain.descriptors.len() as u16;
         if chain.descriptors.push(descriptor).is_err() {
             // Unreachable: the length check above bounds the chain by the
             // queue size, at most the capacity.
             return Err(ChainError::TooLong { size });
         }
+        if descriptor.is_writable() && chain.first_writable == u16::MAX {
+            chain.first_writable = position;
+        }
         if descriptor.flags & DESCRIPTOR_NEXT == 0 {
             return Ok(());
         }
-        let next = u16::from_le_bytes([n0, n1]);
         if next >= size {
             return Err(ChainError::NextOutOfRange { index, next, size });
         }

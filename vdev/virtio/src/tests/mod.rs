@@ -4,6 +4,7 @@
 mod asynchronous;
 mod chain;
 mod driver;
+mod driver_queue;
 mod fake;
 mod proptests;
 mod queue;
