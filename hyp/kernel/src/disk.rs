@@ -194,8 +194,8 @@ pub struct Disk {
     budget: u16,
     /// The last of Janus' own requests the device finished: token, success.
     janus_finished: Option<(u16, bool)>,
-    /// Guest requests finished, for their virtual disks.
-    finished: heapless::Deque<Finished, QUEUE_SIZE>,
+    /// Guest requests finished, for their virtual disks, per personality.
+    finished: [heapless::Deque<Finished, SLOTS>; MAX_PERSONALITIES],
 }
 
 const _: () = assert!(SLOTS <= 128 && QUEUE_SIZE == janus_virtio::driver_queue::DRIVER_QUEUE_SIZE);
@@ -216,9 +216,9 @@ pub enum DiskError {
     Device,
 }
 
-/// Whether someone queued finished guest requests that nobody has handed to
-/// their virtual disks yet (checked without the lock).
-pub static FINISHED_WAITING: AtomicBool = AtomicBool::new(false);
+/// Per personality: whether finished requests wait to be handed to its
+/// virtual disk (checked without the lock).
+pub static FINISHED_WAITING: [AtomicBool; MAX_PERSONALITIES] = [const { AtomicBool::new(false) }; MAX_PERSONALITIES];
 
 impl Disk {
     /// Initializes the block device behind `transport` (boot core, once).
@@ -255,7 +255,7 @@ impl Disk {
             descriptors: [0; MAX_PERSONALITIES],
             budget: QUEUE_SIZE as u16,
             janus_finished: None,
-            finished: heapless::Deque::new(),
+            finished: [const { heapless::Deque::new() }; MAX_PERSONALITIES],
         })
     }
 
@@ -333,8 +333,9 @@ impl Disk {
     ///
     /// Every segment must lie in `personality`'s RAM (identity-mapped, never
     /// used by Janus itself), device-writable for a read as the guest
-    /// allowed, and the personality must not be reloaded while the request
-    /// is in flight ([`Disk::in_flight`]).
+    /// allowed (or be a Janus buffer set aside for the request, untouched
+    /// until it finishes), and the personality must not be reloaded while
+    /// the request is in flight ([`Disk::in_flight`]).
     pub unsafe fn submit(&mut self, write: bool, sector: u64, segments: &[Segment], personality: usize, cookie: u32) -> Result<(), DiskError> {
         let kind = self.data_request(write, sector, segments)?;
         let owner = u8::try_from(personality).map_err(|_| DiskError::Device)?;
@@ -508,10 +509,16 @@ impl Disk {
                 if let Some(taken) = self.descriptors.get_mut(usize::from(personality)) {
                     *taken = taken.saturating_sub(entry.chain.count);
                 }
-                if self.finished.push_back(Finished { personality, cookie, ok }).is_err() {
-                    log::error!("disk: more finished requests than the queue holds; one is lost");
+                let index = usize::from(personality);
+                // Room by construction: a request holds its slot until it is
+                // collected here, and at most SLOTS are in flight.
+                let queued = self.finished.get_mut(index).is_some_and(|queue| queue.push_back(Finished { personality, cookie, ok }).is_ok());
+                if !queued {
+                    log::error!("disk: a finished request of personality {index} has nowhere to go; it is lost");
                 }
-                FINISHED_WAITING.store(true, Ordering::Release);
+                if let Some(waiting) = FINISHED_WAITING.get(index) {
+                    waiting.store(true, Ordering::Release);
+                }
             }
         }
     }
@@ -528,11 +535,14 @@ impl Disk {
         }
     }
 
-    /// Takes the guests' finished requests.
-    pub fn take_finished(&mut self) -> Option<Finished> {
-        let next = self.finished.pop_front();
-        if self.finished.is_empty() {
-            FINISHED_WAITING.store(false, Ordering::Release);
+    /// Takes personality `index`'s next finished request.
+    pub fn take_finished(&mut self, index: usize) -> Option<Finished> {
+        let queue = self.finished.get_mut(index)?;
+        let next = queue.pop_front();
+        if queue.is_empty()
+            && let Some(waiting) = FINISHED_WAITING.get(index)
+        {
+            waiting.store(false, Ordering::Release);
         }
         next
     }

@@ -9,20 +9,24 @@
 //! request, which the device fills or drains by DMA. That request is
 //! asynchronous: the vCPU returns to its guest at once (as it would with
 //! the disk to itself), and the physical disk's interrupt, routed to the
-//! first core of the first personality with a plain disk, collects finished
-//! requests and completes them in their personalities' models, which
-//! return the chains and raise the virtual interrupt. Each personality may
+//! first core of the first personality with a disk, collects finished
+//! requests; each personality's are completed in its model on its own
+//! first core (kicked if the interrupt came elsewhere), which returns the
+//! chains and raises the virtual interrupt. Each personality may
 //! hold only its share of the physical queue's descriptors, so one that
 //! floods its queue leaves the other its share; before a personality's disk
 //! is reset or its RAM reloaded, Janus waits for its requests to leave the
 //! physical queue.
 //!
-//! The enciphered path is synchronous (its cipher runs on the requesting
-//! core): it deciphers from (enciphers into) a per-personality 64 KiB
-//! buffer straight to (from) the guest's buffers. Anything else (a sector
-//! split between two buffers on the enciphered path, more buffers than one
-//! physical request carries) goes through the model's copy path and a
-//! 64 KiB bounce buffer.
+//! The enciphered path deciphers from (enciphers into) a per-personality
+//! 64 KiB ciphertext buffer straight to (from) the guest's buffers. A
+//! request of at most 64 KiB is asynchronous too, one at a time: a write is
+//! enciphered before it is submitted, a read deciphered when it finishes,
+//! on the personality's own core, and only if its device was not reset
+//! meanwhile. Larger ones are moved 64 KiB at a time, waited for. Anything
+//! else (a sector split between two buffers on the enciphered path, a
+//! physical disk that takes no scatter-gather requests) goes through the
+//! model's copy path and a 64 KiB bounce buffer.
 //!
 //! Locks, always in this order: a personality's disk ([`DISKS`], with its
 //! buffers), then the physical disk ([`disk::DISK`]). Finished requests are
@@ -163,6 +167,28 @@ struct Route {
 }
 
 static ROUTE: Once<Route> = Once::new();
+
+/// Per personality: the core that hands its finished requests to its model
+/// (its vCPU 0's), so deciphering a finished read runs on the
+/// personality's own core, not on the one that took the interrupt.
+static DELIVERY_CORE: [core::sync::atomic::AtomicUsize; MAX_PERSONALITIES] =
+    [const { core::sync::atomic::AtomicUsize::new(usize::MAX) }; MAX_PERSONALITIES];
+
+/// The enciphered disk's asynchronous request, per personality: one at a
+/// time, through a ciphertext buffer of its own (the synchronous path keeps
+/// [`CIPHERTEXT`]).
+struct Enciphered {
+    buffer: Scratch,
+    /// The request in flight: cookie (the model's tag), whether it writes,
+    /// first sector, bytes. Its guest buffers are in `segments` (kept here,
+    /// not built per request: a 4 KiB list costs a `memset` to start).
+    pending: Option<(u32, bool, u64, usize)>,
+    segments: heapless::Vec<Segment, { disk::MAX_SEGMENTS }>,
+}
+
+static ENCIPHERED: [Mutex<Enciphered>; MAX_PERSONALITIES] = [const {
+    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: None, segments: heapless::Vec::new() })
+}; MAX_PERSONALITIES];
 
 static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
@@ -325,8 +351,58 @@ impl PartitionBackend<'_> {
             self.transfer_plain(write, physical, segments)?;
             return Ok(Transfer::Done);
         };
+        if self.asynchronous && total <= SCRATCH_SIZE {
+            return self.submit_enciphered(write, cipher, sector, physical, segments, total, tag);
+        }
         self.transfer_enciphered(write, cipher, sector, physical, segments, total)?;
         Ok(Transfer::Done)
+    }
+
+    /// An enciphered transfer of at most one ciphertext buffer, completed
+    /// with the disk's interrupt: a write is enciphered into the
+    /// personality's asynchronous buffer now, a read deciphered from it when
+    /// it finishes ([`decipher_finished`]). One at a time per personality.
+    #[allow(clippy::too_many_arguments)]
+    fn submit_enciphered(
+        &mut self,
+        write: bool,
+        cipher: &DiskCipher,
+        sector: u64,
+        physical: u64,
+        segments: &[Segment],
+        total: usize,
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
+        let Some(slot) = ENCIPHERED.get(self.personality) else { return Ok(Transfer::Declined) };
+        let mut slot = slot.lock();
+        if slot.pending.is_some() {
+            return Ok(Transfer::Busy);
+        }
+        let Enciphered { buffer, pending, segments: saved } = &mut *slot;
+        let chunk = buffer.0.get_mut(..total).ok_or(BackendError::Io)?;
+        if write {
+            encipher_segments(cipher, sector, segments, chunk)?;
+        }
+        let length = u32::try_from(total).map_err(|_| BackendError::Io)?;
+        let ciphertext = [Segment { address: chunk.as_mut_ptr() as u64, length }];
+        let personality = self.personality;
+        // SAFETY: the ciphertext buffer is Janus memory set aside for this
+        // request: `pending` keeps every other request out of it until the
+        // request finishes (the device reads it for a write, fills it for
+        // a read).
+        let submitted = with_disk_raw(|disk| unsafe { disk.submit(write, physical, &ciphertext, personality, tag.to_bits()) });
+        match submitted {
+            Ok(()) => {
+                if !write {
+                    saved.clear();
+                    saved.extend_from_slice(segments).map_err(|()| BackendError::Io)?;
+                }
+                *pending = Some((tag.to_bits(), write, sector, total));
+                Ok(Transfer::Submitted)
+            }
+            Err(disk::DiskError::Busy) => Ok(Transfer::Busy),
+            Err(error) => Err(backend_error(error)),
+        }
     }
 
     /// A plain transfer, waited for: the physical disk moves the data
@@ -390,20 +466,7 @@ impl PartitionBackend<'_> {
             if !write {
                 with_disk(|disk| disk.read(at, chunk))?;
             }
-            cursor.pieces(bytes, |address, filled, length| {
-                let piece = chunk.get_mut(filled..filled + length).ok_or(BackendError::Io)?;
-                let first = sector + ((done + filled) / SECTOR) as u64;
-                // SAFETY: `address` spans `length` bytes of one segment,
-                // inside the personality's RAM (`direct_length`).
-                let result = unsafe {
-                    if write {
-                        cipher.encrypt_from_guest(first, address as *const u8, piece)
-                    } else {
-                        cipher.decrypt_into_guest(first, piece, address as *mut u8)
-                    }
-                };
-                result.map_err(|_| BackendError::Io)
-            })?;
+            cipher_pieces(write, cipher, sector + (done / SECTOR) as u64, &mut cursor, chunk)?;
             if write {
                 with_disk(|disk| disk.write(at, chunk))?;
             }
@@ -411,6 +474,50 @@ impl PartitionBackend<'_> {
         }
         Ok(())
     }
+}
+
+/// Enciphers the next `chunk.len()` bytes of `cursor`'s guest buffers into
+/// `chunk` (`write`), or deciphers `chunk` into them; `first_sector` is the
+/// chunk's first sector (the tweak).
+fn cipher_pieces(write: bool, cipher: &DiskCipher, first_sector: u64, cursor: &mut SegmentCursor<'_>, chunk: &mut [u8]) -> Result<(), BackendError> {
+    cursor.pieces(chunk.len(), |address, filled, length| {
+        let piece = chunk.get_mut(filled..filled + length).ok_or(BackendError::Io)?;
+        let first = first_sector + (filled / SECTOR) as u64;
+        // SAFETY: `address` spans `length` bytes of one segment, inside the
+        // personality's RAM (`direct_length`).
+        let result = unsafe {
+            if write {
+                cipher.encrypt_from_guest(first, address as *const u8, piece)
+            } else {
+                cipher.decrypt_into_guest(first, piece, address as *mut u8)
+            }
+        };
+        result.map_err(|_| BackendError::Io)
+    })
+}
+
+/// Enciphers all of `segments` (guest buffers, whole sectors from
+/// `first_sector`) into `destination`.
+fn encipher_segments(cipher: &DiskCipher, first_sector: u64, segments: &[Segment], destination: &mut [u8]) -> Result<(), BackendError> {
+    cipher_pieces(true, cipher, first_sector, &mut SegmentCursor::new(segments), destination)
+}
+
+/// Personality `index`'s asynchronous enciphered request `cookie` finished
+/// (`result`): frees its ciphertext buffer and, for a read the model still
+/// waits for (`current`: not forgotten by a reset, so the guest has not
+/// taken its buffers back), deciphers the buffer into the guest's buffers.
+/// Other requests pass through unchanged.
+fn decipher_finished(index: usize, cipher: Option<&DiskCipher>, cookie: u32, current: bool, result: Result<(), BackendError>) -> Result<(), BackendError> {
+    let (Some(cipher), Some(slot)) = (cipher, ENCIPHERED.get(index)) else { return result };
+    let mut slot = slot.lock();
+    let Some((_, write, first_sector, length)) = slot.pending.filter(|pending| pending.0 == cookie) else { return result };
+    slot.pending = None;
+    if write || !current || result.is_err() {
+        return result;
+    }
+    let Enciphered { buffer, segments, .. } = &mut *slot;
+    let chunk = buffer.0.get_mut(..length).ok_or(BackendError::Io)?;
+    cipher_pieces(false, cipher, first_sector, &mut SegmentCursor::new(segments), chunk)
 }
 
 fn with_disk<T>(operation: impl FnOnce(&mut disk::Disk) -> Result<T, disk::DiskError>) -> Result<T, BackendError> {
@@ -481,6 +588,10 @@ pub struct Access {
     pub interrupt: bool,
     /// A guest error to report (rate-limited by the caller).
     pub error: Option<janus_virtio::DeviceError>,
+    /// Finished requests were handed to a model on the way out, which may
+    /// have raised an interrupt for the calling vCPU: flush its list
+    /// registers.
+    pub delivered: bool,
 }
 
 /// Runs `operation` on personality `index`'s disk with everything the
@@ -516,15 +627,15 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
             None => (device.read(offset, width, backend), false),
         };
         let raised = device.interrupt_line() && !before;
-        (Access { value, interrupt: raised, error: device.take_last_error() }, reset)
+        (Access { value, interrupt: raised, error: device.take_last_error(), delivered: false }, reset)
     })?;
     if reset {
         // The driver may reuse its buffers once the reset returns: wait
         // until the physical disk is done with them.
         drain(index);
     }
-    deliver_finished();
-    Some(access)
+    let delivered = deliver_finished();
+    Some(Access { delivered, ..access })
 }
 
 /// Waits (at most a second) until none of personality `index`'s requests
@@ -538,6 +649,12 @@ fn drain(index: usize) {
             Ok(disk.in_flight(index))
         });
         if !matches!(busy, Ok(true)) {
+            // Nothing of it on the queue: its enciphered request's buffer is
+            // free again (the completion, still to be delivered, finds the
+            // model reset and changes nothing).
+            if let Some(slot) = ENCIPHERED.get(index) {
+                slot.lock().pending = None;
+            }
             return;
         }
         if crate::arch::counter() > deadline {
@@ -551,18 +668,51 @@ fn drain(index: usize) {
 /// Hands requests the physical disk finished to their virtual disks, and
 /// raises the virtual interrupt of each whose line is up. Called with no
 /// storage lock held.
-pub fn deliver_finished() {
-    if !disk::FINISHED_WAITING.load(core::sync::atomic::Ordering::Acquire) {
-        return;
+/// Returns whether it delivered any here (the caller then refreshes its
+/// own vCPU's interrupts: a kick is not sent to the calling core).
+pub fn deliver_finished() -> bool {
+    let this = crate::system::this_cpu();
+    let mut delivered = false;
+    // Delivering can collect more (a completion lets a waiting request go
+    // to the disk, and a synchronous one polls the queue), possibly for a
+    // personality already looked at: go round again until a round finds
+    // nothing for this core (bounded: each round delivers something).
+    for _ in 0..8 {
+        let mut progress = false;
+        for (index, waiting) in disk::FINISHED_WAITING.iter().enumerate() {
+            if !waiting.load(core::sync::atomic::Ordering::Acquire) {
+                continue;
+            }
+            let core = DELIVERY_CORE.get(index).map_or(usize::MAX, |core| core.load(core::sync::atomic::Ordering::Relaxed));
+            if core == this || core == usize::MAX {
+                deliver_to(index);
+                progress = true;
+            } else {
+                // Its own core hands them over (the kick handler calls
+                // back).
+                crate::gic::kick(core);
+            }
+        }
+        delivered |= progress;
+        if !progress {
+            break;
+        }
     }
+    delivered
+}
+
+/// Hands personality `index`'s finished requests to its model (deciphering
+/// finished reads of an enciphered disk) and raises its virtual interrupt
+/// if the line went up.
+fn deliver_to(index: usize) {
     // Bounded: at most the queue's worth per call.
     for _ in 0..256 {
-        let Ok(Some(finished)) = with_disk_raw(|disk| Ok(disk.take_finished())) else { return };
-        let index = usize::from(finished.personality);
+        let Ok(Some(finished)) = with_disk_raw(|disk| Ok(disk.take_finished(index))) else { return };
         let tag = RequestTag::from_bits(finished.cookie);
         let result = if finished.ok { Ok(()) } else { Err(BackendError::Io) };
         let raised = with_device(index, |device, memory, backend, scratch| {
             let before = device.interrupt_line();
+            let result = decipher_finished(index, backend.cipher, finished.cookie, device.is_current(tag), result);
             device.complete(tag, result, memory, backend, scratch);
             device.interrupt_line() && !before
         });
@@ -587,7 +737,8 @@ pub fn interrupt() {
         disk.collect();
         Ok(())
     });
-    deliver_finished();
+    // Called from the interrupt path, which refreshes this core's vCPU.
+    let _ = deliver_finished();
 }
 
 /// Enables the physical disk's interrupt if it is routed to this core
@@ -612,7 +763,7 @@ pub fn reset(index: usize) {
     if present {
         drain(index);
         let _ = with_disk(|physical| physical.flush());
-        deliver_finished();
+        let _ = deliver_finished();
     }
 }
 
@@ -798,10 +949,11 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     Ok(())
 }
 
-/// Shares the physical queue among the personalities with a disk and, if
-/// one has a plain disk and the board names the disk's interrupt, routes
-/// it to that personality's first core: plain requests then complete
-/// asynchronously.
+/// Shares the physical queue among the personalities with a disk, names
+/// the core that delivers each one's finished requests, and, if the board
+/// names the disk's interrupt, routes it to the first core of the first
+/// personality with a disk: requests then complete asynchronously (an
+/// enciphered disk's one at a time).
 fn share_and_route(plan: &janus_manifest::BootPlan, interrupt: Option<u32>) {
     let with_disk_count = plan.personalities.iter().filter(|personality| personality.disk.is_some()).count();
     let max_segments = {
@@ -815,8 +967,13 @@ fn share_and_route(plan: &janus_manifest::BootPlan, interrupt: Option<u32>) {
             disk.max_segments = max_segments;
         }
     }
-    let plain = plan.personalities.iter().find(|personality| personality.disk.is_some_and(|disk| !disk.encrypted));
-    if let (Some(interrupt), Some(core)) = (interrupt, plain.and_then(|personality| personality.cpus.first())) {
+    for (personality, core) in plan.personalities.iter().zip(&DELIVERY_CORE) {
+        if let (Some(first), Some(_)) = (personality.cpus.first(), personality.disk) {
+            core.store(usize::from(*first), core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let first = plan.personalities.iter().find(|personality| personality.disk.is_some());
+    if let (Some(interrupt), Some(core)) = (interrupt, first.and_then(|personality| personality.cpus.first())) {
         ROUTE.call_once(|| Route { interrupt, core: usize::from(*core) });
         log::info!("disk: requests complete with interrupt {interrupt} on core {core}");
     }

@@ -119,7 +119,9 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     raise_interrupt(system, personality_index, system.plan.board.guest_disk_interrupt);
                     return Interrupts::MayHaveChanged;
                 }
-                return Interrupts::Unchanged;
+                // Finished requests handed over on the way out may have
+                // raised an interrupt for this very vCPU (no kick for that).
+                return if result.delivered { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
             }
             if personality.should_warn() {
                 log::warn!(
@@ -252,7 +254,7 @@ fn other_interrupts(first: Option<gic::Acknowledged>) {
     };
     let assignment = system.cpus.get(cpu).and_then(|slot| slot.assignment);
     let mut next = first;
-    for _ in 0..16 {
+    for round in 0..ROUNDS {
         let Some(acknowledged) = next else { break };
         gic::priority_drop(acknowledged);
         let interrupt = acknowledged.interrupt;
@@ -268,15 +270,27 @@ fn other_interrupts(first: Option<gic::Acknowledged>) {
         } else {
             gic::deactivate(acknowledged);
             if interrupt == gic::KICK_SGI {
+                // Finished disk requests this core delivers, then a park
+                // request (which does not return).
+                let _ = crate::storage::deliver_finished();
                 system::handle_kick(cpu);
             } else {
                 janus_device_interrupt(system, interrupt);
             }
         }
-        next = gic::acknowledge();
+        // Acknowledge another only if this round's bound lets it be
+        // handled: one acknowledged and then dropped would stay active at
+        // the GIC and never fire again (a level-triggered disk interrupt
+        // stuck so stopped every personality's disk). The rest stay
+        // pending and are taken once the guest runs.
+        next = if round + 1 < ROUNDS { gic::acknowledge() } else { None };
     }
     system::flush_interrupts(system, cpu);
 }
+
+/// Interrupts handled per exception at most (a storm cannot keep Janus in
+/// the handler for ever).
+const ROUNDS: usize = 16;
 
 /// Makes a personality's UART interrupt pending and kicks the core of the
 /// vCPU it is routed to (this core flushes on its way back to the guest).
@@ -326,7 +340,11 @@ fn forward_device_interrupt(system: &System, interrupt: u32) -> bool {
 /// Janus' own devices: console input, the hotkey button and the physical
 /// disk.
 fn janus_device_interrupt(system: &System, interrupt: u32) {
-    if crate::storage::physical_interrupt() == Some(interrupt) {
+    if interrupt == gic::KICK_SGI {
+        // A parked core: finished disk requests it delivers (its mailbox
+        // is read by the idle loop).
+        let _ = crate::storage::deliver_finished();
+    } else if crate::storage::physical_interrupt() == Some(interrupt) {
         crate::storage::interrupt();
     } else if interrupt == system.plan.board.uart_interrupt {
         console_input(system);

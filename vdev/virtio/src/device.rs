@@ -331,6 +331,18 @@ impl VirtioBlock {
         self.in_flight.iter().filter(|entry| entry.is_some()).count()
     }
 
+    /// Whether `tag` names a request still in flight (not completed, not
+    /// forgotten by a reset): a backend that must still move data for it
+    /// (deciphering a read into the guest's buffers) checks this first, so
+    /// nothing is written into buffers the driver took back.
+    pub fn is_current(&self, tag: RequestTag) -> bool {
+        tag.0 >> SLOT_BITS == self.generation
+            && self
+                .in_flight
+                .get((tag.0 & SLOT_MASK) as usize)
+                .is_some_and(Option::is_some)
+    }
+
     /// The backend finished the request it took under `tag`
     /// ([`crate::Transfer::Submitted`]): the device writes its status
     /// (`OK`, or `IOERR` for an error), returns the chain through the used

@@ -162,7 +162,10 @@ fn completion_after_a_reset_is_dropped() {
     let mut driver = async_driver(8);
     let old = driver.submit_read(0, &[512]);
     driver.notify();
+    let tag = driver.disk.pending[0].tag;
+    assert!(driver.device.is_current(tag));
     driver.reset_and_initialize();
+    assert!(!driver.device.is_current(tag), "a reset forgets the request");
     assert_eq!(driver.device.in_flight(), 0);
     // The driver reuses the same descriptors and status address.
     let new = driver.submit_read(7, &[512]);
@@ -202,7 +205,9 @@ fn unknown_or_repeated_tags_change_nothing() {
         assert_eq!(effects, crate::Effects::default());
     }
     assert_eq!(driver.device.in_flight(), 1);
+    assert!(driver.device.is_current(tag));
     driver.finish(0).unwrap();
+    assert!(!driver.device.is_current(tag), "completed");
     let effects = driver.device.complete(tag, Ok(()), &mut driver.memory, &mut driver.disk, &mut driver.scratch);
     assert_eq!(effects, crate::Effects::default());
     assert_eq!(driver.take_used(), vec![(u32::from(request.head), 513)]);
