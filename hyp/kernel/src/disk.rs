@@ -339,6 +339,10 @@ impl Disk {
     pub unsafe fn submit(&mut self, write: bool, sector: u64, segments: &[Segment], personality: usize, cookie: u32) -> Result<(), DiskError> {
         let kind = self.data_request(write, sector, segments)?;
         let owner = u8::try_from(personality).map_err(|_| DiskError::Device)?;
+        // Anything finished meanwhile is collected here too, so the other
+        // personality's completions never wait only for the core that takes
+        // the interrupt (it may be busy at EL2, e.g. restarting its guest).
+        self.collect();
         let taken = self.descriptors.get(personality).copied().ok_or(DiskError::Device)?;
         let needed = segments.len().saturating_add(2);
         if usize::from(taken).saturating_add(needed) > usize::from(self.budget) {
@@ -528,6 +532,21 @@ impl Disk {
     fn fail_device(&mut self) {
         self.transport.set_status(DeviceStatus::empty());
         self.broken = true;
+        // The reset is done when Status reads back 0 (virtio 1.2 §4.2.3.1);
+        // until then the device may still be moving data. One that never
+        // finishes keeps every buffer: nothing is handed back.
+        let mut stopped = false;
+        for _ in 0..1_000_000 {
+            if self.transport.get_status().is_empty() {
+                stopped = true;
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        if !stopped {
+            log::error!("disk: the device does not finish its reset; its requests are never completed");
+            return;
+        }
         for token in 0..QUEUE_SIZE {
             if let Some(entry) = self.in_flight.get_mut(token).and_then(Option::take) {
                 self.finish(entry, false);

@@ -383,6 +383,10 @@ impl PartitionBackend<'_> {
         if write {
             encipher_segments(cipher, sector, segments, chunk)?;
         }
+        if !write {
+            saved.clear();
+            saved.extend_from_slice(segments).map_err(|()| BackendError::Io)?;
+        }
         let length = u32::try_from(total).map_err(|_| BackendError::Io)?;
         let ciphertext = [Segment { address: chunk.as_mut_ptr() as u64, length }];
         let personality = self.personality;
@@ -393,10 +397,6 @@ impl PartitionBackend<'_> {
         let submitted = with_disk_raw(|disk| unsafe { disk.submit(write, physical, &ciphertext, personality, tag.to_bits()) });
         match submitted {
             Ok(()) => {
-                if !write {
-                    saved.clear();
-                    saved.extend_from_slice(segments).map_err(|()| BackendError::Io)?;
-                }
                 *pending = Some((tag.to_bits(), write, sector, total));
                 Ok(Transfer::Submitted)
             }
@@ -622,8 +622,13 @@ fn with_device<T>(
 pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Option<Access> {
     let (access, reset) = with_device(index, |device, memory, backend, scratch| {
         let before = device.interrupt_line();
+        let in_flight = device.in_flight();
         let (value, reset) = match write {
-            Some(value) => (0, device.write(offset, width, value, memory, backend, scratch).reset),
+            Some(value) => {
+                let effects = device.write(offset, width, value, memory, backend, scratch);
+                // A reset, or the queue disabled, forgets requests in flight.
+                (0, effects.reset || device.in_flight() < in_flight && offset == janus_virtio::registers::offset::QUEUE_READY)
+            }
             None => (device.read(offset, width, backend), false),
         };
         let raised = device.interrupt_line() && !before;
@@ -632,7 +637,9 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
     if reset {
         // The driver may reuse its buffers once the reset returns: wait
         // until the physical disk is done with them.
-        drain(index);
+        if drain(index) {
+            release_stale_ciphertext(index);
+        }
     }
     let delivered = deliver_finished();
     Some(Access { delivered, ..access })
@@ -641,7 +648,9 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
 /// Waits (at most a second) until none of personality `index`'s requests
 /// is on the physical queue; their completions find the device reset and
 /// are dropped.
-fn drain(index: usize) {
+/// Returns whether they did (a device that keeps them longer is left
+/// alone: any late DMA lands in that personality's own RAM or buffer).
+fn drain(index: usize) -> bool {
     let deadline = crate::arch::counter().saturating_add(crate::arch::counter_frequency());
     loop {
         let busy = with_disk_raw(|disk| {
@@ -649,20 +658,29 @@ fn drain(index: usize) {
             Ok(disk.in_flight(index))
         });
         if !matches!(busy, Ok(true)) {
-            // Nothing of it on the queue: its enciphered request's buffer is
-            // free again (the completion, still to be delivered, finds the
-            // model reset and changes nothing).
-            if let Some(slot) = ENCIPHERED.get(index) {
-                slot.lock().pending = None;
-            }
-            return;
+            return true;
         }
         if crate::arch::counter() > deadline {
             log::warn!("disk: requests of personality {index} did not finish within 1 s of its reset");
-            return;
+            return false;
         }
         core::hint::spin_loop();
     }
+}
+
+/// After a drain: the enciphered request a reset forgot has left the
+/// physical queue, so its ciphertext buffer is free again (its completion,
+/// still to be delivered, changes nothing). A request another vCPU started
+/// since the reset is current and keeps the buffer.
+fn release_stale_ciphertext(index: usize) {
+    let _ = with_device(index, |device, _, _, _| {
+        if let Some(slot) = ENCIPHERED.get(index) {
+            let mut slot = slot.lock();
+            if slot.pending.is_some_and(|(cookie, ..)| !device.is_current(RequestTag::from_bits(cookie))) {
+                slot.pending = None;
+            }
+        }
+    });
 }
 
 /// Hands requests the physical disk finished to their virtual disks, and
@@ -761,7 +779,9 @@ pub fn reset(index: usize) {
         guard.as_mut().map(|disk| disk.device.reset()).is_some()
     };
     if present {
-        drain(index);
+        if drain(index) {
+            release_stale_ciphertext(index);
+        }
         let _ = with_disk(|physical| physical.flush());
         let _ = deliver_finished();
     }

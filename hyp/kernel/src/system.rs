@@ -630,9 +630,11 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     personality.uart.lock().reset();
     // The physical timer PPIs it may leave active are cleared on each of
     // its cores when a vCPU next starts there (gic::clear_guest_interrupts).
-    let _ = personality.vgic.lock().reset();
-    // Its disk: everything it wrote made durable, the device back to reset.
+    // Its disk: everything it wrote made durable, the device back to reset
+    // (before the vGIC, so a completion delivered meanwhile leaves no
+    // pending disk interrupt for the restarted guest).
     crate::storage::reset(personality_index);
+    let _ = personality.vgic.lock().reset();
     // Its passed-through devices' interrupts: off, nothing left active.
     system.set_device_interrupts(personality_index, false);
     if !reset {
