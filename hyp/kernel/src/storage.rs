@@ -566,12 +566,8 @@ impl BlockBackend for PartitionBackend<'_> {
         with_disk(|disk| disk.flush())
     }
 
-    fn read_into_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
-        self.transfer_direct(false, sector, segments, tag)
-    }
-
-    fn write_from_guest(&mut self, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
-        self.transfer_direct(true, sector, segments, tag)
+    fn transfer_guest(&mut self, write: bool, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
+        self.transfer_direct(write, sector, segments, tag)
     }
 }
 

@@ -169,30 +169,21 @@ pub trait BlockBackend {
     /// Returns only when everything written so far is durable.
     fn flush(&mut self) -> Result<(), BackendError>;
 
-    /// Reads sectors from `sector` straight into the guest's `segments`, in
-    /// order (their lengths add up to a non-zero multiple of 512; the range
-    /// is checked as for [`BlockBackend::read`]). A backend that moves data
-    /// by DMA ignores `memory`; one that copies uses it. It may finish the
-    /// transfer now ([`Transfer::Done`]), start it and report back later
-    /// with `tag` ([`Transfer::Submitted`]), be full ([`Transfer::Busy`]) or
-    /// decline ([`Transfer::Declined`], the default: the model then copies
-    /// through its scratch buffer with [`BlockBackend::read`]). After an
-    /// error the segments may hold part of the data.
-    fn read_into_guest(
+    /// Moves sectors from `sector` on straight between the disk and the
+    /// guest's `segments`, in order: writes the segments to the disk if
+    /// `write`, else reads the disk into them (their lengths add up to a
+    /// non-zero multiple of 512; the range is checked as for
+    /// [`BlockBackend::read`]). A backend that moves data by DMA ignores
+    /// `memory`; one that copies uses it. It may finish the transfer now
+    /// ([`Transfer::Done`]), start it and report back later with `tag`
+    /// ([`Transfer::Submitted`]), be full ([`Transfer::Busy`]) or decline
+    /// ([`Transfer::Declined`], the default: the model then copies through
+    /// its scratch buffer with [`BlockBackend::read`] or
+    /// [`BlockBackend::write`]). After a failed read the segments may hold
+    /// part of the data.
+    fn transfer_guest(
         &mut self,
-        _sector: u64,
-        _segments: &[Segment],
-        _memory: &mut dyn GuestMemory,
-        _tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        Ok(Transfer::Declined)
-    }
-
-    /// Writes the guest's `segments`, in order, at `sector`; the same
-    /// rules as [`BlockBackend::read_into_guest`], declining falls back to
-    /// [`BlockBackend::write`].
-    fn write_from_guest(
-        &mut self,
+        _write: bool,
         _sector: u64,
         _segments: &[Segment],
         _memory: &mut dyn GuestMemory,
@@ -225,23 +216,14 @@ impl<B: BlockBackend + ?Sized> BlockBackend for &mut B {
         (**self).flush()
     }
 
-    fn read_into_guest(
+    fn transfer_guest(
         &mut self,
+        write: bool,
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
         tag: RequestTag,
     ) -> Result<Transfer, BackendError> {
-        (**self).read_into_guest(sector, segments, memory, tag)
-    }
-
-    fn write_from_guest(
-        &mut self,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-        tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        (**self).write_from_guest(sector, segments, memory, tag)
+        (**self).transfer_guest(write, sector, segments, memory, tag)
     }
 }

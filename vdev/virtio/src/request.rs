@@ -214,19 +214,13 @@ where
                 return Err(DeviceError::ReadIntoReadOnlyBuffer { length: data_out });
             }
             check_range(context, sector, data_in)?;
-            if collect_segments(segments, chain.writable(), 0, data_in) {
-                let transfer = context
-                    .backend
-                    .read_into_guest(sector, segments, context.memory, context.tag)
-                    .map_err(|error| DeviceError::Backend { error, sector })?;
-                if let Some(executed) = direct(transfer) {
-                    if !matches!(executed, Executed::Busy) {
-                        *written = data_in;
-                        context.statistics.bytes_read =
-                            context.statistics.bytes_read.saturating_add(data_in);
-                    }
-                    return Ok(executed);
+            if collect_segments(segments, chain.writable(), 0, data_in)
+                && let Some(executed) = transfer_direct(context, false, sector, segments, data_in)?
+            {
+                if !matches!(executed, Executed::Busy) {
+                    *written = data_in;
                 }
+                return Ok(executed);
             }
             read_sectors(context, sector, data_in, &mut sink, written).map(|()| Executed::Done)
         }
@@ -239,18 +233,10 @@ where
             if context.backend.read_only() {
                 return Err(DeviceError::WriteToReadOnly { sector });
             }
-            if source.segments(segments) {
-                let transfer = context
-                    .backend
-                    .write_from_guest(sector, segments, context.memory, context.tag)
-                    .map_err(|error| DeviceError::Backend { error, sector })?;
-                if let Some(executed) = direct(transfer) {
-                    if !matches!(executed, Executed::Busy) {
-                        context.statistics.bytes_written =
-                            context.statistics.bytes_written.saturating_add(data_out);
-                    }
-                    return Ok(executed);
-                }
+            if source.segments(segments)
+                && let Some(executed) = transfer_direct(context, true, sector, segments, data_out)?
+            {
+                return Ok(executed);
             }
             write_sectors(context, sector, data_out, &mut source).map(|()| Executed::Done)
         }
@@ -288,15 +274,37 @@ where
     }
 }
 
-/// What a direct transfer's answer means for the request; `None` when the
-/// backend declined (copy instead).
-fn direct(transfer: Transfer) -> Option<Executed> {
-    match transfer {
-        Transfer::Declined => None,
-        Transfer::Done => Some(Executed::Done),
-        Transfer::Submitted => Some(Executed::Submitted),
-        Transfer::Busy => Some(Executed::Busy),
-    }
+/// Offers the backend a direct transfer of `bytes` between the disk at
+/// `sector` and the guest's `segments` (to the disk if `write`), counting
+/// the bytes it takes; `None` when it declined (copy instead).
+fn transfer_direct<M, B>(
+    context: &mut Context<'_, M, B>,
+    write: bool,
+    sector: u64,
+    segments: &[Segment],
+    bytes: u64,
+) -> Result<Option<Executed>, DeviceError>
+where
+    M: GuestMemory,
+    B: BlockBackend + ?Sized,
+{
+    let transfer = context
+        .backend
+        .transfer_guest(write, sector, segments, context.memory, context.tag)
+        .map_err(|error| DeviceError::Backend { error, sector })?;
+    let executed = match transfer {
+        Transfer::Declined => return Ok(None),
+        Transfer::Busy => return Ok(Some(Executed::Busy)),
+        Transfer::Done => Executed::Done,
+        Transfer::Submitted => Executed::Submitted,
+    };
+    let counter = if write {
+        &mut context.statistics.bytes_written
+    } else {
+        &mut context.statistics.bytes_read
+    };
+    *counter = counter.saturating_add(bytes);
+    Ok(Some(executed))
 }
 
 /// A transfer of `length` bytes at `sector`: whole sectors, within the

@@ -243,42 +243,6 @@ impl FakeDisk {
         if exact { Ok(range) } else { Err(BackendError::Io) }
     }
 
-    /// Both directions of a direct transfer: declined unless `direct`,
-    /// pending if `asynchronous` (busy at `capacity`), done otherwise.
-    fn direct_transfer(
-        &mut self,
-        write: bool,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-        tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        if !self.direct {
-            return Ok(Transfer::Declined);
-        }
-        if self.asynchronous && self.pending.len() >= self.capacity {
-            return Ok(Transfer::Busy);
-        }
-        self.check_segments(sector, segments, memory)?;
-        assert!(!write || !self.read_only, "write reached a read-only backend");
-        let segments = segments.to_vec();
-        self.calls.push(if write {
-            DiskCall::WriteDirect { sector, segments: segments.clone() }
-        } else {
-            DiskCall::ReadDirect { sector, segments: segments.clone() }
-        });
-        if self.asynchronous {
-            assert!(
-                self.pending.iter().all(|pending| pending.tag != tag),
-                "tag {tag:?} handed out twice while in flight"
-            );
-            self.pending.push_back(Pending { tag, write, sector, segments });
-            return Ok(Transfer::Submitted);
-        }
-        self.move_data(write, sector, &segments, memory)?;
-        Ok(Transfer::Done)
-    }
-
     /// Moves a direct transfer's data (failing as the switches say).
     fn move_data(
         &mut self,
@@ -357,24 +321,40 @@ impl BlockBackend for FakeDisk {
         Ok(())
     }
 
-    fn read_into_guest(
+    /// Both directions of a direct transfer: declined unless `direct`,
+    /// pending if `asynchronous` (busy at `capacity`), done otherwise.
+    fn transfer_guest(
         &mut self,
+        write: bool,
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
         tag: RequestTag,
     ) -> Result<Transfer, BackendError> {
-        self.direct_transfer(false, sector, segments, memory, tag)
-    }
-
-    fn write_from_guest(
-        &mut self,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-        tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        self.direct_transfer(true, sector, segments, memory, tag)
+        if !self.direct {
+            return Ok(Transfer::Declined);
+        }
+        if self.asynchronous && self.pending.len() >= self.capacity {
+            return Ok(Transfer::Busy);
+        }
+        self.check_segments(sector, segments, memory)?;
+        assert!(!write || !self.read_only, "write reached a read-only backend");
+        let segments = segments.to_vec();
+        self.calls.push(if write {
+            DiskCall::WriteDirect { sector, segments: segments.clone() }
+        } else {
+            DiskCall::ReadDirect { sector, segments: segments.clone() }
+        });
+        if self.asynchronous {
+            assert!(
+                self.pending.iter().all(|pending| pending.tag != tag),
+                "tag {tag:?} handed out twice while in flight"
+            );
+            self.pending.push_back(Pending { tag, write, sector, segments });
+            return Ok(Transfer::Submitted);
+        }
+        self.move_data(write, sector, &segments, memory)?;
+        Ok(Transfer::Done)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {

@@ -102,37 +102,6 @@ impl VecDisk {
         let total = segments.iter().map(|segment| segment.length as usize).sum();
         self.range(sector, total)
     }
-}
-
-impl VecDisk {
-    fn direct_transfer(
-        &mut self,
-        write: bool,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-        tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        if !self.direct {
-            return Ok(Transfer::Declined);
-        }
-        self.segments(sector, segments, memory);
-        assert!(!write || !self.read_only, "write reached a read-only backend");
-        if !self.asynchronous {
-            self.move_data(write, sector, segments, memory)?;
-            return Ok(Transfer::Done);
-        }
-        if self.pending.len() >= self.capacity {
-            return Ok(Transfer::Busy);
-        }
-        self.pending.push(Pending {
-            tag,
-            write,
-            sector,
-            segments: segments.to_vec(),
-        });
-        Ok(Transfer::Submitted)
-    }
 
     fn move_data(
         &mut self,
@@ -202,24 +171,33 @@ impl BlockBackend for VecDisk {
         Ok(())
     }
 
-    fn read_into_guest(
+    fn transfer_guest(
         &mut self,
+        write: bool,
         sector: u64,
         segments: &[Segment],
         memory: &mut dyn GuestMemory,
         tag: RequestTag,
     ) -> Result<Transfer, BackendError> {
-        self.direct_transfer(false, sector, segments, memory, tag)
-    }
-
-    fn write_from_guest(
-        &mut self,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-        tag: RequestTag,
-    ) -> Result<Transfer, BackendError> {
-        self.direct_transfer(true, sector, segments, memory, tag)
+        if !self.direct {
+            return Ok(Transfer::Declined);
+        }
+        self.segments(sector, segments, memory);
+        assert!(!write || !self.read_only, "write reached a read-only backend");
+        if !self.asynchronous {
+            self.move_data(write, sector, segments, memory)?;
+            return Ok(Transfer::Done);
+        }
+        if self.pending.len() >= self.capacity {
+            return Ok(Transfer::Busy);
+        }
+        self.pending.push(Pending {
+            tag,
+            write,
+            sector,
+            segments: segments.to_vec(),
+        });
+        Ok(Transfer::Submitted)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {
