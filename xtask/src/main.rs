@@ -61,11 +61,16 @@ enum Task {
     /// run of every fuzz target, then the QEMU integration tests
     /// (installing QEMU, nightly and cargo-fuzz if missing).
     Test,
-    /// Fuzz every target (manifests, boot plans, syndromes, PSCI) for a while.
+    /// Fuzz every target (manifests, boot plans, syndromes, PSCI, virtqueues,
+    /// block requests) for a while, then run the property tests with fresh seeds.
     Fuzz {
         /// Seconds per target.
         #[arg(long, default_value_t = 300)]
         seconds: u64,
+        /// Then run the host property tests this many times, each with a
+        /// fresh seed (a failure prints the seed that reproduces it).
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
@@ -77,6 +82,18 @@ enum Task {
         #[arg(long, value_enum)]
         only: Vec<xtask::bench::Part>,
     },
+}
+
+/// The property tests' seed in `cargo xtask test`.
+const PROPTEST_GATE_SEED: u64 = 0x4a61_6e75_7300_0001;
+
+/// A seed for an exploring property-test round: the clock's nanoseconds
+/// and the process id.
+fn fresh_seed() -> u64 {
+    let nanoseconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    nanoseconds ^ (u64::from(std::process::id()) << 32)
 }
 
 fn manifest_path(manifest: Option<PathBuf>, guests: Guests, board: &str) -> PathBuf {
@@ -134,7 +151,11 @@ fn run() -> Result<()> {
             }
         }
         Task::Test => {
-            cargo(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"])?;
+            // The gate is reproducible: property tests draw from one fixed
+            // seed unless PROPTEST_RNG_SEED says otherwise (`cargo xtask
+            // fuzz` explores with fresh seeds).
+            let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| PROPTEST_GATE_SEED.to_string());
+            cargo_with_env(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"], &[("PROPTEST_RNG_SEED", &seed)])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;
             xtask::fuzz::run_all(&xtask::root(), 10)?;
@@ -147,7 +168,16 @@ fn run() -> Result<()> {
             }
         }
         Task::Bench { only } => xtask::bench::run(&only)?,
-        Task::Fuzz { seconds } => xtask::fuzz::run_all(&xtask::root(), seconds)?,
+        Task::Fuzz { seconds, rounds } => {
+            xtask::fuzz::run_all(&xtask::root(), seconds)?;
+            // The property tests with fresh seeds: what the gate's fixed
+            // seed does not reach.
+            for round in 1..=rounds {
+                let seed = fresh_seed();
+                println!("xtask: property tests, round {round} of {rounds}, PROPTEST_RNG_SEED={seed}");
+                cargo_with_env(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"], &[("PROPTEST_RNG_SEED", &seed.to_string())])?;
+            }
+        }
         Task::Size => {
             let binaries = xtask::build_binaries()?;
             let image = binaries.hypervisor.payload_offset.unwrap_or(0);

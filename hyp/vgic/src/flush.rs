@@ -20,8 +20,11 @@
 //! Pending-and-active is never written with HW = 1 (the guest's deactivation
 //! would deactivate the physical line while a pending instance remains), nor
 //! when the new pending instance is a physical one and the active entry is
-//! not. Such a second instance stays in software and goes into a list
-//! register at the first flush after the guest completes the first one; it
+//! not; an entry already pending and active with HW = 0 gives its pending
+//! part back to software when a physical instance arrives, so the two merge
+//! there (a merge into the entry would leave nobody to deactivate the
+//! physical line). Such a second instance stays in software and goes into a
+//! list register at the first flush after the guest completes the first one; it
 //! does not request a maintenance interrupt, which with the entry still
 //! valid would fire at once and keep firing.
 
@@ -206,7 +209,14 @@ impl VirtualGic {
             self.set_flag(slot, Flag::Pending, true);
         }
         if self.flag(slot, Flag::Pending) && may_signal {
-            if pending {
+            if pending && active && hardware.is_none() && self.flag(slot, Flag::PhysicalActive) {
+                // A physical instance may not merge into a pending-and-active
+                // entry with HW = 0: nothing would deactivate the physical
+                // line. The entry's pending part goes back to software instead,
+                // merged with it (one bit), and returns with HW = 1 once the
+                // guest completed the active part.
+                pending = false;
+            } else if pending {
                 // Pending is one bit: a second edge before acknowledgement
                 // merges with the first.
                 self.set_flag(slot, Flag::Pending, false);

@@ -112,3 +112,23 @@ proptest! {
         }
     }
 }
+
+/// Found by `never_lose_duplicate_or_misplace` in CI: the timer fires while
+/// its line is pending and active in software (the guest set it active and
+/// something injected it); the physical line must still be deactivated once
+/// the guest is done with it.
+#[test]
+fn timer_firing_while_pending_and_active_in_software() {
+    let mut harness = Harness::new(GicVersion::V3, 1, 1);
+    harness.configure_timers();
+    for operation in [
+        Operation::SetActive { vcpu: 0, intid: 27 },
+        Operation::Inject { vcpu: 0, intid: 27 },
+        Operation::TimerPeriod { vcpu: 0 },
+        Operation::Complete { vcpu: 0, index: 0 },
+        Operation::Acknowledge { vcpu: 0, index: 0 },
+    ] {
+        harness.run(&operation);
+    }
+    harness.drain();
+}
