@@ -196,6 +196,10 @@ pub struct Disk {
     janus_finished: Option<(u16, bool)>,
     /// Guest requests finished, for their virtual disks, per personality.
     finished: [heapless::Deque<Finished, SLOTS>; MAX_PERSONALITIES],
+    /// Per personality: requests submitted and not yet taken with
+    /// [`Disk::take_finished`] (on the queue, or finished and waiting). At
+    /// most SLOTS, so its `finished` queue never overflows.
+    outstanding: [u16; MAX_PERSONALITIES],
 }
 
 const _: () = assert!(SLOTS <= 128 && QUEUE_SIZE == janus_virtio::driver_queue::DRIVER_QUEUE_SIZE);
@@ -256,6 +260,7 @@ impl Disk {
             budget: QUEUE_SIZE as u16,
             janus_finished: None,
             finished: [const { heapless::Deque::new() }; MAX_PERSONALITIES],
+            outstanding: [0; MAX_PERSONALITIES],
         })
     }
 
@@ -344,13 +349,20 @@ impl Disk {
         // the interrupt (it may be busy at EL2, e.g. restarting its guest).
         self.collect();
         let taken = self.descriptors.get(personality).copied().ok_or(DiskError::Device)?;
+        let outstanding = self.outstanding.get(personality).copied().ok_or(DiskError::Device)?;
         let needed = segments.len().saturating_add(2);
-        if usize::from(taken).saturating_add(needed) > usize::from(self.budget) {
+        // Finished requests a reset forgot wait to be taken like any other:
+        // until they are, they count, so the finished queue has room.
+        if usize::from(taken).saturating_add(needed) > usize::from(self.budget) || usize::from(outstanding) >= SLOTS {
             return Err(DiskError::Busy);
         }
         let waiter = Waiter::Guest { personality: owner, cookie };
         // SAFETY: forwarded from the caller.
-        unsafe { self.add(kind, sector, segments, !write, waiter) }.map(|_| ())
+        unsafe { self.add(kind, sector, segments, !write, waiter) }?;
+        if let Some(outstanding) = self.outstanding.get_mut(personality) {
+            *outstanding = outstanding.saturating_add(1);
+        }
+        Ok(())
     }
 
     /// Whether any of `personality`'s requests is still on the queue.
@@ -514,8 +526,8 @@ impl Disk {
                     *taken = taken.saturating_sub(entry.chain.count);
                 }
                 let index = usize::from(personality);
-                // Room by construction: a request holds its slot until it is
-                // collected here, and at most SLOTS are in flight.
+                // Room by construction: at most SLOTS of a personality's
+                // requests are outstanding (`submit`).
                 let queued = self.finished.get_mut(index).is_some_and(|queue| queue.push_back(Finished { personality, cookie, ok }).is_ok());
                 if !queued {
                     log::error!("disk: a finished request of personality {index} has nowhere to go; it is lost");
@@ -558,6 +570,11 @@ impl Disk {
     pub fn take_finished(&mut self, index: usize) -> Option<Finished> {
         let queue = self.finished.get_mut(index)?;
         let next = queue.pop_front();
+        if next.is_some()
+            && let Some(outstanding) = self.outstanding.get_mut(index)
+        {
+            *outstanding = outstanding.saturating_sub(1);
+        }
         if queue.is_empty()
             && let Some(waiting) = FINISHED_WAITING.get(index)
         {

@@ -217,7 +217,9 @@ where
             if collect_segments(segments, chain.writable(), 0, data_in)
                 && let Some(executed) = transfer_direct(context, false, sector, segments, data_in)?
             {
-                if !matches!(executed, Executed::Busy) {
+                if matches!(executed, Executed::Busy) {
+                    retract_if_retried(context.others_in_flight, &mut context.statistics.reads);
+                } else {
                     *written = data_in;
                 }
                 return Ok(executed);
@@ -236,6 +238,9 @@ where
             if source.segments(segments)
                 && let Some(executed) = transfer_direct(context, true, sector, segments, data_out)?
             {
+                if matches!(executed, Executed::Busy) {
+                    retract_if_retried(context.others_in_flight, &mut context.statistics.writes);
+                }
                 return Ok(executed);
             }
             write_sectors(context, sector, data_out, &mut source).map(|()| Executed::Done)
@@ -271,6 +276,15 @@ where
             increment(&mut context.statistics.unsupported);
             Err(DeviceError::Unsupported { request })
         }
+    }
+}
+
+/// A chain the full backend turned away stays in the ring when a completion
+/// is due (`retried`): it is counted when it is served, not each time it is
+/// offered.
+fn retract_if_retried(retried: bool, counter: &mut u64) {
+    if retried {
+        *counter = counter.saturating_sub(1);
     }
 }
 

@@ -124,6 +124,8 @@ fn full_backend_leaves_the_chain_available_until_a_completion() {
     assert_eq!(driver.take_used(), vec![(u32::from(second.head), 513)]);
     assert_eq!(driver.data_of(&second), expected_data(&driver, 1, 1));
     assert_eq!(driver.device.statistics().total_errors(), 0);
+    // Turned away once, served once: two reads, not three.
+    assert_eq!(driver.device.statistics().reads, 2);
 }
 
 #[test]
