@@ -67,8 +67,53 @@ fn scenarios_take_both_timer_paths() {
     );
 }
 
+/// Operations on the hardware-backed lines only (the timer PPI 27 and the
+/// SPIs 34 and 35), with the guest changing their pending and active state
+/// through the distributor far more often than in [`operation`]: the state
+/// space where a physical line can be left active (the bug behind
+/// `timer_firing_while_pending_and_active_in_software`).
+fn hardware_operation() -> impl Strategy<Value = Operation> {
+    let vcpu = 0usize..2;
+    let intid = proptest::sample::select(vec![27u32, 34, 35]);
+    let index = 0usize..2;
+    prop_oneof![
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Operation::Inject { vcpu, intid }),
+        2 => (0usize..2).prop_map(|which| Operation::InjectHardware { which }),
+        3 => vcpu.clone().prop_map(|vcpu| Operation::Timer { vcpu }),
+        2 => vcpu.clone().prop_map(|vcpu| Operation::TimerPeriod { vcpu }),
+        2 => vcpu.clone().prop_map(|vcpu| Operation::Flush { vcpu }),
+        3 => (vcpu.clone(), index.clone()).prop_map(|(vcpu, index)| Operation::Acknowledge { vcpu, index }),
+        3 => (vcpu.clone(), index).prop_map(|(vcpu, index)| Operation::Complete { vcpu, index }),
+        1 => (vcpu.clone(), intid.clone(), prop::bool::weighted(0.7))
+            .prop_map(|(vcpu, intid, enabled)| Operation::Enable { vcpu, intid, enabled }),
+        1 => (vcpu.clone(), intid.clone(), prop_oneof![Just(0x00u8), Just(0x80), Just(0xf8)])
+            .prop_map(|(vcpu, intid, priority)| Operation::Priority { vcpu, intid, priority }),
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Operation::SetPending { vcpu, intid }),
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Operation::ClearPending { vcpu, intid }),
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Operation::SetActive { vcpu, intid }),
+        2 => (vcpu.clone(), intid.clone()).prop_map(|(vcpu, intid)| Operation::ClearActive { vcpu, intid }),
+        1 => (proptest::sample::select(vec![34u32, 35]), vcpu).prop_map(|(intid, vcpu)| Operation::Route { intid, vcpu }),
+        1 => prop::bool::weighted(0.9).prop_map(|enabled| Operation::Distributor { enabled }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn hardware_lines_are_never_left_active(
+        version in prop_oneof![Just(GicVersion::V3), Just(GicVersion::V2)],
+        vcpus in 1usize..=2,
+        list_registers in prop_oneof![Just(1usize), Just(2), Just(4)],
+        operations in proptest::collection::vec(hardware_operation(), 0..60),
+    ) {
+        let mut harness = Harness::new(version, vcpus, list_registers);
+        harness.configure_timers();
+        for operation in &operations {
+            harness.run(operation);
+        }
+        harness.drain();
+    }
 
     #[test]
     fn never_lose_duplicate_or_misplace(
