@@ -637,7 +637,11 @@ pub fn access(index: usize, offset: u64, width: u8, write: Option<u64>) -> Optio
             release_stale_ciphertext(index);
         }
     }
-    let delivered = deliver_finished();
+    // Only a write can have collected finished requests here (a notify
+    // submits, which collects; a reset drains): hand them on at once. A read
+    // or an acknowledgement leaves them to the disk's interrupt or the kick.
+    let collected = write.is_some() && offset != janus_virtio::registers::offset::INTERRUPT_ACKNOWLEDGE;
+    let delivered = collected && deliver_finished();
     Some(Access { delivered, ..access })
 }
 

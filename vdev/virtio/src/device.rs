@@ -75,6 +75,10 @@ pub struct VirtioBlock {
     last_error: Option<DeviceError>,
     /// Requests the backend is still working on, by tag slot.
     in_flight: [Option<InFlight>; MAX_IN_FLIGHT],
+    /// Bit `slot` set when `in_flight[slot]` is `Some`: counting, finding a
+    /// free slot and "anything in flight?" without scanning the table
+    /// (asked on every register access and every request).
+    occupied: u64,
     /// Bumped whenever in-flight requests are forgotten (a reset, the queue
     /// disabled), so their late completions are recognized and dropped.
     generation: u32,
@@ -112,6 +116,7 @@ impl VirtioBlock {
             statistics: Statistics::new(),
             last_error: None,
             in_flight: [None; MAX_IN_FLIGHT],
+            occupied: 0,
             generation: 0,
             stalled: false,
             workspace: Workspace::new(),
@@ -328,7 +333,7 @@ impl VirtioBlock {
 
     /// Requests the backend took asynchronously and has not completed.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.iter().filter(|entry| entry.is_some()).count()
+        self.occupied.count_ones() as usize
     }
 
     /// Whether `tag` names a request still in flight (not completed, not
@@ -367,6 +372,9 @@ impl VirtioBlock {
         let slot = (tag.0 & SLOT_MASK) as usize;
         let current = tag.0 >> SLOT_BITS == self.generation;
         let entry = self.in_flight.get_mut(slot).filter(|_| current).and_then(Option::take);
+        if entry.is_some() {
+            self.occupied &= !(1u64 << slot);
+        }
         let (Some(entry), Some(layout)) = (entry, self.ready) else {
             increment(&mut self.statistics.stale_completions);
             return effects;
@@ -413,6 +421,7 @@ impl VirtioBlock {
     /// Drops every in-flight request: their completions will not match.
     fn forget_in_flight(&mut self) {
         self.in_flight = [None; MAX_IN_FLIGHT];
+        self.occupied = 0;
         self.generation = self.generation.wrapping_add(1) & GENERATION_MASK;
         self.stalled = false;
     }
@@ -648,17 +657,19 @@ impl VirtioBlock {
         for _ in 0..pending {
             // Room to take the request asynchronously; without it, wait for
             // a completion.
-            let Some(slot) = self.in_flight.iter().position(Option::is_none) else {
+            // trailing_zeros of a u64 is at most 64.
+            let slot = (!self.occupied).trailing_zeros() as usize;
+            if slot >= MAX_IN_FLIGHT {
                 self.stalled = true;
                 break;
-            };
+            }
             let Ok(head) = layout.read_available_entry(&*memory, self.last_available) else {
                 broken = Some(DeviceError::RingInaccessible {
                     part: RingPart::Available,
                 });
                 break;
             };
-            let others_in_flight = self.in_flight.iter().any(Option::is_some);
+            let others_in_flight = self.occupied != 0;
             let mut context = Context {
                 memory: &mut *memory,
                 backend: &mut *backend,
@@ -688,6 +699,7 @@ impl VirtioBlock {
                             written,
                             sector,
                         });
+                        self.occupied |= 1u64 << slot;
                     }
                     self.last_available = self.last_available.wrapping_add(1);
                     continue;
@@ -758,7 +770,7 @@ impl VirtioBlock {
 const SLOT_BITS: u32 = 8;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 const GENERATION_MASK: u32 = u32::MAX >> SLOT_BITS;
-const _: () = assert!(MAX_IN_FLIGHT <= 1 << SLOT_BITS);
+const _: () = assert!(MAX_IN_FLIGHT <= 1 << SLOT_BITS && MAX_IN_FLIGHT <= u64::BITS as usize);
 
 fn set_low(register: &mut u64, value: u32) {
     *register = (*register & !0xffff_ffff) | u64::from(value);
