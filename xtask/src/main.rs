@@ -128,6 +128,12 @@ fn cargo(arguments: &[&str]) -> Result<()> {
     cargo_with_env(arguments, &[])
 }
 
+/// The host unit and property tests of every crate but the QEMU ones, the
+/// property tests drawing from `seed`.
+fn host_tests(seed: &str) -> Result<()> {
+    cargo_with_env(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"], &[("PROPTEST_RNG_SEED", seed)])
+}
+
 fn run() -> Result<()> {
     match Arguments::parse().command {
         Task::Build { manifest, guests, board } => {
@@ -155,7 +161,7 @@ fn run() -> Result<()> {
             // seed unless PROPTEST_RNG_SEED says otherwise (`cargo xtask
             // fuzz` explores with fresh seeds).
             let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| PROPTEST_GATE_SEED.to_string());
-            cargo_with_env(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"], &[("PROPTEST_RNG_SEED", &seed)])?;
+            host_tests(&seed)?;
             cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;
             xtask::fuzz::run_all(&xtask::root(), 10)?;
@@ -175,7 +181,7 @@ fn run() -> Result<()> {
             for round in 1..=rounds {
                 let seed = fresh_seed();
                 println!("xtask: property tests, round {round} of {rounds}, PROPTEST_RNG_SEED={seed}");
-                cargo_with_env(&["test", "--workspace", "--exclude", "janus-tests", "--quiet"], &[("PROPTEST_RNG_SEED", &seed.to_string())])?;
+                host_tests(&seed.to_string())?;
             }
         }
         Task::Size => {

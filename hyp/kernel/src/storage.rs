@@ -382,8 +382,7 @@ impl PartitionBackend<'_> {
         let chunk = buffer.0.get_mut(..total).ok_or(BackendError::Io)?;
         if write {
             encipher_segments(cipher, sector, segments, chunk)?;
-        }
-        if !write {
+        } else {
             saved.clear();
             saved.extend_from_slice(segments).map_err(|()| BackendError::Io)?;
         }

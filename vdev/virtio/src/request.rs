@@ -217,9 +217,7 @@ where
             if collect_segments(segments, chain.writable(), 0, data_in)
                 && let Some(executed) = transfer_direct(context, false, sector, segments, data_in)?
             {
-                if matches!(executed, Executed::Busy) {
-                    retract_if_retried(context.others_in_flight, &mut context.statistics.reads);
-                } else {
+                if !matches!(executed, Executed::Busy) {
                     *written = data_in;
                 }
                 return Ok(executed);
@@ -238,9 +236,6 @@ where
             if source.segments(segments)
                 && let Some(executed) = transfer_direct(context, true, sector, segments, data_out)?
             {
-                if matches!(executed, Executed::Busy) {
-                    retract_if_retried(context.others_in_flight, &mut context.statistics.writes);
-                }
                 return Ok(executed);
             }
             write_sectors(context, sector, data_out, &mut source).map(|()| Executed::Done)
@@ -279,18 +274,11 @@ where
     }
 }
 
-/// A chain the full backend turned away stays in the ring when a completion
-/// is due (`retried`): it is counted when it is served, not each time it is
-/// offered.
-fn retract_if_retried(retried: bool, counter: &mut u64) {
-    if retried {
-        *counter = counter.saturating_sub(1);
-    }
-}
-
 /// Offers the backend a direct transfer of `bytes` between the disk at
 /// `sector` and the guest's `segments` (to the disk if `write`), counting
-/// the bytes it takes; `None` when it declined (copy instead).
+/// the bytes it takes; `None` when it declined (copy instead). A chain the
+/// full backend turns away stays in the ring when a completion is due: its
+/// request is counted when it is served, not each time it is offered.
 fn transfer_direct<M, B>(
     context: &mut Context<'_, M, B>,
     write: bool,
@@ -306,18 +294,24 @@ where
         .backend
         .transfer_guest(write, sector, segments, context.memory, context.tag)
         .map_err(|error| DeviceError::Backend { error, sector })?;
+    let statistics = &mut *context.statistics;
+    let (requests, moved) = if write {
+        (&mut statistics.writes, &mut statistics.bytes_written)
+    } else {
+        (&mut statistics.reads, &mut statistics.bytes_read)
+    };
     let executed = match transfer {
         Transfer::Declined => return Ok(None),
-        Transfer::Busy => return Ok(Some(Executed::Busy)),
+        Transfer::Busy => {
+            if context.others_in_flight {
+                *requests = requests.saturating_sub(1);
+            }
+            return Ok(Some(Executed::Busy));
+        }
         Transfer::Done => Executed::Done,
         Transfer::Submitted => Executed::Submitted,
     };
-    let counter = if write {
-        &mut context.statistics.bytes_written
-    } else {
-        &mut context.statistics.bytes_read
-    };
-    *counter = counter.saturating_add(bytes);
+    *moved = moved.saturating_add(bytes);
     Ok(Some(executed))
 }
 
