@@ -50,6 +50,16 @@ if [ -b /dev/vda ]; then
     # safe automatic repairs) the way a distribution's boot does.
     e2fsck -p /dev/vda >/tmp/e2fsck.log 2>&1
     status=$?
+    if [ "$status" -eq 4 ]; then
+        # ext2 has no journal: a cut in the middle of writeback can leave
+        # what preening may not touch (an inode written before its directory
+        # entry). Nobody is at a console to answer e2fsck's questions, so
+        # repair it as an unattended device must; what cannot be attached
+        # goes to /lost+found.
+        echo "init: e2fsck -p could not preen /dev/vda after an unclean stop: repairing (e2fsck -y)"
+        e2fsck -y /dev/vda >>/tmp/e2fsck.log 2>&1
+        status=$?
+    fi
     if [ "$status" -ge 4 ]; then
         echo "init: error: e2fsck -p /dev/vda left errors (exit $status); see /tmp/e2fsck.log"
     elif [ "$status" -ne 0 ]; then
