@@ -161,6 +161,7 @@ fn run() -> Result<()> {
             // seed unless PROPTEST_RNG_SEED says otherwise (`cargo xtask
             // fuzz` explores with fresh seeds).
             let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| PROPTEST_GATE_SEED.to_string());
+            setup::ensure_rust_target(&xtask::root())?;
             host_tests(&seed)?;
             cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;

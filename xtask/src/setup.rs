@@ -13,24 +13,56 @@ pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 const QEMU: &str = "qemu-system-aarch64";
 const BACKPORTS_SOURCE: &str = "/etc/apt/sources.list.d/janus-backports.sources";
 
-/// Makes sure the bare-metal target of the pinned toolchain is installed.
+/// Makes sure the pinned toolchain has every target and component that
+/// `rust-toolchain.toml` names. A toolchain that was installed before (by
+/// hand, or by an image) lacks them: rustup adds them only when it installs
+/// the toolchain itself, so a fresh machine would fail on the first
+/// bare-metal build.
 pub fn ensure_rust_target(root: &Path) -> Result<()> {
-    let sysroot = Command::new("rustc").arg("--print").arg("sysroot").current_dir(root).output();
-    let installed = match sysroot {
-        Ok(output) if output.status.success() => {
-            let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_string();
-            Path::new(&sysroot).join("lib/rustlib").join(TARGET).exists()
+    let missing_target = |target: &str| {
+        let sysroot = Command::new("rustc").arg("--print").arg("sysroot").current_dir(root).output();
+        match sysroot {
+            Ok(output) if output.status.success() => {
+                let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_string();
+                !Path::new(&sysroot).join("lib/rustlib").join(target).exists()
+            }
+            _ => true,
         }
-        _ => false,
     };
-    if installed {
-        return Ok(());
+    let installed_components = Command::new("rustup")
+        .args(["component", "list", "--installed"])
+        .current_dir(root)
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default();
+    let missing_component = |component: &str| !installed_components.lines().any(|line| line.starts_with(component));
+    let targets: Vec<&str> = TOOLCHAIN_TARGETS.iter().copied().filter(|target| missing_target(target)).collect();
+    let components: Vec<&str> = TOOLCHAIN_COMPONENTS.iter().copied().filter(|component| missing_component(component)).collect();
+    if !targets.is_empty() {
+        eprintln!("xtask: installing the Rust targets {} (rust-toolchain.toml)", targets.join(", "));
+        rustup(root, "target", &targets)?;
     }
-    eprintln!("xtask: installing the Rust target {TARGET} (rust-toolchain.toml)");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).current_dir(root).status();
+    if !components.is_empty() {
+        eprintln!("xtask: installing the Rust components {} (rust-toolchain.toml)", components.join(", "));
+        rustup(root, "component", &components)?;
+    }
+    Ok(())
+}
+
+/// The targets and components `rust-toolchain.toml` pins (kept equal to it).
+const TOOLCHAIN_TARGETS: [&str; 2] = [TARGET, "aarch64-unknown-linux-musl"];
+const TOOLCHAIN_COMPONENTS: [&str; 4] = ["rust-src", "llvm-tools", "clippy", "rustfmt"];
+
+fn rustup(root: &Path, kind: &str, names: &[&str]) -> Result<()> {
+    let status = Command::new("rustup").arg(kind).arg("add").args(names).current_dir(root).status();
     match status {
         Ok(status) if status.success() => Ok(()),
-        _ => bail!("the Rust target {TARGET} is missing and rustup could not add it. Fix: run `rustup target add {TARGET}` in {}", root.display()),
+        _ => bail!(
+            "rustup could not add the {kind}s {} that rust-toolchain.toml pins. Fix: run `rustup {kind} add {}` in {}",
+            names.join(", "),
+            names.join(" "),
+            root.display()
+        ),
     }
 }
 
