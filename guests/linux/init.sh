@@ -83,7 +83,80 @@ stamp=$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] janus-ready-stamp$/\1/p' | tail -n 
 echo "@PERSONALITY@: ready"
 echo "@PERSONALITY@: ready after $stamp s"
 
-export HOME=/root
-export PS1='@PERSONALITY@# '
+# From here busybox init runs the personality as a distribution's init
+# would: the root shell on the console (started again when it exits), the
+# power-key watcher, and on `reboot`, `poweroff` or the power key an orderly
+# stop (everything asked to end, /data synced and unmounted) before the
+# kernel resets or powers off this personality.
+cat > /etc/inittab <<'INITTAB'
+::respawn:/bin/janus-shell
+::respawn:/bin/janus-power-key
+::shutdown:/bin/janus-shutdown
+INITTAB
+
+cat > /bin/janus-shell <<'SHELL'
+#!/bin/sh
+# The root shell on the console (cttyhack: the console's real tty, so job
+# control and Ctrl-C work).
+export HOME=/root PS1='@PERSONALITY@# '
 cd /root
-exec setsid cttyhack sh
+exec cttyhack sh
+SHELL
+
+cat > /bin/janus-power-key <<'POWERKEY'
+#!/bin/sh
+# Janus presses this personality's power key when the whole device stops
+# (Ctrl-\ q): a GPIO line the device tree names in /gpio-keys/poweroff
+# (this kernel has no gpio-keys driver, so the line is read through sysfs,
+# once a second). A press means an orderly poweroff.
+idle() { while :; do sleep 3600; done; }
+keys=/proc/device-tree/gpio-keys/poweroff/gpios
+[ -r "$keys" ] || idle
+phandle=$(od -An -N4 -tx1 "$keys" | tr -d ' \n')
+line=$((0x$(od -An -j4 -N4 -tx1 "$keys" | tr -d ' \n')))
+base=
+for chip in /sys/class/gpio/gpiochip*; do
+    if [ "$(od -An -tx1 "$chip/device/of_node/phandle" 2>/dev/null | tr -d ' \n')" = "$phandle" ]; then
+        base=$(cat "$chip/base")
+    fi
+done
+if [ -z "$base" ]; then
+    echo "init: warning: no GPIO controller for the power key; the device cannot ask @PERSONALITY@ to stop"
+    idle
+fi
+gpio=$((base + line))
+[ -d "/sys/class/gpio/gpio$gpio" ] || echo "$gpio" > /sys/class/gpio/export 2>/dev/null || {
+    echo "init: warning: the power key's GPIO $gpio is taken; the device cannot ask @PERSONALITY@ to stop"
+    idle
+}
+while sleep 1; do
+    if [ "$(cat "/sys/class/gpio/gpio$gpio/value")" = 1 ]; then
+        echo "@PERSONALITY@: power key pressed: powering off"
+        poweroff
+        idle
+    fi
+done
+POWERKEY
+
+cat > /bin/janus-shutdown <<'SHUTDOWN'
+#!/bin/sh
+# busybox init runs this before it resets or powers off the personality:
+# every other process is asked to end (an interactive shell ignores TERM,
+# HUP ends it), then /data is synced and unmounted (read-only if something
+# still holds it), so the next boot finds it clean.
+kill -TERM -1 2>/dev/null
+kill -HUP -1 2>/dev/null
+usleep 300000
+sync
+if grep -q ' /data ' /proc/mounts; then
+    if umount /data 2>/dev/null || mount -o remount,ro /data 2>/dev/null; then
+        echo "@PERSONALITY@: /data is clean"
+    else
+        echo "@PERSONALITY@: warning: /data could not be unmounted"
+    fi
+fi
+sync
+SHUTDOWN
+chmod 755 /bin/janus-shell /bin/janus-power-key /bin/janus-shutdown
+
+exec /sbin/init

@@ -226,7 +226,7 @@ fn ready_after(lines: &[String], personality: &str) -> Result<f64> {
         .ok_or_else(|| anyhow!("{personality} printed no ready time"))
 }
 
-/// Microseconds in Janus' `starting the personalities N µs after power-on` line.
+/// Milliseconds in Janus' `starting the personalities N ms after power-on` line.
 fn janus_start(lines: &[String]) -> Result<f64> {
     lines
         .iter()
@@ -235,7 +235,7 @@ fn janus_start(lines: &[String]) -> Result<f64> {
                 .and_then(|(_, rest)| rest.split_whitespace().next())
                 .and_then(|value| value.parse::<f64>().ok())
         })
-        .map(|microseconds| microseconds / 1e6)
+        .map(|milliseconds| milliseconds / 1e3)
         .ok_or_else(|| anyhow!("Janus printed no start time"))
 }
 

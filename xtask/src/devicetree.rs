@@ -1,5 +1,7 @@
 //! Generates each personality's device tree from the manifest: memory,
-//! cpus with PSCI, its emulated PL011, its virtio-mmio disk if it has one,
+//! cpus with PSCI, its emulated PL011, its power key (an emulated PL061
+//! with `gpio-keys`) where the board has a button, its virtio-mmio disk if
+//! it has one,
 //! the physical devices passed through to it, and `/chosen`. The guest sees
 //! only what it owns (Devicetree Specification v0.4; Linux arm64
 //! booting.rst; Linux's virtio-mmio, GIC and AMBA/PrimeCell bindings).
@@ -13,6 +15,10 @@ use vm_fdt::FdtWriter;
 const CLOCK_PHANDLE: u32 = 1;
 /// Phandle of the interrupt controller.
 const GIC_PHANDLE: u32 = 2;
+/// Phandle of the power key's GPIO controller.
+const GPIO_PHANDLE: u32 = 3;
+/// Linux's input event code of the power key (`KEY_POWER`).
+const KEY_POWER: u32 = 116;
 /// Interrupt specifier type for a PPI (the `1` in `<1 11 4>`).
 const PPI: u32 = 1;
 /// Interrupt specifier type for an SPI (the `0` in `<0 1 4>`).
@@ -27,12 +33,7 @@ const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
 const PRIMECELL: &str = "arm,primecell";
 
 /// The device tree blob for one personality without passed-through devices.
-pub fn personality_device_tree(
-    personality: &PersonalityConfig,
-    layout: &GuestLayout,
-    initrd_length: Option<u64>,
-    board: &BoardDescription,
-) -> Result<Vec<u8>> {
+pub fn personality_device_tree(personality: &PersonalityConfig, layout: &GuestLayout, initrd_length: Option<u64>, board: &BoardDescription) -> Result<Vec<u8>> {
     personality_device_tree_with_devices(personality, &[], layout, initrd_length, board)
 }
 
@@ -45,8 +46,7 @@ pub fn personality_device_tree_with_devices(
     initrd_length: Option<u64>,
     board: &BoardDescription,
 ) -> Result<Vec<u8>> {
-    build(personality, devices, layout, initrd_length, board)
-        .with_context(|| format!("generating the device tree of personality {}", personality.name))
+    build(personality, devices, layout, initrd_length, board).with_context(|| format!("generating the device tree of personality {}", personality.name))
 }
 
 fn build(
@@ -145,6 +145,10 @@ fn build(
     fdt.property_string_list("clock-names", vec!["uartclk".into(), "apb_pclk".into()])?;
     fdt.end_node(pl011)?;
 
+    if let Some(button) = board.hotkey_button {
+        power_key(&mut fdt, &button)?;
+    }
+
     if personality.disk.is_some() {
         let disk = board.guest_disk.get();
         let virtio = fdt.begin_node(&format!("virtio_mmio@{disk:x}"))?;
@@ -173,11 +177,8 @@ fn passed_through(fdt: &mut FdtWriter, device: &DeviceConfig) -> Result<(), vm_f
     fdt.property_string_list("compatible", device.compatible.clone())?;
     fdt.property_array_u64("reg", &[base, device.mmio.size])?;
     if !device.interrupts.is_empty() {
-        let specifiers: Vec<u32> = device
-            .interrupts
-            .iter()
-            .flat_map(|&interrupt| [SPI, interrupt.saturating_sub(janus_manifest::FIRST_SPI), LEVEL_HIGH])
-            .collect();
+        let specifiers: Vec<u32> =
+            device.interrupts.iter().flat_map(|&interrupt| [SPI, interrupt.saturating_sub(janus_manifest::FIRST_SPI), LEVEL_HIGH]).collect();
         fdt.property_array_u32("interrupts", &specifiers)?;
     }
     if device.compatible.iter().any(|compatible| compatible == PRIMECELL) {
@@ -185,6 +186,33 @@ fn passed_through(fdt: &mut FdtWriter, device: &DeviceConfig) -> Result<(), vm_f
         fdt.property_string("clock-names", "apb_pclk")?;
     }
     fdt.end_node(node)
+}
+
+/// The personality's power key: an emulated PL061 where the board's button
+/// controller is (same address, same SPI, same line) and a `gpio-keys` node
+/// that makes the line `KEY_POWER`, as QEMU `virt` describes its own
+/// (Linux's gpio-pl061 and gpio-keys bindings). Janus presses it when the
+/// whole device stops.
+fn power_key(fdt: &mut FdtWriter, button: &janus_platform::GpioButton) -> Result<(), vm_fdt::Error> {
+    let base = button.controller.get();
+    let gpio = fdt.begin_node(&format!("pl061@{base:x}"))?;
+    fdt.property_string_list("compatible", vec!["arm,pl061".into(), PRIMECELL.into()])?;
+    fdt.property_array_u64("reg", &[base, 0x1000])?;
+    fdt.property_array_u32("interrupts", &[SPI, button.interrupt.saturating_sub(janus_manifest::FIRST_SPI), LEVEL_HIGH])?;
+    fdt.property_null("gpio-controller")?;
+    fdt.property_u32("#gpio-cells", 2)?;
+    fdt.property_u32("clocks", CLOCK_PHANDLE)?;
+    fdt.property_string("clock-names", "apb_pclk")?;
+    fdt.property_u32("phandle", GPIO_PHANDLE)?;
+    fdt.end_node(gpio)?;
+    let keys = fdt.begin_node("gpio-keys")?;
+    fdt.property_string("compatible", "gpio-keys")?;
+    let key = fdt.begin_node("poweroff")?;
+    fdt.property_string("label", "GPIO Key Poweroff")?;
+    fdt.property_u32("linux,code", KEY_POWER)?;
+    fdt.property_array_u32("gpios", &[GPIO_PHANDLE, u32::from(button.line), 0])?;
+    fdt.end_node(key)?;
+    fdt.end_node(keys)
 }
 
 /// Properties both GIC versions share: an interrupt controller with

@@ -160,10 +160,36 @@ pub fn assemble(hypervisor: &FlatImage, payload: &[u8]) -> Result<Vec<u8>> {
 
 /// Loads, validates and assembles a manifest into `output`.
 pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &FlatImage, builtins: &Builtins, output: &Path) -> Result<PathBuf> {
+    build_image_with(manifest_path, board, hypervisor, builtins, output, Verbosity::AsWritten)
+}
+
+/// How much of their kernels' logs the personalities print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// As the manifest's command lines say.
+    AsWritten,
+    /// Every kernel log line: `quiet` is taken out of each command line.
+    Full,
+}
+
+/// [`build_image`] with the kernels' log level chosen.
+pub fn build_image_with(
+    manifest_path: &Path,
+    board: &BoardDescription,
+    hypervisor: &FlatImage,
+    builtins: &Builtins,
+    output: &Path,
+    verbosity: Verbosity,
+) -> Result<PathBuf> {
     let text = std::fs::read_to_string(manifest_path)
         .with_context(|| format!("cannot read the manifest {}. Fix: pass an existing file to --manifest", manifest_path.display()))?;
     let name = manifest_path.display().to_string();
-    let manifest = janus_manifest::load(&name, &text, board).map_err(|errors| anyhow!("the manifest is invalid:\n{errors}"))?;
+    let mut manifest = janus_manifest::load(&name, &text, board).map_err(|errors| anyhow!("the manifest is invalid:\n{errors}"))?;
+    if verbosity == Verbosity::Full {
+        for personality in &mut manifest.personalities {
+            personality.cmdline = without_quiet(&personality.cmdline);
+        }
+    }
     let directory = manifest_path.parent().unwrap_or(Path::new("."));
     let payload = build_payload(&manifest, directory, board, builtins)?;
     let image = assemble(hypervisor, &payload)?;
@@ -172,6 +198,11 @@ pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &
     }
     write_image(output, &image, needs_device_key(&manifest)).with_context(|| format!("writing {}", output.display()))?;
     Ok(output.to_path_buf())
+}
+
+/// A kernel command line without its `quiet` parameter.
+pub fn without_quiet(cmdline: &str) -> String {
+    cmdline.split_whitespace().filter(|parameter| *parameter != "quiet").collect::<Vec<_>>().join(" ")
 }
 
 /// Writes the image; one that embeds the device key is as secret as the key
@@ -197,6 +228,12 @@ mod tests {
     use janus_manifest::{DiskPartition, DiskPlan};
 
     use super::*;
+
+    #[test]
+    fn full_verbosity_takes_out_quiet_only() {
+        assert_eq!(without_quiet("console=ttyAMA0 quiet panic=-1 quietly"), "console=ttyAMA0 panic=-1 quietly");
+        assert_eq!(without_quiet("quiet"), "");
+    }
 
     fn manifest(work_encrypted: bool) -> Manifest {
         let text = "board = \"qemu-virt\"\n\

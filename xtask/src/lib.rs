@@ -96,10 +96,15 @@ pub fn build_binaries() -> Result<Binaries> {
 
 /// Builds the bootable image for `manifest` on `board_name`.
 pub fn build_image(binaries: &Binaries, manifest: &Path, board_name: &str) -> Result<PathBuf> {
+    build_image_with(binaries, manifest, board_name, image::Verbosity::AsWritten)
+}
+
+/// [`build_image`] with the kernels' log level chosen.
+pub fn build_image_with(binaries: &Binaries, manifest: &Path, board_name: &str, verbosity: image::Verbosity) -> Result<PathBuf> {
     let (board, _) = board(board_name)?;
     let stem = manifest.file_stem().and_then(|stem| stem.to_str()).unwrap_or("janus");
     let output = output_dir().join(format!("{board_name}-{stem}.img"));
-    image::build_image(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output)
+    image::build_image_with(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output, verbosity)
 }
 
 #[cfg(test)]

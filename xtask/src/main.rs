@@ -7,8 +7,24 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use xtask::{qemu, setup};
 
+/// Boards and console keys, shown by `--help`.
+const BOARDS_AND_KEYS: &str = "\
+Boards (--board):
+  qemu-virt        QEMU virt with a GICv3 (the default)
+  qemu-virt-gicv2  QEMU virt with a GICv2, as on the Raspberry Pi 4
+
+Console keys while the personalities run:
+  Ctrl-]           bring the next personality to the front
+  Ctrl-\\ i         who is in front, and how every personality is
+  Ctrl-\\ s         start the personality in front if it is off
+  Ctrl-\\ q         stop the device: every personality powers off cleanly, then the board
+                   (Ctrl-\\ q again: power off at once)
+  Ctrl-\\ h         list these keys; Ctrl-\\ Ctrl-\\ sends Ctrl-\\ to the personality
+  Ctrl-A X         quit QEMU at once (a power cut)
+  Ctrl-A C         QEMU's monitor (Ctrl-A C again: back)";
+
 #[derive(Parser)]
-#[command(about = "Build, run and test the Janus hypervisor")]
+#[command(about = "Build, run and test the Janus hypervisor", after_help = BOARDS_AND_KEYS)]
 struct Arguments {
     #[command(subcommand)]
     command: Task,
@@ -46,6 +62,7 @@ enum Task {
     },
     /// Build everything, install what is missing (QEMU, the Rust target) and
     /// boot both personalities in QEMU on this terminal (Ctrl-A X quits).
+    #[command(after_help = BOARDS_AND_KEYS)]
     Run {
         /// The system manifest (default: the board's manifest for --guests).
         #[arg(long)]
@@ -56,6 +73,13 @@ enum Task {
         /// The board to run on.
         #[arg(long, default_value = "qemu-virt")]
         board: String,
+        /// Print every kernel log line (takes `quiet` out of the kernels'
+        /// command lines).
+        #[arg(long)]
+        verbose: bool,
+        /// Extra arguments for QEMU, after `--` (e.g. `-- -d guest_errors`).
+        #[arg(last = true, value_name = "QEMU ARGUMENTS")]
+        qemu: Vec<String>,
     },
     /// Run every test: host unit and property tests, clippy, a short fuzz
     /// run of every fuzz target, then the QEMU integration tests
@@ -90,9 +114,7 @@ const PROPTEST_GATE_SEED: u64 = 0x4a61_6e75_7300_0001;
 /// A seed for an exploring property-test round: the clock's nanoseconds
 /// and the process id.
 fn fresh_seed() -> u64 {
-    let nanoseconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    let nanoseconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos() as u64);
     nanoseconds ^ (u64::from(std::process::id()) << 32)
 }
 
@@ -112,12 +134,7 @@ fn cargo_with_env(arguments: &[&str], environment: &[(&str, &str)]) -> Result<()
     let settings: Vec<String> = environment.iter().map(|(name, value)| format!("{name}={value} ")).collect();
     let shown = format!("{}cargo {}", settings.concat(), arguments.join(" "));
     println!("xtask: {shown}");
-    let status = Command::new(cargo)
-        .current_dir(xtask::root())
-        .envs(environment.iter().copied())
-        .args(arguments)
-        .status()
-        .context("running cargo")?;
+    let status = Command::new(cargo).current_dir(xtask::root()).envs(environment.iter().copied()).args(arguments).status().context("running cargo")?;
     if !status.success() {
         bail!("{shown} failed");
     }
@@ -141,9 +158,10 @@ fn run() -> Result<()> {
             let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
             println!("xtask: built {}", image.display());
         }
-        Task::Run { manifest, guests, board } => {
+        Task::Run { manifest, guests, board, verbose, qemu } => {
             let binaries = xtask::build_binaries()?;
-            let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
+            let verbosity = if verbose { xtask::image::Verbosity::Full } else { xtask::image::Verbosity::AsWritten };
+            let image = xtask::build_image_with(&binaries, &manifest_path(manifest, guests, &board), &board, verbosity)?;
             setup::ensure_qemu()?;
             let (_, mut board_arguments) = xtask::board(&board)?;
             // The physical disk: made on first run, kept across runs.
@@ -151,7 +169,7 @@ fn run() -> Result<()> {
             xtask::disk::ensure(&disk)?;
             board_arguments.extend(xtask::disk_arguments(&board, &disk));
             println!("xtask: booting {} on disk {} (Ctrl-A X quits QEMU)", image.display(), disk.display());
-            let status = qemu::command(&image, &board_arguments, qemu::Console::Terminal, &[]).status().context("starting QEMU")?;
+            let status = qemu::command(&image, &board_arguments, qemu::Console::Terminal, &qemu).status().context("starting QEMU")?;
             if !status.success() {
                 bail!("QEMU exited with {status}");
             }
@@ -192,11 +210,7 @@ fn run() -> Result<()> {
             let root = xtask::root();
             let kernel = xtask::size::count_lines(&root.join("hyp").join("kernel"))?;
             let all = xtask::size::count_lines(&root.join("hyp"))?;
-            println!(
-                "hypervisor image: {} KiB of code and data, {} KiB in memory with its zeroed stacks and BSS",
-                loaded.div_ceil(1024),
-                image / 1024
-            );
+            println!("hypervisor image: {} KiB of code and data, {} KiB in memory with its zeroed stacks and BSS", loaded.div_ceil(1024), image / 1024);
             println!("hyp/ lines of code: {all} ({kernel} in the EL2 kernel, {} in the host-tested pure crates)", all - kernel);
         }
     }

@@ -95,11 +95,11 @@ fn debian_source(codename: &str) -> Option<(String, Option<String>)> {
         if file.extension().and_then(|extension| extension.to_str()) != Some("sources") || file == Path::new(BACKPORTS_SOURCE) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
         for stanza in text.split("\n\n") {
-            let field = |name: &str| {
-                stanza.lines().find_map(|line| line.strip_prefix(name).map(|value| value.trim().to_string()))
-            };
+            let field = |name: &str| stanza.lines().find_map(|line| line.strip_prefix(name).map(|value| value.trim().to_string()));
             let suites = field("Suites:").unwrap_or_default();
             let uris = field("URIs:").unwrap_or_default();
             if suites.split_whitespace().any(|suite| suite == codename) && uris.contains("/debian") && !uris.contains("security") {

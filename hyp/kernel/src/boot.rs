@@ -62,14 +62,9 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     uart::init_logger();
 
     if arch::current_el() != 2 {
-        refuse(format_args!(
-            "Janus was entered at EL{}, not EL2. Fix: start QEMU with -M virt,virtualization=on (cargo xtask run does).",
-            arch::current_el()
-        ));
+        refuse(format_args!("Janus was entered at EL{}, not EL2. Fix: start QEMU with -M virt,virtualization=on (cargo xtask run does).", arch::current_el()));
     }
-    let Ok(board_tree) = board_tree else {
-        refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image."))
-    };
+    let Ok(board_tree) = board_tree else { refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image.")) };
 
     // The payload xtask appended right after the image.
     // Only the linker symbol's address is used.
@@ -124,9 +119,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
 
     // Stage-2: one table per personality, built by the pure crate that
     // refuses to map any physical page into two personalities.
-    let Ok(config) = Stage2Config::for_parange(parange as u8) else {
-        refuse(format_args!("unsupported physical address size (PARange {parange})"))
-    };
+    let Ok(config) = Stage2Config::for_parange(parange as u8) else { refuse(format_args!("unsupported physical address size (PARange {parange})")) };
     let Some(hypervisor_end) = plan.board.hypervisor.end() else { refuse(format_args!("bad hypervisor region")) };
     // SAFETY: boardcheck proved [payload_end, hypervisor_end) is RAM inside
     // Janus' reserved region and past the image and payload.
@@ -168,10 +161,14 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
             janus_platform::GicDescription::V3 { .. } => janus_vgic::GicVersion::V3,
             janus_platform::GicDescription::V2 { .. } => janus_vgic::GicVersion::V2,
         };
-        // Each personality owns the SPIs of its own emulated UART and disk,
-        // and those of the devices passed through to it.
-        let mut owned = heapless::Vec::<u32, { 2 + janus_manifest::MAX_DEVICES * janus_manifest::MAX_DEVICE_INTERRUPTS }>::new();
+        // Each personality owns the SPIs of its own emulated UART, power
+        // key and disk, and those of the devices passed through to it.
+        let mut owned = heapless::Vec::<u32, { 3 + janus_manifest::MAX_DEVICES * janus_manifest::MAX_DEVICE_INTERRUPTS }>::new();
         let _ = owned.push(plan.board.guest_uart_interrupt);
+        // Its power key's GPIO controller, where the board's button is.
+        if let Some(button) = plan.board.hotkey_button {
+            let _ = owned.push(button.interrupt);
+        }
         if personality.disk.is_some() {
             let _ = owned.push(plan.board.guest_disk_interrupt);
         }
@@ -187,7 +184,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
                 refuse(format_args!("{}: cannot pass through interrupt {interrupt}: {error:?}", personality.name));
             }
         }
-        let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic));
+        let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic, plan.board.hotkey_button.map_or(0, |button| button.line)));
     }
     let cpus = system::build_cpu_slots(&plan);
     let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
@@ -213,14 +210,12 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         slot.online.store(true, Ordering::Release);
     }
     crate::storage::enable_interrupt_on(cpu);
-    // Keyboard input interrupts come to the boot core.
+    crate::console::configure(system);
     if let Some(console) = uart::CONSOLE.lock().as_ref() {
         console.enable_receive_interrupts();
     }
-    gic::enable_spi_on(system.plan.board.uart_interrupt, cpu);
     if let Some(button) = system.plan.board.hotkey_button {
         crate::button::init(&button);
-        gic::enable_spi_on(button.interrupt, cpu);
     }
     for index in 0..system.plan.personalities.len() {
         system.set_device_interrupts(index, true);
@@ -247,6 +242,9 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         }
     }
 
+    // Keyboard input is taken on the foreground's first core (now that
+    // every core's GIC interface is known).
+    crate::console::route_input(system, 0);
     for personality in &system.plan.personalities {
         let mut cores = heapless::String::<32>::new();
         for (position, core) in personality.cpus.iter().enumerate() {
@@ -254,15 +252,10 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         }
         log::info!("{} cpus={cores} ram={}", personality.name, personality.ram);
     }
-    if system.plan.console == janus_manifest::ConsoleMode::Switched
-        && let Some(first) = system.plan.personalities.first()
-    {
-        log::info!("foreground is {} (Ctrl-] switches)", first.name);
-    }
-    // The counter runs from power-on: this is Janus' own boot time.
-    let now = arch::counter();
-    let frequency = arch::counter_frequency().max(1);
-    log::info!("starting the personalities {} µs after power-on (counter {now})", now.saturating_mul(1_000_000) / frequency);
+    // Janus' own boot time: the counter runs from power-on.
+    let microseconds = arch::counter().saturating_mul(1_000_000) / arch::counter_frequency().max(1);
+    log::info!("starting the personalities {}.{:03} ms after power-on", microseconds / 1000, microseconds % 1000);
+    crate::console::announce();
     for (index, personality) in system.plan.personalities.iter().enumerate() {
         system::request_start(system, index, 0, personality.entry.get(), personality.dtb_load.get());
     }

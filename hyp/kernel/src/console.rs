@@ -1,147 +1,145 @@
-//! The physical console shared by the personalities. In switched mode one
-//! personality is in front: its output goes straight to the UART and the
-//! keyboard feeds only it; every other personality's output goes into its
-//! own 64 KiB ring buffer (oldest bytes dropped and counted when full) and is
-//! replayed when it comes to the front. `Ctrl-]` cycles the foreground and
-//! Janus prints one banner line. In tagged mode every personality's output
-//! is printed line by line with its name in front (tests, debugging); input
-//! still goes to the foreground one only.
+//! The physical console shared by the personalities: janus-console's logic
+//! (filtering, switching, replay, the console keys, input routing) over
+//! Janus' PL011, plus what only the kernel can do about its events: route
+//! console input to the foreground's first core, hand keystrokes to the
+//! foreground's emulated UART, start a personality, stop the device.
+//!
+//! Lock order: a personality's `uart` and `CONSOLE` are never held
+//! together; `DELIVERING` is taken before either; the physical UART's lock
+//! is the innermost (taken inside `CONSOLE` by [`Physical`]).
 
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-
-use heapless::Deque;
+use janus_console::{Console, Event, Lifecycle, Mode, Terminal};
 use janus_manifest::MAX_PERSONALITIES;
 use spin::Mutex;
 
 use crate::system::System;
-use crate::uart;
+use crate::{gic, uart};
 
-/// The hotkey: Ctrl-] (ASCII GS), as in telnet.
-pub const HOTKEY: u8 = 0x1d;
-/// Bytes kept for a personality in the background.
-pub const RING_BYTES: usize = 64 * 1024;
+static CONSOLE: Mutex<Console<MAX_PERSONALITIES>> = Mutex::new(Console::new());
+/// Serialises handing keystrokes to a guest: two cores delivering at once
+/// could reorder them.
+static DELIVERING: Mutex<()> = Mutex::new(());
 
-static FOREGROUND: AtomicUsize = AtomicUsize::new(0);
-static RINGS: [Mutex<Deque<u8, RING_BYTES>>; MAX_PERSONALITIES] = [const { Mutex::new(Deque::new()) }; MAX_PERSONALITIES];
-static DROPPED: [AtomicU64; MAX_PERSONALITIES] = [const { AtomicU64::new(0) }; MAX_PERSONALITIES];
-/// Set while keyboard input waits in the physical UART because the
-/// foreground personality's receive FIFO is full (its RX interrupt is
-/// masked until the guest reads).
-static INPUT_BLOCKED: AtomicBool = AtomicBool::new(false);
-/// Serialises input reception: the UART interrupt's core and a guest core
-/// resuming held-back input must not both read bytes, or they would reorder
-/// or drop them.
-static RECEIVING: Mutex<()> = Mutex::new(());
+/// The physical UART as janus-console's terminal.
+struct Physical;
 
-/// The personality whose output is shown and which gets keyboard input.
-pub fn foreground() -> usize {
-    FOREGROUND.load(Ordering::Acquire)
+impl Terminal for Physical {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(uart) = uart::CONSOLE.lock().as_ref() {
+            for &byte in bytes {
+                uart.put_byte(byte);
+            }
+        }
+    }
 }
 
-/// One byte of output from `personality`'s emulated UART, in switched mode.
-pub fn output_byte(personality: usize, byte: u8) {
-    let Some(ring) = RINGS.get(personality) else { return };
-    let mut ring = ring.lock();
-    if foreground() == personality {
-        drop(ring);
-        if let Some(uart) = uart::CONSOLE.lock().as_mut() {
-            uart.put_byte(byte);
-        }
+/// Names the personalities and picks the mode (boot core, before any guest
+/// runs); console input goes to the first personality's first core.
+pub fn configure(system: &System) {
+    let mode = match system.plan.console {
+        janus_manifest::ConsoleMode::Switched => Mode::Switched,
+        janus_manifest::ConsoleMode::Tagged => Mode::Tagged,
+    };
+    CONSOLE.lock().configure(mode, system.plan.personalities.iter().map(|plan| plan.name.as_str()));
+}
+
+/// The boot banner: who is in front and the console keys.
+pub fn announce() {
+    CONSOLE.lock().announce(Some(janus_console::KEYS_HELP), &mut Physical);
+}
+
+/// One of Janus' own lines (`text` without its newline).
+pub fn janus_line(text: core::fmt::Arguments<'_>) {
+    CONSOLE.lock().janus_line(text, &mut Physical);
+}
+
+/// One byte of output from personality `index`'s emulated UART.
+pub fn output_byte(index: usize, byte: u8) {
+    CONSOLE.lock().output(index, byte, &mut Physical);
+}
+
+/// Personality `index` changed state (see janus-console's `Lifecycle`).
+pub fn set_lifecycle(index: usize, lifecycle: Lifecycle) {
+    CONSOLE.lock().set_lifecycle(index, lifecycle, &mut Physical);
+}
+
+/// Whether a stop of the whole device is under way.
+pub fn device_stopping() -> bool {
+    CONSOLE.lock().is_stopping()
+}
+
+/// Routes the console's input interrupts (the UART's, the hotkey
+/// button's) to personality `index`'s first core: keystrokes are handled
+/// on the foreground's own cores, so no other personality can time them.
+pub fn route_input(system: &System, index: usize) {
+    let Some(&core) = system.plan.personalities.get(index).and_then(|plan| plan.cpus.first()) else {
         return;
-    }
-    if ring.is_full() {
-        let _ = ring.pop_front();
-        if let Some(dropped) = DROPPED.get(personality) {
-            dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    let _ = ring.push_back(byte);
-}
-
-/// Bytes of `personality`'s background output dropped because its ring was full.
-pub fn dropped(personality: usize) -> u64 {
-    DROPPED.get(personality).map_or(0, |count| count.load(Ordering::Relaxed))
-}
-
-/// Brings the next personality to the front: prints the banner, then
-/// replays what it printed while in the background.
-pub fn switch_foreground(system: &System) {
-    let count = system.plan.personalities.len().max(1);
-    let next = (foreground() + 1) % count;
-    let name = system.plan.personalities.get(next).map_or("?", |plan| plan.name.as_str());
-    let Some(ring) = RINGS.get(next) else { return };
-    let mut ring = ring.lock();
-    FOREGROUND.store(next, Ordering::Release);
-    let mut console = uart::CONSOLE.lock();
-    let Some(uart) = console.as_mut() else { return };
-    for &byte in b"\r\njanus: foreground is " {
-        uart.put_byte(byte);
-    }
-    for byte in name.bytes() {
-        uart.put_byte(byte);
-    }
-    uart.put_byte(b'\r');
-    uart.put_byte(b'\n');
-    let lost = dropped(next);
-    if lost > 0 {
-        let _ = core::fmt::Write::write_fmt(uart, format_args!("janus: {lost} bytes of {name}'s earlier output did not fit its 64 KiB buffer\n"));
-    }
-    while let Some(byte) = ring.pop_front() {
-        uart.put_byte(byte);
+    };
+    gic::enable_spi_on(system.plan.board.uart_interrupt, usize::from(core));
+    if let Some(button) = system.plan.board.hotkey_button {
+        gic::enable_spi_on(button.interrupt, usize::from(core));
     }
 }
 
-/// Drains the physical UART: the hotkey switches the foreground, every
-/// other byte goes to the foreground personality's emulated UART, but only
-/// while its receive FIFO has room. Otherwise the rest stays in the physical
-/// UART (flow control: QEMU, or the line, holds it) with the receive
-/// interrupt masked until the guest reads. Returns the personality that
-/// received input, if any.
-pub fn receive_input(system: &System) -> Option<usize> {
-    let _receiving = RECEIVING.lock();
-    let mut received = None;
-    // Bounded: at most one FIFO's worth per interrupt.
+/// Reads everything the physical UART holds (bounded: one FIFO's worth
+/// per interrupt; the level-triggered interrupt stays up for the rest):
+/// every byte is scanned for the console keys, whatever the guests do.
+pub fn receive_input(system: &System) {
     for _ in 0..64 {
-        let target = foreground();
-        let Some((_, personality)) = system.personality(target) else { break };
-        if personality.uart.lock().receive_space() == 0 {
-            INPUT_BLOCKED.store(true, Ordering::SeqCst);
-            if let Some(uart) = uart::CONSOLE.lock().as_ref() {
-                uart.disable_receive_interrupts();
-            }
-            // The guest may have drained its FIFO between the check above
-            // and the flag: then no read of it would ever resume input.
-            if personality.uart.lock().receive_space() == 0 {
-                break;
-            }
-            let _ = resume_input();
-            continue;
-        }
         let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte());
         let Some(byte) = byte else { break };
-        if byte == HOTKEY {
-            switch_foreground(system);
-            let _ = resume_input();
-            continue;
+        let event = CONSOLE.lock().input(byte, &mut Physical);
+        handle(system, event);
+    }
+    let _ = deliver(system); // Raised for the foreground's vCPU, kicked if elsewhere.
+}
+
+/// The hotkey button was pressed: the same as `Ctrl-]`.
+pub fn switch_foreground(system: &System) {
+    let to = CONSOLE.lock().switch(&mut Physical);
+    handle(system, Event::Switched { to });
+    let _ = deliver(system); // As in receive_input.
+}
+
+fn handle(system: &System, event: Event) {
+    match event {
+        Event::None | Event::Input => {}
+        Event::Switched { to } => route_input(system, to),
+        Event::Start(index) => {
+            if !crate::system::start_personality(system, index) {
+                set_lifecycle(index, Lifecycle::Off);
+            }
         }
-        let _ = personality.uart.lock().push_input(byte);
-        received = Some(target);
+        Event::StopDevice => crate::system::stop_device(system),
+        Event::PowerOffNow => crate::system::power_off_now(system),
     }
-    received
 }
 
-/// The guest read from its UART. Returns true if input was held back for
-/// it: the caller then pulls the waiting bytes (`receive_input`) itself,
-/// because the physical UART does not interrupt again for bytes that were
-/// already waiting.
-pub fn input_drained(personality: usize) -> bool {
-    personality == foreground() && resume_input()
+/// The guest of personality `index` read its UART: keystrokes that wait
+/// for it go in now (its FIFO has room again). True if its UART interrupt
+/// was raised.
+pub fn input_drained(system: &System, index: usize) -> bool {
+    CONSOLE.lock().has_input(index) && deliver(system)
 }
 
-fn resume_input() -> bool {
-    let blocked = INPUT_BLOCKED.swap(false, Ordering::SeqCst);
-    if blocked && let Some(uart) = uart::CONSOLE.lock().as_ref() {
-        uart.resume_receive_interrupts();
+/// Hands waiting keystrokes to the foreground's emulated UART while its
+/// receive FIFO has room, and raises its interrupt (true if it did).
+fn deliver(system: &System) -> bool {
+    let _delivering = DELIVERING.lock();
+    let index = CONSOLE.lock().foreground();
+    let Some((_, personality)) = system.personality(index) else {
+        return false;
+    };
+    let mut delivered = false;
+    while personality.uart.lock().receive_space() > 0 {
+        let Some(byte) = CONSOLE.lock().next_input(index, &mut Physical) else {
+            break;
+        };
+        delivered |= personality.uart.lock().push_input(byte);
     }
-    blocked
+    let raise = delivered && personality.uart.lock().interrupt_line();
+    if raise {
+        crate::trap::raise_uart_interrupt(system, index);
+    }
+    raise
 }

@@ -9,6 +9,8 @@ mod arch;
 #[cfg(target_os = "none")]
 mod boardcheck;
 #[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
 mod button;
 #[cfg(target_os = "none")]
 mod console;
@@ -20,6 +22,8 @@ mod frames;
 mod gic;
 #[cfg(target_os = "none")]
 mod mmu;
+#[cfg(target_os = "none")]
+mod power;
 #[cfg(target_os = "none")]
 mod stacks;
 #[cfg(target_os = "none")]
@@ -38,8 +42,6 @@ mod virtual_interface;
 mod vuart;
 #[cfg(target_os = "none")]
 mod xts_armv8;
-#[cfg(target_os = "none")]
-mod boot;
 
 /// On the host this crate has nothing to run; it exists so that
 /// `cargo clippy --workspace` can include it.

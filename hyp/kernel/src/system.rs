@@ -2,8 +2,7 @@
 //! personality, starting and parking vCPUs, and stopping or restarting one
 //! personality while the others run on.
 
-use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use janus_manifest::{BootPlan, MAX_PERSONALITIES, MAX_VCPUS, PersonalityPlan};
 use janus_platform::MAX_CPUS;
@@ -11,8 +10,10 @@ use janus_trap::psci::{self, VcpuPowerState};
 use spin::{Mutex, Once};
 
 use crate::arch::{self, read_sysreg, write_sysreg};
+use crate::console;
 use crate::vuart::VirtualUart;
-use crate::{gic, stacks, uart};
+use crate::{gic, stacks};
+use janus_console::Lifecycle;
 
 /// Saved guest registers (layout shared with vectors.S).
 #[repr(C)]
@@ -101,6 +102,9 @@ pub struct Personality {
     vttbr: u64,
     /// The emulated console.
     pub uart: Mutex<VirtualUart>,
+    /// The emulated GPIO controller with its power key (where the board's
+    /// hotkey button is; none on a board without one).
+    pub power_key: Mutex<janus_vdev_pl061::Pl061>,
     /// The virtual interrupt controller (a static slot: it is too large
     /// to build on a stack and move).
     pub vgic: &'static Mutex<janus_vgic::VirtualGic>,
@@ -165,12 +169,13 @@ fn decode_state(value: u8) -> VcpuPowerState {
 
 impl Personality {
     /// A personality whose stage-2 root is `vttbr`; all vCPUs off.
-    pub fn new(vttbr: u64, vgic: &'static Mutex<janus_vgic::VirtualGic>) -> Self {
+    pub fn new(vttbr: u64, vgic: &'static Mutex<janus_vgic::VirtualGic>, power_key_line: u8) -> Self {
         Self {
             vcpu_states: [const { AtomicU8::new(0) }; MAX_VCPUS],
             run_state: AtomicU8::new(RunState::Running as u8),
             vttbr,
             uart: Mutex::new(VirtualUart::new()),
+            power_key: Mutex::new(janus_vdev_pl061::Pl061::new(power_key_line)),
             vgic,
             warnings: AtomicU32::new(0),
         }
@@ -232,8 +237,12 @@ impl System {
     /// vCPU 0 and enables them at the physical distributor (it is starting),
     /// or disables them and clears their state (it stopped).
     pub fn set_device_interrupts(&self, index: usize, enabled: bool) {
-        let Some(plan) = self.plan.personalities.get(index) else { return };
-        let Some(&core) = plan.cpus.first() else { return };
+        let Some(plan) = self.plan.personalities.get(index) else {
+            return;
+        };
+        let Some(&core) = plan.cpus.first() else {
+            return;
+        };
         for interrupt in plan.device_interrupts() {
             if enabled {
                 gic::enable_spi_on(interrupt, usize::from(core));
@@ -254,25 +263,15 @@ impl System {
         plan.cpus.get(vcpu).map(|&core| usize::from(core))
     }
 
-    /// Writes one line of a personality's console output, prefixed with its
-    /// name, to the physical console.
-    pub fn emit_console_line(&self, personality: usize, line: &[u8]) {
-        let name = self.plan.personalities.get(personality).map_or("?", |plan| plan.name.as_str());
-        let mut console = uart::CONSOLE.lock();
-        if let Some(uart) = console.as_mut() {
-            let _ = write!(uart, "[{name}] ");
-            for &byte in line {
-                uart.put_byte(byte);
-            }
-            let _ = uart.write_str("\n");
-        }
-    }
-
     /// Scrubs a personality's RAM and copies in its kernel, device tree and
     /// initrd from the payload.
     pub fn load_personality(&self, index: usize) -> bool {
-        let Some((plan, _)) = self.personality(index) else { return false };
-        let Some(ram_end) = plan.ram.end() else { return false };
+        let Some((plan, _)) = self.personality(index) else {
+            return false;
+        };
+        let Some(ram_end) = plan.ram.end() else {
+            return false;
+        };
         // SAFETY: validate_plan (run at boot) proved the RAM range lies in
         // the board's RAM, outside Janus' region and disjoint from every
         // other personality; this personality's vCPUs are all stopped.
@@ -284,7 +283,9 @@ impl System {
             let _ = blobs.push((initrd, load.get()));
         }
         for (blob, load) in blobs {
-            let Some(source) = blob_bytes(self.payload, blob) else { return false };
+            let Some(source) = blob_bytes(self.payload, blob) else {
+                return false;
+            };
             if !plan.ram.contains_span(load, source.len() as u64) {
                 return false;
             }
@@ -330,6 +331,9 @@ pub struct CoreContext {
     pub uart: (u64, u64),
     /// Guest-physical [start, end) of the emulated disk (empty without one).
     pub disk: (u64, u64),
+    /// Guest-physical [start, end) of the emulated power-key GPIO
+    /// controller (empty on a board without a button).
+    pub power_key: (u64, u64),
     /// The distributor's read-only identification registers (offset,
     /// value): TYPER, IIDR, PIDR2. Read once from the vGIC model at boot
     /// and answered without taking its lock.
@@ -352,9 +356,15 @@ pub fn build_core_contexts(system: &'static System) {
     let uart = system.plan.board.guest_uart.get();
     let disk = system.plan.board.guest_disk.get();
     for (core, slot) in system.cpus.iter().enumerate() {
-        let Some((personality_index, vcpu)) = slot.assignment else { continue };
-        let Some((plan, personality)) = system.personality(personality_index) else { continue };
-        let Some(context_slot) = CORE_CONTEXTS.get(core) else { continue };
+        let Some((personality_index, vcpu)) = slot.assignment else {
+            continue;
+        };
+        let Some((plan, personality)) = system.personality(personality_index) else {
+            continue;
+        };
+        let Some(context_slot) = CORE_CONTEXTS.get(core) else {
+            continue;
+        };
         let redistributors = match redistributor {
             Some(base) => (base, base + REDISTRIBUTOR_STRIDE * plan.cpus.len() as u64),
             None => (0, 0),
@@ -374,6 +384,7 @@ pub fn build_core_contexts(system: &'static System) {
             distributor: (distributor, distributor + distributor_size),
             redistributors,
             uart: (uart, uart + crate::vuart::WINDOW),
+            power_key: system.plan.board.hotkey_button.map_or((0, 0), |button| (button.controller.get(), button.controller.get() + POWER_KEY_WINDOW)),
             disk: match plan.disk {
                 Some(_) => (disk, disk + crate::storage::WINDOW),
                 None => (0, 0),
@@ -384,6 +395,9 @@ pub fn build_core_contexts(system: &'static System) {
         });
     }
 }
+
+/// Bytes of the emulated PL061's register window.
+pub const POWER_KEY_WINDOW: u64 = 0x1000;
 
 /// Bytes of one GICv3 redistributor (RD_base + SGI_base frames).
 pub const REDISTRIBUTOR_STRIDE: u64 = 0x2_0000;
@@ -513,8 +527,12 @@ fn idle_forever() -> ! {
 /// interrupts (cheap when nothing changed); called before every return to
 /// the guest that may have changed interrupt state.
 pub fn flush_interrupts(system: &System, cpu: usize) {
-    let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { return };
-    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let Some((personality_index, vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else {
+        return;
+    };
+    let Some((_, personality)) = system.personality(personality_index) else {
+        return;
+    };
     let mut registers = crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic);
     let outcome = personality.vgic.lock().flush(vcpu, &mut registers);
     apply_flush_outcome(system, personality_index, &mut registers, outcome);
@@ -555,9 +573,15 @@ pub fn kick_vcpus(system: &System, personality_index: usize, mask: u8) {
 /// Asks the core of `vcpu` to start it; the caller has checked with PSCI
 /// that the vCPU exists and is off.
 pub fn request_start(system: &System, personality_index: usize, vcpu: usize, entry: u64, context: u64) -> bool {
-    let Some(core) = system.core_of(personality_index, vcpu) else { return false };
-    let Some(slot) = system.cpus.get(core) else { return false };
-    let Some((_, personality)) = system.personality(personality_index) else { return false };
+    let Some(core) = system.core_of(personality_index, vcpu) else {
+        return false;
+    };
+    let Some(slot) = system.cpus.get(core) else {
+        return false;
+    };
+    let Some((_, personality)) = system.personality(personality_index) else {
+        return false;
+    };
     {
         let mut mailbox = slot.mailbox.lock();
         personality.set_state(vcpu, VcpuPowerState::OnPending);
@@ -580,7 +604,9 @@ pub fn stop_this_vcpu(system: &System, cpu: usize, personality_index: usize, vcp
 /// Called on a kick: if this core was asked to stop its vCPU, it parks.
 pub fn handle_kick(cpu: usize) {
     let Some(system) = get() else { return };
-    let Some(slot) = system.cpus.get(cpu) else { return };
+    let Some(slot) = system.cpus.get(cpu) else {
+        return;
+    };
     if slot.stop_requested.swap(false, Ordering::AcqRel)
         && let Some((personality_index, vcpu)) = slot.assignment
     {
@@ -594,11 +620,7 @@ pub fn handle_kick(cpu: usize) {
 pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, reset: bool) -> ! {
     let Some((plan, personality)) = system.personality(personality_index) else { idle(cpu) };
     let Some((_, caller_vcpu)) = system.cpus.get(cpu).and_then(|slot| slot.assignment) else { idle(cpu) };
-    if personality
-        .run_state
-        .compare_exchange(RunState::Running as u8, RunState::Stopping as u8, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    if personality.run_state.compare_exchange(RunState::Running as u8, RunState::Stopping as u8, Ordering::AcqRel, Ordering::Acquire).is_err() {
         // Someone else is already stopping this personality.
         stop_this_vcpu(system, cpu, personality_index, caller_vcpu);
     }
@@ -607,7 +629,9 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         if vcpu == caller_vcpu {
             continue;
         }
-        let Some(slot) = system.cpus.get(usize::from(core)) else { continue };
+        let Some(slot) = system.cpus.get(usize::from(core)) else {
+            continue;
+        };
         let mut mailbox = slot.mailbox.lock();
         if mailbox.take().is_some() || personality.state(vcpu) != VcpuPowerState::On {
             personality.set_state(vcpu, VcpuPowerState::Off);
@@ -626,8 +650,8 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         }
         core::hint::spin_loop();
     }
-    personality.uart.lock().flush(|line| system.emit_console_line(personality_index, line));
     personality.uart.lock().reset();
+    personality.power_key.lock().reset();
     // The physical timer PPIs it may leave active are cleared on each of
     // its cores when a vCPU next starts there (gic::clear_guest_interrupts).
     // Its disk: everything it wrote made durable, the device back to reset
@@ -637,19 +661,31 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     let _ = personality.vgic.lock().reset();
     // Its passed-through devices' interrupts: off, nothing left active.
     system.set_device_interrupts(personality_index, false);
-    if !reset {
+    // While the whole device stops, a reset stops the personality too.
+    if !reset || console::device_stopping() {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
-        log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);
+        if console::device_stopping() {
+            log::info!("{}: stopped ({}); the device is stopping", plan.name, if reset { "SYSTEM_RESET" } else { "SYSTEM_OFF" });
+        } else {
+            log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);
+        }
+        console::set_lifecycle(personality_index, Lifecycle::Off);
+        if console::device_stopping() {
+            power_off_when_all_stopped(system);
+        }
         idle(cpu);
     }
     log::info!("{}: SYSTEM_RESET: scrubbing its RAM and restarting it", plan.name);
+    console::set_lifecycle(personality_index, Lifecycle::Restarting);
     if !system.load_personality(personality_index) {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
+        console::set_lifecycle(personality_index, Lifecycle::Off);
         log::warn!("{}: could not reload its images; it stays off", plan.name);
         idle(cpu);
     }
     personality.run_state.store(RunState::Running as u8, Ordering::Release);
     system.set_device_interrupts(personality_index, true);
+    console::set_lifecycle(personality_index, Lifecycle::Running);
     let dtb = plan.dtb_load.get();
     let entry = plan.entry.get();
     if system.core_of(personality_index, 0) == Some(cpu) {
@@ -658,6 +694,60 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     }
     request_start(system, personality_index, 0, entry, dtb);
     idle(cpu)
+}
+
+/// Starts personality `index` again after it stopped (SYSTEM_OFF): its RAM
+/// scrubbed and its images loaded as at boot, its first vCPU started. False
+/// if it is not off or its images cannot be loaded.
+pub fn start_personality(system: &System, index: usize) -> bool {
+    let Some((plan, personality)) = system.personality(index) else {
+        return false;
+    };
+    if personality.run_state.compare_exchange(RunState::Off as u8, RunState::Stopping as u8, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return false;
+    }
+    log::info!("{}: starting: scrubbing its RAM and loading its images", plan.name);
+    if !system.load_personality(index) {
+        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+        log::warn!("{}: could not load its images; it stays off", plan.name);
+        return false;
+    }
+    personality.run_state.store(RunState::Running as u8, Ordering::Release);
+    system.set_device_interrupts(index, true);
+    console::set_lifecycle(index, Lifecycle::Running);
+    request_start(system, index, 0, plan.entry.get(), plan.dtb_load.get())
+}
+
+/// The whole device stops cleanly: every running personality is asked to
+/// power off (its virtual power key), and the board powers off once all
+/// are off.
+pub fn stop_device(system: &System) {
+    for (index, (plan, personality)) in system.plan.personalities.iter().zip(system.personalities.iter()).enumerate() {
+        if personality.is_running() {
+            log::info!("{}: asked to power off (power key)", plan.name);
+            crate::trap::press_power_key(system, index);
+        }
+    }
+    power_off_when_all_stopped(system);
+}
+
+/// Powers the board off if every personality is off.
+fn power_off_when_all_stopped(system: &System) {
+    let all_off = system.personalities.iter().all(|personality| personality.run_state.load(Ordering::Acquire) == RunState::Off as u8);
+    if all_off {
+        log::info!("every personality is off: powering off");
+        crate::power::power_off_board(false);
+    }
+}
+
+/// Powers the board off at once (asked twice): what the personalities
+/// have not written is lost, as in a power cut; Janus' disk writes are
+/// made durable first.
+pub fn power_off_now(system: &System) -> ! {
+    for index in 0..system.plan.personalities.len() {
+        crate::storage::reset(index);
+    }
+    crate::power::power_off_board(false)
 }
 
 /// Whether the personality accepts new work (not stopping or off).

@@ -7,9 +7,8 @@ use janus_trap::esr::{self, Exception, SetWayOperation};
 use janus_trap::psci::{self, PsciAction, PsciReturn};
 
 use crate::arch::{read_sysreg, write_sysreg};
-use crate::system::{self, CoreContext, System, TrapFrame};
 use crate::gic;
-
+use crate::system::{self, CoreContext, System, TrapFrame};
 
 /// ESR exception classes for what Janus injects (ARM ARM D17.2.37).
 const CLASS_UNKNOWN: u64 = 0x00;
@@ -24,7 +23,9 @@ const ESR_WRITE_NOT_READ: u64 = 1 << 6;
 
 #[unsafe(no_mangle)]
 extern "C" fn janus_lower_synchronous(frame: &mut TrapFrame) {
-    let Some(context) = system::core_context() else { return };
+    let Some(context) = system::core_context() else {
+        return;
+    };
     // Only traps that may have made an interrupt pending for this vCPU
     // need its list registers refreshed; a plain read or hypercall does not
     // (other cores' changes reach it through a kick, i.e. an IRQ).
@@ -63,32 +64,25 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                 && (context.uart.0..context.uart.1).contains(&address)
             {
                 let offset = address - context.uart.0;
-                let line = {
+                let (sent, line) = {
                     let mut uart = personality.uart.lock();
-                    if access.is_write {
-                        let value = access.value_to_write(frame.register(access.register));
-                        match system.plan.console {
-                            janus_manifest::ConsoleMode::Tagged => {
-                                uart.write(offset, value, |line| system.emit_console_line(personality_index, line));
-                            }
-                            janus_manifest::ConsoleMode::Switched => {
-                                uart.write_raw(offset, value, |byte| crate::console::output_byte(personality_index, byte));
-                            }
-                        }
+                    let sent = if access.is_write {
+                        uart.write(offset, access.value_to_write(frame.register(access.register)))
                     } else {
                         let value = uart.read(offset);
                         frame.set_register(access.register, access.value_to_load(value));
-                    }
-                    uart.interrupt_line()
+                        None
+                    };
+                    (sent, uart.interrupt_line())
                 };
-                // Input held back for this guest: pull it now; its UART
-                // interrupt may be raised for this very vCPU.
-                let pulled = !access.is_write
-                    && offset == janus_vdev_pl011::offset::DATA
-                    && crate::console::input_drained(personality_index);
-                if pulled {
-                    console_input(system);
+                // Shown (or buffered) outside the UART's lock: the console
+                // takes a personality's UART lock when it delivers input.
+                if let Some(byte) = sent {
+                    crate::console::output_byte(personality_index, byte);
                 }
+                // Keystrokes waiting for this guest: in now that its FIFO
+                // has room; its UART interrupt may be raised for this vCPU.
+                let pulled = !access.is_write && offset == janus_vdev_pl011::offset::DATA && crate::console::input_drained(system, personality_index);
                 frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
                 // The UART's interrupt is level-sensitive: while its line is
                 // up after an access, (re)raise the virtual SPI.
@@ -96,6 +90,29 @@ fn synchronous(context: &CoreContext, frame: &mut TrapFrame) -> Interrupts {
                     raise_uart_interrupt(system, personality_index);
                 }
                 return if line || pulled { Interrupts::MayHaveChanged } else { Interrupts::Unchanged };
+            }
+            if let Some(access) = access
+                && (context.power_key.0..context.power_key.1).contains(&address)
+            {
+                let offset = address - context.power_key.0;
+                let line = {
+                    let mut gpio = personality.power_key.lock();
+                    if access.is_write {
+                        // The registers are 32 bits wide (8 used).
+                        gpio.write(offset, access.value_to_write(frame.register(access.register)) as u32);
+                    } else {
+                        let value = gpio.read(offset);
+                        frame.set_register(access.register, access.value_to_load(u64::from(value)));
+                    }
+                    gpio.interrupt_line()
+                };
+                frame.return_address = frame.return_address.wrapping_add(esr::instruction_length(syndrome));
+                // Level-sensitive like the UART's.
+                if line && let Some(button) = system.plan.board.hotkey_button {
+                    raise_interrupt(system, personality_index, button.interrupt);
+                    return Interrupts::MayHaveChanged;
+                }
+                return Interrupts::Unchanged;
             }
             if let Some(access) = access
                 && (context.disk.0..context.disk.1).contains(&address)
@@ -298,6 +315,22 @@ pub fn raise_uart_interrupt(system: &System, personality_index: usize) {
     raise_interrupt(system, personality_index, system.plan.board.guest_uart_interrupt);
 }
 
+/// Presses personality `index`'s power key (the whole device stops) and
+/// raises its GPIO interrupt if the guest enabled it.
+pub fn press_power_key(system: &System, index: usize) {
+    let Some((_, personality)) = system.personality(index) else {
+        return;
+    };
+    let line = {
+        let mut gpio = personality.power_key.lock();
+        gpio.press();
+        gpio.interrupt_line()
+    };
+    if line && let Some(button) = system.plan.board.hotkey_button {
+        raise_interrupt(system, index, button.interrupt);
+    }
+}
+
 /// Makes a personality's disk interrupt pending and kicks the core of the
 /// vCPU it is routed to.
 pub fn raise_disk_interrupt(system: &System, personality_index: usize) {
@@ -307,20 +340,11 @@ pub fn raise_disk_interrupt(system: &System, personality_index: usize) {
 /// Makes one of a personality's emulated devices' SPIs pending and kicks
 /// the core of the vCPU it is routed to.
 fn raise_interrupt(system: &System, personality_index: usize, interrupt: u32) {
-    let Some((_, personality)) = system.personality(personality_index) else { return };
+    let Some((_, personality)) = system.personality(personality_index) else {
+        return;
+    };
     if let Some(vcpu) = personality.vgic.lock().inject(0, interrupt) {
         system::kick_vcpus(system, personality_index, 1 << vcpu);
-    }
-}
-
-/// Keyboard input arrived on the physical console: hand it to the
-/// foreground personality and raise its UART interrupt.
-fn console_input(system: &System) {
-    if let Some(target) = crate::console::receive_input(system)
-        && let Some((_, personality)) = system.personality(target)
-        && personality.uart.lock().interrupt_line()
-    {
-        raise_uart_interrupt(system, target);
     }
 }
 
@@ -329,8 +353,12 @@ fn console_input(system: &System) {
 /// deactivates the physical line; the vCPU it is routed to is kicked.
 /// False if the interrupt is not a passed-through one.
 fn forward_device_interrupt(system: &System, interrupt: u32) -> bool {
-    let Some(owner) = system.device_interrupt_owner(interrupt) else { return false };
-    let Some((_, personality)) = system.personality(owner) else { return false };
+    let Some(owner) = system.device_interrupt_owner(interrupt) else {
+        return false;
+    };
+    let Some((_, personality)) = system.personality(owner) else {
+        return false;
+    };
     if let Some(vcpu) = personality.vgic.lock().inject_hardware(0, interrupt, interrupt) {
         system::kick_vcpus(system, owner, 1 << vcpu);
     }
@@ -347,7 +375,7 @@ fn janus_device_interrupt(system: &System, interrupt: u32) {
     } else if crate::storage::physical_interrupt() == Some(interrupt) {
         crate::storage::interrupt();
     } else if interrupt == system.plan.board.uart_interrupt {
-        console_input(system);
+        crate::console::receive_input(system);
     } else if let Some(button) = system.plan.board.hotkey_button
         && interrupt == button.interrupt
     {
@@ -360,7 +388,9 @@ fn janus_device_interrupt(system: &System, interrupt: u32) {
 /// work (the loop rechecks its mailbox), console input is delivered.
 pub fn service_idle_interrupts() {
     for _ in 0..16 {
-        let Some(acknowledged) = gic::acknowledge() else { break };
+        let Some(acknowledged) = gic::acknowledge() else {
+            break;
+        };
         gic::priority_drop(acknowledged);
         let system = system::get();
         if let Some(system) = system
@@ -388,7 +418,9 @@ fn is_sgi_register(access: &esr::SystemRegisterAccess) -> bool {
 }
 
 fn send_sgi(system: &System, personality_index: usize, vcpu: usize, value: u64) {
-    let Some((plan, personality)) = system.personality(personality_index) else { return };
+    let Some((plan, personality)) = system.personality(personality_index) else {
+        return;
+    };
     let outcome = personality.vgic.lock().send_sgi_v3(vcpu, value);
     if outcome.dropped > 0 && personality.should_warn() {
         log::warn!("{}: dropped an SGI aimed at {} vCPU(s) it does not have (ICC_SGI1R_EL1 {value:#x})", plan.name, outcome.dropped);
@@ -497,12 +529,13 @@ fn faulting_ipa() -> u64 {
 fn hypercall(context: &CoreContext, frame: &mut TrapFrame) {
     let (system, personality_index, vcpu, cpu) = (context.system, context.personality_index, context.vcpu, system::this_cpu());
     let call = psci::decode(frame.register(0), frame.register(1), frame.register(2), frame.register(3));
-    let Some(view) = system.psci_view(personality_index) else { return };
+    let Some(view) = system.psci_view(personality_index) else {
+        return;
+    };
     match psci::emulate(call, vcpu, &view) {
         PsciAction::Return(value) => frame.set_register(0, value),
         PsciAction::StartVcpu { vcpu: target, entry, context } => {
-            let started = system::is_running(system, personality_index)
-                && system::request_start(system, personality_index, target, entry, context);
+            let started = system::is_running(system, personality_index) && system::request_start(system, personality_index, target, entry, context);
             let result = if started { PsciReturn::Success } else { PsciReturn::Denied };
             frame.set_register(0, result.as_register());
         }
@@ -517,10 +550,10 @@ fn hypercall(context: &CoreContext, frame: &mut TrapFrame) {
 fn vector_offset(saved_status: u64) -> u64 {
     const AARCH32: u64 = 1 << 4;
     match saved_status & 0x1f {
-        0b00100 => 0x000,                  // EL1t
-        0b00101 => 0x200,                  // EL1h
+        0b00100 => 0x000,                     // EL1t
+        0b00101 => 0x200,                     // EL1h
         mode if mode & AARCH32 != 0 => 0x600, // AArch32 EL0
-        _ => 0x400,                        // AArch64 EL0
+        _ => 0x400,                           // AArch64 EL0
     }
 }
 

@@ -62,21 +62,7 @@ impl Pl011 {
 impl Pl011 {
     /// A received byte, if any.
     pub fn try_get_byte(&self) -> Option<u8> {
-        if self.registers.flag.is_set(Flag::RECEIVE_EMPTY) {
-            None
-        } else {
-            Some((self.registers.data.get() & 0xff) as u8)
-        }
-    }
-
-    /// Stops input interrupts (input then waits in the UART's FIFO).
-    pub fn disable_receive_interrupts(&self) {
-        self.registers.interrupt_mask.set(0);
-    }
-
-    /// Unmasks input interrupts again without clearing their raw status.
-    pub fn resume_receive_interrupts(&self) {
-        self.registers.interrupt_mask.set(RECEIVE_INTERRUPTS);
+        if self.registers.flag.is_set(Flag::RECEIVE_EMPTY) { None } else { Some((self.registers.data.get() & 0xff) as u8) }
     }
 
     /// Asks for an interrupt whenever input arrives.
@@ -139,9 +125,11 @@ impl log::Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        // Through the console, so the line stands on its own and the
+        // foreground's unfinished line is drawn again after it.
         match record.level() {
-            log::Level::Info => print(format_args!("janus: {}\n", record.args())),
-            level => print(format_args!("janus: {}: {}\n", level.as_str().to_ascii_lowercase_str(), record.args())),
+            log::Level::Info => crate::console::janus_line(format_args!("janus: {}", record.args())),
+            level => crate::console::janus_line(format_args!("janus: {}: {}", level.as_str().to_ascii_lowercase_str(), record.args())),
         }
     }
 

@@ -1,26 +1,22 @@
-//! Each personality's console: the PL011 model from janus-vdev-pl011 plus
-//! a line buffer, so output reaches the physical console one whole line at
-//! a time, prefixed with the personality's name.
+//! Each personality's emulated PL011 (janus-vdev-pl011): what a guest
+//! writes leaves it one byte at a time for the console (janus-console
+//! filters, buffers and shows it); keyboard input comes in through
+//! [`VirtualUart::push_input`].
 
-use heapless::Vec;
 use janus_vdev_pl011::Pl011;
-
-/// Longest line collected before it is written out anyway.
-const LINE_LENGTH: usize = 240;
 
 /// The size of the register window.
 pub const WINDOW: u64 = 0x1000;
 
-/// One personality's emulated UART and its pending output line.
+/// One personality's emulated UART.
 pub struct VirtualUart {
     device: Pl011,
-    line: Vec<u8, LINE_LENGTH>,
 }
 
 impl VirtualUart {
     /// A UART in its reset state.
     pub const fn new() -> Self {
-        Self { device: Pl011::new(), line: Vec::new() }
+        Self { device: Pl011::new() }
     }
 
     /// A guest read of `offset` (inside the window).
@@ -28,30 +24,13 @@ impl VirtualUart {
         u64::from(self.device.read(offset))
     }
 
-    /// A guest write; `emit` receives each completed line.
-    pub fn write(&mut self, offset: u64, value: u64, emit: impl FnOnce(&[u8])) {
+    /// A guest write: the byte it transmits, if it was one.
+    pub fn write(&mut self, offset: u64, value: u64) -> Option<u8> {
         let mut byte = None;
+        // The registers are 32 bits wide: the upper half of a 64-bit
+        // store is not part of any.
         self.device.write(offset, value as u32, |sent| byte = Some(sent));
-        let Some(byte) = byte else { return };
-        match byte {
-            b'\r' => {}
-            b'\n' => {
-                emit(&self.line);
-                self.line.clear();
-            }
-            _ => {
-                if self.line.push(byte).is_err() {
-                    emit(&self.line);
-                    self.line.clear();
-                    let _ = self.line.push(byte);
-                }
-            }
-        }
-    }
-
-    /// A guest write in switched mode: bytes go to `output` one by one.
-    pub fn write_raw(&mut self, offset: u64, value: u64, output: impl FnOnce(u8)) {
-        self.device.write(offset, value as u32, output);
+        byte
     }
 
     /// Keyboard input for the guest; false if its receive FIFO is full.
@@ -69,15 +48,7 @@ impl VirtualUart {
         self.device.interrupt_line()
     }
 
-    /// Writes out a partial line (when the personality stops).
-    pub fn flush(&mut self, emit: impl FnOnce(&[u8])) {
-        if !self.line.is_empty() {
-            emit(&self.line);
-            self.line.clear();
-        }
-    }
-
-    /// Back to the reset state, dropping any partial line.
+    /// Back to the reset state.
     pub fn reset(&mut self) {
         *self = Self::new();
     }

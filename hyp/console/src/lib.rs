@@ -1,0 +1,604 @@
+//! The physical console that the personalities share, as pure logic (the
+//! EL2 kernel supplies the UART and the interrupts).
+//!
+//! In switched mode one personality is in front: its output goes to the
+//! terminal through its [`filter::OutputFilter`], every other one's into its
+//! own 64 KiB ring (oldest bytes dropped and counted), replayed when it comes
+//! to the front. In tagged mode (tests, debugging) every line is printed
+//! whole with the personality's name in front.
+//!
+//! Keyboard input is always read, whatever the guests do: Janus scans every
+//! byte for its keys, and only delivery to the foreground guest waits for
+//! room in its emulated receive FIFO (a 4 KiB queue in between; beyond it
+//! keystrokes are dropped and Janus says so). Nothing typed before a switch
+//! reaches the new foreground, and a personality that is off or restarting
+//! gets nothing.
+//!
+//! The keys:
+//! - `Ctrl-]` brings the next personality to the front.
+//! - `Ctrl-\` starts a Janus command: `i` (or `?`) who is in front and how
+//!   every personality is, `s` start the foreground personality if it is
+//!   off, `q` stop the whole device cleanly (again: power off at once),
+//!   `h` the list; `Ctrl-\` again sends a literal `Ctrl-\`, `Ctrl-]` a
+//!   literal `Ctrl-]`.
+//!
+//! Janus' own indicator (the foreground banner and the answer to `Ctrl-\ i`)
+//! is drawn in reverse video, which no guest output can produce (the filter
+//! drops it), and stands on a line of its own.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod filter;
+
+use core::fmt::{self, Write};
+
+use filter::OutputFilter;
+use heapless::{Deque, String, Vec};
+
+/// `Ctrl-]` (ASCII GS): switch the foreground personality.
+pub const HOTKEY: u8 = 0x1d;
+/// `Ctrl-\` (ASCII FS): the next key is a Janus command.
+pub const COMMAND_KEY: u8 = 0x1c;
+/// Bytes kept for a personality in the background.
+pub const RING_BYTES: usize = 64 * 1024;
+/// Keystrokes queued for the foreground while its receive FIFO is full.
+pub const INPUT_BYTES: usize = 4096;
+/// Longest personality name kept.
+const NAME_BYTES: usize = 16;
+/// Longest line collected in tagged mode before it is written out anyway.
+const TAGGED_LINE: usize = 240;
+
+/// Reverse video on and off: Janus' indicator (a guest cannot draw it).
+const INDICATOR_ON: &[u8] = b"\x1b[7m ";
+const INDICATOR_OFF: &[u8] = b" \x1b[0m\r\n";
+
+/// The console keys, as `Ctrl-\ h` and the boot banner list them.
+pub const KEYS_HELP: &str = "Ctrl-] next personality; Ctrl-\\ then: i who is in front, s start it if off, q stop the device, h this list";
+
+/// How the console shows the personalities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One personality in front, the others buffered and replayed.
+    Switched,
+    /// Every line printed with its personality's name.
+    Tagged,
+}
+
+/// Where a personality is in its life, as the console needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Running: it gets keyboard input.
+    Running,
+    /// Being reset or started; input is dropped until it runs.
+    Restarting,
+    /// Stopped (SYSTEM_OFF); `Ctrl-\ s` starts it.
+    Off,
+}
+
+impl Lifecycle {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Restarting => "starting",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// What the kernel must do after a keystroke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Nothing.
+    None,
+    /// Input waits for the foreground: deliver it while its FIFO has room.
+    Input,
+    /// The foreground changed: route console input to its cores, deliver.
+    Switched {
+        /// The new foreground personality.
+        to: usize,
+    },
+    /// Start personality `0` (it was off).
+    Start(usize),
+    /// Ask every running personality to power off, then power the board off.
+    StopDevice,
+    /// Power the board off now (asked twice).
+    PowerOffNow,
+}
+
+/// The physical terminal.
+pub trait Terminal {
+    /// Writes bytes as they are.
+    fn write(&mut self, bytes: &[u8]);
+}
+
+struct TerminalSink<'a, T: Terminal> {
+    terminal: &'a mut T,
+    at_line_start: &'a mut bool,
+}
+
+impl<T: Terminal> filter::Sink for TerminalSink<'_, T> {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(&last) = bytes.last() {
+            *self.at_line_start = last == b'\n';
+        }
+        self.terminal.write(bytes);
+    }
+}
+
+/// Formats Janus' text to the terminal, `\n` as `\r\n`.
+struct JanusText<'a, T: Terminal>(&'a mut T);
+
+impl<T: Terminal> Write for JanusText<'_, T> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for (index, part) in text.split('\n').enumerate() {
+            if index > 0 {
+                self.0.write(b"\r\n");
+            }
+            self.0.write(part.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// One personality's side of the console.
+struct Lane {
+    name: String<NAME_BYTES>,
+    ring: Deque<u8, RING_BYTES>,
+    ring_dropped: u64,
+    filter: OutputFilter,
+    lifecycle: Lifecycle,
+    input_dropped: u64,
+    /// Whether Janus said since the last switch that input is dropped.
+    told_dropped: bool,
+    tagged_line: Vec<u8, TAGGED_LINE>,
+}
+
+impl Lane {
+    const fn new() -> Self {
+        Self {
+            name: String::new(),
+            ring: Deque::new(),
+            ring_dropped: 0,
+            filter: OutputFilter::new(),
+            lifecycle: Lifecycle::Running,
+            input_dropped: 0,
+            told_dropped: false,
+            tagged_line: Vec::new(),
+        }
+    }
+}
+
+/// Appends to a background ring, dropping (and counting) its oldest bytes.
+fn push_ring(ring: &mut Deque<u8, RING_BYTES>, dropped: &mut u64, bytes: &[u8]) {
+    for &byte in bytes {
+        if ring.is_full() {
+            let _ = ring.pop_front();
+            *dropped += 1;
+        }
+        let _ = ring.push_back(byte);
+    }
+}
+
+/// The console of up to `N` personalities.
+pub struct Console<const N: usize> {
+    lanes: [Lane; N],
+    count: usize,
+    mode: Mode,
+    foreground: usize,
+    pending: Deque<u8, INPUT_BYTES>,
+    command: bool,
+    stopping: bool,
+    at_line_start: bool,
+}
+
+impl<const N: usize> Default for Console<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Console<N> {
+    /// A console with no personalities yet (all zero: it can live in BSS).
+    pub const fn new() -> Self {
+        Self {
+            lanes: [const { Lane::new() }; N],
+            count: 0,
+            mode: Mode::Switched,
+            foreground: 0,
+            pending: Deque::new(),
+            command: false,
+            stopping: false,
+            at_line_start: true,
+        }
+    }
+
+    /// Names the personalities (at most `N`; longer names are cut) and
+    /// sets the mode; personality 0 is in front.
+    pub fn configure<'a>(&mut self, mode: Mode, names: impl IntoIterator<Item = &'a str>) {
+        self.mode = mode;
+        self.count = 0;
+        for (lane, name) in self.lanes.iter_mut().zip(names) {
+            lane.name.clear();
+            for character in name.chars() {
+                if lane.name.push(character).is_err() {
+                    break;
+                }
+            }
+            self.count += 1;
+        }
+    }
+
+    /// The personality in front.
+    pub fn foreground(&self) -> usize {
+        self.foreground
+    }
+
+    /// Whether a stop of the whole device was asked for.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Output dropped from personality `index`'s ring so far.
+    pub fn ring_dropped(&self, index: usize) -> u64 {
+        self.lanes.get(index).map_or(0, |lane| lane.ring_dropped)
+    }
+
+    /// Control sequences neutralised in personality `index`'s output.
+    pub fn neutralised(&self, index: usize) -> u64 {
+        self.lanes.get(index).map_or(0, |lane| lane.filter.neutralised())
+    }
+
+    /// Keystrokes dropped for personality `index` (it was off, restarting,
+    /// not reading, or a switch came first).
+    pub fn input_dropped(&self, index: usize) -> u64 {
+        self.lanes.get(index).map_or(0, |lane| lane.input_dropped)
+    }
+
+    /// Bytes waiting in personality `index`'s background ring.
+    pub fn ring_len(&self, index: usize) -> usize {
+        self.lanes.get(index).map_or(0, |lane| lane.ring.len())
+    }
+
+    /// One byte of output from personality `index`'s emulated UART.
+    pub fn output(&mut self, index: usize, byte: u8, terminal: &mut impl Terminal) {
+        let foreground = self.foreground;
+        let Some(lane) = self.lanes.get_mut(index) else {
+            return;
+        };
+        match self.mode {
+            Mode::Tagged => {
+                let Lane { filter, tagged_line, name, .. } = lane;
+                let mut complete = false;
+                let mut overflow: Vec<u8, 8> = Vec::new();
+                filter.feed(byte, None, &mut |bytes: &[u8]| {
+                    for &byte in bytes {
+                        match byte {
+                            b'\r' => {}
+                            b'\n' => complete = true,
+                            _ => {
+                                if tagged_line.push(byte).is_err() {
+                                    let _ = overflow.push(byte);
+                                }
+                            }
+                        }
+                    }
+                });
+                if complete || !overflow.is_empty() {
+                    write_tagged(terminal, name, tagged_line);
+                    tagged_line.clear();
+                    let _ = tagged_line.extend_from_slice(&overflow);
+                    self.at_line_start = true;
+                }
+            }
+            Mode::Switched if index == foreground => {
+                let Lane { filter, name, .. } = lane;
+                let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+                filter.feed(byte, Some(name.as_str()), &mut sink);
+            }
+            Mode::Switched => {
+                let Lane { filter, name, ring, ring_dropped, .. } = lane;
+                filter.feed(byte, Some(name.as_str()), &mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
+            }
+        }
+    }
+
+    /// One of Janus' own lines (`text` without a newline): on a line of its
+    /// own, then the foreground's unfinished line is drawn again.
+    pub fn janus_line(&mut self, text: fmt::Arguments<'_>, terminal: &mut impl Terminal) {
+        self.begin_janus_text(terminal);
+        let _ = JanusText(terminal).write_fmt(text);
+        terminal.write(b"\r\n");
+        self.end_janus_text(terminal);
+    }
+
+    /// The foreground's held bytes out, and a fresh line.
+    fn begin_janus_text(&mut self, terminal: &mut impl Terminal) {
+        if self.mode == Mode::Switched
+            && let Some(lane) = self.lanes.get_mut(self.foreground)
+        {
+            let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+            lane.filter.release(&mut sink);
+        }
+        if !self.at_line_start {
+            terminal.write(b"\r\n");
+        }
+    }
+
+    /// After Janus' text: the foreground's unfinished line again.
+    fn end_janus_text(&mut self, terminal: &mut impl Terminal) {
+        self.at_line_start = true;
+        if self.mode == Mode::Switched
+            && let Some(lane) = self.lanes.get(self.foreground)
+        {
+            let line = lane.filter.current_line();
+            if !line.is_empty() {
+                terminal.write(line);
+                self.at_line_start = false;
+            }
+        }
+    }
+
+    /// Janus' indicator: `janus: foreground is NAME` (and its state) in
+    /// reverse video on a line of its own, then `extra` as a plain line.
+    pub fn announce(&mut self, extra: Option<&str>, terminal: &mut impl Terminal) {
+        self.begin_janus_text(terminal);
+        self.indicator(terminal);
+        if let Some(extra) = extra {
+            let _ = JanusText(terminal).write_fmt(format_args!("janus: {extra}\n"));
+        }
+        self.end_janus_text(terminal);
+    }
+
+    fn indicator(&mut self, terminal: &mut impl Terminal) {
+        let Some(lane) = self.lanes.get(self.foreground) else {
+            return;
+        };
+        terminal.write(INDICATOR_ON);
+        let _ = JanusText(terminal).write_fmt(format_args!("janus: foreground is {}", lane.name));
+        match lane.lifecycle {
+            Lifecycle::Running => {}
+            Lifecycle::Restarting => terminal.write(b" (starting)"),
+            Lifecycle::Off => terminal.write(b" (off: Ctrl-\\ s starts it)"),
+        }
+        terminal.write(INDICATOR_OFF);
+    }
+
+    /// Brings the next personality to the front: input typed so far is
+    /// dropped, the new one's background output replayed, then the
+    /// indicator, then its unfinished line again.
+    pub fn switch(&mut self, terminal: &mut impl Terminal) -> usize {
+        let count = self.count.max(1);
+        let to = (self.foreground + 1) % count;
+        self.drop_pending();
+        self.command = false;
+        if self.mode == Mode::Switched
+            && let Some(lane) = self.lanes.get_mut(self.foreground)
+        {
+            // What the old foreground held back goes to its ring, in order.
+            let Lane { filter, ring, ring_dropped, .. } = lane;
+            filter.release(&mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
+        }
+        self.foreground = to;
+        let mode = self.mode;
+        let Some(lane) = self.lanes.get_mut(to) else {
+            return to;
+        };
+        lane.told_dropped = false;
+        if mode == Mode::Switched {
+            if !self.at_line_start {
+                terminal.write(b"\r\n");
+            }
+            if lane.ring_dropped > 0 {
+                let _ = JanusText(terminal)
+                    .write_fmt(format_args!("janus: {} bytes of {}'s earlier output did not fit its 64 KiB buffer\n", lane.ring_dropped, lane.name));
+                lane.ring_dropped = 0;
+            }
+            let (first, second) = lane.ring.as_slices();
+            terminal.write(first);
+            terminal.write(second);
+            if let Some(&last) = second.last().or(first.last()) {
+                self.at_line_start = last == b'\n';
+            }
+            lane.ring.clear();
+        }
+        self.announce(None, terminal);
+        to
+    }
+
+    fn drop_pending(&mut self) {
+        let dropped = self.pending.len() as u64;
+        self.pending.clear();
+        if let Some(lane) = self.lanes.get_mut(self.foreground) {
+            lane.input_dropped += dropped;
+        }
+    }
+
+    /// One byte from the keyboard.
+    pub fn input(&mut self, byte: u8, terminal: &mut impl Terminal) -> Event {
+        if self.command {
+            self.command = false;
+            return self.command_key(byte, terminal);
+        }
+        match byte {
+            HOTKEY => Event::Switched { to: self.switch(terminal) },
+            COMMAND_KEY => {
+                self.command = true;
+                Event::None
+            }
+            _ => self.queue(byte, terminal),
+        }
+    }
+
+    fn command_key(&mut self, byte: u8, terminal: &mut impl Terminal) -> Event {
+        let foreground = self.foreground;
+        let Some(lane) = self.lanes.get(foreground) else {
+            return Event::None;
+        };
+        let (name, lifecycle) = (lane.name.clone(), lane.lifecycle);
+        match byte {
+            b'i' | b'I' | b'?' => {
+                self.status(terminal);
+                Event::None
+            }
+            b's' | b'S' => match lifecycle {
+                Lifecycle::Off => {
+                    self.set_lifecycle(foreground, Lifecycle::Restarting, terminal);
+                    self.janus_line(format_args!("janus: starting {name}"), terminal);
+                    Event::Start(foreground)
+                }
+                Lifecycle::Running | Lifecycle::Restarting => {
+                    self.janus_line(format_args!("janus: {name} is already {}", lifecycle.describe()), terminal);
+                    Event::None
+                }
+            },
+            b'q' | b'Q' => {
+                if self.stopping {
+                    self.janus_line(format_args!("janus: powering off now"), terminal);
+                    Event::PowerOffNow
+                } else {
+                    self.stopping = true;
+                    self.janus_line(
+                        format_args!("janus: stopping the device: every personality is asked to power off (Ctrl-\\ q again powers off at once)"),
+                        terminal,
+                    );
+                    Event::StopDevice
+                }
+            }
+            b'h' | b'H' => {
+                self.janus_line(format_args!("janus: console keys: {KEYS_HELP}; Ctrl-\\ Ctrl-\\ sends Ctrl-\\"), terminal);
+                Event::None
+            }
+            COMMAND_KEY | HOTKEY => self.queue(byte, terminal),
+            _ => {
+                self.janus_line(format_args!("janus: no such console command; Ctrl-\\ h lists them"), terminal);
+                Event::None
+            }
+        }
+    }
+
+    /// Who is in front, and how every personality is.
+    pub fn status(&mut self, terminal: &mut impl Terminal) {
+        self.begin_janus_text(terminal);
+        self.indicator(terminal);
+        for lane in self.lanes.iter().take(self.count) {
+            let _ = JanusText(terminal).write_fmt(format_args!(
+                "janus: {}: {}; {} bytes waiting to be shown; {} keystrokes dropped; {} control sequences neutralised\n",
+                lane.name,
+                lane.lifecycle.describe(),
+                lane.ring.len(),
+                lane.input_dropped,
+                lane.filter.neutralised()
+            ));
+        }
+        self.end_janus_text(terminal);
+    }
+
+    fn queue(&mut self, byte: u8, terminal: &mut impl Terminal) -> Event {
+        let Some(lane) = self.lanes.get_mut(self.foreground) else {
+            return Event::None;
+        };
+        let problem = match lane.lifecycle {
+            Lifecycle::Running => match self.pending.push_back(byte) {
+                Ok(()) => return Event::Input,
+                Err(_) => "is not reading its console: keystrokes are dropped",
+            },
+            Lifecycle::Restarting => "is starting: keystrokes are dropped until it runs",
+            Lifecycle::Off => "is off: keystrokes are dropped (Ctrl-\\ s starts it, Ctrl-] switches)",
+        };
+        lane.input_dropped += 1;
+        if !lane.told_dropped {
+            lane.told_dropped = true;
+            let name = lane.name.clone();
+            self.janus_line(format_args!("janus: {name} {problem}"), terminal);
+        }
+        Event::None
+    }
+
+    /// The next keystroke for personality `index`, if it is the running
+    /// foreground and one waits. Held-back output is shown first, so the
+    /// guest's echo comes after what it printed before.
+    pub fn next_input(&mut self, index: usize, terminal: &mut impl Terminal) -> Option<u8> {
+        if index != self.foreground || self.pending.is_empty() {
+            return None;
+        }
+        let lane = self.lanes.get_mut(index)?;
+        if lane.lifecycle != Lifecycle::Running {
+            return None;
+        }
+        if self.mode == Mode::Switched {
+            let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+            lane.filter.release(&mut sink);
+        }
+        self.pending.pop_front()
+    }
+
+    /// Whether keystrokes wait for personality `index`.
+    pub fn has_input(&self, index: usize) -> bool {
+        index == self.foreground && !self.pending.is_empty()
+    }
+
+    /// Personality `index` changed state. Restarting (a reset, a start)
+    /// empties its ring and filter: nothing of its previous run remains.
+    /// Stopping writes out its unfinished tagged line.
+    pub fn set_lifecycle(&mut self, index: usize, lifecycle: Lifecycle, terminal: &mut impl Terminal) {
+        let foreground = index == self.foreground;
+        let mode = self.mode;
+        let Some(lane) = self.lanes.get_mut(index) else {
+            return;
+        };
+        if lane.lifecycle == lifecycle {
+            return;
+        }
+        lane.lifecycle = lifecycle;
+        lane.told_dropped = false;
+        if foreground {
+            self.drop_pending();
+        }
+        let Some(lane) = self.lanes.get_mut(index) else {
+            return;
+        };
+        match lifecycle {
+            Lifecycle::Restarting => {
+                if mode == Mode::Tagged && !lane.tagged_line.is_empty() {
+                    write_tagged(terminal, &lane.name, &lane.tagged_line);
+                    self.at_line_start = true;
+                }
+                let Some(lane) = self.lanes.get_mut(index) else {
+                    return;
+                };
+                lane.ring.clear();
+                lane.ring_dropped = 0;
+                lane.filter.reset();
+                lane.tagged_line.clear();
+            }
+            Lifecycle::Off => {
+                if mode == Mode::Tagged && !lane.tagged_line.is_empty() {
+                    write_tagged(terminal, &lane.name, &lane.tagged_line);
+                    lane.tagged_line.clear();
+                    self.at_line_start = true;
+                }
+                if foreground && mode == Mode::Switched {
+                    let name = lane.name.clone();
+                    self.janus_line(format_args!("janus: {name} is off: Ctrl-\\ s starts it, Ctrl-] switches"), terminal);
+                }
+            }
+            Lifecycle::Running => {}
+        }
+    }
+
+    /// Personality `index`'s state.
+    pub fn lifecycle(&self, index: usize) -> Option<Lifecycle> {
+        self.lanes.get(index).map(|lane| lane.lifecycle)
+    }
+}
+
+fn write_tagged(terminal: &mut impl Terminal, name: &str, line: &[u8]) {
+    terminal.write(b"[");
+    terminal.write(name.as_bytes());
+    terminal.write(b"] ");
+    terminal.write(line);
+    terminal.write(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests;
