@@ -350,6 +350,19 @@ impl Machine {
 }
 
 impl Machine {
+    /// Waits up to `timeout` for QEMU to exit by itself (the board powered
+    /// off); its exit status, or None if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
     /// Pulls the plug: kills QEMU at once (no flush, no shutdown) and waits
     /// for it to exit.
     pub fn kill(&mut self) {
@@ -380,6 +393,8 @@ pub mod linux {
 
     /// Ctrl-], the hotkey that cycles the foreground personality.
     pub const HOTKEY: &str = "\u{1d}";
+    /// Ctrl-\\, the prefix of Janus' console commands.
+    pub const COMMAND_KEY: &str = "\u{1c}";
 
     /// The board's Linux manifest (`cargo xtask run`'s system).
     pub fn linux_manifest() -> String {
@@ -390,6 +405,17 @@ pub mod linux {
     /// The same system with both personalities' output tagged line by line.
     pub fn tagged_linux_manifest() -> String {
         linux_manifest().replace("console = \"switched\"", "console = \"tagged\"")
+    }
+
+    /// `manifest` with the kernels' full logs (`quiet` taken out).
+    pub fn verbose(manifest: &str) -> String {
+        manifest.replace(" quiet\"", "\"")
+    }
+
+    /// `manifest` with `extra` added to work's (the second) kernel command line.
+    pub fn with_work_arguments(manifest: &str, extra: &str) -> String {
+        let at = manifest.rfind("cmdline = \"").expect("a cmdline") + "cmdline = \"".len();
+        format!("{}{extra} {}", &manifest[..at], &manifest[at..])
     }
 
     /// Waits for a line exactly `[personality] text` after line `from`.

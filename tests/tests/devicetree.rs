@@ -69,9 +69,16 @@ fn a_gicv3_personality_sees_only_its_own_machine() {
     ] {
         assert!(source.contains(expected), "missing `{expected}` in:\n{source}");
     }
+    // Its own power key: an emulated PL061 where the board's button is,
+    // line 3 as KEY_POWER.
+    let gpio = node(&source, "pl061@9030000").unwrap_or_else(|| panic!("no power-key controller in:\n{source}"));
+    assert!(gpio.contains("interrupts = <0x00 0x07 0x04>;") && gpio.contains("gpio-controller;"), "{gpio}");
+    let key = node(&source, "poweroff").unwrap_or_else(|| panic!("no gpio-keys power key in:\n{source}"));
+    assert!(key.contains("linux,code = <0x74>;") && key.contains("gpios = <0x03 0x03 0x00>;"), "{key}");
     // Only two cpus, and nothing of the board it does not own.
     assert!(!source.contains("cpu@2"), "{source}");
-    for absent in ["its@", "virtio", "pcie", "gpio", "fw-cfg", "flash"] {
+    assert_eq!(source.matches("pl061@").count(), 1, "{source}");
+    for absent in ["its@", "virtio", "pcie", "fw-cfg", "flash"] {
         assert!(!source.contains(absent), "`{absent}` leaked into the guest's tree:\n{source}");
     }
 }

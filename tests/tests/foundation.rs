@@ -166,13 +166,26 @@ fn a_background_flood_is_bounded_and_reported_on_switch() {
     let manifest = test_manifest("", "flood").replace("console = \"tagged\"", "console = \"switched\"");
     let machine = Machine::boot(&manifest);
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line == "testguest: ready");
-    // Personal's heartbeat keeps coming while work floods unseen.
-    machine.wait_from(ready, "personal's 30th heartbeat", |line| line.starts_with("testguest: heartbeat 30 canary=ok"));
+    // Personal's heartbeat keeps coming while work floods unseen, until
+    // Janus says (Ctrl-\ i) that work's ring is full.
+    let mut asked = ready;
+    let full = loop {
+        machine.send("\u{1c}i");
+        let (at, status) = machine.wait_for_after(asked + 1, "janus: work: running; ");
+        if status.contains(&format!("; {} bytes waiting to be shown;", 64 * 1024)) {
+            break at;
+        }
+        asked = at;
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(machine.lines()[ready..].iter().any(|line| line.starts_with("testguest: heartbeat ")), "personal stalled");
     assert!(machine.position("flood").is_none(), "work's background output reached the console");
     machine.send("\u{1d}");
-    let (switched, _) = machine.wait_for("janus: foreground is work");
-    let (_, dropped) = machine.wait_for_after(switched, "bytes of work's earlier output did not fit its 64 KiB buffer");
-    assert!(dropped.starts_with("janus: "), "{dropped}");
+    let (dropped, line) = machine.wait_for_after(full, "bytes of work's earlier output did not fit its 64 KiB buffer");
+    assert!(line.starts_with("janus: "), "{line}");
+    // The replay, then the indicator after it, then work's live output.
+    let (replayed, _) = machine.wait_for_after(dropped, "testguest: flood ");
+    let (switched, _) = machine.wait_for_after(replayed, "\u{1b}[7m janus: foreground is work \u{1b}[0m");
     machine.wait_for_after(switched, "testguest: flood ");
 }
 
@@ -180,12 +193,14 @@ fn a_background_flood_is_bounded_and_reported_on_switch() {
 fn the_power_key_switches_the_foreground_like_the_hotkey() {
     let manifest = test_manifest("", "").replace("console = \"tagged\"", "console = \"switched\"");
     let machine = Machine::boot(&manifest);
-    machine.wait_for("janus: foreground is personal (Ctrl-] switches)");
+    machine.wait_for("\u{1b}[7m janus: foreground is personal \u{1b}[0m");
     machine.wait_from(0, "personal's heartbeat", |line| line.starts_with("testguest: heartbeat 3 "));
     machine.press_power_key();
     let (switched, _) = machine.wait_for("janus: foreground is work");
-    // Work's output now reaches the console, replayed and then live.
-    machine.wait_for_after(switched, "testguest: ready");
+    // Work's output now reaches the console: replayed before the
+    // indicator, live after it.
+    assert!(machine.lines()[..switched].iter().any(|line| line == "testguest: ready"), "work's output was not replayed");
+    machine.wait_for_after(switched, "testguest: heartbeat ");
     // QEMU's gpio-key releases the line 100 ms after a press; a second
     // press needs a new rising edge.
     std::thread::sleep(std::time::Duration::from_millis(500));

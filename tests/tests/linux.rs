@@ -3,11 +3,12 @@
 //! with both of its vCPUs, its own GIC view and its own console.
 
 use janus_tests::Machine;
-use janus_tests::linux::{HOTKEY, boot_tagged, linux_manifest, run, switch_to_work, tagged_linux_manifest, wait_tagged};
+use janus_tests::linux::{COMMAND_KEY, HOTKEY, boot_tagged, linux_manifest, run, switch_to_work, tagged_linux_manifest, verbose, wait_tagged};
 
 #[test]
 fn both_debian_personalities_boot_to_their_shells() {
-    let machine = Machine::boot(&tagged_linux_manifest());
+    // The full kernel logs (the default command line is quiet).
+    let machine = Machine::boot(&verbose(&tagged_linux_manifest()));
     machine.wait_for("janus: personal cpus=0,1 ram=0x48000000..0x68000000");
     machine.wait_for("janus: work cpus=2,3 ram=0x68000000..0x88000000");
     for personality in ["personal", "work"] {
@@ -41,7 +42,8 @@ fn wait_exact(machine: &Machine, from: usize, text: &str) -> usize {
 #[test]
 fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     let machine = Machine::boot(&linux_manifest());
-    machine.wait_for("janus: foreground is personal (Ctrl-] switches)");
+    let (banner, _) = machine.wait_for("\u{1b}[7m janus: foreground is personal \u{1b}[0m");
+    machine.wait_for_after(banner, "janus: Ctrl-] next personality; Ctrl-\\ then:");
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line.trim() == "personal: ready");
     let ready = machine.wait_for_shell(ready, "");
     machine.send("echo $((6*7))\n");
@@ -50,21 +52,23 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     machine.send("(sleep 3; echo personal-was-busy-in-the-background) &\n");
     std::thread::sleep(std::time::Duration::from_millis(500));
     machine.send(HOTKEY);
+    // Work's boot output was held back and is shown now (replayed before
+    // Janus' indicator, or live after it if work was still booting), not
+    // before.
     let (switched, _) = machine.wait_for_after(answer, "janus: foreground is work");
-    // Work's boot output was held back and is replayed now, not before.
-    let work_ready = machine.wait_from(switched, "work's replayed ready line", |line| line.trim() == "work: ready").0;
+    let work_ready = machine.wait_from(answer, "work's ready line", |line| line.trim() == "work: ready").0;
     assert!(machine.position("work: ready") == Some(work_ready), "work's output leaked out while it was in the background");
-    let work_ready = machine.wait_for_shell(work_ready, "");
+    let work_ready = machine.wait_for_shell(work_ready.max(switched), "");
     machine.send("hostname\n");
     let hostname = wait_exact(&machine, work_ready, "work");
     std::thread::sleep(std::time::Duration::from_secs(4));
     machine.send(HOTKEY);
-    let (back, _) = machine.wait_for_after(hostname, "janus: foreground is personal");
-    let replayed = machine.wait_for_after(back, "personal-was-busy-in-the-background").0;
+    let replayed = machine.wait_for_after(hostname, "personal-was-busy-in-the-background").0;
     let first = machine.lines().iter().position(|line| line.trim() == "personal-was-busy-in-the-background");
     assert_eq!(first, Some(replayed), "personal's background output was shown before it came back to the front");
+    let (back, _) = machine.wait_for_after(replayed, "janus: foreground is personal");
     machine.send("hostname\n");
-    wait_exact(&machine, replayed, "personal");
+    wait_exact(&machine, back, "personal");
 }
 
 #[test]
@@ -80,8 +84,7 @@ fn keystrokes_typed_into_work_never_reach_personal() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     machine.send(HOTKEY);
     let (switched, _) = machine.wait_for_after(started, "janus: foreground is work");
-    let work_ready = machine.wait_from(switched, "work's ready line", |line| line.trim() == "work: ready").0;
-    machine.wait_for_shell(work_ready, "");
+    machine.wait_for_shell(switched, "");
     machine.send("echo SECRET-WORK-KEYS-$((40+2))\n");
     let secret = wait_exact(&machine, switched, "SECRET-WORK-KEYS-42");
     std::thread::sleep(std::time::Duration::from_secs(9));
@@ -144,34 +147,55 @@ fn devmem_from_a_root_shell_is_contained_both_ways() {
 }
 
 #[test]
-fn reboot_restarts_only_that_personality() {
+fn plain_reboot_restarts_only_that_personality_after_unmounting_its_data() {
     let (machine, ready) = boot_tagged();
     let at = switch_to_work(&machine, ready);
     let (at, before) = uptime(&machine, at);
     machine.send(HOTKEY);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    machine.send("reboot -f\n");
-    let (reset, _) = machine.wait_for_after(at, "janus: personal: SYSTEM_RESET: scrubbing its RAM and restarting it");
+    // Plain reboot: busybox init stops everything and unmounts /data first.
+    machine.send("reboot\n");
+    // (After the shell's prompt on the same line: no newline ends it.)
+    let (clean, _) = machine.wait_for_after(at, "personal: /data is clean");
+    let (reset, _) = machine.wait_for_after(clean, "janus: personal: SYSTEM_RESET: scrubbing its RAM and restarting it");
     // Work answers while personal restarts.
     machine.send(HOTKEY);
     let alive = run(&machine, reset, "work", "echo work-alive", "work-answered");
     let again = wait_tagged(&machine, reset, "personal", "personal: ready");
     let (_, after) = uptime(&machine, alive.max(again));
     assert!(after > before, "work's uptime went from {before} to {after}: it restarted too");
-    let work_boots = machine.lines().iter().filter(|line| line.starts_with("[work] [    0.000000] Booting Linux")).count();
+    let work_boots = machine.lines().iter().filter(|line| line.as_str() == "[work] work: ready").count();
     assert_eq!(work_boots, 1, "work booted more than once");
+    // Personal's file system was unmounted cleanly: no repair on its way up.
+    let repairs: Vec<String> = machine.lines()[reset..].iter().filter(|line| line.starts_with("[personal] init: e2fsck")).cloned().collect();
+    assert!(repairs.is_empty(), "personal's /data needed a repair after a plain reboot: {repairs:?}");
     machine.assert_absent("janus: error");
 }
 
 #[test]
-fn poweroff_stops_only_that_personality() {
+fn plain_poweroff_stops_only_that_personality_and_the_console_starts_it_again() {
     let (machine, ready) = boot_tagged();
-    machine.send("poweroff -f\n");
-    let (off, _) = machine.wait_for_after(ready, "janus: personal: SYSTEM_OFF: stopped");
+    // A shell that exits is started again, not a kernel panic.
+    machine.send("exit\n");
+    let respawned = machine.wait_for_shell(ready + 1, "[personal] ");
+    machine.send("echo kept > /data/kept; poweroff\n");
+    let (clean, _) = machine.wait_for_after(respawned, "personal: /data is clean");
+    let (off, _) = machine.wait_for_after(clean, "janus: personal: SYSTEM_OFF: stopped");
     let awake = switch_to_work(&machine, off);
     let alive = run(&machine, awake, "work", "echo work-alive", "work-answered");
     assert!(alive > off);
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let after: Vec<String> = machine.lines()[off + 1..].iter().filter(|line| line.starts_with("[personal]")).cloned().collect();
+    let after: Vec<String> = machine.lines()[off + 1..alive].iter().filter(|line| line.starts_with("[personal]")).cloned().collect();
     assert!(after.is_empty(), "personal printed after SYSTEM_OFF: {after:?}");
+    // Back to personal, which is off: Ctrl-\ s starts it from its images.
+    machine.send(HOTKEY);
+    let (front, _) = machine.wait_for_after(alive, "janus: foreground is personal (off: Ctrl-\\ s starts it)");
+    machine.send(&format!("{COMMAND_KEY}s"));
+    let (start, _) = machine.wait_for_after(front, "janus: personal: starting: scrubbing its RAM and loading its images");
+    wait_tagged(&machine, start, "personal", "personal: ready");
+    let shell = machine.wait_for_shell(start, "[personal] ");
+    let kept = run(&machine, shell, "personal", "cat /data/kept", "kept-read");
+    assert!(machine.lines()[shell..kept].iter().any(|line| line == "[personal] kept"), "personal's file did not survive its poweroff");
+    machine.assert_absent("Kernel panic");
+    machine.assert_absent("janus: error");
 }

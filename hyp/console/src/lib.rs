@@ -8,11 +8,13 @@
 //! whole with the personality's name in front.
 //!
 //! Keyboard input is always read, whatever the guests do: Janus scans every
-//! byte for its keys, and only delivery to the foreground guest waits for
-//! room in its emulated receive FIFO (a 4 KiB queue in between; beyond it
-//! keystrokes are dropped and Janus says so). Nothing typed before a switch
-//! reaches the new foreground, and a personality that is off or restarting
-//! gets nothing.
+//! byte for its keys, and only delivery to a guest waits for room in its
+//! emulated receive FIFO (a 4 KiB queue per personality in between; beyond
+//! it keystrokes are dropped and Janus says so). A keystroke goes to the
+//! personality that was in front when it was typed, never to another: what
+//! was typed just before a switch still reaches the old foreground, nothing
+//! of it the new one. A personality that is off or restarting gets nothing,
+//! and what waited for it is dropped when it stops or restarts.
 //!
 //! The keys:
 //! - `Ctrl-]` brings the next personality to the front.
@@ -148,6 +150,8 @@ struct Lane {
     filter: OutputFilter,
     lifecycle: Lifecycle,
     input_dropped: u64,
+    /// Keystrokes typed while it was in front, not yet in its FIFO.
+    pending: Deque<u8, INPUT_BYTES>,
     /// Whether Janus said since the last switch that input is dropped.
     told_dropped: bool,
     tagged_line: Vec<u8, TAGGED_LINE>,
@@ -162,6 +166,7 @@ impl Lane {
             filter: OutputFilter::new(),
             lifecycle: Lifecycle::Running,
             input_dropped: 0,
+            pending: Deque::new(),
             told_dropped: false,
             tagged_line: Vec::new(),
         }
@@ -185,7 +190,6 @@ pub struct Console<const N: usize> {
     count: usize,
     mode: Mode,
     foreground: usize,
-    pending: Deque<u8, INPUT_BYTES>,
     command: bool,
     stopping: bool,
     at_line_start: bool,
@@ -200,16 +204,7 @@ impl<const N: usize> Default for Console<N> {
 impl<const N: usize> Console<N> {
     /// A console with no personalities yet (all zero: it can live in BSS).
     pub const fn new() -> Self {
-        Self {
-            lanes: [const { Lane::new() }; N],
-            count: 0,
-            mode: Mode::Switched,
-            foreground: 0,
-            pending: Deque::new(),
-            command: false,
-            stopping: false,
-            at_line_start: true,
-        }
+        Self { lanes: [const { Lane::new() }; N], count: 0, mode: Mode::Switched, foreground: 0, command: false, stopping: false, at_line_start: true }
     }
 
     /// Names the personalities (at most `N`; longer names are cut) and
@@ -369,7 +364,8 @@ impl<const N: usize> Console<N> {
     pub fn switch(&mut self, terminal: &mut impl Terminal) -> usize {
         let count = self.count.max(1);
         let to = (self.foreground + 1) % count;
-        self.drop_pending();
+        // What was typed for the old foreground stays its own (delivered
+        // to it as its FIFO drains); nothing of it goes to the new one.
         self.command = false;
         if self.mode == Mode::Switched
             && let Some(lane) = self.lanes.get_mut(self.foreground)
@@ -403,14 +399,6 @@ impl<const N: usize> Console<N> {
         }
         self.announce(None, terminal);
         to
-    }
-
-    fn drop_pending(&mut self) {
-        let dropped = self.pending.len() as u64;
-        self.pending.clear();
-        if let Some(lane) = self.lanes.get_mut(self.foreground) {
-            lane.input_dropped += dropped;
-        }
     }
 
     /// One byte from the keyboard.
@@ -498,7 +486,7 @@ impl<const N: usize> Console<N> {
             return Event::None;
         };
         let problem = match lane.lifecycle {
-            Lifecycle::Running => match self.pending.push_back(byte) {
+            Lifecycle::Running => match lane.pending.push_back(byte) {
                 Ok(()) => return Event::Input,
                 Err(_) => "is not reading its console: keystrokes are dropped",
             },
@@ -514,27 +502,26 @@ impl<const N: usize> Console<N> {
         Event::None
     }
 
-    /// The next keystroke for personality `index`, if it is the running
-    /// foreground and one waits. Held-back output is shown first, so the
-    /// guest's echo comes after what it printed before.
+    /// The next keystroke for personality `index`, typed while it was the
+    /// running foreground, if one waits. When it is in front, its
+    /// held-back output is shown first, so its echo comes after what it
+    /// printed before.
     pub fn next_input(&mut self, index: usize, terminal: &mut impl Terminal) -> Option<u8> {
-        if index != self.foreground || self.pending.is_empty() {
-            return None;
-        }
+        let foreground = index == self.foreground;
         let lane = self.lanes.get_mut(index)?;
-        if lane.lifecycle != Lifecycle::Running {
+        if lane.lifecycle != Lifecycle::Running || lane.pending.is_empty() {
             return None;
         }
-        if self.mode == Mode::Switched {
+        if foreground && self.mode == Mode::Switched {
             let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
             lane.filter.release(&mut sink);
         }
-        self.pending.pop_front()
+        lane.pending.pop_front()
     }
 
     /// Whether keystrokes wait for personality `index`.
     pub fn has_input(&self, index: usize) -> bool {
-        index == self.foreground && !self.pending.is_empty()
+        self.lanes.get(index).is_some_and(|lane| !lane.pending.is_empty())
     }
 
     /// Personality `index` changed state. Restarting (a reset, a start)
@@ -551,12 +538,9 @@ impl<const N: usize> Console<N> {
         }
         lane.lifecycle = lifecycle;
         lane.told_dropped = false;
-        if foreground {
-            self.drop_pending();
-        }
-        let Some(lane) = self.lanes.get_mut(index) else {
-            return;
-        };
+        // What was typed for its previous run is not for the next one.
+        lane.input_dropped += lane.pending.len() as u64;
+        lane.pending.clear();
         match lifecycle {
             Lifecycle::Restarting => {
                 if mode == Mode::Tagged && !lane.tagged_line.is_empty() {

@@ -2,7 +2,8 @@
 //! (filtering, switching, replay, the console keys, input routing) over
 //! Janus' PL011, plus what only the kernel can do about its events: route
 //! console input to the foreground's first core, hand keystrokes to the
-//! foreground's emulated UART, start a personality, stop the device.
+//! emulated UART of the personality they were typed for, start a
+//! personality, stop the device.
 //!
 //! Lock order: a personality's `uart` and `CONSOLE` are never held
 //! together; `DELIVERING` is taken before either; the physical UART's lock
@@ -91,14 +92,35 @@ pub fn receive_input(system: &System) {
         let event = CONSOLE.lock().input(byte, &mut Physical);
         handle(system, event);
     }
-    let _ = deliver(system); // Raised for the foreground's vCPU, kicked if elsewhere.
+    deliver_all(system);
 }
 
-/// The hotkey button was pressed: the same as `Ctrl-]`.
+/// The hotkey button was pressed: the same as `Ctrl-]`. The button is not
+/// in the keyboard's byte stream, so keystrokes typed before the press may
+/// still be on their way through the UART: they are taken first (for the
+/// old foreground) until the line has been quiet for 50 ms, at most 0.5 s.
 pub fn switch_foreground(system: &System) {
+    let frequency = crate::arch::counter_frequency();
+    let start = crate::arch::counter();
+    let mut last = start;
+    loop {
+        let now = crate::arch::counter();
+        if now.saturating_sub(last) > frequency / 20 || now.saturating_sub(start) > frequency / 2 {
+            break;
+        }
+        let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte());
+        match byte {
+            Some(byte) => {
+                let event = CONSOLE.lock().input(byte, &mut Physical);
+                handle(system, event);
+                last = now;
+            }
+            None => core::hint::spin_loop(),
+        }
+    }
     let to = CONSOLE.lock().switch(&mut Physical);
     handle(system, Event::Switched { to });
-    let _ = deliver(system); // As in receive_input.
+    deliver_all(system);
 }
 
 fn handle(system: &System, event: Event) {
@@ -119,14 +141,24 @@ fn handle(system: &System, event: Event) {
 /// for it go in now (its FIFO has room again). True if its UART interrupt
 /// was raised.
 pub fn input_drained(system: &System, index: usize) -> bool {
-    CONSOLE.lock().has_input(index) && deliver(system)
+    CONSOLE.lock().has_input(index) && deliver(system, index)
 }
 
-/// Hands waiting keystrokes to the foreground's emulated UART while its
-/// receive FIFO has room, and raises its interrupt (true if it did).
-fn deliver(system: &System) -> bool {
+/// Hands waiting keystrokes to every personality that has some (the
+/// foreground's, and an old foreground's typed just before a switch).
+fn deliver_all(system: &System) {
+    for index in 0..system.plan.personalities.len() {
+        if CONSOLE.lock().has_input(index) {
+            let _ = deliver(system, index); // Raised for its vCPU, kicked if elsewhere.
+        }
+    }
+}
+
+/// Hands keystrokes waiting for personality `index` to its emulated UART
+/// while the receive FIFO has room, and raises its interrupt (true if it
+/// did).
+fn deliver(system: &System, index: usize) -> bool {
     let _delivering = DELIVERING.lock();
-    let index = CONSOLE.lock().foreground();
     let Some((_, personality)) = system.personality(index) else {
         return false;
     };
