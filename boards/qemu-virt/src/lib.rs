@@ -110,6 +110,10 @@ fn arguments(gic_version: u8) -> Vec<String> {
         &format!("{RAM_MIB}M"),
         "-rtc",
         "base=2025-01-01T00:00:00,clock=vm",
+        // Janus reports a refused boot through semihosting SYS_EXIT, so
+        // QEMU exits with a failure status (hyp/kernel/src/power.rs).
+        "-semihosting-config",
+        "enable=on,target=native",
     ]
     .iter()
     .map(|argument| argument.to_string())

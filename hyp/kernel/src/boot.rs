@@ -42,12 +42,15 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     arch::halt()
 }
 
-/// Prints the reason boot cannot go on and stops.
+/// Prints the reason boot cannot go on and powers the board off (an
+/// emulator exits with a failure status).
 fn refuse(arguments: core::fmt::Arguments<'_>) -> ! {
     uart::print(format_args!("janus: error: {arguments}\n"));
-    arch::halt()
+    crate::power::power_off_board(true)
 }
 
+// Runs once: cold, so the optimizer keeps it small (it inlines less).
+#[cold]
 #[unsafe(no_mangle)]
 extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     // SAFETY: the firmware passes the DTB address in x0 (arm64 boot

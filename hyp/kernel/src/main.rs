@@ -21,6 +21,8 @@ mod gic;
 #[cfg(target_os = "none")]
 mod mmu;
 #[cfg(target_os = "none")]
+mod power;
+#[cfg(target_os = "none")]
 mod stacks;
 #[cfg(target_os = "none")]
 mod storage;
@@ -38,6 +40,8 @@ mod virtual_interface;
 mod vuart;
 #[cfg(target_os = "none")]
 mod xts_armv8;
+#[cfg(target_os = "none")]
+mod zeroed;
 #[cfg(target_os = "none")]
 mod boot;
 

@@ -40,6 +40,7 @@ use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryE
 use spin::{Mutex, Once};
 
 use crate::disk::{self, SECTOR};
+use crate::zeroed::ZeroedOption;
 
 /// The bounce buffer per personality: the largest chunk the copy path and
 /// the enciphered path move per lock.
@@ -182,15 +183,15 @@ struct Enciphered {
     /// The request in flight: cookie (the model's tag), whether it writes,
     /// first sector, bytes. Its guest buffers are in `segments` (kept here,
     /// not built per request: a 4 KiB list costs a `memset` to start).
-    pending: Option<(u32, bool, u64, usize)>,
+    pending: ZeroedOption<(u32, bool, u64, usize)>,
     segments: heapless::Vec<Segment, { disk::MAX_SEGMENTS }>,
 }
 
 static ENCIPHERED: [Mutex<Enciphered>; MAX_PERSONALITIES] = [const {
-    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: None, segments: heapless::Vec::new() })
+    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: ZeroedOption::None, segments: heapless::Vec::new() })
 }; MAX_PERSONALITIES];
 
-static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
+static DISKS: [Mutex<ZeroedOption<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(ZeroedOption::None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
 /// The enciphered disk's ciphertext on its way to or from the disk, per
 /// personality (a write is enciphered into it, never in the guest's
@@ -217,7 +218,7 @@ fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher
     };
     let (scatter_gather, max_segments) =
         disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
-    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments });
+    slot.lock().set(Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments }));
     true
 }
 
@@ -396,7 +397,7 @@ impl PartitionBackend<'_> {
         let submitted = with_disk_raw(|disk| unsafe { disk.submit(write, physical, &ciphertext, personality, tag.to_bits()) });
         match submitted {
             Ok(()) => {
-                *pending = Some((tag.to_bits(), write, sector, total));
+                pending.set(Some((tag.to_bits(), write, sector, total)));
                 Ok(Transfer::Submitted)
             }
             Err(disk::DiskError::Busy) => Ok(Transfer::Busy),
@@ -509,8 +510,8 @@ fn encipher_segments(cipher: &DiskCipher, first_sector: u64, segments: &[Segment
 fn decipher_finished(index: usize, cipher: Option<&DiskCipher>, cookie: u32, current: bool, result: Result<(), BackendError>) -> Result<(), BackendError> {
     let (Some(cipher), Some(slot)) = (cipher, ENCIPHERED.get(index)) else { return result };
     let mut slot = slot.lock();
-    let Some((_, write, first_sector, length)) = slot.pending.filter(|pending| pending.0 == cookie) else { return result };
-    slot.pending = None;
+    let Some((_, write, first_sector, length)) = slot.pending.get().filter(|pending| pending.0 == cookie) else { return result };
+    slot.pending.set(None);
     if write || !current || result.is_err() {
         return result;
     }
@@ -675,8 +676,8 @@ fn release_stale_ciphertext(index: usize) {
     let _ = with_device(index, |device, _, _, _| {
         if let Some(slot) = ENCIPHERED.get(index) {
             let mut slot = slot.lock();
-            if slot.pending.is_some_and(|(cookie, ..)| !device.is_current(RequestTag::from_bits(cookie))) {
-                slot.pending = None;
+            if slot.pending.get().is_some_and(|(cookie, ..)| !device.is_current(RequestTag::from_bits(cookie))) {
+                slot.pending.set(None);
             }
         }
     });
@@ -883,6 +884,7 @@ fn commit(meta: Partition, write: &janus_diskcrypt::PlannedWrite) -> Result<(), 
 /// An encrypted disk's data key (key slot `key_slot`): unwrapped from
 /// janus-meta, or made from the entropy source and recorded there
 /// crash-consistently (first boot, or after a wipe).
+#[cold]
 fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(janus_diskcrypt::DataKey, bool), BringUpError> {
     let device = janus_diskcrypt::DeviceKey::from_bytes(*device_key).map_err(|error| BringUpError::Key(error.into()))?;
     let mut slots = [[0u8; janus_diskcrypt::META_BLOCK_SIZE]; 2];
@@ -922,6 +924,7 @@ fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(
 /// Finds the physical disk, reads its partition table and gives every
 /// personality with a disk in the plan its partition (boot core, once,
 /// before any personality runs). Does nothing if no personality has a disk.
+#[cold]
 pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     if plan.personalities.iter().all(|personality| personality.disk.is_none()) {
         return Ok(());
