@@ -138,7 +138,7 @@ fn payload_with_device_key(
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
     let device_key = if needs_device_key(manifest) {
-        Some(crate::devicekey::device_key(device_key_path)?)
+        Some(crate::devicekey::device_key(device_key_path, &crate::disk::default_path())?)
     } else {
         None
     };
@@ -158,14 +158,22 @@ pub fn assemble(hypervisor: &FlatImage, payload: &[u8]) -> Result<Vec<u8>> {
     Ok(image)
 }
 
-/// Loads, validates and assembles a manifest into `output`.
-pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &FlatImage, builtins: &Builtins, output: &Path) -> Result<PathBuf> {
+/// Loads, validates and assembles a manifest into `output`, with the device
+/// key at `device_key` if a disk is encrypted.
+pub fn build_image(
+    manifest_path: &Path,
+    board: &BoardDescription,
+    hypervisor: &FlatImage,
+    builtins: &Builtins,
+    output: &Path,
+    device_key: &Path,
+) -> Result<PathBuf> {
     let text = std::fs::read_to_string(manifest_path)
         .with_context(|| format!("cannot read the manifest {}. Fix: pass an existing file to --manifest", manifest_path.display()))?;
     let name = manifest_path.display().to_string();
     let manifest = janus_manifest::load(&name, &text, board).map_err(|errors| anyhow!("the manifest is invalid:\n{errors}"))?;
     let directory = manifest_path.parent().unwrap_or(Path::new("."));
-    let payload = build_payload(&manifest, directory, board, builtins)?;
+    let payload = payload_with_device_key(&manifest, directory, board, builtins, device_key)?;
     let image = assemble(hypervisor, &payload)?;
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;

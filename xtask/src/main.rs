@@ -74,6 +74,17 @@ enum Task {
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
+    /// Re-provision one partition of the disk image: forget its encryption
+    /// mode and key in janus-meta and zero it, so the next boot provisions
+    /// it in the mode the manifest asks and formats it. DESTROYS its data;
+    /// the only way to change a partition's mode.
+    Reprovision {
+        /// The partition: personal or work.
+        partition: String,
+        /// Confirms that the partition's data is to be destroyed.
+        #[arg(long)]
+        destroy_data: bool,
+    },
     /// Measure trap, interrupt and hypercall costs, Linux boot and storage
     /// throughput against native under QEMU icount; prints tables and
     /// writes target/bench/*.json.
@@ -137,11 +148,13 @@ fn host_tests(seed: &str) -> Result<()> {
 fn run() -> Result<()> {
     match Arguments::parse().command {
         Task::Build { manifest, guests, board } => {
+            xtask::datadir::adopt_build_directory_data()?;
             let binaries = xtask::build_binaries()?;
             let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
             println!("xtask: built {}", image.display());
         }
         Task::Run { manifest, guests, board } => {
+            xtask::datadir::adopt_build_directory_data()?;
             let binaries = xtask::build_binaries()?;
             let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
             setup::ensure_qemu()?;
@@ -175,6 +188,13 @@ fn run() -> Result<()> {
             }
         }
         Task::Bench { only } => xtask::bench::run(&only)?,
+        Task::Reprovision { partition, destroy_data } => {
+            let Some(partition) = janus_manifest::DiskPartition::from_name(&partition) else {
+                bail!("there is no partition '{partition}' to re-provision. Fix: name personal or work");
+            };
+            xtask::datadir::adopt_build_directory_data()?;
+            xtask::janusmeta::reprovision(&xtask::disk::default_path(), partition, destroy_data)?;
+        }
         Task::Fuzz { seconds, rounds } => {
             xtask::fuzz::run_all(&xtask::root(), seconds)?;
             // The property tests with fresh seeds: what the gate's fixed

@@ -88,7 +88,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     // SAFETY: the header's length was accepted above; the board check below
     // verifies the whole span lies in RAM reserved for Janus before use.
     let payload: &'static [u8] = unsafe { core::slice::from_raw_parts(payload_start as *const u8, payload_length_bytes) };
-    let plan: BootPlan = match janus_manifest::parse_payload(payload) {
+    let mut plan: BootPlan = match janus_manifest::parse_payload(payload) {
         Ok((plan, _)) => plan,
         Err(error) => refuse(format_args!("the embedded boot plan is damaged: {error}. Fix: rebuild with cargo xtask build.")),
     };
@@ -192,6 +192,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         }
         let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic));
     }
+    if let Err(error) = crate::storage::bring_up(&plan) {
+        refuse(format_args!("storage: {error}"));
+    }
+    // The disks are up: the device key is needed no more.
+    let payload = forget_device_key(&mut plan, payload_start, payload);
     let cpus = system::build_cpu_slots(&plan);
     let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
     system::build_core_contexts(system);
@@ -200,9 +205,6 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         if !system.load_personality(index) {
             refuse(format_args!("{}: its images do not fit its RAM", personality.name));
         }
-    }
-    if let Err(error) = crate::storage::bring_up(&system.plan) {
-        refuse(format_args!("storage: {error}"));
     }
 
     // SAFETY: addresses from the board description, checked against the
@@ -270,6 +272,28 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         system::request_start(system, index, 0, personality.entry.get(), personality.dtb_load.get());
     }
     system::idle(cpu)
+}
+
+/// Zeroizes the device key in the plan and in the payload it came from
+/// (which makes the payload's checksum fail: it is never parsed again), and
+/// returns the payload slice anew.
+fn forget_device_key(plan: &mut BootPlan, payload_start: u64, payload: &'static [u8]) -> &'static [u8] {
+    use zeroize::Zeroize;
+    let length = payload.len();
+    let span = janus_manifest::device_key_span(payload);
+    if let Some(key) = plan.device_key.as_mut() {
+        key.zeroize();
+    }
+    plan.device_key = None;
+    if let Some(span) = span.filter(|span| span.end <= length) {
+        // SAFETY: the span lies inside the payload (checked against its
+        // length), which is Janus' own RAM, identity-mapped read-write; the
+        // old shared slice is not used again (the new one is made below).
+        unsafe { core::slice::from_raw_parts_mut((payload_start as *mut u8).add(span.start), span.len()) }.zeroize();
+    }
+    // SAFETY: as for the first slice over the payload: the header's length
+    // was accepted and boardcheck put the whole span inside Janus' RAM.
+    unsafe { core::slice::from_raw_parts(payload_start as *const u8, length) }
 }
 
 #[unsafe(no_mangle)]

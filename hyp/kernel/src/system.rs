@@ -293,6 +293,9 @@ impl System {
             // which lies in Janus' region, so they cannot overlap.
             unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), load as *mut u8, source.len()) };
         }
+        // SAFETY: the device tree was just copied inside its RAM (checked
+        // above); its vCPUs are all stopped.
+        unsafe { crate::storage::mark_new_disk(index, plan.dtb_load.get(), plan.dtb.size as usize) };
         // SAFETY: the personality's RAM is identity-mapped normal memory.
         unsafe { arch::clean_to_coherency(plan.ram.start.get(), ram_end - plan.ram.start.get()) };
         true

@@ -65,6 +65,18 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
     board + 1 + (1 + DEVICE_KEY_LENGTH) + 1 + MAX_PERSONALITIES * personality
 };
 
+/// Where the device key lies in an encoded plan (offset, length), if the
+/// plan carries one: what the hypervisor scrubs once the disks are up.
+pub(crate) fn device_key_span(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut reader = Reader { bytes, consumed: 0 };
+    read_board(&mut reader).ok()?;
+    reader.u8("console mode").ok()?;
+    match reader.u8("device key presence").ok()? {
+        1 => Some((reader.consumed, DEVICE_KEY_LENGTH)),
+        _ => None,
+    }
+}
+
 /// Decodes a boot plan from exactly `bytes` (no trailing bytes allowed).
 pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
     let mut reader = Reader { bytes, consumed: 0 };

@@ -383,6 +383,24 @@ fn disks_and_device_key_round_trip() {
 }
 
 #[test]
+fn the_device_key_span_covers_exactly_the_key_bytes() {
+    let payload = PayloadBuilder::new().finish(&valid_plan_with_disks());
+    let span = crate::device_key_span(&payload).unwrap();
+    assert_eq!(&payload[span.clone()], &DEVICE_KEY[..]);
+    // Scrubbed, the key is gone from the payload and nowhere else changed.
+    let mut scrubbed = payload.clone();
+    scrubbed[span.clone()].fill(0);
+    assert!(!scrubbed.windows(DEVICE_KEY.len()).any(|window| window == DEVICE_KEY));
+    assert_eq!(scrubbed[..span.start], payload[..span.start]);
+    assert_eq!(scrubbed[span.end..], payload[span.end..]);
+    // A plan without a key has no span.
+    let mut plan = valid_plan_with_disks();
+    plan.device_key = None;
+    assert_eq!(crate::device_key_span(&PayloadBuilder::new().finish(&plan)), None);
+    assert_eq!(crate::device_key_span(&payload[..10]), None);
+}
+
+#[test]
 fn disk_and_device_key_truncation_is_rejected() {
     let bytes = encode_plan(&valid_plan_with_disks());
     // Drop the device count and the encrypted flag before it.
