@@ -208,6 +208,7 @@ fn serial(name: &str) -> [u8; 20] {
 
 /// Gives personality `index` (named `name`, RAM `ram`) a disk backed by
 /// `partition`, encrypted with `cipher` if given (boot core, once).
+#[cold]
 fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher: Option<DiskCipher>) -> bool {
     let Some(slot) = DISKS.get(index) else { return false };
     let config = BlockConfig {

@@ -3,13 +3,16 @@
 
 use super::*;
 
+/// What `provision` returns: the key's bytes, and whether it is new.
+type Outcome = Result<(Option<[u8; 64]>, bool), ProvisionError>;
+
 /// Runs `provision_partition` on `slots` and applies its writes.
 fn provision(
     slots: &mut [Block; 2],
     key_slot: usize,
     requested: PartitionMode,
     blank: bool,
-) -> Result<(Option<[u8; 64]>, bool), ProvisionError> {
+) -> Outcome {
     let selection = select(&slots[0], &slots[1]).unwrap();
     let outcome = provision_partition(
         &selection,
@@ -27,10 +30,7 @@ fn provision(
 
 /// Personal in plaintext and work encrypted, as the board's manifest has
 /// them.
-fn provision_both(
-    slots: &mut [Block; 2],
-    blank: bool,
-) -> [Result<(Option<[u8; 64]>, bool), ProvisionError>; 2] {
+fn provision_both(slots: &mut [Block; 2], blank: bool) -> [Outcome; 2] {
     [
         provision(slots, PERSONAL_KEY_SLOT, PartitionMode::Plaintext, blank),
         provision(slots, WORK_KEY_SLOT, PartitionMode::Encrypted, blank),
