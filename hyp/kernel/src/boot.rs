@@ -70,6 +70,8 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
             arch::current_el()
         ));
     }
+    // SAFETY: at EL2 (checked just above), on the boot core, before any guest.
+    unsafe { arch::set_el2_controls() };
     let Ok(board_tree) = board_tree else {
         refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image."))
     };
@@ -298,6 +300,8 @@ fn forget_device_key(plan: &mut BootPlan, payload_start: u64, payload: &'static 
 
 #[unsafe(no_mangle)]
 extern "C" fn janus_secondary_main(cpu: usize) -> ! {
+    // SAFETY: first thing on this core, before any guest.
+    unsafe { arch::set_el2_controls() };
     system::set_this_cpu(cpu);
     let parange = read_sysreg!(id_aa64mmfr0_el1) & 0xf;
     // SAFETY: the boot core built the map before starting this core.

@@ -15,6 +15,8 @@ mod console;
 #[cfg(target_os = "none")]
 mod disk;
 #[cfg(target_os = "none")]
+mod el1_reset;
+#[cfg(target_os = "none")]
 mod frames;
 #[cfg(target_os = "none")]
 mod gic;

@@ -474,6 +474,7 @@ fn enter_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize
     write_sysreg!(cntkctl_el1, 0);
     write_sysreg!(cntvoff_el2, 0);
     write_sysreg!(cntp_ctl_el0, 0);
+    crate::el1_reset::reset_this_core(&system.plan.board.gic);
     gic::clear_guest_interrupts(cpu);
     publish_core_context(cpu);
     crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic).reset();
