@@ -162,6 +162,35 @@ mod tests {
     }
 
     #[test]
+    fn cargo_clean_leaves_the_data_in_place() {
+        // An older xtask's disk and key under a target directory, adopted
+        // into a data directory; then a real `cargo clean` of that target
+        // directory.
+        let directory = std::env::temp_dir().join(format!("janus-datadir-clean-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let target = directory.join("target");
+        let data = directory_from(Some(directory.join("share").into_os_string()), None, &directory);
+        std::fs::create_dir_all(target.join("janus")).unwrap();
+        for name in ["disk.img", "device-key"] {
+            std::fs::write(target.join("janus").join(name), name).unwrap();
+            adopt(&target.join("janus").join(name), &data.join(name), false).unwrap();
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(crate::root())
+            .args(["clean", "--quiet", "--target-dir"])
+            .arg(&target)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(!target.exists(), "cargo clean removes the target directory");
+        for name in ["disk.img", "device-key"] {
+            assert_eq!(std::fs::read(data.join(name)).unwrap(), name.as_bytes(), "{name} must survive cargo clean");
+        }
+        std::fs::remove_dir_all(directory).unwrap();
+    }
+
+    #[test]
     fn a_moved_file_keeps_its_bytes_and_leaves_no_copy_behind() {
         let directory = std::env::temp_dir().join(format!("janus-datadir-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
