@@ -20,8 +20,10 @@ pub struct FlatImage {
     pub bytes: Vec<u8>,
     /// Where `__payload_start` is, if the binary defines it.
     pub payload_offset: Option<u64>,
-    /// Where `__bss_start` is: the code and initialised data end there.
+    /// Where `__bss_start` is: the page-aligned start of the zeroed BSS.
     pub bss_start: Option<u64>,
+    /// Where `__data_end` is: the code and initialised data end there.
+    pub data_end: Option<u64>,
 }
 
 /// Flattens a position-independent ELF linked at 0 into its memory image.
@@ -40,13 +42,14 @@ pub fn flatten_elf(path: &Path) -> Result<FlatImage> {
     }
     let payload_offset = file.symbols().find(|symbol| symbol.name() == Ok("__payload_start")).map(|symbol| symbol.address());
     let bss_start = file.symbols().find(|symbol| symbol.name() == Ok("__bss_start")).map(|symbol| symbol.address());
+    let data_end = file.symbols().find(|symbol| symbol.name() == Ok("__data_end")).map(|symbol| symbol.address());
     let image_end = file.symbols().find(|symbol| symbol.name() == Ok("__image_end") || symbol.name() == Ok("__bss_end"));
     if let Some(end) = image_end.map(|symbol| symbol.address() as usize)
         && bytes.len() < end
     {
         bytes.resize(end, 0);
     }
-    Ok(FlatImage { bytes, payload_offset, bss_start })
+    Ok(FlatImage { bytes, payload_offset, bss_start, data_end })
 }
 
 /// Writes the total size into an arm64 Image header.

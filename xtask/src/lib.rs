@@ -91,7 +91,7 @@ pub fn build_binaries() -> Result<Binaries> {
     }
     let directory = target_dir().join(setup::TARGET).join("release");
     let hypervisor = image::flatten_elf(&directory.join("janus"))?;
-    size::check_budget(hypervisor.bss_start.unwrap_or(0))?;
+    size::check_budget(hypervisor.data_end.or(hypervisor.bss_start).unwrap_or(0))?;
     let mut testguest = image::flatten_elf(&directory.join("testguest"))?.bytes;
     image::set_image_size(&mut testguest);
     Ok(Binaries { hypervisor, builtins: image::Builtins { testguest } })

@@ -208,7 +208,7 @@ fn run() -> Result<()> {
         Task::Size => {
             let binaries = xtask::build_binaries()?;
             let image = binaries.hypervisor.payload_offset.unwrap_or(0);
-            let loaded = binaries.hypervisor.bss_start.unwrap_or(0);
+            let loaded = binaries.hypervisor.data_end.or(binaries.hypervisor.bss_start).unwrap_or(0);
             let root = xtask::root();
             let kernel = xtask::size::count_lines(&root.join("hyp").join("kernel"))?;
             let all = xtask::size::count_lines(&root.join("hyp"))?;

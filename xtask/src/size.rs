@@ -8,15 +8,15 @@ use anyhow::{Result, bail};
 pub const IMAGE_BUDGET: u64 = 256 * 1024;
 
 /// Refuses an image whose code and initialised data (everything before
-/// `bss_start`) exceed [`IMAGE_BUDGET`].
-pub fn check_budget(bss_start: u64) -> Result<()> {
-    if bss_start > IMAGE_BUDGET {
+/// `data_end`) exceed [`IMAGE_BUDGET`].
+pub fn check_budget(data_end: u64) -> Result<()> {
+    if data_end > IMAGE_BUDGET {
         bail!(
             "the hypervisor image is {} KiB of code and data, over its {} KiB budget. Fix: look for large statics in \
              .data (`nm -S --size-sort` on the ELF): a static whose initializer is not all zero bytes, such as an \
              `Option` whose `None` borrows a niche, is stored in the image instead of the zeroed BSS (see \
              hyp/kernel/src/zeroed.rs); otherwise build cold code for size",
-            bss_start.div_ceil(1024),
+            data_end.div_ceil(1024),
             IMAGE_BUDGET / 1024
         );
     }
