@@ -36,15 +36,24 @@ case " $(cat /proc/cmdline) " in
 esac
 
 # The personality's private disk (Janus' emulated virtio-blk) at /data:
-# ext2, made on first boot only. A disk that already carries an ext2
-# superblock (magic 0xef53 at byte 1080) is never reformatted, even if
-# mounting it fails.
+# ext2, made only on the boot where Janus provisioned the partition (it
+# says so with janus.disk=new on the command line). A disk that already
+# carries an ext2 superblock (magic 0xef53 at byte 1080) is never
+# reformatted, even if mounting it fails, and neither is one without a
+# superblock that Janus did not provision this boot.
 if [ -b /dev/vda ]; then
     mkdir -p /data
     magic=$(dd if=/dev/vda bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')
     if [ "$magic" != "53ef" ]; then
-        echo "init: /dev/vda is blank: making an ext2 file system (first boot)"
-        mke2fs -q -L @PERSONALITY@ /dev/vda >/dev/null 2>&1 || echo "init: error: mke2fs /dev/vda failed"
+        case " $(cat /proc/cmdline) " in
+        *" janus.disk=new "*)
+            echo "init: /dev/vda is blank: making an ext2 file system (first boot)"
+            mke2fs -q -L @PERSONALITY@ /dev/vda >/dev/null 2>&1 || echo "init: error: mke2fs /dev/vda failed"
+            ;;
+        *)
+            echo "init: error: /dev/vda has no ext2 file system, and Janus did not provision it this boot: not formatting it. Fix: repair it from this shell (e2fsck /dev/vda), or re-provision its partition on the host, which destroys its data (cargo xtask reprovision <partition> --destroy-data)"
+            ;;
+        esac
     fi
     # After a power cut an ext2 file system needs a check: preen it (the
     # safe automatic repairs) the way a distribution's boot does.

@@ -71,12 +71,17 @@ cmdline = "role=work {work_arguments}"
 
 /// Writes `manifest` under target/janus/tests and builds its image.
 pub fn build_image(manifest: &str) -> Result<PathBuf, String> {
+    build_image_with_device_key(manifest, &xtask::devicekey::default_path())
+}
+
+/// [`build_image`] with the device key at `device_key`.
+pub fn build_image_with_device_key(manifest: &str, device_key: &Path) -> Result<PathBuf, String> {
     let directory = xtask::output_dir().join("tests");
     std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
     let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
     let path = directory.join(format!("manifest-{}-{id}.toml", std::process::id()));
     std::fs::write(&path, manifest).map_err(|error| error.to_string())?;
-    let image = xtask::build_image(binaries(), &path, &board_name()).map_err(|error| format!("{error:#}"));
+    let image = xtask::build_image_with_device_key(binaries(), &path, &board_name(), device_key).map_err(|error| format!("{error:#}"));
     let _ = std::fs::remove_file(&path);
     image
 }
@@ -153,6 +158,12 @@ impl Machine {
     /// no disk attached at all).
     pub fn boot_on(manifest: &str, extra: &[&str], disk: Option<&Path>) -> Machine {
         let image = build_image(manifest).unwrap_or_else(|error| panic!("building the image failed: {error}"));
+        Self::boot_image(image, extra, disk)
+    }
+
+    /// Boots a built `image` (deleted once QEMU has loaded it) with extra
+    /// QEMU arguments on the disk image at `disk`, if any.
+    pub fn boot_image(image: PathBuf, extra: &[&str], disk: Option<&Path>) -> Machine {
         let mut arguments = match xtask::board(&board_name()) {
             Ok((_, arguments)) => arguments,
             Err(error) => panic!("{error:#}"),
@@ -352,15 +363,17 @@ impl Machine {
 impl Machine {
     /// Waits up to `timeout` for QEMU to exit by itself (the board powered
     /// off); its exit status, or None if it still runs.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
+        loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        None
     }
 
     /// Pulls the plug: kills QEMU at once (no flush, no shutdown) and waits

@@ -189,7 +189,7 @@ fn the_device_stops_cleanly_and_boots_again_without_repairs() {
     machine.wait_for_after(asked, "personal: /data is clean");
     machine.wait_for_after(asked, "work: /data is clean");
     machine.wait_for_after(asked, "janus: every personality is off: powering off");
-    let status = machine.wait_exit(Duration::from_secs(30)).expect("QEMU still runs after the device stopped");
+    let status = machine.wait_for_exit(Duration::from_secs(30)).expect("QEMU still runs after the device stopped");
     assert!(status.success(), "QEMU exited with {status} after a clean stop");
 
     // The next boot finds both file systems clean and the files there.

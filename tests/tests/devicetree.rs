@@ -124,6 +124,21 @@ fn a_personality_with_a_disk_sees_one_virtio_mmio_device_on_either_gic() {
 }
 
 #[test]
+fn a_personality_with_a_disk_gets_the_disk_state_argument_janus_rewrites() {
+    let (mut personality, layout) = work();
+    personality.disk = Some(DiskPlan { partition: DiskPartition::Work, encrypted: false });
+    let mut blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description()).unwrap();
+    assert!(decompile(&blob).contains("bootargs = \"console=ttyAMA0 panic=-1 janus.disk=old\";"));
+    // What Janus does when it provisioned the disk this boot: same length,
+    // still a valid tree.
+    assert!(janus_manifest::mark_disk_new(&mut blob));
+    assert!(decompile(&blob).contains("bootargs = \"console=ttyAMA0 panic=-1 janus.disk=new\";"));
+    personality.disk = None;
+    let blob = xtask::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description()).unwrap();
+    assert!(!decompile(&blob).contains("janus.disk"));
+}
+
+#[test]
 fn a_personality_without_a_disk_sees_no_virtio_device() {
     let (personality, layout) = work();
     assert_eq!(personality.disk, None);

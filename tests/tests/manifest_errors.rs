@@ -84,3 +84,38 @@ fn a_device_over_janus_own_interrupt_controller_is_refused() {
     assert!(error.contains("overlaps the GIC distributor 0x8000000..0x8"), "{error}");
     assert!(error.contains("Fix: pass through only a device that Janus does not use or emulate"), "{error}");
 }
+
+/// The test manifest with one device passed through to work at `base`.
+fn with_work_device(base: &str) -> String {
+    format!(
+        "{}\n[[personality.device]]\nname = \"dev\"\nmmio = {{ base = {base}, size = \"4K\" }}\ninterrupts = [40]\ncompatible = [\"vendor,dev\"]\n",
+        test_manifest("", "")
+    )
+}
+
+#[test]
+fn a_device_that_may_master_dma_is_refused_with_the_reason() {
+    // QEMU virt's platform bus and PCIe MMIO window hold DMA masters; only
+    // the PL031 RTC is declared DMA-incapable.
+    for base in ["0x0c00_0000", "0x1000_0000"] {
+        let error = build_image(&with_work_device(base)).unwrap_err();
+        assert!(error.contains("personality \"work\" device \"dev\" mmio.base"), "{error}");
+        assert!(error.contains("may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU"), "{error}");
+        assert!(error.contains("Fix: pass through only a device the board declares DMA-incapable: 0x9010000..0x9011000"), "{error}");
+    }
+    assert!(build_image(&with_work_device("0x0901_0000")).is_ok(), "the RTC may be passed through");
+}
+
+#[test]
+fn the_gic_its_and_fw_cfg_are_reserved_on_qemu_virt() {
+    for (base, reason) in [
+        ("0x0808_0000", "overlaps the GIC ITS (it masters DMA: it writes its tables to memory) 0x8080000..0x80a0000"),
+        ("0x0809_f000", "the GIC ITS"),
+        ("0x0902_0000", "overlaps fw_cfg (it masters DMA: its DMA interface writes memory) 0x9020000..0x9021000"),
+    ] {
+        let error = build_image(&with_work_device(base)).unwrap_err();
+        assert!(error.contains("personality \"work\" device \"dev\" mmio.base"), "{error}");
+        assert!(error.contains(reason), "{error}");
+        assert!(error.contains("which Janus keeps for itself"), "{error}");
+    }
+}

@@ -78,7 +78,7 @@ fn files_survive_restart_and_power_cycle_and_each_disk_is_private() {
     let slot = |index: usize| -> [u8; 4096] { meta[index * 4096..(index + 1) * 4096].try_into().unwrap() };
     let selection = janus_diskcrypt::select(&slot(0), &slot(1)).expect("janus-meta has a valid record");
     let wrapped = selection.current.expect("a record").key_slots[janus_diskcrypt::WORK_KEY_SLOT].expect("work's key is in its slot");
-    let device_key = xtask::devicekey::device_key(&xtask::devicekey::default_path()).unwrap();
+    let device_key = xtask::devicekey::device_key(&xtask::devicekey::default_path(), &disk.path).unwrap();
     let key = janus_diskcrypt::unwrap(&janus_diskcrypt::DeviceKey::from_bytes(device_key).unwrap(), &wrapped).expect("the key unwraps");
     // A fresh ext2 puts its first file's data in the first block group.
     let head = &mut work[..16 << 20];

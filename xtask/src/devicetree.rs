@@ -49,6 +49,17 @@ pub fn personality_device_tree_with_devices(
     build(personality, devices, layout, initrd_length, board).with_context(|| format!("generating the device tree of personality {}", personality.name))
 }
 
+/// The kernel command line: the manifest's, and for a personality with a
+/// disk the argument the hypervisor rewrites when it provisions the disk
+/// (`janus.disk=old`, which becomes `janus.disk=new`).
+fn bootargs(personality: &PersonalityConfig) -> String {
+    match personality.disk {
+        Some(_) if personality.cmdline.is_empty() => janus_manifest::DISK_STATE_ARGUMENT.to_string(),
+        Some(_) => format!("{} {}", personality.cmdline, janus_manifest::DISK_STATE_ARGUMENT),
+        None => personality.cmdline.clone(),
+    }
+}
+
 fn build(
     personality: &PersonalityConfig,
     devices: &[&DeviceConfig],
@@ -67,7 +78,7 @@ fn build(
     fdt.property_u32("interrupt-parent", GIC_PHANDLE)?;
 
     let chosen = fdt.begin_node("chosen")?;
-    fdt.property_string("bootargs", &personality.cmdline)?;
+    fdt.property_string("bootargs", &bootargs(personality))?;
     fdt.property_string("stdout-path", &uart_path)?;
     if let (Some(start), Some(length)) = (layout.initrd_load, initrd_length) {
         fdt.property_u64("linux,initrd-start", start.get())?;

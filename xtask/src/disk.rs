@@ -8,11 +8,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use janus_disklayout::{ImageError, Layout, Sizes};
 
-/// `JANUS_DISK`, or `disk.img` in xtask's output directory.
+/// The environment variable that overrides where the disk image lives.
+pub const DISK_VARIABLE: &str = "JANUS_DISK";
+
+/// `JANUS_DISK`, or `disk.img` in the data directory (never under
+/// `target/`, which `cargo clean` deletes).
 pub fn default_path() -> PathBuf {
-    match std::env::var_os("JANUS_DISK") {
+    match std::env::var_os(DISK_VARIABLE) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => crate::output_dir().join("disk.img"),
+        _ => crate::datadir::data_dir().join("disk.img"),
     }
 }
 

@@ -20,8 +20,10 @@ pub struct FlatImage {
     pub bytes: Vec<u8>,
     /// Where `__payload_start` is, if the binary defines it.
     pub payload_offset: Option<u64>,
-    /// Where `__bss_start` is: the code and initialised data end there.
+    /// Where `__bss_start` is: the page-aligned start of the zeroed BSS.
     pub bss_start: Option<u64>,
+    /// Where `__data_end` is: the code and initialised data end there.
+    pub data_end: Option<u64>,
 }
 
 /// Flattens a position-independent ELF linked at 0 into its memory image.
@@ -40,13 +42,14 @@ pub fn flatten_elf(path: &Path) -> Result<FlatImage> {
     }
     let payload_offset = file.symbols().find(|symbol| symbol.name() == Ok("__payload_start")).map(|symbol| symbol.address());
     let bss_start = file.symbols().find(|symbol| symbol.name() == Ok("__bss_start")).map(|symbol| symbol.address());
+    let data_end = file.symbols().find(|symbol| symbol.name() == Ok("__data_end")).map(|symbol| symbol.address());
     let image_end = file.symbols().find(|symbol| symbol.name() == Ok("__image_end") || symbol.name() == Ok("__bss_end"));
     if let Some(end) = image_end.map(|symbol| symbol.address() as usize)
         && bytes.len() < end
     {
         bytes.resize(end, 0);
     }
-    Ok(FlatImage { bytes, payload_offset, bss_start })
+    Ok(FlatImage { bytes, payload_offset, bss_start, data_end })
 }
 
 /// Writes the total size into an arm64 Image header.
@@ -138,7 +141,7 @@ fn payload_with_device_key(
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
     let device_key = if needs_device_key(manifest) {
-        Some(crate::devicekey::device_key(device_key_path)?)
+        Some(crate::devicekey::device_key(device_key_path, &crate::disk::default_path())?)
     } else {
         None
     };
@@ -158,11 +161,6 @@ pub fn assemble(hypervisor: &FlatImage, payload: &[u8]) -> Result<Vec<u8>> {
     Ok(image)
 }
 
-/// Loads, validates and assembles a manifest into `output`.
-pub fn build_image(manifest_path: &Path, board: &BoardDescription, hypervisor: &FlatImage, builtins: &Builtins, output: &Path) -> Result<PathBuf> {
-    build_image_with(manifest_path, board, hypervisor, builtins, output, Verbosity::AsWritten)
-}
-
 /// How much of their kernels' logs the personalities print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verbosity {
@@ -172,13 +170,16 @@ pub enum Verbosity {
     Full,
 }
 
-/// [`build_image`] with the kernels' log level chosen.
-pub fn build_image_with(
+/// Loads, validates and assembles a manifest into `output`, with the device
+/// key at `device_key` if a disk is encrypted and the kernels' logs as
+/// `verbosity` says.
+pub fn build_image(
     manifest_path: &Path,
     board: &BoardDescription,
     hypervisor: &FlatImage,
     builtins: &Builtins,
     output: &Path,
+    device_key: &Path,
     verbosity: Verbosity,
 ) -> Result<PathBuf> {
     let text = std::fs::read_to_string(manifest_path)
@@ -191,7 +192,7 @@ pub fn build_image_with(
         }
     }
     let directory = manifest_path.parent().unwrap_or(Path::new("."));
-    let payload = build_payload(&manifest, directory, board, builtins)?;
+    let payload = payload_with_device_key(&manifest, directory, board, builtins, device_key)?;
     let image = assemble(hypervisor, &payload)?;
     if let Some(parent) = output.parent() {
         std::fs::create_dir_all(parent)?;

@@ -2,12 +2,14 @@
 //! QEMU integration tests share it.
 
 pub mod bench;
+pub mod datadir;
 pub mod devicekey;
 pub mod devicetree;
 pub mod disk;
 pub mod diskbench;
 pub mod fuzz;
 pub mod image;
+pub mod janusmeta;
 pub mod linux;
 pub mod qemu;
 pub mod setup;
@@ -89,22 +91,30 @@ pub fn build_binaries() -> Result<Binaries> {
     }
     let directory = target_dir().join(setup::TARGET).join("release");
     let hypervisor = image::flatten_elf(&directory.join("janus"))?;
+    size::check_budget(hypervisor.data_end.or(hypervisor.bss_start).unwrap_or(0))?;
     let mut testguest = image::flatten_elf(&directory.join("testguest"))?.bytes;
     image::set_image_size(&mut testguest);
     Ok(Binaries { hypervisor, builtins: image::Builtins { testguest } })
 }
 
-/// Builds the bootable image for `manifest` on `board_name`.
+/// Builds the bootable image for `manifest` on `board_name`, with the
+/// device key at its default path ([`devicekey::default_path`]).
 pub fn build_image(binaries: &Binaries, manifest: &Path, board_name: &str) -> Result<PathBuf> {
-    build_image_with(binaries, manifest, board_name, image::Verbosity::AsWritten)
+    build_image_with(binaries, manifest, board_name, &devicekey::default_path(), image::Verbosity::AsWritten)
 }
 
-/// [`build_image`] with the kernels' log level chosen.
-pub fn build_image_with(binaries: &Binaries, manifest: &Path, board_name: &str, verbosity: image::Verbosity) -> Result<PathBuf> {
+/// [`build_image`] with the device key at `device_key`.
+pub fn build_image_with_device_key(binaries: &Binaries, manifest: &Path, board_name: &str, device_key: &Path) -> Result<PathBuf> {
+    build_image_with(binaries, manifest, board_name, device_key, image::Verbosity::AsWritten)
+}
+
+/// [`build_image`] with the device key at `device_key` and the kernels'
+/// log level chosen.
+pub fn build_image_with(binaries: &Binaries, manifest: &Path, board_name: &str, device_key: &Path, verbosity: image::Verbosity) -> Result<PathBuf> {
     let (board, _) = board(board_name)?;
     let stem = manifest.file_stem().and_then(|stem| stem.to_str()).unwrap_or("janus");
     let output = output_dir().join(format!("{board_name}-{stem}.img"));
-    image::build_image_with(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output, verbosity)
+    image::build_image(manifest, &board, &binaries.hypervisor, &binaries.builtins, &output, device_key, verbosity)
 }
 
 #[cfg(test)]

@@ -98,6 +98,17 @@ enum Task {
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
+    /// Re-provision one partition of the disk image: forget its encryption
+    /// mode and key in janus-meta and zero it, so the next boot provisions
+    /// it in the mode the manifest asks and formats it. DESTROYS its data;
+    /// the only way to change a partition's mode.
+    Reprovision {
+        /// The partition: personal or work.
+        partition: String,
+        /// Confirms that the partition's data is to be destroyed.
+        #[arg(long)]
+        destroy_data: bool,
+    },
     /// Measure trap, interrupt and hypercall costs, Linux boot and storage
     /// throughput against native under QEMU icount; prints tables and
     /// writes target/bench/*.json.
@@ -154,14 +165,16 @@ fn host_tests(seed: &str) -> Result<()> {
 fn run() -> Result<()> {
     match Arguments::parse().command {
         Task::Build { manifest, guests, board } => {
+            xtask::datadir::adopt_build_directory_data()?;
             let binaries = xtask::build_binaries()?;
             let image = xtask::build_image(&binaries, &manifest_path(manifest, guests, &board), &board)?;
             println!("xtask: built {}", image.display());
         }
         Task::Run { manifest, guests, board, verbose, qemu } => {
+            xtask::datadir::adopt_build_directory_data()?;
             let binaries = xtask::build_binaries()?;
             let verbosity = if verbose { xtask::image::Verbosity::Full } else { xtask::image::Verbosity::AsWritten };
-            let image = xtask::build_image_with(&binaries, &manifest_path(manifest, guests, &board), &board, verbosity)?;
+            let image = xtask::build_image_with(&binaries, &manifest_path(manifest, guests, &board), &board, &xtask::devicekey::default_path(), verbosity)?;
             setup::ensure_qemu()?;
             let (_, mut board_arguments) = xtask::board(&board)?;
             // The physical disk: made on first run, kept across runs.
@@ -193,6 +206,13 @@ fn run() -> Result<()> {
             }
         }
         Task::Bench { only } => xtask::bench::run(&only)?,
+        Task::Reprovision { partition, destroy_data } => {
+            let Some(partition) = janus_manifest::DiskPartition::from_name(&partition) else {
+                bail!("there is no partition '{partition}' to re-provision. Fix: name personal or work");
+            };
+            xtask::datadir::adopt_build_directory_data()?;
+            xtask::janusmeta::reprovision(&xtask::disk::default_path(), partition, destroy_data)?;
+        }
         Task::Fuzz { seconds, rounds } => {
             xtask::fuzz::run_all(&xtask::root(), seconds)?;
             // The property tests with fresh seeds: what the gate's fixed
@@ -206,7 +226,7 @@ fn run() -> Result<()> {
         Task::Size => {
             let binaries = xtask::build_binaries()?;
             let image = binaries.hypervisor.payload_offset.unwrap_or(0);
-            let loaded = binaries.hypervisor.bss_start.unwrap_or(0);
+            let loaded = binaries.hypervisor.data_end.or(binaries.hypervisor.bss_start).unwrap_or(0);
             let root = xtask::root();
             let kernel = xtask::size::count_lines(&root.join("hyp").join("kernel"))?;
             let all = xtask::size::count_lines(&root.join("hyp"))?;

@@ -2,7 +2,26 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+
+/// The most code and initialised data the hypervisor image may have.
+pub const IMAGE_BUDGET: u64 = 256 * 1024;
+
+/// Refuses an image whose code and initialised data (everything before
+/// `data_end`) exceed [`IMAGE_BUDGET`].
+pub fn check_budget(data_end: u64) -> Result<()> {
+    if data_end > IMAGE_BUDGET {
+        bail!(
+            "the hypervisor image is {} KiB of code and data, over its {} KiB budget. Fix: look for large statics in \
+             .data (`nm -S --size-sort` on the ELF): a static whose initializer is not all zero bytes, such as an \
+             `Option` whose `None` borrows a niche, is stored in the image instead of the zeroed BSS (see \
+             hyp/kernel/src/zeroed.rs); otherwise build cold code for size",
+            data_end.div_ceil(1024),
+            IMAGE_BUDGET / 1024
+        );
+    }
+    Ok(())
+}
 
 /// Non-blank, non-comment lines of Rust and assembly in `directory`,
 /// skipping tests and fuzz targets.
@@ -33,4 +52,17 @@ pub fn count_lines(directory: &Path) -> Result<usize> {
         }
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_takes_256_kib_and_refuses_a_byte_more() {
+        assert!(check_budget(IMAGE_BUDGET).is_ok());
+        let error = check_budget(IMAGE_BUDGET + 1).unwrap_err().to_string();
+        assert!(error.contains("257 KiB of code and data, over its 256 KiB budget"), "{error}");
+        assert!(error.contains("Fix:"), "{error}");
+    }
 }

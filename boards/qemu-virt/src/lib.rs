@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use janus_platform::{
-    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+    BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
 };
 
 /// The board's name, as manifests spell it (GICv3).
@@ -84,6 +84,20 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         // so a personality sees the disk where it would on bare QEMU virt.
         guest_disk: GuestPhysAddr(VIRTIO_MMIO_BASE),
         guest_disk_interrupt: 48,
+        // hw/arm/virt.c's memory map: the GICv3 ITS (VIRT_GIC_ITS, with
+        // gic-version=3) and fw_cfg (VIRT_FW_CFG, whose DMA interface
+        // writes guest-given addresses) master DMA.
+        dma_masters: [
+            (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
+            (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
+        ]
+        .into_iter()
+        .collect(),
+        // The PL031 RTC (VIRT_RTC) is a plain register block that masters
+        // no DMA; nothing else on the board may be passed through (PCIe
+        // and the platform bus hold DMA masters, and Janus programs no
+        // IOMMU).
+        dma_incapable: [PhysRange::new(0x0901_0000, 0x1000)].into_iter().collect(),
     }
 }
 
@@ -110,6 +124,10 @@ fn arguments(gic_version: u8) -> Vec<String> {
         &format!("{RAM_MIB}M"),
         "-rtc",
         "base=2025-01-01T00:00:00,clock=vm",
+        // Janus reports a refused boot through semihosting SYS_EXIT, so
+        // QEMU exits with a failure status (hyp/kernel/src/power.rs).
+        "-semihosting-config",
+        "enable=on,target=native",
     ]
     .iter()
     .map(|argument| argument.to_string())
@@ -194,11 +212,29 @@ mod tests {
     }
 
     #[test]
+    fn the_its_and_fw_cfg_master_dma_and_only_the_rtc_is_dma_incapable() {
+        for board in [description(), description_gicv2()] {
+            assert_eq!(
+                board.dma_masters.as_slice(),
+                [
+                    (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
+                    (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
+                ]
+            );
+            assert!(board.is_dma_incapable(PhysRange::new(0x0901_0000, 0x1000)));
+            assert!(!board.is_dma_incapable(PhysRange::new(0x0901_0000, 0x2000)));
+            assert!(!board.is_dma_incapable(PhysRange::new(0x1000_0000, 0x1000)));
+        }
+    }
+
+    #[test]
     fn qemu_arguments_match_the_description() {
         let arguments = qemu_arguments().join(" ");
         assert!(arguments.contains("gic-version=3"));
         assert!(arguments.contains(&format!("-smp {CORES}")));
         assert!(arguments.contains(&format!("-m {RAM_MIB}M")));
+        // A refused boot reaches QEMU's exit status (semihosting SYS_EXIT).
+        assert!(arguments.contains("-semihosting-config enable=on,target=native"));
         assert!(arguments.contains("virtualization=on"));
     }
 }

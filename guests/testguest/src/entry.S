@@ -14,6 +14,7 @@ _start:
     .word   0
 
 primary_entry:
+    bl      guest_snapshot_el1      // before anything changes them (residue.rs)
     mov     x19, x0
     adrp    x20, __image_start
     adrp    x1, __rela_start

@@ -36,6 +36,11 @@ pub fn write32(address: u64, value: u32) {
     unsafe { core::arch::asm!("str {value:w}, [{address}]", address = in(reg) address, value = in(reg) value, options(nostack)) };
 }
 
+/// The GICv2 CPU interface's base address (0 on GICv3).
+pub fn cpu_interface() -> u64 {
+    CPU_INTERFACE.load(Ordering::Relaxed)
+}
+
 /// The distributor's base address.
 pub fn distributor() -> u64 {
     DISTRIBUTOR.load(Ordering::Relaxed)

@@ -232,6 +232,10 @@ extern "C" fn guest_primary_main(device_tree: u64) -> ! {
     if arguments.split_whitespace().any(|argument| argument == "bench") {
         crate::bench::run();
     }
+    if arguments.split_whitespace().any(|argument| argument == "residue") {
+        crate::residue::report();
+        crate::residue::plant_and_reset();
+    }
 
     // Canary: the page must arrive zeroed (Janus scrubs RAM before every
     // start), then holds a pattern that only this personality writes.

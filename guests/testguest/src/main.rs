@@ -22,6 +22,8 @@ mod guest;
 #[cfg(target_os = "none")]
 mod hypercalls;
 #[cfg(target_os = "none")]
+mod residue;
+#[cfg(target_os = "none")]
 mod rtc;
 #[cfg(target_os = "none")]
 mod virtio;

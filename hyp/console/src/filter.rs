@@ -82,7 +82,8 @@ impl Default for OutputFilter {
     }
 }
 
-/// Where filtered bytes go.
+/// Where filtered bytes go (taken as `dyn`: one copy of the filter serves
+/// the terminal, the background rings and tagged lines).
 pub trait Sink {
     /// Takes filtered bytes.
     fn put(&mut self, bytes: &[u8]);
@@ -117,7 +118,7 @@ impl OutputFilter {
 
     /// Filters one byte of guest output; `mark` names the guest for lines
     /// that spell `janus:` (None: the caller marks every line itself).
-    pub fn feed(&mut self, byte: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    pub fn feed(&mut self, byte: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         match self.state {
             State::Text => self.text(byte, mark, sink),
             State::Escape => self.escape(byte, mark, sink),
@@ -149,7 +150,7 @@ impl OutputFilter {
 
     /// Sends out bytes held back for the `janus:` check (before anything
     /// else is written to the terminal, or when input goes to the guest).
-    pub fn release(&mut self, sink: &mut impl Sink) {
+    pub fn release(&mut self, sink: &mut dyn Sink) {
         if !self.held.is_empty() {
             let held = core::mem::take(&mut self.held);
             self.emit_visible(&held, sink);
@@ -163,7 +164,7 @@ impl OutputFilter {
         *self = Self::new();
     }
 
-    fn text(&mut self, byte: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    fn text(&mut self, byte: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         match byte {
             0x1b => self.state = State::Escape,
             0x20..=0x7e => self.printable(&[byte], mark, sink),
@@ -196,7 +197,7 @@ impl OutputFilter {
         }
     }
 
-    fn escape(&mut self, byte: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    fn escape(&mut self, byte: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         match byte {
             b'[' => {
                 self.parameters.clear();
@@ -209,7 +210,7 @@ impl OutputFilter {
         }
     }
 
-    fn control_sequence(&mut self, byte: u8, overflow: bool, mark: Option<&str>, sink: &mut impl Sink) {
+    fn control_sequence(&mut self, byte: u8, overflow: bool, mark: Option<&str>, sink: &mut dyn Sink) {
         match byte {
             0x20..=0x3f => {
                 let overflow = overflow || self.parameters.push(byte).is_err();
@@ -238,7 +239,7 @@ impl OutputFilter {
     /// A control byte inside an escape sequence: the sequence is dropped
     /// and the byte handled as text (ECMA-48's CAN/SUB cancel; xterm acts
     /// on embedded C0 controls).
-    fn abandon(&mut self, byte: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    fn abandon(&mut self, byte: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         self.drop_sequence();
         if !matches!(byte, 0x18 | 0x1a) {
             self.text(byte, mark, sink);
@@ -250,7 +251,7 @@ impl OutputFilter {
         self.state = State::Text;
     }
 
-    fn utf8_start(&mut self, byte: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    fn utf8_start(&mut self, byte: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         let (remaining, code_point) = match byte {
             0xc2..=0xdf => (1, u32::from(byte & 0x1f)),
             0xe0..=0xef => (2, u32::from(byte & 0x0f)),
@@ -265,7 +266,7 @@ impl OutputFilter {
         self.state = State::Utf8 { remaining, code_point, length: remaining + 1 };
     }
 
-    fn utf8_continuation(&mut self, byte: u8, remaining: u8, code_point: u32, length: u8, mark: Option<&str>, sink: &mut impl Sink) {
+    fn utf8_continuation(&mut self, byte: u8, remaining: u8, code_point: u32, length: u8, mark: Option<&str>, sink: &mut dyn Sink) {
         if byte & 0xc0 != 0x80 {
             self.state = State::Text;
             self.replacement(mark, sink);
@@ -295,13 +296,13 @@ impl OutputFilter {
         }
     }
 
-    fn replacement(&mut self, mark: Option<&str>, sink: &mut impl Sink) {
+    fn replacement(&mut self, mark: Option<&str>, sink: &mut dyn Sink) {
         self.neutralised += 1;
         self.printable("\u{fffd}".as_bytes(), mark, sink);
     }
 
     /// Visible text: checked for `janus:` when marking.
-    fn printable(&mut self, bytes: &[u8], mark: Option<&str>, sink: &mut impl Sink) {
+    fn printable(&mut self, bytes: &[u8], mark: Option<&str>, sink: &mut dyn Sink) {
         let Some(name) = mark else {
             self.emit_visible(bytes, sink);
             return;
@@ -339,7 +340,7 @@ impl OutputFilter {
 
     /// An allowed control sequence: held with the text around it while a
     /// `janus:` check is open, so it cannot split the word unseen.
-    fn invisible(&mut self, bytes: &[u8], sink: &mut impl Sink) {
+    fn invisible(&mut self, bytes: &[u8], sink: &mut dyn Sink) {
         if self.matched > 0 {
             if self.held.extend_from_slice(bytes).is_ok() {
                 return;
@@ -349,7 +350,7 @@ impl OutputFilter {
         self.emit_visible(bytes, sink);
     }
 
-    fn emit_visible(&mut self, bytes: &[u8], sink: &mut impl Sink) {
+    fn emit_visible(&mut self, bytes: &[u8], sink: &mut dyn Sink) {
         if self.line.extend_from_slice(bytes).is_err() {
             // A very long line: remember what comes from here on (a redraw
             // never starts inside a piece, such as a mark and its word).

@@ -115,13 +115,13 @@ pub trait Terminal {
 
 struct TerminalSink<'a, T: Terminal> {
     terminal: &'a mut T,
-    at_line_start: &'a mut bool,
+    mid_line: &'a mut bool,
 }
 
 impl<T: Terminal> filter::Sink for TerminalSink<'_, T> {
     fn put(&mut self, bytes: &[u8]) {
         if let Some(&last) = bytes.last() {
-            *self.at_line_start = last == b'\n';
+            *self.mid_line = last != b'\n';
         }
         self.terminal.write(bytes);
     }
@@ -192,7 +192,9 @@ pub struct Console<const N: usize> {
     foreground: usize,
     command: bool,
     stopping: bool,
-    at_line_start: bool,
+    /// Whether the terminal's cursor is past the start of a line (false
+    /// at first: all zero, so the console can live in BSS).
+    mid_line: bool,
 }
 
 impl<const N: usize> Default for Console<N> {
@@ -204,7 +206,7 @@ impl<const N: usize> Default for Console<N> {
 impl<const N: usize> Console<N> {
     /// A console with no personalities yet (all zero: it can live in BSS).
     pub const fn new() -> Self {
-        Self { lanes: [const { Lane::new() }; N], count: 0, mode: Mode::Switched, foreground: 0, command: false, stopping: false, at_line_start: true }
+        Self { lanes: [const { Lane::new() }; N], count: 0, mode: Mode::Switched, foreground: 0, command: false, stopping: false, mid_line: false }
     }
 
     /// Names the personalities (at most `N`; longer names are cut) and
@@ -282,12 +284,12 @@ impl<const N: usize> Console<N> {
                     write_tagged(terminal, name, tagged_line);
                     tagged_line.clear();
                     let _ = tagged_line.extend_from_slice(&overflow);
-                    self.at_line_start = true;
+                    self.mid_line = false;
                 }
             }
             Mode::Switched if index == foreground => {
                 let Lane { filter, name, .. } = lane;
-                let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+                let mut sink = TerminalSink { terminal, mid_line: &mut self.mid_line };
                 filter.feed(byte, Some(name.as_str()), &mut sink);
             }
             Mode::Switched => {
@@ -311,24 +313,24 @@ impl<const N: usize> Console<N> {
         if self.mode == Mode::Switched
             && let Some(lane) = self.lanes.get_mut(self.foreground)
         {
-            let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+            let mut sink = TerminalSink { terminal, mid_line: &mut self.mid_line };
             lane.filter.release(&mut sink);
         }
-        if !self.at_line_start {
+        if self.mid_line {
             terminal.write(b"\r\n");
         }
     }
 
     /// After Janus' text: the foreground's unfinished line again.
     fn end_janus_text(&mut self, terminal: &mut impl Terminal) {
-        self.at_line_start = true;
+        self.mid_line = false;
         if self.mode == Mode::Switched
             && let Some(lane) = self.lanes.get(self.foreground)
         {
             let line = lane.filter.current_line();
             if !line.is_empty() {
                 terminal.write(line);
-                self.at_line_start = false;
+                self.mid_line = true;
             }
         }
     }
@@ -381,7 +383,7 @@ impl<const N: usize> Console<N> {
         };
         lane.told_dropped = false;
         if mode == Mode::Switched {
-            if !self.at_line_start {
+            if self.mid_line {
                 terminal.write(b"\r\n");
             }
             if lane.ring_dropped > 0 {
@@ -393,7 +395,7 @@ impl<const N: usize> Console<N> {
             terminal.write(first);
             terminal.write(second);
             if let Some(&last) = second.last().or(first.last()) {
-                self.at_line_start = last == b'\n';
+                self.mid_line = last != b'\n';
             }
             lane.ring.clear();
         }
@@ -513,7 +515,7 @@ impl<const N: usize> Console<N> {
             return None;
         }
         if foreground && self.mode == Mode::Switched {
-            let mut sink = TerminalSink { terminal, at_line_start: &mut self.at_line_start };
+            let mut sink = TerminalSink { terminal, mid_line: &mut self.mid_line };
             lane.filter.release(&mut sink);
         }
         lane.pending.pop_front()
@@ -545,7 +547,7 @@ impl<const N: usize> Console<N> {
             Lifecycle::Restarting => {
                 if mode == Mode::Tagged && !lane.tagged_line.is_empty() {
                     write_tagged(terminal, &lane.name, &lane.tagged_line);
-                    self.at_line_start = true;
+                    self.mid_line = false;
                 }
                 let Some(lane) = self.lanes.get_mut(index) else {
                     return;
@@ -559,7 +561,7 @@ impl<const N: usize> Console<N> {
                 if mode == Mode::Tagged && !lane.tagged_line.is_empty() {
                     write_tagged(terminal, &lane.name, &lane.tagged_line);
                     lane.tagged_line.clear();
-                    self.at_line_start = true;
+                    self.mid_line = false;
                 }
                 if foreground && mode == Mode::Switched {
                     let name = lane.name.clone();

@@ -60,6 +60,41 @@ pub unsafe fn write_hcr(value: u64) {
     unsafe { asm!("msr hcr_el2, {}", "isb", in(reg) value, options(nostack, preserves_flags)) };
 }
 
+/// Sets this core's EL2 controls whose reset values are UNKNOWN (ARM ARM
+/// D1.9.1) to what Janus means, on every core before anything else:
+/// HCR_EL2 (EL1 is AArch64, nothing else until a guest runs), ACTLR_EL2
+/// (no EL1 access to IMPLEMENTATION DEFINED controls), CNTHCTL_EL2 (EL1
+/// reads the physical counter and owns its physical timer, untrapped; no
+/// event stream), HSTR_EL2 (no AArch32 traps) and, where the Statistical
+/// Profiling Extension exists, PMSCR_EL2 (profiling off). CPTR_EL2 is set
+/// in boot.S; MDCR_EL2 and the debug and PMU controls are not yet.
+///
+/// # Safety
+/// Only at boot, before this core runs a guest.
+pub unsafe fn set_el2_controls() {
+    const HCR_RW: u64 = 1 << 31;
+    const CNTHCTL_EL1PCTEN: u64 = 1 << 0;
+    const CNTHCTL_EL1PCEN: u64 = 1 << 1;
+    // SAFETY: the caller runs this before any guest; none of these values
+    // affects EL2's own execution (E2H and TGE stay clear).
+    unsafe {
+        write_hcr(HCR_RW);
+        asm!(
+            "msr actlr_el2, xzr",
+            "msr cnthctl_el2, {cnthctl}",
+            "msr hstr_el2, xzr",
+            "isb",
+            cnthctl = in(reg) CNTHCTL_EL1PCTEN | CNTHCTL_EL1PCEN,
+            options(nostack, preserves_flags)
+        );
+    }
+    // ID_AA64DFR0_EL1.PMSVer, bits 35:32: the Statistical Profiling Extension.
+    if (read_sysreg!(id_aa64dfr0_el1) >> 32) & 0xf != 0 {
+        // SAFETY: PMSCR_EL2 exists (checked); zero disables profiling.
+        unsafe { asm!("msr S3_4_C9_C9_0, xzr", "isb", options(nostack, preserves_flags)) };
+    }
+}
+
 /// Installs a stage-2 configuration (VTCR_EL2, VTTBR_EL2) and invalidates
 /// the stage-1 and stage-2 TLB entries of that VMID on this core.
 ///

@@ -33,6 +33,7 @@ pub fn stdout_uart(tree: &fdt::Fdt<'_>) -> Option<u64> {
 /// Compares the device tree with `board`; also checks that Janus' own image
 /// and payload `[image_base, payload_end)` lie inside the board's reserved
 /// hypervisor region.
+#[cold]
 pub fn check(tree: &fdt::Fdt<'_>, board: &BoardDescription, image_base: u64, payload_end: u64) -> Result<(), Problem> {
     let (Some(ram_end), Some(hypervisor_end)) = (board.ram.end(), board.hypervisor.end()) else {
         return Err(problem(format_args!("the board description's RAM ranges wrap")));

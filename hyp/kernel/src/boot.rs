@@ -42,12 +42,15 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     arch::halt()
 }
 
-/// Prints the reason boot cannot go on and stops.
+/// Prints the reason boot cannot go on and powers the board off (an
+/// emulator exits with a failure status).
 fn refuse(arguments: core::fmt::Arguments<'_>) -> ! {
     uart::print(format_args!("janus: error: {arguments}\n"));
-    arch::halt()
+    crate::power::power_off_board(true)
 }
 
+// Runs once: cold, so the optimizer keeps it small (it inlines less).
+#[cold]
 #[unsafe(no_mangle)]
 extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     // SAFETY: the firmware passes the DTB address in x0 (arm64 boot
@@ -64,7 +67,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     if arch::current_el() != 2 {
         refuse(format_args!("Janus was entered at EL{}, not EL2. Fix: start QEMU with -M virt,virtualization=on (cargo xtask run does).", arch::current_el()));
     }
-    let Ok(board_tree) = board_tree else { refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image.")) };
+    // SAFETY: at EL2 (checked just above), on the boot core, before any guest.
+    unsafe { arch::set_el2_controls() };
+    let Ok(board_tree) = board_tree else {
+        refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image."))
+    };
 
     // The payload xtask appended right after the image.
     // Only the linker symbol's address is used.
@@ -80,7 +87,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     // SAFETY: the header's length was accepted above; the board check below
     // verifies the whole span lies in RAM reserved for Janus before use.
     let payload: &'static [u8] = unsafe { core::slice::from_raw_parts(payload_start as *const u8, payload_length_bytes) };
-    let plan: BootPlan = match janus_manifest::parse_payload(payload) {
+    let mut plan: BootPlan = match janus_manifest::parse_payload(payload) {
         Ok((plan, _)) => plan,
         Err(error) => refuse(format_args!("the embedded boot plan is damaged: {error}. Fix: rebuild with cargo xtask build.")),
     };
@@ -186,6 +193,11 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         }
         let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic, plan.board.hotkey_button.map_or(0, |button| button.line)));
     }
+    if let Err(error) = crate::storage::bring_up(&plan) {
+        refuse(format_args!("storage: {error}"));
+    }
+    // The disks are up: the device key is needed no more.
+    let payload = forget_device_key(&mut plan, payload_start, payload);
     let cpus = system::build_cpu_slots(&plan);
     let system = system::install(System { plan, payload, personalities, cpus, vtcr: config.vtcr() });
     system::build_core_contexts(system);
@@ -194,9 +206,6 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         if !system.load_personality(index) {
             refuse(format_args!("{}: its images do not fit its RAM", personality.name));
         }
-    }
-    if let Err(error) = crate::storage::bring_up(&system.plan) {
-        refuse(format_args!("storage: {error}"));
     }
 
     // SAFETY: addresses from the board description, checked against the
@@ -262,8 +271,32 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     system::idle(cpu)
 }
 
+/// Zeroizes the device key in the plan and in the payload it came from
+/// (which makes the payload's checksum fail: it is never parsed again), and
+/// returns the payload slice anew.
+fn forget_device_key(plan: &mut BootPlan, payload_start: u64, payload: &'static [u8]) -> &'static [u8] {
+    use zeroize::Zeroize;
+    let length = payload.len();
+    let span = janus_manifest::device_key_span(payload);
+    if let Some(key) = plan.device_key.as_mut() {
+        key.zeroize();
+    }
+    plan.device_key = None;
+    if let Some(span) = span.filter(|span| span.end <= length) {
+        // SAFETY: the span lies inside the payload (checked against its
+        // length), which is Janus' own RAM, identity-mapped read-write; the
+        // old shared slice is not used again (the new one is made below).
+        unsafe { core::slice::from_raw_parts_mut((payload_start as *mut u8).add(span.start), span.len()) }.zeroize();
+    }
+    // SAFETY: as for the first slice over the payload: the header's length
+    // was accepted and boardcheck put the whole span inside Janus' RAM.
+    unsafe { core::slice::from_raw_parts(payload_start as *const u8, length) }
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn janus_secondary_main(cpu: usize) -> ! {
+    // SAFETY: first thing on this core, before any guest.
+    unsafe { arch::set_el2_controls() };
     system::set_this_cpu(cpu);
     let parange = read_sysreg!(id_aa64mmfr0_el1) & 0xf;
     // SAFETY: the boot core built the map before starting this core.

@@ -605,6 +605,7 @@ pub struct Found {
 
 /// Probes the board's virtio-mmio windows for a block device and an entropy
 /// source and initializes the first of each (boot core, once).
+#[cold]
 pub fn probe(storage: &StorageDescription) -> Found {
     let StorageDescription::VirtioMmio { base, slots, stride, .. } = *storage;
     let mut found = Found::default();

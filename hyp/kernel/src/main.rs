@@ -17,6 +17,8 @@ mod console;
 #[cfg(target_os = "none")]
 mod disk;
 #[cfg(target_os = "none")]
+mod el1_reset;
+#[cfg(target_os = "none")]
 mod frames;
 #[cfg(target_os = "none")]
 mod gic;
@@ -42,6 +44,8 @@ mod virtual_interface;
 mod vuart;
 #[cfg(target_os = "none")]
 mod xts_armv8;
+#[cfg(target_os = "none")]
+mod zeroed;
 
 /// On the host this crate has nothing to run; it exists so that
 /// `cargo clippy --workspace` can include it.

@@ -40,6 +40,7 @@ use janus_virtio::{BackendError, BlockBackend, BlockConfig, GuestMemory, MemoryE
 use spin::{Mutex, Once};
 
 use crate::disk::{self, SECTOR};
+use crate::zeroed::ZeroedOption;
 
 /// The bounce buffer per personality: the largest chunk the copy path and
 /// the enciphered path move per lock.
@@ -182,15 +183,15 @@ struct Enciphered {
     /// The request in flight: cookie (the model's tag), whether it writes,
     /// first sector, bytes. Its guest buffers are in `segments` (kept here,
     /// not built per request: a 4 KiB list costs a `memset` to start).
-    pending: Option<(u32, bool, u64, usize)>,
+    pending: ZeroedOption<(u32, bool, u64, usize)>,
     segments: heapless::Vec<Segment, { disk::MAX_SEGMENTS }>,
 }
 
 static ENCIPHERED: [Mutex<Enciphered>; MAX_PERSONALITIES] = [const {
-    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: None, segments: heapless::Vec::new() })
+    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: ZeroedOption::None, segments: heapless::Vec::new() })
 }; MAX_PERSONALITIES];
 
-static DISKS: [Mutex<Option<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(None) }; MAX_PERSONALITIES];
+static DISKS: [Mutex<ZeroedOption<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(ZeroedOption::None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
 /// The enciphered disk's ciphertext on its way to or from the disk, per
 /// personality (a write is enciphered into it, never in the guest's
@@ -207,6 +208,7 @@ fn serial(name: &str) -> [u8; 20] {
 
 /// Gives personality `index` (named `name`, RAM `ram`) a disk backed by
 /// `partition`, encrypted with `cipher` if given (boot core, once).
+#[cold]
 fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher: Option<DiskCipher>) -> bool {
     let Some(slot) = DISKS.get(index) else { return false };
     let config = BlockConfig {
@@ -217,7 +219,7 @@ fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher
     };
     let (scatter_gather, max_segments) =
         disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
-    *slot.lock() = Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments });
+    slot.lock().set(Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments }));
     true
 }
 
@@ -396,7 +398,7 @@ impl PartitionBackend<'_> {
         let submitted = with_disk_raw(|disk| unsafe { disk.submit(write, physical, &ciphertext, personality, tag.to_bits()) });
         match submitted {
             Ok(()) => {
-                *pending = Some((tag.to_bits(), write, sector, total));
+                pending.set(Some((tag.to_bits(), write, sector, total)));
                 Ok(Transfer::Submitted)
             }
             Err(disk::DiskError::Busy) => Ok(Transfer::Busy),
@@ -509,8 +511,8 @@ fn encipher_segments(cipher: &DiskCipher, first_sector: u64, segments: &[Segment
 fn decipher_finished(index: usize, cipher: Option<&DiskCipher>, cookie: u32, current: bool, result: Result<(), BackendError>) -> Result<(), BackendError> {
     let (Some(cipher), Some(slot)) = (cipher, ENCIPHERED.get(index)) else { return result };
     let mut slot = slot.lock();
-    let Some((_, write, first_sector, length)) = slot.pending.filter(|pending| pending.0 == cookie) else { return result };
-    slot.pending = None;
+    let Some((_, write, first_sector, length)) = slot.pending.get().filter(|pending| pending.0 == cookie) else { return result };
+    slot.pending.set(None);
     if write || !current || result.is_err() {
         return result;
     }
@@ -675,8 +677,8 @@ fn release_stale_ciphertext(index: usize) {
     let _ = with_device(index, |device, _, _, _| {
         if let Some(slot) = ENCIPHERED.get(index) {
             let mut slot = slot.lock();
-            if slot.pending.is_some_and(|(cookie, ..)| !device.is_current(RequestTag::from_bits(cookie))) {
-                slot.pending = None;
+            if slot.pending.get().is_some_and(|(cookie, ..)| !device.is_current(RequestTag::from_bits(cookie))) {
+                slot.pending.set(None);
             }
         }
     });
@@ -798,10 +800,15 @@ pub enum BringUpError {
     NoEntropy,
     /// The key metadata is unreadable.
     Meta(janus_diskcrypt::MetaError),
-    /// The stored key does not unwrap (or the random bytes were refused).
-    Key(janus_diskcrypt::ProvisionError),
-    /// The plan has an encrypted disk but no device key.
-    NoDeviceKey,
+    /// A partition's mode or key: the stored key does not unwrap (or the
+    /// random bytes were refused), the manifest asks for the other mode
+    /// than the one recorded, or there is no device key.
+    Provision {
+        /// The partition.
+        partition: &'static str,
+        /// What is wrong.
+        error: janus_diskcrypt::ProvisionError,
+    },
 }
 
 impl core::fmt::Display for BringUpError {
@@ -809,7 +816,7 @@ impl core::fmt::Display for BringUpError {
         match self {
             Self::NoDisk => write!(
                 f,
-                "no virtio-blk disk found, but a personality has a disk. Fix: attach the Janus disk (cargo xtask run attaches target/janus/disk.img)"
+                "no virtio-blk disk found, but a personality has a disk. Fix: attach the Janus disk (cargo xtask run attaches its disk.img, see JANUS_DISK)"
             ),
             Self::Layout(error) => write!(
                 f,
@@ -821,12 +828,31 @@ impl core::fmt::Display for BringUpError {
                 "no entropy source to make the work disk's key. Fix: give the board a random number generator (QEMU: -device virtio-rng-device, which cargo xtask adds)"
             ),
             Self::Meta(error) => write!(f, "janus-meta: {error}"),
-            Self::Key(error) => write!(
-                f,
-                "{error}: the encrypted disk's key does not unwrap with this device's key. Fix: boot with the device key the disk was made with (target/janus/device-key); the work data cannot be read without it"
-            ),
-            Self::NoDeviceKey => write!(f, "an encrypted disk needs a device key and the plan has none. Fix: rebuild with cargo xtask"),
+            Self::Provision { partition, error } => provision_message(f, partition, error),
         }
+    }
+}
+
+/// What [`BringUpError::Provision`] says: the partition, the problem and
+/// the fix.
+fn provision_message(f: &mut core::fmt::Formatter<'_>, partition: &str, error: &janus_diskcrypt::ProvisionError) -> core::fmt::Result {
+    use janus_diskcrypt::{PartitionMode, ProvisionError};
+    let reprovision = "to change it, re-provision the partition on the host, which DESTROYS its data";
+    match error {
+        ProvisionError::ModeMismatch { recorded, requested } => write!(
+            f,
+            "disk {partition}: {error}; booting it {requested} would make its data unreadable. Fix: set encrypted = {} on the disk of partition {partition} in the manifest again (nothing on the disk was changed); {reprovision}: cargo xtask reprovision {partition} --destroy-data",
+            *recorded == PartitionMode::Encrypted
+        ),
+        ProvisionError::UnrecordedData => write!(
+            f,
+            "disk {partition}: {error}; encrypting would destroy that data. Fix: boot it once with encrypted = false (janus-meta then records it as not encrypted); {reprovision}: cargo xtask reprovision {partition} --destroy-data"
+        ),
+        ProvisionError::NoDeviceKey => write!(f, "disk {partition}: {error}. Fix: rebuild the image with cargo xtask, which embeds the device key"),
+        error => write!(
+            f,
+            "disk {partition}: {error}: its key does not unwrap with this device's key. Fix: boot with the device key the disk was made with (cargo xtask embeds its device-key, see JANUS_DEVICE_KEY); the data cannot be read without it"
+        ),
     }
 }
 
@@ -880,11 +906,35 @@ fn commit(meta: Partition, write: &janus_diskcrypt::PlannedWrite) -> Result<(), 
     write_sectors(lba, &block)
 }
 
-/// An encrypted disk's data key (key slot `key_slot`): unwrapped from
-/// janus-meta, or made from the entropy source and recorded there
-/// crash-consistently (first boot, or after a wipe).
-fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(janus_diskcrypt::DataKey, bool), BringUpError> {
-    let device = janus_diskcrypt::DeviceKey::from_bytes(*device_key).map_err(|error| BringUpError::Key(error.into()))?;
+/// Whether the first 64 KiB (or all) of `partition` are zero: a partition
+/// xtask made or re-provisioned, never written since.
+fn is_blank(partition: Partition) -> Result<bool, BringUpError> {
+    let Some(scratch) = SCRATCH.first() else { return Err(BringUpError::Io("reading")) };
+    let mut scratch = scratch.lock();
+    let length = usize::try_from(partition.sectors.saturating_mul(SECTOR as u64)).unwrap_or(usize::MAX).min(SCRATCH_SIZE);
+    let window = scratch.0.get_mut(..length).ok_or(BringUpError::Io("reading"))?;
+    if window.is_empty() {
+        return Ok(true);
+    }
+    let lba = partition.disk_lba(0).ok_or(BringUpError::Io("locating a partition"))?;
+    read_sector(lba, window)?;
+    Ok(window.iter().all(|&byte| byte == 0))
+}
+
+/// Partition `name`'s key slot: checks the mode the manifest asks for
+/// against the one janus-meta recorded at first use, then unwraps its data
+/// key, or makes one from the entropy source (or records the plaintext
+/// mode) crash-consistently on first use. Returns the key of an encrypted
+/// partition and whether this boot provisioned it.
+#[cold]
+fn provision(
+    meta: Partition,
+    partition: Partition,
+    name: &'static str,
+    device: Option<&janus_diskcrypt::DeviceKey>,
+    key_slot: usize,
+    requested: janus_diskcrypt::PartitionMode,
+) -> Result<(Option<janus_diskcrypt::DataKey>, bool), BringUpError> {
     let mut slots = [[0u8; janus_diskcrypt::META_BLOCK_SIZE]; 2];
     for (slot, first) in slots.iter_mut().zip(janus_diskcrypt::SLOT_FIRST_SECTORS) {
         let lba = meta.disk_lba(first).ok_or(BringUpError::Io("locating janus-meta"))?;
@@ -892,29 +942,40 @@ fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(
     }
     let [slot0, slot1] = &slots;
     let selection = janus_diskcrypt::select(slot0, slot1).map_err(BringUpError::Meta)?;
-    let stored = selection
-        .current
-        .as_ref()
-        .and_then(|record| record.key_slots.get(key_slot).copied().flatten())
-        .is_some();
-    let mut random = [0u8; 64];
-    if !stored && !disk::random(&mut random) {
+    let recorded = selection.current.as_ref().and_then(|record| record.mode(key_slot));
+    let mut random = zeroize::Zeroizing::new([0u8; 64]);
+    if recorded.is_none() && requested == janus_diskcrypt::PartitionMode::Encrypted && !disk::random(&mut *random) {
         return Err(BringUpError::NoEntropy);
     }
-    let provisioned = janus_diskcrypt::provision_or_load(&selection, &device, key_slot, || random);
-    random.fill(0);
-    match provisioned.map_err(BringUpError::Key)? {
-        janus_diskcrypt::Provisioned::Loaded { key, scrub } => {
-            if let Some(write) = scrub {
-                commit(meta, &write)?;
-            }
-            Ok((key, false))
-        }
-        janus_diskcrypt::Provisioned::Created { key, plan } => {
-            for write in &plan.writes {
-                commit(meta, write)?;
-            }
-            Ok((key, true))
+    let blank = is_blank(partition)?;
+    let provisioned = janus_diskcrypt::provision_partition(&selection, device, key_slot, requested, blank, || *random)
+        .map_err(|error| BringUpError::Provision { partition: name, error })?;
+    for write in provisioned.writes.iter().flatten() {
+        commit(meta, write)?;
+    }
+    Ok((provisioned.key, provisioned.new))
+}
+
+/// Per personality: its disk was provisioned this boot (its `/init` may
+/// format it), as [`mark_new_disk`] tells the guest.
+static NEWLY_PROVISIONED: [core::sync::atomic::AtomicBool; MAX_PERSONALITIES] =
+    [const { core::sync::atomic::AtomicBool::new(false) }; MAX_PERSONALITIES];
+
+/// If personality `index`'s disk was provisioned this boot, rewrites the
+/// disk-state argument of its device tree, just loaded at `address`
+/// (`length` bytes), to say so (`janus.disk=new`).
+///
+/// # Safety
+///
+/// `[address, address + length)` must be the personality's RAM, which
+/// Janus identity-maps, with none of its vCPUs running.
+pub unsafe fn mark_new_disk(index: usize, address: u64, length: usize) {
+    let new = NEWLY_PROVISIONED.get(index).is_some_and(|flag| flag.load(core::sync::atomic::Ordering::Acquire));
+    if new {
+        // SAFETY: per the contract: guest RAM, unused while it is stopped.
+        let tree = unsafe { core::slice::from_raw_parts_mut(address as *mut u8, length) };
+        if !janus_manifest::mark_disk_new(tree) {
+            log::warn!("personality {index}: its command line has no {}: its /init is not told the disk is new", janus_manifest::DISK_STATE_ARGUMENT);
         }
     }
 }
@@ -922,6 +983,7 @@ fn disk_key(meta: Partition, device_key: &[u8; 32], key_slot: usize) -> Result<(
 /// Finds the physical disk, reads its partition table and gives every
 /// personality with a disk in the plan its partition (boot core, once,
 /// before any personality runs). Does nothing if no personality has a disk.
+#[cold]
 pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     if plan.personalities.iter().all(|personality| personality.disk.is_none()) {
         return Ok(());
@@ -940,28 +1002,37 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
         log::warn!("disk: one of the two GPT headers is damaged; using the other (nothing is repaired)");
     }
     log::info!("disk: {} MiB, partitions personal {} MiB, work {} MiB", sectors / 2048, layout.personal.sectors / 2048, layout.work.sectors / 2048);
+    // The device key lives in this copy only until the disks are up.
+    let device = match plan.device_key {
+        Some(bytes) => Some(janus_diskcrypt::DeviceKey::from_bytes(bytes).map_err(|error| BringUpError::Provision {
+            partition: "janus-meta",
+            error: janus_diskcrypt::ProvisionError::Key(error),
+        })?),
+        None => None,
+    };
     for (index, personality) in plan.personalities.iter().enumerate() {
         let Some(disk_plan) = personality.disk else { continue };
         let (partition, key_slot) = match disk_plan.partition {
             janus_manifest::DiskPartition::Personal => (layout.personal, janus_diskcrypt::PERSONAL_KEY_SLOT),
             janus_manifest::DiskPartition::Work => (layout.work, janus_diskcrypt::WORK_KEY_SLOT),
         };
-        let cipher = if disk_plan.encrypted {
-            let Some(device_key) = plan.device_key.as_ref() else { return Err(BringUpError::NoDeviceKey) };
-            let (key, created) = disk_key(layout.meta, device_key, key_slot)?;
-            let cipher = DiskCipher::new(&key);
-            log::info!(
-                "{}: disk {} encrypted with AES-XTS-256, {} ({})",
+        let name = disk_plan.partition.name();
+        let mode = if disk_plan.encrypted { janus_diskcrypt::PartitionMode::Encrypted } else { janus_diskcrypt::PartitionMode::Plaintext };
+        let (key, new) = provision(layout.meta, partition, name, device.as_ref(), key_slot, mode)?;
+        let state = if new { "provisioned now, recorded in janus-meta" } else { "as recorded in janus-meta" };
+        let cipher = key.as_ref().map(DiskCipher::new);
+        match &cipher {
+            Some(cipher) => log::info!(
+                "{}: disk {name} encrypted with AES-XTS-256, {} ({state}{})",
                 personality.name,
-                disk_plan.partition.name(),
                 cipher.name(),
-                if created { "new key made and wrapped in janus-meta" } else { "key unwrapped from janus-meta" }
-            );
-            Some(cipher)
-        } else {
-            log::info!("{}: disk {} (not encrypted)", personality.name, disk_plan.partition.name());
-            None
-        };
+                if new { "; new key made and wrapped" } else { "; key unwrapped" }
+            ),
+            None => log::info!("{}: disk {name} not encrypted ({state})", personality.name),
+        }
+        if let Some(flag) = NEWLY_PROVISIONED.get(index) {
+            flag.store(new, core::sync::atomic::Ordering::Release);
+        }
         attach(index, &personality.name, personality.ram, partition, cipher);
     }
     share_and_route(plan, interrupt);

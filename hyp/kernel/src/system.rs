@@ -294,6 +294,9 @@ impl System {
             // which lies in Janus' region, so they cannot overlap.
             unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), load as *mut u8, source.len()) };
         }
+        // SAFETY: the device tree was just copied inside its RAM (checked
+        // above); its vCPUs are all stopped.
+        unsafe { crate::storage::mark_new_disk(index, plan.dtb_load.get(), plan.dtb.size as usize) };
         // SAFETY: the personality's RAM is identity-mapped normal memory.
         unsafe { arch::clean_to_coherency(plan.ram.start.get(), ram_end - plan.ram.start.get()) };
         true
@@ -485,6 +488,7 @@ fn enter_vcpu(system: &System, cpu: usize, personality_index: usize, vcpu: usize
     write_sysreg!(cntkctl_el1, 0);
     write_sysreg!(cntvoff_el2, 0);
     write_sysreg!(cntp_ctl_el0, 0);
+    crate::el1_reset::reset_this_core(&system.plan.board.gic);
     gic::clear_guest_interrupts(cpu);
     publish_core_context(cpu);
     crate::virtual_interface::CoreListRegisters::this_core(&system.plan.board.gic).reset();

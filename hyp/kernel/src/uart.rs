@@ -13,6 +13,7 @@ register_bitfields! [u32,
     Flag [
         TRANSMIT_FULL OFFSET(5) NUMBITS(1) [],
         RECEIVE_EMPTY OFFSET(4) NUMBITS(1) [],
+        BUSY OFFSET(3) NUMBITS(1) [],
     ]
 ];
 
@@ -94,6 +95,19 @@ pub static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
 pub unsafe fn init_console(base: u64) {
     // SAFETY: forwarded contract.
     *CONSOLE.lock() = Some(unsafe { Pl011::new(base) });
+}
+
+/// Waits until the console has sent every byte it holds (before the
+/// board powers off), for at most about a million polls.
+pub fn wait_until_sent() {
+    if let Some(uart) = CONSOLE.lock().as_ref() {
+        for _ in 0..1_000_000 {
+            if !uart.registers.flag.is_set(Flag::BUSY) {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    }
 }
 
 /// Writes formatted text to the console under its lock.

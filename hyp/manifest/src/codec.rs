@@ -12,6 +12,8 @@
 //!               hotkey_button(u8 0 = none | 1 then u64 controller, u8 line, u32 interrupt)
 //!               storage(u8 0 = none | 1 = virtio-mmio then u64 base, u32 slots, u64 stride, u32 first interrupt)
 //!               guest_disk(u64) guest_disk_interrupt(u32)
+//!               dma_masters(u8 count, each u8 1 = GIC ITS | 2 = fw_cfg, then u64 start, u64 size)
+//!               dma_incapable(u8 count, each u64 start, u64 size)
 //! console:      u8 0 = switched | 1 = tagged
 //! device_key:   u8 0 = none | 1 then 32 bytes
 //! personalities: u8 count, then each:
@@ -26,7 +28,8 @@
 //! ```
 
 use janus_platform::{
-    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+    BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange,
+    StorageDescription,
 };
 
 use crate::payload::PayloadError;
@@ -39,6 +42,8 @@ use crate::rules::{MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES, MAX_VC
 const GIC_V2_TAG: u8 = 2;
 const GIC_V3_TAG: u8 = 3;
 const STORAGE_VIRTIO_MMIO_TAG: u8 = 1;
+const DMA_MASTER_GIC_ITS_TAG: u8 = 1;
+const DMA_MASTER_FW_CFG_TAG: u8 = 2;
 const PARTITION_PERSONAL_TAG: u8 = 0;
 const PARTITION_WORK_TAG: u8 = 1;
 
@@ -53,6 +58,8 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
         + 8 + 4 + 4 // guest_uart, guest_uart_interrupt, uart_interrupt
         + (1 + 8 + 1 + 4) // hotkey_button
         + (1 + 8 + 4 + 8 + 4) // storage
+        + (1 + janus_platform::MAX_DMA_MASTERS * (1 + 16)) // dma masters
+        + (1 + janus_platform::MAX_DMA_INCAPABLE * 16) // dma-incapable devices
         + 8 + 4; // guest_disk, guest_disk_interrupt
     let personality = (1 + 16) // name
         + (1 + MAX_VCPUS) // cpus
@@ -64,6 +71,18 @@ pub(crate) const MAX_ENCODED_PLAN_SIZE: usize = {
         + (1 + MAX_DEVICES * ((1 + 16) + 16 + (1 + 4 * MAX_DEVICE_INTERRUPTS))); // devices
     board + 1 + (1 + DEVICE_KEY_LENGTH) + 1 + MAX_PERSONALITIES * personality
 };
+
+/// Where the device key lies in an encoded plan (offset, length), if the
+/// plan carries one: what the hypervisor scrubs once the disks are up.
+pub(crate) fn device_key_span(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut reader = Reader { bytes, consumed: 0 };
+    read_board(&mut reader).ok()?;
+    reader.u8("console mode").ok()?;
+    match reader.u8("device key presence").ok()? {
+        1 => Some((reader.consumed, DEVICE_KEY_LENGTH)),
+        _ => None,
+    }
+}
 
 /// Decodes a boot plan from exactly `bytes` (no trailing bytes allowed).
 pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
@@ -168,6 +187,35 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
     };
     let guest_disk = GuestPhysAddr(reader.u64("guest disk")?);
     let guest_disk_interrupt = reader.u32("guest disk interrupt")?;
+    let mut dma_masters = heapless::Vec::new();
+    let master_count = reader.u8("board dma master count")?;
+    for _ in 0..master_count {
+        let master = match reader.u8("board dma master")? {
+            DMA_MASTER_GIC_ITS_TAG => DmaMaster::GicIts,
+            DMA_MASTER_FW_CFG_TAG => DmaMaster::FirmwareConfig,
+            value => return Err(PayloadError::PlanInvalidTag { field: "board dma master", value }),
+        };
+        let range = reader.range("board dma master range")?;
+        dma_masters
+            .push((master, range))
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "board dma masters",
+                count: master_count.into(),
+                capacity: janus_platform::MAX_DMA_MASTERS,
+            })?;
+    }
+    let mut dma_incapable = heapless::Vec::new();
+    let incapable_count = reader.u8("board dma-incapable count")?;
+    for _ in 0..incapable_count {
+        let range = reader.range("board dma-incapable range")?;
+        dma_incapable
+            .push(range)
+            .map_err(|_| PayloadError::PlanCapacityExceeded {
+                field: "board dma-incapable devices",
+                count: incapable_count.into(),
+                capacity: janus_platform::MAX_DMA_INCAPABLE,
+            })?;
+    }
     Ok(BoardDescription {
         name,
         ram,
@@ -182,6 +230,8 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
         storage,
         guest_disk,
         guest_disk_interrupt,
+        dma_masters,
+        dma_incapable,
     })
 }
 
@@ -438,6 +488,18 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
     }
     out.extend_from_slice(&board.guest_disk.get().to_le_bytes());
     out.extend_from_slice(&board.guest_disk_interrupt.to_le_bytes());
+    put_length(&mut out, board.dma_masters.len());
+    for &(master, range) in &board.dma_masters {
+        out.push(match master {
+            DmaMaster::GicIts => DMA_MASTER_GIC_ITS_TAG,
+            DmaMaster::FirmwareConfig => DMA_MASTER_FW_CFG_TAG,
+        });
+        put_range(&mut out, range);
+    }
+    put_length(&mut out, board.dma_incapable.len());
+    for &range in &board.dma_incapable {
+        put_range(&mut out, range);
+    }
     out.push(match plan.console {
         ConsoleMode::Switched => 0,
         ConsoleMode::Tagged => 1,

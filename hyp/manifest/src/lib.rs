@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
+pub mod disk_state;
 mod little_endian;
 pub mod payload;
 pub mod plan;
@@ -35,11 +36,12 @@ pub mod validate;
 mod tests;
 
 pub use codec::decode_plan;
+pub use disk_state::{DISK_STATE_ARGUMENT, DISK_STATE_NEW, mark_disk_new};
 #[cfg(feature = "std")]
 pub use codec::encode_plan;
 pub use payload::{
     PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_FORMAT_VERSION, PAYLOAD_HEADER_SIZE, PAYLOAD_MAGIC,
-    PayloadBlobs, PayloadError, parse_payload, payload_length,
+    PayloadBlobs, PayloadError, device_key_span, parse_payload, payload_length,
 };
 pub use plan::{
     ConsoleMode,

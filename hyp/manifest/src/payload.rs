@@ -313,6 +313,17 @@ pub fn parse_payload(bytes: &[u8]) -> Result<(BootPlan, PayloadBlobs<'_>), Paylo
     Ok((plan, PayloadBlobs { bytes }))
 }
 
+/// Where the device key lies in a payload that [`parse_payload`] accepted
+/// (byte range), if its plan carries one. Scrubbing those bytes makes the
+/// payload's checksum fail: do it only once the plan is decoded.
+pub fn device_key_span(bytes: &[u8]) -> Option<core::ops::Range<usize>> {
+    let header = read_header(bytes).ok()?;
+    let plan_bytes = sub_slice(bytes, header.plan_offset, header.plan_length)?;
+    let (offset, length) = crate::codec::device_key_span(plan_bytes)?;
+    let start = usize::try_from(header.plan_offset.checked_add(offset)?).ok()?;
+    Some(start..start.checked_add(length)?)
+}
+
 /// FNV-1a, 64-bit.
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;

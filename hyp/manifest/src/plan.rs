@@ -402,6 +402,15 @@ pub enum PlanError {
         /// Its MMIO range.
         mmio: PhysRange,
     },
+    /// A device the board does not declare unable to master DMA.
+    DeviceMmioDmaCapable {
+        /// The personality.
+        personality: PersonalityName,
+        /// The device.
+        device: DeviceName,
+        /// Its MMIO range.
+        mmio: PhysRange,
+    },
     /// A device's MMIO range overlaps a region Janus keeps for itself or
     /// emulates a device in.
     DeviceMmioReserved {
@@ -630,6 +639,14 @@ impl fmt::Display for PlanError {
             } => write!(
                 f,
                 "personality {personality:?} device {device:?} MMIO {mmio} is not {DEVICE_ALIGNMENT:#x} aligned"
+            ),
+            Self::DeviceMmioDmaCapable {
+                personality,
+                device,
+                mmio,
+            } => write!(
+                f,
+                "personality {personality:?} device {device:?} MMIO {mmio} may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU"
             ),
             Self::DeviceMmioReserved {
                 personality,
@@ -969,6 +986,11 @@ fn check_devices(personality: &PersonalityPlan, board: &BoardDescription) -> Res
                         mmio,
                     }
                 }
+                DeviceMmioProblem::DmaCapable => PlanError::DeviceMmioDmaCapable {
+                    personality,
+                    device,
+                    mmio,
+                },
                 DeviceMmioProblem::OverlapsReserved { region, .. } => PlanError::DeviceMmioReserved {
                     personality,
                     device,

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use janus_platform::{
-    BoardDescription, GUEST_UART_WINDOW_SIZE, GicRegion, GuestPhysAddr, PRIMECELL_WINDOW_SIZE, PhysRange,
+    BoardDescription, DmaMaster, GUEST_UART_WINDOW_SIZE, GicRegion, GuestPhysAddr, PRIMECELL_WINDOW_SIZE, PhysRange,
     VIRTIO_MMIO_WINDOW_SIZE,
 };
 
@@ -148,6 +148,8 @@ pub enum ReservedRegion {
     GuestUart,
     /// Where each personality sees its emulated virtio-blk disk.
     GuestDisk,
+    /// A device that masters DMA ([`BoardDescription::dma_masters`]).
+    DmaMaster(DmaMaster),
 }
 
 impl fmt::Display for ReservedRegion {
@@ -164,6 +166,10 @@ impl fmt::Display for ReservedRegion {
             Self::Storage => "Janus' storage transports",
             Self::GuestUart => "the emulated guest UART",
             Self::GuestDisk => "the emulated guest disk",
+            Self::DmaMaster(DmaMaster::GicIts) => "the GIC ITS (it masters DMA: it writes its tables to memory)",
+            Self::DmaMaster(DmaMaster::FirmwareConfig) => {
+                "fw_cfg (it masters DMA: its DMA interface writes memory)"
+            }
         })
     }
 }
@@ -172,9 +178,9 @@ impl fmt::Display for ReservedRegion {
 /// The guest windows are guest-physical; passed-through devices are
 /// identity mapped, so a device at a guest window's address would sit
 /// where Janus emulates a device.
-pub fn reserved_regions(board: &BoardDescription) -> heapless::Vec<(ReservedRegion, PhysRange), 12> {
+pub fn reserved_regions(board: &BoardDescription) -> heapless::Vec<(ReservedRegion, PhysRange), 16> {
     let guest_range = |address: GuestPhysAddr, size| PhysRange::new(address.get(), size);
-    let mut regions = heapless::Vec::<(ReservedRegion, PhysRange), 12>::new();
+    let mut regions = heapless::Vec::<(ReservedRegion, PhysRange), 16>::new();
     let fixed = [
         Some((ReservedRegion::BoardRam, board.ram)),
         Some((ReservedRegion::Uart, PhysRange::new(board.uart.get(), PRIMECELL_WINDOW_SIZE))),
@@ -190,8 +196,9 @@ pub fn reserved_regions(board: &BoardDescription) -> heapless::Vec<(ReservedRegi
         .into_iter()
         .flatten()
         .chain(gic.into_iter().map(|(region, range)| (ReservedRegion::Gic(region), range)))
+        .chain(board.dma_masters.iter().map(|&(master, range)| (ReservedRegion::DmaMaster(master), range)))
     {
-        // At most 6 + 4 entries, within the capacity.
+        // At most 6 + 4 + MAX_DMA_MASTERS entries, within the capacity.
         let _ = regions.push(region);
     }
     regions
@@ -258,6 +265,9 @@ pub enum DeviceMmioProblem {
         /// Its range.
         range: PhysRange,
     },
+    /// The board does not declare the device unable to master DMA, and
+    /// Janus programs no IOMMU: the guest could make it write anywhere.
+    DmaCapable,
 }
 
 /// Checks a device's MMIO range against the shape rules and `board`'s
@@ -277,6 +287,7 @@ pub fn check_device_mmio(board: &BoardDescription, mmio: PhysRange) -> Result<()
     }
     match reserved_regions(board).into_iter().find(|(_, range)| range.overlaps(&mmio)) {
         Some((region, range)) => Err(DeviceMmioProblem::OverlapsReserved { region, range }),
+        None if !board.is_dma_incapable(mmio) => Err(DeviceMmioProblem::DmaCapable),
         None => Ok(()),
     }
 }

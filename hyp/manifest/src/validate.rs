@@ -266,6 +266,18 @@ pub enum ValidationError {
         /// Its range.
         range: PhysRange,
     },
+    /// The board does not declare the device unable to master DMA, and
+    /// Janus programs no IOMMU.
+    DeviceMmioDmaCapable {
+        /// The personality.
+        personality: PersonalityRef,
+        /// The device.
+        device: DeviceRef,
+        /// The MMIO range.
+        mmio: PhysRange,
+        /// The ranges the board declares DMA-incapable.
+        allowed: Vec<PhysRange>,
+    },
     /// The MMIO range overlaps an earlier device's, of this personality or
     /// another: both would drive the same hardware.
     DeviceMmioOverlap {
@@ -444,6 +456,11 @@ impl ValidationError {
                 device,
                 ..
             }
+            | Self::DeviceMmioDmaCapable {
+                personality,
+                device,
+                ..
+            }
             | Self::DeviceMmioOverlap {
                 personality,
                 device,
@@ -616,6 +633,9 @@ impl ValidationError {
                 range,
                 ..
             } => format!("MMIO {mmio} overlaps {region} {range}, which Janus keeps for itself"),
+            Self::DeviceMmioDmaCapable { mmio, .. } => format!(
+                "the device at MMIO {mmio} may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU: the personality could make it write any physical memory"
+            ),
             Self::DeviceMmioOverlap {
                 mmio,
                 other,
@@ -812,6 +832,13 @@ impl ValidationError {
             }
             Self::DeviceMmioReserved { range, .. } => format!(
                 "pass through only a device that Janus does not use or emulate: its registers must lie outside {range}"
+            ),
+            Self::DeviceMmioDmaCapable { allowed, .. } if allowed.is_empty() => {
+                "this board declares no device DMA-incapable, so none can be passed through: remove the device".to_string()
+            }
+            Self::DeviceMmioDmaCapable { allowed, .. } => format!(
+                "pass through only a device the board declares DMA-incapable: {}",
+                allowed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             ),
             Self::DeviceMmioOverlap {
                 personality,

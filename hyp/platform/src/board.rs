@@ -172,6 +172,24 @@ impl StorageDescription {
     }
 }
 
+/// A device on the board that can master DMA and that Janus keeps from
+/// every personality: Janus programs no IOMMU, so a guest driving it could
+/// make it write any physical memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaMaster {
+    /// A GICv3 Interrupt Translation Service: it reads its tables from, and
+    /// writes them to, memory the driver points it at.
+    GicIts,
+    /// QEMU's firmware configuration device (`fw_cfg`): its DMA interface
+    /// writes memory the driver points it at.
+    FirmwareConfig,
+}
+
+/// Most DMA masters a board description lists.
+pub const MAX_DMA_MASTERS: usize = 4;
+/// Most DMA-incapable device ranges a board description lists.
+pub const MAX_DMA_INCAPABLE: usize = 8;
+
 /// A board, as data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BoardDescription {
@@ -207,6 +225,21 @@ pub struct BoardDescription {
     /// The interrupt ID (an SPI) of each personality's emulated disk, as its
     /// device tree names it.
     pub guest_disk_interrupt: u32,
+    /// Devices that can master DMA, which no personality may have (besides
+    /// Janus' own storage transports).
+    pub dma_masters: heapless::Vec<(DmaMaster, PhysRange), MAX_DMA_MASTERS>,
+    /// Register ranges of the devices the board declares unable to master
+    /// DMA: the only devices a personality may be given (Janus programs no
+    /// IOMMU).
+    pub dma_incapable: heapless::Vec<PhysRange, MAX_DMA_INCAPABLE>,
+}
+
+impl BoardDescription {
+    /// Whether `mmio` lies inside one range the board declares DMA-incapable.
+    pub fn is_dma_incapable(&self, mmio: PhysRange) -> bool {
+        let Some(end) = mmio.end() else { return false };
+        self.dma_incapable.iter().any(|range| range.contains_span(mmio.start.get(), end - mmio.start.get()))
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! | 24 | 8 | sequence number |
 //! | 32 | 8 | wipe counter |
 //! | 40 | 8 | last accepted wipe command |
-//! | 48 | 80 × n | key slot entries: state (0 empty, 1 AES-256-KW wrapped XTS-256 key), 7 reserved zero bytes, 72 wrapped bytes |
+//! | 48 | 80 × n | key slot entries: state (0 empty, 1 AES-256-KW wrapped XTS-256 key, 2 provisioned in plaintext), 7 reserved zero bytes, 72 wrapped bytes (zero unless state 1) |
 //! | … | | zero |
 //! | 4064 | 32 | SHA-256 of bytes 0–4063 |
 //!
@@ -25,6 +25,15 @@
 //! [`KEY_SLOTS`] reads an older record (missing entries are empty) and an
 //! older build reads a newer record as long as the extra entries are empty:
 //! adding a slot changes no byte of the format.
+//!
+//! A key slot belongs to one partition ([`WORK_KEY_SLOT`],
+//! [`PERSONAL_KEY_SLOT`]) and records how it was provisioned at first use:
+//! encrypted (its wrapped key) or in plaintext (state 2). The hypervisor
+//! refuses to boot a manifest that asks for the other mode
+//! ([`provision_partition`]): switching would make the data unreadable.
+//! Only re-provisioning on the host clears a slot, and it destroys the data.
+//! A build without state 2 refuses such a record (unknown state) instead of
+//! misreading it.
 //!
 //! # Checksum: SHA-256
 //!
@@ -75,8 +84,8 @@ use crate::keys::{WRAPPED_KEY_SIZE, WrappedKey};
 mod plan;
 
 pub use plan::{
-    CommitPlan, PlannedWrite, ProvisionError, Provisioned, plan_commit, plan_scrub, plan_wipe,
-    provision_or_load,
+    CommitPlan, PartitionMode, PartitionProvisioned, PlannedWrite, ProvisionError, Provisioned,
+    plan_commit, plan_reprovision, plan_scrub, plan_wipe, provision_or_load, provision_partition,
 };
 
 /// Size of one metadata slot.
@@ -118,6 +127,7 @@ const CHECKSUM_OFFSET: usize = META_BLOCK_SIZE - 32;
 
 const ENTRY_EMPTY: u8 = 0;
 const ENTRY_AES256_KW_XTS256: u8 = 1;
+const ENTRY_PLAINTEXT: u8 = 2;
 
 /// One metadata record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +137,9 @@ pub struct MetaRecord {
     /// Wrapped data key per key slot ([`WORK_KEY_SLOT`], [`PERSONAL_KEY_SLOT`],
     /// spares), or `None`: never provisioned, or wiped.
     pub key_slots: [Option<WrappedKey>; KEY_SLOTS],
+    /// Per key slot: its partition was provisioned in plaintext (never
+    /// together with a wrapped key in the same slot).
+    pub plaintext: [bool; KEY_SLOTS],
     /// How many times a key was wiped; only ever increases.
     pub wipe_counter: u64,
     /// Highest accepted wipe-command sequence number (replay protection).
@@ -139,8 +152,20 @@ impl MetaRecord {
         Self {
             sequence: 0,
             key_slots: [None; KEY_SLOTS],
+            plaintext: [false; KEY_SLOTS],
             wipe_counter: 0,
             last_wipe_command: 0,
+        }
+    }
+
+    /// How the partition of `key_slot` was provisioned, if it was.
+    pub fn mode(&self, key_slot: usize) -> Option<plan::PartitionMode> {
+        if self.key_slots.get(key_slot).copied().flatten().is_some() {
+            Some(plan::PartitionMode::Encrypted)
+        } else if self.plaintext.get(key_slot).copied().unwrap_or(false) {
+            Some(plan::PartitionMode::Plaintext)
+        } else {
+            None
         }
     }
 }
@@ -277,12 +302,17 @@ pub fn encode(record: &MetaRecord, block: &mut [u8; META_BLOCK_SIZE]) {
         .get_mut(ENTRIES_OFFSET..CHECKSUM_OFFSET)
         .unwrap_or_default()
         .chunks_exact_mut(KEY_SLOT_ENTRY_SIZE);
-    for (entry, slot) in entries.zip(&record.key_slots) {
-        if let (Some(wrapped), Some((state, rest))) = (slot, entry.split_first_mut()) {
+    for ((entry, slot), plaintext) in entries.zip(&record.key_slots).zip(&record.plaintext) {
+        let Some((state, rest)) = entry.split_first_mut() else {
+            continue;
+        };
+        if let Some(wrapped) = slot {
             *state = ENTRY_AES256_KW_XTS256;
             if let Some(target) = rest.get_mut(7..) {
                 target.copy_from_slice(&wrapped.0);
             }
+        } else if *plaintext {
+            *state = ENTRY_PLAINTEXT;
         }
     }
     let sum = checksum(block);
@@ -324,6 +354,7 @@ pub fn decode(block: &[u8; META_BLOCK_SIZE]) -> Result<MetaRecord, MetaError> {
     let mut record = MetaRecord {
         sequence: u64::from_le_bytes(take(block, SEQUENCE_OFFSET)),
         key_slots: [None; KEY_SLOTS],
+        plaintext: [false; KEY_SLOTS],
         wipe_counter: u64::from_le_bytes(take(block, WIPE_COUNTER_OFFSET)),
         last_wipe_command: u64::from_le_bytes(take(block, LAST_WIPE_COMMAND_OFFSET)),
     };
@@ -333,9 +364,17 @@ pub fn decode(block: &[u8; META_BLOCK_SIZE]) -> Result<MetaRecord, MetaError> {
         if reserved.iter().any(|byte| *byte != 0) {
             return Err(MetaError::BadLayout);
         }
+        let blank = wrapped.iter().all(|byte| *byte == 0);
         let key = match *state {
-            ENTRY_EMPTY if wrapped.iter().all(|byte| *byte == 0) => None,
-            ENTRY_EMPTY => return Err(MetaError::BadLayout),
+            ENTRY_EMPTY if blank => None,
+            ENTRY_PLAINTEXT if blank => {
+                match record.plaintext.get_mut(slot) {
+                    Some(target) => *target = true,
+                    None => return Err(MetaError::KeySlotBeyondCapacity { slot }),
+                }
+                None
+            }
+            ENTRY_EMPTY | ENTRY_PLAINTEXT => return Err(MetaError::BadLayout),
             ENTRY_AES256_KW_XTS256 => Some(WrappedKey(
                 wrapped.try_into().map_err(|_| MetaError::BadLayout)?,
             )),

@@ -8,7 +8,7 @@ use janus_manifest::{
     validate_plan,
 };
 use janus_platform::{
-    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
+    BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,6 +42,8 @@ fn board() -> BoardDescription {
         }),
         guest_disk: GuestPhysAddr(0x0a00_0000),
         guest_disk_interrupt: 48,
+        dma_masters: [(DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000))].into_iter().collect(),
+        dma_incapable: [PhysRange::new(0x0901_0000, 0x1000)].into_iter().collect(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! One test per device `ValidationError` variant: the variant is reported
 //! on the device field, its message has the values and a fix.
 
-use janus_platform::{GicDescription, GpioButton, GuestPhysAddr, PhysAddr, PhysRange};
+use janus_platform::{DmaMaster, GicDescription, GpioButton, GuestPhysAddr, PhysAddr, PhysRange};
 
 use super::{With, board, rtc, sample_with_rtc};
 use crate::model::{DeviceConfig, DeviceRef, Manifest, PersonalityRef};
@@ -194,6 +194,62 @@ fn device_mmio_reserved() {
     assert_eq!(validate(&manifest, &board()), Ok(()));
     let manifest = with_rtc(|rtc| rtc.mmio = PhysRange::new(0x08ff_f000, 0x1000));
     assert_eq!(validate(&manifest, &board()), Ok(()));
+}
+
+/// The test board as QEMU virt declares it for DMA: only the PL031 RTC
+/// page is DMA-incapable; the GIC ITS and fw_cfg master DMA.
+fn board_with_dma() -> janus_platform::BoardDescription {
+    board().with(|board| {
+        board.dma_incapable = [PhysRange::new(0x0901_0000, 0x1000)].into_iter().collect();
+        board.dma_masters = [
+            (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
+            (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
+        ]
+        .into_iter()
+        .collect();
+    })
+}
+
+#[test]
+fn device_mmio_dma_capable() {
+    // The RTC, which the board declares DMA-incapable, may be passed through.
+    assert_eq!(validate(&sample_with_rtc(), &board_with_dma()), Ok(()));
+    // Anything else may master DMA: refused, even half inside the RTC's page.
+    for mmio in [PhysRange::new(0x0c00_0000, 0x1000), PhysRange::new(0x0901_0000, 0x2000), PhysRange::new(0x1000_0000, 0x1000)] {
+        let manifest = with_rtc(|rtc| rtc.mmio = mmio);
+        let (error, text) = expect_error!(
+            manifest,
+            board_with_dma(),
+            ValidationError::DeviceMmioDmaCapable { .. },
+            "personality \"personal\" device \"rtc\" mmio.base"
+        );
+        assert!(matches!(error, ValidationError::DeviceMmioDmaCapable { mmio: found, .. } if found == mmio), "{error:?}");
+        assert!(text.contains("may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU"), "{text}");
+        assert!(text.contains("Fix: pass through only a device the board declares DMA-incapable: 0x9010000..0x9011000"), "{text}");
+    }
+    // A board that declares nothing DMA-incapable allows no device at all.
+    let none = board_with_dma().with(|board| board.dma_incapable.clear());
+    let (_, text) =
+        expect_error!(sample_with_rtc(), none, ValidationError::DeviceMmioDmaCapable { .. }, "personality \"personal\" device \"rtc\" mmio.base");
+    assert!(text.contains("Fix: this board declares no device DMA-incapable, so none can be passed through"), "{text}");
+}
+
+#[test]
+fn the_gic_its_and_fw_cfg_are_janus_own() {
+    for (base, master, needle) in [
+        (0x0809_0000, DmaMaster::GicIts, "overlaps the GIC ITS (it masters DMA: it writes its tables to memory) 0x8080000..0x80a0000"),
+        (0x0902_0000, DmaMaster::FirmwareConfig, "overlaps fw_cfg (it masters DMA: its DMA interface writes memory) 0x9020000..0x9021000"),
+    ] {
+        let manifest = with_rtc(|rtc| rtc.mmio.start.0 = base);
+        let (error, text) = expect_error!(
+            manifest,
+            board_with_dma(),
+            ValidationError::DeviceMmioReserved { .. },
+            "personality \"personal\" device \"rtc\" mmio.base"
+        );
+        assert!(matches!(error, ValidationError::DeviceMmioReserved { region, .. } if region == ReservedRegion::DmaMaster(master)), "{error:?}");
+        assert!(text.contains(needle), "{text}");
+    }
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
         }),
         guest_disk: GuestPhysAddr(0x0a00_0000),
         guest_disk_interrupt: 48,
+        dma_masters: heapless::Vec::new(),
+        // Every device below RAM: the device tests here are about the
+        // other rules (DMA has its own tests with a narrower board).
+        dma_incapable: [PhysRange::new(0, 0x4000_0000)].into_iter().collect(),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::payload::{
     parse_payload, payload_length,
 };
 use crate::plan::{Blob, validate_plan};
+use janus_platform::PhysRange;
 
 /// A payload holding the valid plan, with its blobs really in it.
 fn built() -> (Vec<u8>, Vec<Vec<u8>>) {
@@ -330,15 +331,21 @@ fn plan_invalid_tag() {
 #[test]
 fn plan_invalid_storage_and_device_key_tags() {
     // Without personalities and key the plan ends: storage (1 + 24),
-    // guest_disk (8), guest_disk_interrupt (4), console, key tag, count.
+    // guest_disk (8), guest_disk_interrupt (4), one DMA master (1 + 1 +
+    // 16), one DMA-incapable range (1 + 16), console, key tag, count.
     let mut plan = valid_plan();
     plan.personalities.clear();
+    plan.board.dma_masters = [(janus_platform::DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000))].into_iter().collect();
+    plan.board.dma_incapable = [PhysRange::new(0x0901_0000, 0x1000)].into_iter().collect();
     let bytes = encode_plan(&plan);
-    let storage_tag = bytes.len() - 3 - 12 - 25;
+    assert_eq!(decode_plan(&bytes), Ok(plan));
+    let storage_tag = bytes.len() - 3 - 17 - 18 - 12 - 25;
     assert_eq!(bytes[storage_tag], 1);
+    let master_tag = bytes.len() - 3 - 17 - 17;
+    assert_eq!(bytes[master_tag], 2);
     let key_tag = bytes.len() - 2;
     assert_eq!(bytes[key_tag], 0);
-    for (at, value, field) in [(storage_tag, 2, "storage"), (key_tag, 2, "device key presence")] {
+    for (at, value, field) in [(storage_tag, 2, "storage"), (master_tag, 9, "board dma master"), (key_tag, 2, "device key presence")] {
         let mut edited = bytes.clone();
         edited[at] = value;
         assert_eq!(
@@ -383,6 +390,24 @@ fn disks_and_device_key_round_trip() {
 }
 
 #[test]
+fn the_device_key_span_covers_exactly_the_key_bytes() {
+    let payload = PayloadBuilder::new().finish(&valid_plan_with_disks());
+    let span = crate::device_key_span(&payload).unwrap();
+    assert_eq!(&payload[span.clone()], &DEVICE_KEY[..]);
+    // Scrubbed, the key is gone from the payload and nowhere else changed.
+    let mut scrubbed = payload.clone();
+    scrubbed[span.clone()].fill(0);
+    assert!(!scrubbed.windows(DEVICE_KEY.len()).any(|window| window == DEVICE_KEY));
+    assert_eq!(scrubbed[..span.start], payload[..span.start]);
+    assert_eq!(scrubbed[span.end..], payload[span.end..]);
+    // A plan without a key has no span.
+    let mut plan = valid_plan_with_disks();
+    plan.device_key = None;
+    assert_eq!(crate::device_key_span(&PayloadBuilder::new().finish(&plan)), None);
+    assert_eq!(crate::device_key_span(&payload[..10]), None);
+}
+
+#[test]
 fn disk_and_device_key_truncation_is_rejected() {
     let bytes = encode_plan(&valid_plan_with_disks());
     // Drop the device count and the encrypted flag before it.
@@ -423,6 +448,8 @@ fn the_largest_plan_encodes_to_the_size_bound() {
         line: 3,
         interrupt: 39,
     });
+    while plan.board.dma_masters.push((janus_platform::DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000))).is_ok() {}
+    while plan.board.dma_incapable.push(PhysRange::new(0x0901_0000, 0x1000)).is_ok() {}
     let mut personality = plan.personalities[1].clone();
     personality.name = "p".repeat(16).as_str().try_into().unwrap();
     while personality.cpus.push(0).is_ok() {}

@@ -60,6 +60,7 @@ fn is_compatible_string(entry: &str) -> bool {
 /// Every device on its own, then against every earlier device of any
 /// personality (file order): MMIO and interrupts are never shared.
 pub(super) fn check_devices(manifest: &Manifest, board: &BoardDescription, errors: &mut Vec<ValidationError>) {
+    let allowed: Vec<PhysRange> = board.dma_incapable.iter().copied().collect();
     for (flat_index, device) in manifest.devices.iter().enumerate() {
         let (personality, me) = device_reference(manifest, flat_index);
         let earlier = || {
@@ -95,7 +96,7 @@ pub(super) fn check_devices(manifest: &Manifest, board: &BoardDescription, error
 
         let mmio = device.mmio;
         match check_device_mmio(board, mmio) {
-            Err(problem) => errors.push(mmio_error(problem, personality.clone(), me.clone(), mmio)),
+            Err(problem) => errors.push(mmio_error(problem, personality.clone(), me.clone(), mmio, &allowed)),
             Ok(()) => {
                 if let Some((other_index, other)) = earlier()
                     .find(|(_, other)| other.mmio.end().is_some() && other.mmio.overlaps(&mmio))
@@ -193,8 +194,15 @@ fn mmio_error(
     personality: PersonalityRef,
     device: DeviceRef,
     mmio: PhysRange,
+    allowed: &[PhysRange],
 ) -> ValidationError {
     match problem {
+        DeviceMmioProblem::DmaCapable => ValidationError::DeviceMmioDmaCapable {
+            personality,
+            device,
+            mmio,
+            allowed: allowed.to_vec(),
+        },
         DeviceMmioProblem::Empty => ValidationError::DeviceMmioEmpty {
             personality,
             device,

@@ -31,6 +31,7 @@ fn seed_record(tag: u8) -> MetaRecord {
             Some(WrappedKey([tag ^ 0x55; WRAPPED_KEY_SIZE])),
             None,
         ],
+        plaintext: [false, tag % 2 == 0, false, false],
         wipe_counter: u64::from(tag),
         last_wipe_command: 3,
     }

@@ -71,17 +71,23 @@ pub fn plan_commit(selection: &Selection, record: &MetaRecord) -> CommitPlan {
 /// [`DataKey`] and [`SectorCipher`](crate::SectorCipher) before the first
 /// write; the key is gone from the disk once the second write is flushed.
 pub fn plan_wipe(selection: &Selection, key_slot: usize) -> Result<CommitPlan, MetaError> {
+    let mut record = without_key(selection, key_slot)?;
+    record.wipe_counter = record
+        .wipe_counter
+        .checked_add(1)
+        .ok_or(MetaError::WipeCounterExhausted)?;
+    Ok(plan_commit(selection, &record))
+}
+
+/// The current record with key slot `key_slot` emptied.
+fn without_key(selection: &Selection, key_slot: usize) -> Result<MetaRecord, MetaError> {
     let current = selection.current.as_ref().ok_or(MetaError::Unformatted)?;
     let mut record = current.clone();
     *record
         .key_slots
         .get_mut(key_slot)
         .ok_or(MetaError::NoSuchKeySlot { slot: key_slot })? = None;
-    record.wipe_counter = record
-        .wipe_counter
-        .checked_add(1)
-        .ok_or(MetaError::WipeCounterExhausted)?;
-    Ok(plan_commit(selection, &record))
+    Ok(record)
 }
 
 /// If [`Selection::other_slot_needs_rewrite`], the write that copies the
@@ -100,14 +106,47 @@ pub fn plan_scrub(selection: &Selection) -> Option<PlannedWrite> {
     }
 }
 
-/// Why [`provision_or_load`] gave no key.
+/// How a partition keeps its data, as `janus-meta` records it at first use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionMode {
+    /// In plaintext.
+    Plaintext,
+    /// AES-XTS-256 under a data key wrapped in the key slot.
+    Encrypted,
+}
+
+impl fmt::Display for PartitionMode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Self::Plaintext => "not encrypted",
+            Self::Encrypted => "encrypted",
+        })
+    }
+}
+
+/// Why [`provision_or_load`] or [`provision_partition`] gave no key.
+/// Nothing is to be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisionError {
     /// The stored key did not unwrap (wrong device key, tampering), or the
-    /// random bytes were refused. Nothing is to be written.
+    /// random bytes were refused.
     Key(KeyError),
     /// The key slot index is out of range.
     Meta(MetaError),
+    /// The partition was provisioned in one mode and is asked for the
+    /// other: its data would be unreadable (and reformatted).
+    ModeMismatch {
+        /// What `janus-meta` records.
+        recorded: PartitionMode,
+        /// What the caller asks for.
+        requested: PartitionMode,
+    },
+    /// The partition is asked to be encrypted, `janus-meta` records no mode
+    /// for it, and it is not blank: it holds data from before modes were
+    /// recorded, which encrypting would destroy.
+    UnrecordedData,
+    /// An encrypted partition and no device key.
+    NoDeviceKey,
 }
 
 impl fmt::Display for ProvisionError {
@@ -115,6 +154,14 @@ impl fmt::Display for ProvisionError {
         match self {
             Self::Key(error) => write!(formatter, "disk key: {error}"),
             Self::Meta(error) => write!(formatter, "disk key metadata: {error}"),
+            Self::ModeMismatch { recorded, requested } => write!(
+                formatter,
+                "janus-meta records it as {recorded}, the manifest asks for {requested}"
+            ),
+            Self::UnrecordedData => formatter.write_str(
+                "it holds data and janus-meta records no mode for it, the manifest asks for encrypted",
+            ),
+            Self::NoDeviceKey => formatter.write_str("it is encrypted and there is no device key"),
         }
     }
 }
@@ -191,4 +238,103 @@ pub fn provision_or_load(
         plan: plan_commit(selection, &record),
         key,
     })
+}
+
+/// The outcome of [`provision_partition`].
+// As for `Provisioned`: built once per partition and boot, moved once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub struct PartitionProvisioned {
+    /// The data key of an encrypted partition.
+    pub key: Option<DataKey>,
+    /// Whether this boot provisioned the partition (recorded its mode): its
+    /// contents are no file system yet and may be formatted.
+    pub new: bool,
+    /// The metadata writes to carry out (each written and flushed, in
+    /// order) before the partition is used.
+    pub writes: [Option<PlannedWrite>; 2],
+}
+
+/// Boot-time handling of one partition's key slot: checks the mode the
+/// manifest asks for (`requested`) against the one recorded at first use,
+/// then loads or makes the key ([`provision_or_load`]) or records the
+/// plaintext mode. `blank` says whether the partition's first sectors are
+/// all zero (freshly made or re-provisioned).
+///
+/// - Recorded mode differs from `requested`: [`ProvisionError::ModeMismatch`].
+/// - Nothing recorded: the mode is recorded now and `new` is set, except
+///   that a partition that is not blank is adopted as plaintext data from
+///   before modes were recorded (not new), or refused for encryption
+///   ([`ProvisionError::UnrecordedData`]).
+pub fn provision_partition(
+    selection: &Selection,
+    device: Option<&DeviceKey>,
+    key_slot: usize,
+    requested: PartitionMode,
+    blank: bool,
+    random: impl FnOnce() -> [u8; 64],
+) -> Result<PartitionProvisioned, ProvisionError> {
+    if key_slot >= KEY_SLOTS {
+        return Err(MetaError::NoSuchKeySlot { slot: key_slot }.into());
+    }
+    let recorded = selection
+        .current
+        .as_ref()
+        .and_then(|record| record.mode(key_slot));
+    match (recorded, requested) {
+        (Some(recorded), requested) if recorded != requested => {
+            Err(ProvisionError::ModeMismatch { recorded, requested })
+        }
+        (None, PartitionMode::Encrypted) if !blank => Err(ProvisionError::UnrecordedData),
+        (_, PartitionMode::Encrypted) => {
+            let device = device.ok_or(ProvisionError::NoDeviceKey)?;
+            Ok(
+                match provision_or_load(selection, device, key_slot, random)? {
+                    Provisioned::Loaded { key, scrub } => PartitionProvisioned {
+                        key: Some(key),
+                        new: false,
+                        writes: [scrub, None],
+                    },
+                    Provisioned::Created { key, plan } => {
+                        let [first, second] = plan.writes;
+                        PartitionProvisioned {
+                            key: Some(key),
+                            new: true,
+                            writes: [Some(first), Some(second)],
+                        }
+                    }
+                },
+            )
+        }
+        (Some(_), PartitionMode::Plaintext) => Ok(PartitionProvisioned {
+            key: None,
+            new: false,
+            writes: [plan_scrub(selection), None],
+        }),
+        (None, PartitionMode::Plaintext) => {
+            let mut record = selection.current.clone().unwrap_or_else(MetaRecord::empty);
+            if let Some(target) = record.plaintext.get_mut(key_slot) {
+                *target = true;
+            }
+            let [first, second] = plan_commit(selection, &record).writes;
+            Ok(PartitionProvisioned {
+                key: None,
+                new: blank,
+                writes: [Some(first), Some(second)],
+            })
+        }
+    }
+}
+
+/// Plans forgetting how the partition of `key_slot` was provisioned (its
+/// wrapped key or its plaintext mark), so the next boot provisions it
+/// afresh in whatever mode the manifest asks. Both slots end up without
+/// the old key. The caller erases the partition's data as well: this is
+/// the only way to change a partition's mode, and it destroys the data.
+pub fn plan_reprovision(selection: &Selection, key_slot: usize) -> Result<CommitPlan, MetaError> {
+    let mut record = without_key(selection, key_slot)?;
+    if let Some(plaintext) = record.plaintext.get_mut(key_slot) {
+        *plaintext = false;
+    }
+    Ok(plan_commit(selection, &record))
 }

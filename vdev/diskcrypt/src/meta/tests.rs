@@ -5,6 +5,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::keys::{self, DataKey, DeviceKey, KeyError};
 
+mod modes;
+
 type Block = [u8; META_BLOCK_SIZE];
 
 const BLANK: Block = [0; META_BLOCK_SIZE];
@@ -28,6 +30,7 @@ fn record(sequence: u64) -> MetaRecord {
     MetaRecord {
         sequence,
         key_slots: [Some(wrapped(1)), None, Some(wrapped(2)), None],
+        plaintext: [false, true, false, false],
         wipe_counter: 3,
         last_wipe_command: 17,
     }
@@ -80,7 +83,9 @@ fn encode_layout_is_as_documented() {
     assert_eq!(block[40..48], 17u64.to_le_bytes());
     assert_eq!(block[48], 1);
     assert_eq!(block[56..128], wrapped(1).0);
-    assert_eq!(block[128], 0);
+    // Slot 1: provisioned in plaintext, no key bytes.
+    assert_eq!(block[128], 2);
+    assert!(block[129..208].iter().all(|byte| *byte == 0));
     assert!(
         block[128 + 80 * 3..CHECKSUM_OFFSET]
             .iter()
@@ -189,6 +194,7 @@ fn fewer_slots_on_disk_than_in_this_build() {
     reseal(&mut block);
     let mut expected = record(1);
     expected.key_slots[2] = None;
+    expected.plaintext[1] = false;
     assert_eq!(decode(&block), Ok(expected));
 }
 
@@ -583,6 +589,7 @@ proptest! {
             key_slots: core::array::from_fn(|index| {
                 present[index].then(|| WrappedKey([fill.wrapping_add(index as u8); WRAPPED_KEY_SIZE]))
             }),
+            plaintext: core::array::from_fn(|index| !present[index] && fill % 2 == 0),
             wipe_counter,
             last_wipe_command,
         };
