@@ -40,11 +40,7 @@ pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
 /// The standard test manifest with each personality's private disk; work's
 /// is encrypted.
 pub fn storage_test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
-    two_test_guests(
-        personal_arguments,
-        work_arguments,
-        ["disk = { partition = \"personal\" }\n", "disk = { partition = \"work\", encrypted = true }\n"],
-    )
+    two_test_guests(personal_arguments, work_arguments, ["disk = { partition = \"personal\" }\n", "disk = { partition = \"work\", encrypted = true }\n"])
 }
 
 fn two_test_guests(personal_arguments: &str, work_arguments: &str, [personal_disk, work_disk]: [&str; 2]) -> String {
@@ -183,7 +179,8 @@ impl Machine {
         }
         let mut command = qemu::command(&image, &arguments, Console::Pipes, &[]);
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
+        let mut child =
+            command.spawn().unwrap_or_else(|error| panic!("starting qemu-system-aarch64 failed: {error} (run `cargo xtask test`, which installs it)"));
         // QEMU has loaded the image into guest RAM by the time it prints;
         // the file itself is not needed after the open, so don't let
         // test images pile up under target/.

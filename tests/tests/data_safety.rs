@@ -32,14 +32,8 @@ fn fingerprint(path: &Path) -> u64 {
 /// disk's `encrypted` set as given.
 fn manifest(personal_encrypted: bool, work_encrypted: bool) -> String {
     storage_test_manifest("", "")
-        .replace(
-            "disk = { partition = \"personal\" }",
-            &format!("disk = {{ partition = \"personal\", encrypted = {personal_encrypted} }}"),
-        )
-        .replace(
-            "disk = { partition = \"work\", encrypted = true }",
-            &format!("disk = {{ partition = \"work\", encrypted = {work_encrypted} }}"),
-        )
+        .replace("disk = { partition = \"personal\" }", &format!("disk = {{ partition = \"personal\", encrypted = {personal_encrypted} }}"))
+        .replace("disk = { partition = \"work\", encrypted = true }", &format!("disk = {{ partition = \"work\", encrypted = {work_encrypted} }}"))
 }
 
 /// Boots `manifest` on `disk` until both test personalities are ready.
@@ -57,18 +51,10 @@ fn boot_ready(manifest: &str, disk: &Disk) -> Machine {
 fn expect_refusal(mut machine: Machine, reasons: &[&str]) {
     let (_, line) = machine.wait_for("janus: error: storage: ");
     for reason in reasons {
-        assert!(
-            line.contains(reason),
-            "the refusal does not say `{reason}`: {line}"
-        );
+        assert!(line.contains(reason), "the refusal does not say `{reason}`: {line}");
     }
-    let status = machine
-        .wait_for_exit(Duration::from_secs(30))
-        .expect("QEMU must exit: Janus powers the board off");
-    assert!(
-        !status.success(),
-        "QEMU must exit with a failure status after a refused boot, got {status}"
-    );
+    let status = machine.wait_for_exit(Duration::from_secs(30)).expect("QEMU must exit: Janus powers the board off");
+    assert!(!status.success(), "QEMU must exit with a failure status after a refused boot, got {status}");
     machine.assert_absent("testguest: start");
 }
 
@@ -83,8 +69,7 @@ fn toggling_encryption_is_refused_and_only_reprovisioning_changes_the_mode() {
     // The modes are recorded: the same manifest boots them as they are.
     {
         let machine = boot_ready(&manifest(false, true), &disk);
-        machine
-            .wait_for("janus: personal: disk personal not encrypted (as recorded in janus-meta)");
+        machine.wait_for("janus: personal: disk personal not encrypted (as recorded in janus-meta)");
         machine.wait_for("janus: work: disk work encrypted with AES-XTS-256, ");
         machine.assert_absent("provisioned now");
     }
@@ -97,23 +82,12 @@ fn toggling_encryption_is_refused_and_only_reprovisioning_changes_the_mode() {
             "cargo xtask reprovision personal --destroy-data",
         ],
     );
-    assert_eq!(
-        fingerprint(&disk.path),
-        before,
-        "a refused boot must leave the disk byte-identical"
-    );
+    assert_eq!(fingerprint(&disk.path), before, "a refused boot must leave the disk byte-identical");
     expect_refusal(
         Machine::boot_on(&manifest(false, false), &[], Some(&disk.path)),
-        &[
-            "disk work: janus-meta records it as encrypted, the manifest asks for not encrypted",
-            "Fix: set encrypted = true on the disk of partition work",
-        ],
+        &["disk work: janus-meta records it as encrypted, the manifest asks for not encrypted", "Fix: set encrypted = true on the disk of partition work"],
     );
-    assert_eq!(
-        fingerprint(&disk.path),
-        before,
-        "a refused boot must leave the disk byte-identical"
-    );
+    assert_eq!(fingerprint(&disk.path), before, "a refused boot must leave the disk byte-identical");
 
     // Re-provisioning personal (the host command's function) lets it boot
     // encrypted, as a new partition; work keeps its key.
@@ -123,10 +97,7 @@ fn toggling_encryption_is_refused_and_only_reprovisioning_changes_the_mode() {
     let (_, personal) = machine.wait_for("janus: personal: disk personal encrypted");
     assert!(personal.contains("provisioned now"), "{personal}");
     let (_, work) = machine.wait_for("janus: work: disk work encrypted");
-    assert!(
-        work.contains("as recorded in janus-meta; key unwrapped"),
-        "{work}"
-    );
+    assert!(work.contains("as recorded in janus-meta; key unwrapped"), "{work}");
 }
 
 #[test]
@@ -139,10 +110,7 @@ fn a_missing_device_key_is_refused_by_xtask_and_a_wrong_one_by_janus() {
     let _ = std::fs::remove_file(&missing);
 
     // xtask: no new key while the disk holds a key wrapped under another.
-    let error = format!(
-        "{:#}",
-        xtask::devicekey::device_key(&missing, &disk.path).unwrap_err()
-    );
+    let error = format!("{:#}", xtask::devicekey::device_key(&missing, &disk.path).unwrap_err());
     assert!(error.contains("is missing, but the disk"), "{error}");
     assert!(error.contains("(work)"), "{error}");
     assert!(!missing.exists(), "xtask must not make a key");
@@ -154,14 +122,7 @@ fn a_missing_device_key_is_refused_by_xtask_and_a_wrong_one_by_janus() {
     let _ = std::fs::remove_file(&other);
     expect_refusal(
         Machine::boot_image(image, &[], Some(&disk.path)),
-        &[
-            "disk work: disk key: wrapped key failed its integrity check",
-            "Fix: boot with the device key the disk was made with",
-        ],
+        &["disk work: disk key: wrapped key failed its integrity check", "Fix: boot with the device key the disk was made with"],
     );
-    assert_eq!(
-        fingerprint(&disk.path),
-        before,
-        "a refused boot must leave the disk byte-identical"
-    );
+    assert_eq!(fingerprint(&disk.path), before, "a refused boot must leave the disk byte-identical");
 }

@@ -195,8 +195,10 @@ fn a_device_gets_one_specifier_per_interrupt_and_no_clock_unless_a_primecell() {
         compatible: vec!["vendor,sensor".into()],
         ..rtc()
     };
-    let quiet = DeviceConfig { name: "flash".into(), mmio: PhysRange::new(0x0400_0000, 0x10_0000), interrupts: vec![], compatible: vec!["cfi-flash".into()], ..rtc() };
-    let blob = xtask::devicetree::personality_device_tree_with_devices(&personality, &[&device, &quiet], &layout, None, &janus_board_qemu_virt::description()).unwrap();
+    let quiet =
+        DeviceConfig { name: "flash".into(), mmio: PhysRange::new(0x0400_0000, 0x10_0000), interrupts: vec![], compatible: vec!["cfi-flash".into()], ..rtc() };
+    let blob = xtask::devicetree::personality_device_tree_with_devices(&personality, &[&device, &quiet], &layout, None, &janus_board_qemu_virt::description())
+        .unwrap();
     let source = decompile(&blob);
     let sensor = node(&source, "sensor@9020000").unwrap_or_else(|| panic!("no sensor node in:\n{source}"));
     assert!(sensor.contains("interrupts = <0x00 0x08 0x04 0x00 0x09 0x04>;"), "{sensor}");

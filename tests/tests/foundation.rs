@@ -21,8 +21,7 @@ fn both_partitions_boot_with_their_cores_and_ram() {
     }
     // The second vCPU of each personality runs too: its counter advances.
     let (_, line) = machine.wait_from(0, "a heartbeat with secondary >= 3", |line| {
-        line.starts_with("[work] testguest: heartbeat")
-            && field(line, "secondary").is_some_and(|count| count >= 3)
+        line.starts_with("[work] testguest: heartbeat") && field(line, "secondary").is_some_and(|count| count >= 3)
     });
     assert!(line.contains("canary=ok"));
 }
@@ -60,11 +59,7 @@ fn work_cannot_touch_personal_ram() {
 #[test]
 fn hypervisor_ram_is_out_of_reach() {
     // Janus' image (loaded at 0x40080000), its stacks and page tables.
-    attack_and_check(
-        "work",
-        "personal",
-        &[("read", "0x40080000"), ("write", "0x40080000"), ("write", "0x47fff000"), ("exec", "0x40080000")],
-    );
+    attack_and_check("work", "personal", &[("read", "0x40080000"), ("write", "0x40080000"), ("write", "0x47fff000"), ("exec", "0x40080000")]);
 }
 
 #[test]

@@ -21,9 +21,8 @@ fn virtual_timer_interrupts_arrive_on_every_vcpu() {
         machine.expect_heartbeats(personality, ready, 10);
         // The secondary vCPU's own timer ticks too.
         let prefix = format!("[{personality}] testguest: heartbeat");
-        machine.wait_from(ready, "a heartbeat with secondary >= 5", |line| {
-            line.starts_with(&prefix) && field(line, "secondary").is_some_and(|ticks| ticks >= 5)
-        });
+        machine
+            .wait_from(ready, "a heartbeat with secondary >= 5", |line| line.starts_with(&prefix) && field(line, "secondary").is_some_and(|ticks| ticks >= 5));
     }
 }
 

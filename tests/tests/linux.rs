@@ -14,9 +14,8 @@ fn both_debian_personalities_boot_to_their_shells() {
     for personality in ["personal", "work"] {
         machine.wait_for(&format!("[{personality}] {personality}: ready"));
         machine.wait_for(&format!("[{personality}] [")); // its own kernel log
-        let (_, smp) = machine.wait_from(0, "both vCPUs up", |line| {
-            line.starts_with(&format!("[{personality}] ")) && line.contains("smp: Brought up 1 node, 2 CPUs")
-        });
+        let (_, smp) =
+            machine.wait_from(0, "both vCPUs up", |line| line.starts_with(&format!("[{personality}] ")) && line.contains("smp: Brought up 1 node, 2 CPUs"));
         assert!(smp.contains("2 CPUs"));
         machine.wait_for(&format!("[{personality}] BusyBox"));
     }
@@ -98,10 +97,7 @@ fn keystrokes_typed_into_work_never_reach_personal() {
     assert!(recorded.is_empty(), "personal's console received input while work was in front: {recorded:?}");
     // Nor was anything typed into work echoed or run in personal.
     let after_switch: Vec<String> = machine.lines()[back..].to_vec();
-    assert!(
-        after_switch.iter().all(|line| !line.contains("SECRET")),
-        "work's keystrokes appeared in personal: {after_switch:?}"
-    );
+    assert!(after_switch.iter().all(|line| !line.contains("SECRET")), "work's keystrokes appeared in personal: {after_switch:?}");
 }
 
 fn uptime(machine: &Machine, from: usize) -> (usize, f64) {

@@ -32,9 +32,11 @@ fn a_missing_kernel_file_names_the_personality_and_the_fix() {
 
 /// The standard test manifest with a `disk` line in each personality.
 fn with_disks(personal_disk: &str, work_disk: &str) -> String {
-    test_manifest("", "")
-        .replacen("cmdline = \"role=personal", &format!("{personal_disk}\ncmdline = \"role=personal"), 1)
-        .replacen("cmdline = \"role=work", &format!("{work_disk}\ncmdline = \"role=work"), 1)
+    test_manifest("", "").replacen("cmdline = \"role=personal", &format!("{personal_disk}\ncmdline = \"role=personal"), 1).replacen(
+        "cmdline = \"role=work",
+        &format!("{work_disk}\ncmdline = \"role=work"),
+        1,
+    )
 }
 
 #[test]

@@ -33,19 +33,12 @@ fn with_devices(manifest: &str, personal_devices: &str, work_devices: &str) -> S
 /// time). Returns the index of the `rtc done` line.
 fn expect_alarms(machine: &Machine, from: usize) -> usize {
     let (start_line, start) = machine.wait_for_after(from, "[personal] testguest: rtc now=");
-    let mut previous: u64 = start
-        .rsplit('=')
-        .next()
-        .and_then(|number| number.trim().parse().ok())
-        .unwrap_or_else(|| panic!("malformed start line: {start}"));
+    let mut previous: u64 = start.rsplit('=').next().and_then(|number| number.trim().parse().ok()).unwrap_or_else(|| panic!("malformed start line: {start}"));
     let mut index = start_line;
     for alarm in 1..=3 {
         let prefix = format!("[personal] testguest: rtc alarm {alarm} at ");
         let (found, line) = machine.wait_for_after(index, &prefix);
-        let at: u64 = line[line.find(&prefix).unwrap() + prefix.len()..]
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("malformed alarm line: {line}"));
+        let at: u64 = line[line.find(&prefix).unwrap() + prefix.len()..].trim().parse().unwrap_or_else(|_| panic!("malformed alarm line: {line}"));
         assert!(at > previous, "RTCDR did not increase: alarm {alarm} at {at} after {previous}");
         previous = at;
         index = found;
@@ -72,11 +65,7 @@ fn personal_owns_the_rtc_and_takes_its_alarms_as_hardware_interrupts() {
 
 #[test]
 fn work_cannot_read_or_write_the_rtc_it_does_not_own() {
-    let manifest = with_devices(
-        &test_manifest(RTC_ARGUMENT, "attack=read@0x09010000 attack=write@0x09010000"),
-        RTC_DEVICE,
-        "",
-    );
+    let manifest = with_devices(&test_manifest(RTC_ARGUMENT, "attack=read@0x09010000 attack=write@0x09010000"), RTC_DEVICE, "");
     let machine = Machine::boot(&manifest);
     machine.wait_for("[work] testguest: attack read 0x9010000 contained: abort");
     machine.wait_for("[work] testguest: attack write 0x9010000 contained: abort");
@@ -105,10 +94,7 @@ fn janus_own_uart_interrupt_is_refused() {
     let manifest = with_devices(&test_manifest("", ""), &RTC_DEVICE.replace("[34]", "[33]"), "");
     let error = build_image(&manifest).unwrap_err();
     assert!(error.contains(".toml:"), "no line: {error}");
-    assert!(
-        error.contains("personality \"personal\" device \"rtc\" interrupts[0]: interrupt 33 belongs to Janus' console UART"),
-        "{error}"
-    );
+    assert!(error.contains("personality \"personal\" device \"rtc\" interrupts[0]: interrupt 33 belongs to Janus' console UART"), "{error}");
     assert!(error.contains("Fix: remove interrupt 33"), "{error}");
 }
 

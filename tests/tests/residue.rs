@@ -12,18 +12,12 @@ fn no_el1_state_survives_a_system_reset() {
     let machine = Machine::boot(&test_manifest("residue", ""));
     let report = "[personal] testguest: residue ";
     let (first, line) = machine.wait_for(report);
-    assert!(
-        line.contains("residue ok: 29 registers at their reset values"),
-        "first boot: {line}"
-    );
+    assert!(line.contains("residue ok: 29 registers at their reset values"), "first boot: {line}");
     let (planted, line) = machine.wait_for_after(first, "[personal] testguest: residue planted");
     assert!(line.contains("SGI 5 left active"), "{line}");
     let (reset, _) = machine.wait_for_after(planted, "janus: personal: SYSTEM_RESET");
     let (_, line) = machine.wait_for_after(reset, report);
-    assert!(
-        line.contains("residue ok: 29 registers at their reset values"),
-        "after SYSTEM_RESET: {line}"
-    );
+    assert!(line.contains("residue ok: 29 registers at their reset values"), "after SYSTEM_RESET: {line}");
     machine.assert_absent("residue FAIL");
     machine.assert_absent("janus: error");
 }

@@ -131,10 +131,5 @@ fn a_power_cut_loses_no_synced_write_and_the_file_system_checks_clean() {
     janus_disklayout::extract_partition(&disk.path, &disk.layout.personal, &extracted).unwrap();
     let check = Command::new("e2fsck").args(["-n", "-f"]).arg(&extracted).output().expect("running e2fsck (package e2fsprogs)");
     let _ = std::fs::remove_file(&extracted);
-    assert!(
-        check.status.success(),
-        "e2fsck -n -f found problems:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert!(check.status.success(), "e2fsck -n -f found problems:\n{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
 }

@@ -17,10 +17,8 @@ const WORK_CANARY: &str = "0x50400000";
 /// `attack=virtio-<kind>` words for `kinds`, the range attack aimed at
 /// `canary` (the other personality's canary page).
 fn attack_arguments(kinds: &[&str], canary: &str) -> String {
-    let words: Vec<String> = kinds
-        .iter()
-        .map(|kind| if *kind == "range" { format!("attack=virtio-range@{canary}") } else { format!("attack=virtio-{kind}") })
-        .collect();
+    let words: Vec<String> =
+        kinds.iter().map(|kind| if *kind == "range" { format!("attack=virtio-range@{canary}") } else { format!("attack=virtio-{kind}") }).collect();
     words.join(" ")
 }
 
@@ -42,13 +40,7 @@ fn expected_containment(kind: &str) -> &'static str {
 fn disk_rounds(machine: &Machine, personality: &str, from: usize, to: usize) -> Vec<u64> {
     let prefix = format!("[{personality}] testguest: disk ok round=");
     let lines = machine.lines();
-    lines
-        .get(from..to.min(lines.len()))
-        .unwrap_or_default()
-        .iter()
-        .filter(|line| line.starts_with(&prefix))
-        .filter_map(|line| field(line, "round"))
-        .collect()
+    lines.get(from..to.min(lines.len())).unwrap_or_default().iter().filter(|line| line.starts_with(&prefix)).filter_map(|line| field(line, "round")).collect()
 }
 
 /// Waits until `personality` has completed `count` more disk rounds after
@@ -81,11 +73,7 @@ fn expect_disk_rounds(machine: &Machine, personality: &str, from: usize, count: 
 fn attack_disk(attacker: &str, victim: &str, kinds: &[&str]) {
     let canary = if victim == "work" { WORK_CANARY } else { PERSONAL_CANARY };
     let attacks = attack_arguments(kinds, canary);
-    let manifest = if attacker == "personal" {
-        storage_manifest(&attacks, "disk=victim")
-    } else {
-        storage_manifest("disk=victim", &attacks)
-    };
+    let manifest = if attacker == "personal" { storage_manifest(&attacks, "disk=victim") } else { storage_manifest("disk=victim", &attacks) };
     let machine = Machine::boot(&manifest);
     for personality in [attacker, victim] {
         let (_, line) = machine.wait_for(&format!("[{personality}] testguest: disk capacity="));
@@ -149,9 +137,7 @@ fn each_personality_reads_back_only_its_own_data() {
         expect_disk_rounds(&machine, personality, ready, 15);
         // The heartbeat carries the count of good rounds too.
         let prefix = format!("[{personality}] testguest: heartbeat");
-        machine.wait_from(ready, "a heartbeat with disk >= 10", |line| {
-            line.starts_with(&prefix) && field(line, "disk").is_some_and(|rounds| rounds >= 10)
-        });
+        machine.wait_from(ready, "a heartbeat with disk >= 10", |line| line.starts_with(&prefix) && field(line, "disk").is_some_and(|rounds| rounds >= 10));
     }
     machine.assert_absent("CORRUPTED");
     machine.assert_absent("FAIL");

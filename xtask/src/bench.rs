@@ -76,8 +76,22 @@ fn parse(lines: &[String]) -> Result<Figures> {
 fn native_command(testguest: &Path) -> Command {
     let mut command = Command::new("qemu-system-aarch64");
     command.args([
-        "-M", "virt,virtualization=off,gic-version=3,dtb-randomness=off", "-cpu", "cortex-a72", "-smp", "1", "-m", "2048M",
-        "-display", "none", "-monitor", "none", "-serial", "stdio", "-append", "bench",
+        "-M",
+        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "1",
+        "-m",
+        "2048M",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-append",
+        "bench",
     ]);
     command.args(DETERMINISM).arg("-kernel").arg(testguest);
     command
@@ -157,16 +171,36 @@ fn interrupts(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<
 
     let per_read = |ticks: u64| (ticks * INSTRUCTIONS_PER_TICK) as f64 / 1000.0;
     let rows = [
-        ("200k-iteration ALU loop", format!("{} ticks", native.alu_loop), format!("{} ticks", janus.alu_loop),
-            format!("{:+} ticks", janus.alu_loop as i64 - native.alu_loop as i64)),
-        ("1,000 reads of GICD_TYPER", format!("{} ticks", native.distributor_reads), format!("{} ticks", janus.distributor_reads),
-            format!("{:+.0} instructions per read", per_read(janus.distributor_reads) - per_read(native.distributor_reads))),
-        ("1,000 reads of GICD_ISENABLER1", format!("{} ticks", native.distributor_state_reads), format!("{} ticks", janus.distributor_state_reads),
-            format!("{:+.0} instructions per read", per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads))),
-        ("1,000 null hypercalls (PSCI_VERSION, HVC)", format!("{} ticks", native.hypercalls), format!("{} ticks", janus.hypercalls),
-            format!("{:.0} instructions per round trip under Janus", per_read(janus.hypercalls))),
-        ("virtual timer: CVAL to handler", format!("{} ticks", native.timer_latency), format!("{} ticks", janus.timer_latency),
-            format!("{:+} instructions", (janus.timer_latency as i64 - native.timer_latency as i64) * INSTRUCTIONS_PER_TICK as i64)),
+        (
+            "200k-iteration ALU loop",
+            format!("{} ticks", native.alu_loop),
+            format!("{} ticks", janus.alu_loop),
+            format!("{:+} ticks", janus.alu_loop as i64 - native.alu_loop as i64),
+        ),
+        (
+            "1,000 reads of GICD_TYPER",
+            format!("{} ticks", native.distributor_reads),
+            format!("{} ticks", janus.distributor_reads),
+            format!("{:+.0} instructions per read", per_read(janus.distributor_reads) - per_read(native.distributor_reads)),
+        ),
+        (
+            "1,000 reads of GICD_ISENABLER1",
+            format!("{} ticks", native.distributor_state_reads),
+            format!("{} ticks", janus.distributor_state_reads),
+            format!("{:+.0} instructions per read", per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads)),
+        ),
+        (
+            "1,000 null hypercalls (PSCI_VERSION, HVC)",
+            format!("{} ticks", native.hypercalls),
+            format!("{} ticks", janus.hypercalls),
+            format!("{:.0} instructions per round trip under Janus", per_read(janus.hypercalls)),
+        ),
+        (
+            "virtual timer: CVAL to handler",
+            format!("{} ticks", native.timer_latency),
+            format!("{} ticks", janus.timer_latency),
+            format!("{:+} instructions", (janus.timer_latency as i64 - native.timer_latency as i64) * INSTRUCTIONS_PER_TICK as i64),
+        ),
     ];
     println!("\n| Figure | Native (EL1) | Janus | Overhead |\n|---|---|---|---|");
     for (name, native, janus, overhead) in &rows {
@@ -176,8 +210,16 @@ fn interrupts(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<
 
     let json = format!(
         "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off, virt gic-version=3, cortex-a72; same probe natively at EL1 and under Janus; counter ticks (1 tick = 16 instructions)\",\n  \"deterministic\": {deterministic},\n  \"native\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"janus\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"extra_instructions_per_gicd_read\": {:.1},\n  \"extra_instructions_per_gicd_state_read\": {:.1},\n  \"hypercall_round_trip_instructions\": {:.1},\n  \"timer_latency_extra_instructions\": {}\n}}\n",
-        native.alu_loop, native.distributor_reads, native.distributor_state_reads, native.hypercalls, native.timer_latency,
-        janus.alu_loop, janus.distributor_reads, janus.distributor_state_reads, janus.hypercalls, janus.timer_latency,
+        native.alu_loop,
+        native.distributor_reads,
+        native.distributor_state_reads,
+        native.hypercalls,
+        native.timer_latency,
+        janus.alu_loop,
+        janus.distributor_reads,
+        janus.distributor_state_reads,
+        janus.hypercalls,
+        janus.timer_latency,
         per_read(janus.distributor_reads) - per_read(native.distributor_reads),
         per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads),
         per_read(janus.hypercalls),
@@ -231,9 +273,7 @@ fn janus_start(lines: &[String]) -> Result<f64> {
     lines
         .iter()
         .find_map(|line| {
-            line.split_once("starting the personalities ")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .and_then(|value| value.parse::<f64>().ok())
+            line.split_once("starting the personalities ").and_then(|(_, rest)| rest.split_whitespace().next()).and_then(|value| value.parse::<f64>().ok())
         })
         .map(|milliseconds| milliseconds / 1e3)
         .ok_or_else(|| anyhow!("Janus printed no start time"))
@@ -290,8 +330,22 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
     std::fs::write(&dtb_path, dtb)?;
     let mut native = Command::new("qemu-system-aarch64");
     native.args([
-        "-M", "virt,virtualization=off,gic-version=3,dtb-randomness=off", "-cpu", "cortex-a72", "-smp", "2", "-m", "512M",
-        "-display", "none", "-monitor", "none", "-serial", "stdio", "-append", "console=ttyAMA0 panic=-1",
+        "-M",
+        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "2",
+        "-m",
+        "512M",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-append",
+        "console=ttyAMA0 panic=-1",
     ]);
     native.args(DETERMINISM).arg("-kernel").arg(&guest.image).arg("-initrd").arg(&initrd).arg("-dtb").arg(&dtb_path);
     let timeout = Duration::from_secs(600);

@@ -10,25 +10,14 @@ use anyhow::{Context, Result};
 /// The data directory: `$XDG_DATA_HOME/janus`, else
 /// `$HOME/.local/share/janus`, else `janus-data/` in the workspace.
 pub fn data_dir() -> PathBuf {
-    directory_from(
-        std::env::var_os("XDG_DATA_HOME"),
-        std::env::var_os("HOME"),
-        &crate::root(),
-    )
+    directory_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"), &crate::root())
 }
 
 /// [`data_dir`] with the environment and workspace given.
-fn directory_from(
-    xdg_data_home: Option<std::ffi::OsString>,
-    home: Option<std::ffi::OsString>,
-    root: &Path,
-) -> PathBuf {
+fn directory_from(xdg_data_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>, root: &Path) -> PathBuf {
     match (xdg_data_home, home) {
         (Some(data), _) if Path::new(&data).is_absolute() => PathBuf::from(data).join("janus"),
-        (_, Some(home)) if !home.is_empty() => PathBuf::from(home)
-            .join(".local")
-            .join("share")
-            .join("janus"),
+        (_, Some(home)) if !home.is_empty() => PathBuf::from(home).join(".local").join("share").join("janus"),
         _ => root.join("janus-data"),
     }
 }
@@ -40,18 +29,9 @@ fn directory_from(
 /// note).
 pub fn adopt_build_directory_data() -> Result<()> {
     let old = crate::output_dir();
-    let overridden =
-        |variable: &str| std::env::var_os(variable).is_some_and(|value| !value.is_empty());
-    adopt(
-        &old.join("disk.img"),
-        &crate::disk::default_path(),
-        overridden(crate::disk::DISK_VARIABLE),
-    )?;
-    adopt(
-        &old.join("device-key"),
-        &crate::devicekey::default_path(),
-        overridden(crate::devicekey::DEVICE_KEY_VARIABLE),
-    )
+    let overridden = |variable: &str| std::env::var_os(variable).is_some_and(|value| !value.is_empty());
+    adopt(&old.join("disk.img"), &crate::disk::default_path(), overridden(crate::disk::DISK_VARIABLE))?;
+    adopt(&old.join("device-key"), &crate::devicekey::default_path(), overridden(crate::devicekey::DEVICE_KEY_VARIABLE))
 }
 
 /// Moves `old` to `new` unless `overridden` (the user points elsewhere) or
@@ -68,18 +48,8 @@ fn adopt(old: &Path, new: &Path, overridden: bool) -> Result<()> {
         );
         return Ok(());
     }
-    move_file(old, new).with_context(|| {
-        format!(
-            "moving {} to {} (cargo clean would delete it). Fix: move it there by hand",
-            old.display(),
-            new.display()
-        )
-    })?;
-    println!(
-        "xtask: moved {} to {}: user data lives outside target/, which cargo clean deletes",
-        old.display(),
-        new.display()
-    );
+    move_file(old, new).with_context(|| format!("moving {} to {} (cargo clean would delete it). Fix: move it there by hand", old.display(), new.display()))?;
+    println!("xtask: moved {} to {}: user data lives outside target/, which cargo clean deletes", old.display(), new.display());
     Ok(())
 }
 
@@ -87,21 +57,12 @@ fn adopt(old: &Path, new: &Path, overridden: bool) -> Result<()> {
 /// systems: the copy goes to a temporary name, is synced and renamed into
 /// place before `old` is removed, so no step loses the file.
 pub fn move_file(old: &Path, new: &Path) -> Result<()> {
-    let directory = new
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let directory = new.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(directory)?;
     if std::fs::rename(old, new).is_ok() {
         return Ok(());
     }
-    let temporary = directory.join(format!(
-        ".{}.{}.moving",
-        new.file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or("file"),
-        std::process::id()
-    ));
+    let temporary = directory.join(format!(".{}.{}.moving", new.file_name().and_then(|name| name.to_str()).unwrap_or("file"), std::process::id()));
     std::fs::copy(old, &temporary)?;
     std::fs::File::open(&temporary)?.sync_all()?;
     std::fs::rename(&temporary, new)?;
@@ -116,35 +77,19 @@ mod tests {
     #[test]
     fn the_data_directory_is_xdg_or_home_never_the_build_directory() {
         let root = Path::new("/work/janus");
-        assert_eq!(
-            directory_from(Some("/data".into()), Some("/home/me".into()), root),
-            Path::new("/data/janus")
-        );
-        assert_eq!(
-            directory_from(Some("relative".into()), Some("/home/me".into()), root),
-            Path::new("/home/me/.local/share/janus")
-        );
-        assert_eq!(
-            directory_from(None, Some("/home/me".into()), root),
-            Path::new("/home/me/.local/share/janus")
-        );
-        assert_eq!(
-            directory_from(None, None, root),
-            Path::new("/work/janus/janus-data")
-        );
+        assert_eq!(directory_from(Some("/data".into()), Some("/home/me".into()), root), Path::new("/data/janus"));
+        assert_eq!(directory_from(Some("relative".into()), Some("/home/me".into()), root), Path::new("/home/me/.local/share/janus"));
+        assert_eq!(directory_from(None, Some("/home/me".into()), root), Path::new("/home/me/.local/share/janus"));
+        assert_eq!(directory_from(None, None, root), Path::new("/work/janus/janus-data"));
         assert!(!data_dir().starts_with(crate::target_dir()));
     }
 
     #[test]
     fn old_data_is_adopted_only_where_nothing_is_in_use() {
-        let directory =
-            std::env::temp_dir().join(format!("janus-datadir-adopt-{}", std::process::id()));
+        let directory = std::env::temp_dir().join(format!("janus-datadir-adopt-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
         std::fs::create_dir_all(&directory).unwrap();
-        let (old, new) = (
-            directory.join("old.img"),
-            directory.join("data").join("disk.img"),
-        );
+        let (old, new) = (directory.join("old.img"), directory.join("data").join("disk.img"));
         std::fs::write(&old, b"old").unwrap();
         // Pointed elsewhere: left alone.
         adopt(&old, &new, true).unwrap();
@@ -176,12 +121,7 @@ mod tests {
             adopt(&target.join("janus").join(name), &data.join(name), false).unwrap();
         }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .current_dir(crate::root())
-            .args(["clean", "--quiet", "--target-dir"])
-            .arg(&target)
-            .status()
-            .unwrap();
+        let status = std::process::Command::new(cargo).current_dir(crate::root()).args(["clean", "--quiet", "--target-dir"]).arg(&target).status().unwrap();
         assert!(status.success());
         assert!(!target.exists(), "cargo clean removes the target directory");
         for name in ["disk.img", "device-key"] {

@@ -98,8 +98,7 @@ fn create(path: &Path, disk: &Path) -> Result<[u8; DEVICE_KEY_LENGTH]> {
         bail!("/dev/urandom returned 32 zero bytes for a new device key. Fix: check the system's random source");
     }
     let directory = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(directory)
-        .with_context(|| format!("creating {} for the device key", directory.display()))?;
+    std::fs::create_dir_all(directory).with_context(|| format!("creating {} for the device key", directory.display()))?;
     let file_name = path.file_name().and_then(|name| name.to_str()).unwrap_or("device-key");
     let temporary = directory.join(format!(".{file_name}.{}.new", std::process::id()));
     let written = write_private(&temporary, &key);
@@ -132,8 +131,7 @@ mod tests {
     /// A fresh directory under the system's temporary directory.
     fn scratch() -> PathBuf {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let directory = std::env::temp_dir()
-            .join(format!("janus-devicekey-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
+        let directory = std::env::temp_dir().join(format!("janus-devicekey-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
         let _ = std::fs::remove_dir_all(&directory);
         directory
     }

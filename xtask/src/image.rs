@@ -86,7 +86,10 @@ fn read_image(source: &str, manifest_dir: &Path, builtins: &Builtins, what: &str
         ImageSource::File(path) => {
             let full = manifest_dir.join(path);
             std::fs::read(&full).with_context(|| {
-                format!("personality \"{personality}\" {what}: cannot read {}. Fix: point {what} at an existing AArch64 Linux Image, ELF or raw binary", full.display())
+                format!(
+                    "personality \"{personality}\" {what}: cannot read {}. Fix: point {what} at an existing AArch64 Linux Image, ELF or raw binary",
+                    full.display()
+                )
             })
         }
     }
@@ -106,13 +109,7 @@ pub fn build_payload(manifest: &Manifest, manifest_dir: &Path, board: &BoardDesc
 }
 
 /// [`build_payload`] with the device key read from (or created at) `device_key_path`.
-fn payload_with_device_key(
-    manifest: &Manifest,
-    manifest_dir: &Path,
-    board: &BoardDescription,
-    builtins: &Builtins,
-    device_key_path: &Path,
-) -> Result<Vec<u8>> {
+fn payload_with_device_key(manifest: &Manifest, manifest_dir: &Path, board: &BoardDescription, builtins: &Builtins, device_key_path: &Path) -> Result<Vec<u8>> {
     let mut payload = PayloadBuilder::new();
     // Identical images (both personalities' kernel) are stored once.
     let mut stored: std::collections::HashMap<Vec<u8>, janus_manifest::Blob> = std::collections::HashMap::new();
@@ -130,8 +127,7 @@ fn payload_with_device_key(
             None => None,
         };
         let initrd_length = initrd.as_ref().map(|bytes| bytes.len() as u64);
-        let (kernel, layout) =
-            janus_manifest::plan_personality_layout(personality, &kernel_bytes, initrd_length).map_err(|error| anyhow!("{error}"))?;
+        let (kernel, layout) = janus_manifest::plan_personality_layout(personality, &kernel_bytes, initrd_length).map_err(|error| anyhow!("{error}"))?;
         let dtb = devicetree::personality_device_tree_with_devices(personality, &devices, &layout, initrd_length, board)?;
         let kernel_blob = add(&mut payload, &kernel.bytes);
         let dtb_blob = add(&mut payload, &dtb);
@@ -140,11 +136,7 @@ fn payload_with_device_key(
             .ok_or_else(|| anyhow!("personality \"{}\" does not fit the boot plan", personality.name))?;
         personalities.push(plan).map_err(|_| anyhow!("too many personalities"))?;
     }
-    let device_key = if needs_device_key(manifest) {
-        Some(crate::devicekey::device_key(device_key_path, &crate::disk::default_path())?)
-    } else {
-        None
-    };
+    let device_key = if needs_device_key(manifest) { Some(crate::devicekey::device_key(device_key_path, &crate::disk::default_path())?) } else { None };
     let plan = BootPlan { board: board.clone(), console: manifest.console, personalities, device_key };
     let bytes = payload.finish(&plan);
     janus_manifest::validate_plan(&plan, bytes.len() as u64).map_err(|error| anyhow!("the boot plan is inconsistent: {error}"))?;
@@ -249,9 +241,7 @@ mod tests {
 
     fn decoded_key(manifest: &Manifest, key_path: &Path) -> Option<[u8; 32]> {
         let builtins = Builtins { testguest: vec![0x1f; 64] };
-        let payload =
-            payload_with_device_key(manifest, Path::new("."), &janus_board_qemu_virt::description(), &builtins, key_path)
-                .unwrap();
+        let payload = payload_with_device_key(manifest, Path::new("."), &janus_board_qemu_virt::description(), &builtins, key_path).unwrap();
         let (plan, _) = janus_manifest::parse_payload(&payload).unwrap();
         assert_eq!(plan.personalities[0].disk, manifest.personalities[0].disk);
         assert_eq!(plan.personalities[1].disk, manifest.personalities[1].disk);

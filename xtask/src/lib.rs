@@ -40,14 +40,8 @@ pub fn output_dir() -> PathBuf {
 pub fn board(name: &str) -> Result<(janus_platform::BoardDescription, Vec<String>)> {
     match name {
         janus_board_qemu_virt::NAME => Ok((janus_board_qemu_virt::description(), janus_board_qemu_virt::qemu_arguments())),
-        janus_board_qemu_virt::NAME_GICV2 => {
-            Ok((janus_board_qemu_virt::description_gicv2(), janus_board_qemu_virt::qemu_arguments_gicv2()))
-        }
-        other => bail!(
-            "unknown board '{other}'. Fix: use --board {} or --board {}",
-            janus_board_qemu_virt::NAME,
-            janus_board_qemu_virt::NAME_GICV2
-        ),
+        janus_board_qemu_virt::NAME_GICV2 => Ok((janus_board_qemu_virt::description_gicv2(), janus_board_qemu_virt::qemu_arguments_gicv2())),
+        other => bail!("unknown board '{other}'. Fix: use --board {} or --board {}", janus_board_qemu_virt::NAME, janus_board_qemu_virt::NAME_GICV2),
     }
 }
 

@@ -163,8 +163,7 @@ pub fn render_init(personality: &str, modules: &[String]) -> Result<String> {
     if !valid_personality {
         bail!("personality name '{personality}' is not a host name. Fix: use 1 to 63 of a-z, 0-9 and '-', not starting with '-'");
     }
-    if let Some(bad) = modules.iter().find(|name| name.is_empty() || !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'))
-    {
+    if let Some(bad) = modules.iter().find(|name| name.is_empty() || !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')) {
         bail!("kernel module name '{bad}' cannot go into /init. Fix: module names are made of a-z, 0-9 and '_'");
     }
     let module_list = if modules.is_empty() { String::from("\"\"") } else { modules.join(" ") };
@@ -206,8 +205,7 @@ fn fetch(cache: &Path) -> Result<DebianGuest> {
     let (kernel_version, image) = kernel_image(&kernel_tree, &kernel_package)?;
     fs::write(cache.join("Image"), image).with_context(|| format!("writing {}", cache.join("Image").display()))?;
     let busybox_source = extract.join(BUSYBOX_PACKAGE).join("bin/busybox");
-    fs::copy(&busybox_source, cache.join("busybox"))
-        .with_context(|| format!("{BUSYBOX_PACKAGE}:arm64 has no bin/busybox ({})", busybox_source.display()))?;
+    fs::copy(&busybox_source, cache.join("busybox")).with_context(|| format!("{BUSYBOX_PACKAGE}:arm64 has no bin/busybox ({})", busybox_source.display()))?;
     let e2fsck_source = extract.join(E2FSCK_PACKAGE).join("sbin/e2fsck.static");
     fs::copy(&e2fsck_source, cache.join("e2fsck"))
         .with_context(|| format!("{E2FSCK_PACKAGE}:arm64 has no sbin/e2fsck.static ({})", e2fsck_source.display()))?;
@@ -242,9 +240,7 @@ fn remove(path: &Path) -> Result<()> {
 fn check_tool(tool: &str) -> Result<()> {
     match Command::new(tool).arg("--version").output() {
         Ok(_) => Ok(()),
-        Err(_) => bail!(
-            "`{tool}` is not installed: fetching the Debian arm64 kernel needs a Debian host (dpkg and apt). Fix: run xtask on Debian 12"
-        ),
+        Err(_) => bail!("`{tool}` is not installed: fetching the Debian arm64 kernel needs a Debian host (dpkg and apt). Fix: run xtask on Debian 12"),
     }
 }
 
@@ -279,10 +275,7 @@ fn apt_update() -> Result<()> {
     eprintln!("xtask: refreshing the package lists (apt-get update)");
     let output = run(Command::new("apt-get").args(["-q", "update"]))?;
     if !output.status.success() {
-        bail!(
-            "apt-get update failed: {}. Fix: check the Debian sources in /etc/apt and the network, then run `apt-get update`",
-            stderr(&output)
-        );
+        bail!("apt-get update failed: {}. Fix: check the Debian sources in /etc/apt and the network, then run `apt-get update`", stderr(&output));
     }
     Ok(())
 }
@@ -322,11 +315,8 @@ fn kernel_package_from_depends(depends: &str) -> Option<String> {
 /// apt cannot find the file (stale lists); returns the .deb's path.
 fn apt_download(package: &str, directory: &Path, updated: &mut bool) -> Result<PathBuf> {
     eprintln!("xtask: downloading {package}:arm64 (apt-get download)");
-    let download = || {
-        run(Command::new("apt-get")
-            .args(["-q", "-o", "APT::Sandbox::User=root", "download", &format!("{package}:arm64")])
-            .current_dir(directory))
-    };
+    let download =
+        || run(Command::new("apt-get").args(["-q", "-o", "APT::Sandbox::User=root", "download", &format!("{package}:arm64")]).current_dir(directory));
     let mut output = download()?;
     if !output.status.success() && !*updated && is_root() {
         apt_update()?;
@@ -498,8 +488,7 @@ fn graph_from_modinfo(root: &Path, index: &BTreeMap<String, String>, wanted: &[&
             continue;
         }
         let path = index.get(&name).with_context(|| format!("kernel module {name} is needed but not in the kernel package"))?;
-        let dependencies =
-            modinfo_depends(&read_module(&root.join(path))?).with_context(|| format!("reading the dependencies of {path}"))?;
+        let dependencies = modinfo_depends(&read_module(&root.join(path))?).with_context(|| format!("reading the dependencies of {path}"))?;
         pending.extend(dependencies.iter().cloned());
         graph.insert(name, ModuleEntry { path: path.clone(), dependencies });
     }
@@ -509,11 +498,8 @@ fn graph_from_modinfo(root: &Path, index: &BTreeMap<String, String>, wanted: &[&
 /// Copies the wanted modules and their dependencies, uncompressed, into
 /// `output` as `NAME.ko`; returns them in load order.
 fn extract_modules(root: &Path, output: &Path, package: &str) -> Result<Vec<PathBuf>> {
-    let builtin: BTreeSet<String> = fs::read_to_string(root.join("modules.builtin"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| module_name(Path::new(line.trim())))
-        .collect();
+    let builtin: BTreeSet<String> =
+        fs::read_to_string(root.join("modules.builtin")).unwrap_or_default().lines().map(|line| module_name(Path::new(line.trim()))).collect();
     let index = index_modules(root).with_context(|| format!("listing the modules of {package}:arm64"))?;
     let mut wanted = Vec::new();
     for name in WANTED_MODULES {
@@ -560,8 +546,9 @@ fn manifest_text(cache: &Path, guest: &DebianGuest, packages: &[String]) -> Resu
     }
     text.push_str(&format!("kernel-version {}\n", guest.kernel_version));
     text.push_str(&format!("wanted-modules {}\n", WANTED_MODULES.join(",")));
-    let files =
-        [("image", &guest.image), ("busybox", &guest.busybox), ("e2fsck", &guest.e2fsck)].into_iter().chain(guest.modules.iter().map(|module| ("module", module)));
+    let files = [("image", &guest.image), ("busybox", &guest.busybox), ("e2fsck", &guest.e2fsck)]
+        .into_iter()
+        .chain(guest.modules.iter().map(|module| ("module", module)));
     for (kind, path) in files {
         text.push_str(&format!("{kind} {} {}\n", sha256_hex(path)?, relative(cache, path)?.display()));
     }
@@ -761,13 +748,7 @@ mod tests {
         fs::write(&module, b"module").unwrap();
         let e2fsck = directory.join("e2fsck");
         fs::write(&e2fsck, b"e2fsck binary").unwrap();
-        let guest = DebianGuest {
-            kernel_version: "6.1.0-1-cloud-arm64".into(),
-            image: directory.join("Image"),
-            busybox,
-            e2fsck,
-            modules: vec![module],
-        };
+        let guest = DebianGuest { kernel_version: "6.1.0-1-cloud-arm64".into(), image: directory.join("Image"), busybox, e2fsck, modules: vec![module] };
         let output = directory.join("personal.cpio.gz");
         build_initramfs(&guest, "personal", &output).unwrap();
         let mut bytes = Vec::new();
@@ -783,8 +764,7 @@ mod tests {
         let init = find("init");
         assert_eq!(init.mode, 0o100_755);
         assert!(String::from_utf8_lossy(&init.data).contains("for module in virtio_mmio; do"));
-        let leftovers =
-            fs::read_dir(&directory).unwrap().filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().contains("partial"));
+        let leftovers = fs::read_dir(&directory).unwrap().filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().contains("partial"));
         assert_eq!(leftovers.count(), 0);
         fs::remove_dir_all(&directory).unwrap();
     }
@@ -921,7 +901,8 @@ kernel/cycle/c.ko: kernel/cycle/a-b.ko
     fn fake_cache(label: &str) -> (PathBuf, DebianGuest) {
         let cache = scratch(label);
         fs::create_dir_all(cache.join("modules")).unwrap();
-        for (name, contents) in [("Image", "image"), ("busybox", "busybox"), ("e2fsck", "e2fsck"), ("modules/virtio.ko", "a"), ("modules/virtio_mmio.ko", "b")] {
+        for (name, contents) in [("Image", "image"), ("busybox", "busybox"), ("e2fsck", "e2fsck"), ("modules/virtio.ko", "a"), ("modules/virtio_mmio.ko", "b")]
+        {
             fs::write(cache.join(name), contents).unwrap();
         }
         let guest = DebianGuest {

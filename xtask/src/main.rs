@@ -193,6 +193,8 @@ fn run() -> Result<()> {
             // fuzz` explores with fresh seeds).
             let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| PROPTEST_GATE_SEED.to_string());
             setup::ensure_rust_target(&xtask::root())?;
+            // Formatting first: the cheapest check (rustfmt.toml sets the style).
+            cargo(&["fmt", "--all", "--check"])?;
             host_tests(&seed)?;
             cargo(&["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])?;
             cargo(&["clippy", "--quiet", "--target", setup::TARGET, "-p", "janus-hyp", "-p", "janus-testguest", "--", "-D", "warnings"])?;

@@ -44,11 +44,7 @@ pub fn count_lines(directory: &Path) -> Result<usize> {
             }
             let text = std::fs::read_to_string(&path)?;
             let body = text.split("#[cfg(test)]").next().unwrap_or("");
-            total += body
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty() && !line.starts_with("//"))
-                .count();
+            total += body.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("//")).count();
         }
     }
     Ok(total)

@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use janus_platform::{
-    BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
-};
+use janus_platform::{BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription};
 
 /// The board's name, as manifests spell it (GICv3).
 pub const NAME: &str = "qemu-virt";
@@ -36,21 +34,20 @@ pub const DISK_DRIVE_ID: &str = "janus-disk";
 
 /// The board description embedded in every qemu-virt image.
 pub fn description() -> BoardDescription {
-    describe(NAME, GicDescription::V3 {
-        distributor: PhysAddr(0x0800_0000),
-        redistributor: PhysAddr(0x080a_0000),
-        redistributor_stride: 0x2_0000,
-    })
+    describe(NAME, GicDescription::V3 { distributor: PhysAddr(0x0800_0000), redistributor: PhysAddr(0x080a_0000), redistributor_stride: 0x2_0000 })
 }
 
 /// The qemu-virt board with QEMU's GICv2 (GICD, GICC, GICH, GICV frames).
 pub fn description_gicv2() -> BoardDescription {
-    describe(NAME, GicDescription::V2 {
-        distributor: PhysAddr(0x0800_0000),
-        cpu_interface: PhysAddr(0x0801_0000),
-        hypervisor_interface: PhysAddr(0x0803_0000),
-        virtual_cpu_interface: PhysAddr(0x0804_0000),
-    })
+    describe(
+        NAME,
+        GicDescription::V2 {
+            distributor: PhysAddr(0x0800_0000),
+            cpu_interface: PhysAddr(0x0801_0000),
+            hypervisor_interface: PhysAddr(0x0803_0000),
+            virtual_cpu_interface: PhysAddr(0x0804_0000),
+        },
+    )
 }
 
 fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
@@ -87,12 +84,9 @@ fn describe(board_name: &str, gic: GicDescription) -> BoardDescription {
         // hw/arm/virt.c's memory map: the GICv3 ITS (VIRT_GIC_ITS, with
         // gic-version=3) and fw_cfg (VIRT_FW_CFG, whose DMA interface
         // writes guest-given addresses) master DMA.
-        dma_masters: [
-            (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
-            (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
-        ]
-        .into_iter()
-        .collect(),
+        dma_masters: [(DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)), (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000))]
+            .into_iter()
+            .collect(),
         // The PL031 RTC (VIRT_RTC) is a plain register block that masters
         // no DMA; nothing else on the board may be passed through (PCIe
         // and the platform bus hold DMA masters, and Janus programs no
@@ -176,19 +170,13 @@ mod tests {
         assert!(matches!(v2.gic, GicDescription::V2 { .. }));
         assert_eq!(v2.name.as_str(), NAME);
         assert!(qemu_arguments_gicv2().join(" ").contains("gic-version=2"));
-        assert_eq!(
-            (v3.storage, v3.guest_disk, v3.guest_disk_interrupt),
-            (v2.storage, v2.guest_disk, v2.guest_disk_interrupt)
-        );
+        assert_eq!((v3.storage, v3.guest_disk, v3.guest_disk_interrupt), (v2.storage, v2.guest_disk, v2.guest_disk_interrupt));
     }
 
     #[test]
     fn storage_is_qemus_virtio_mmio_transports_and_the_guest_disk_its_first_slot() {
         let board = description();
-        assert_eq!(
-            board.storage,
-            Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200, first_interrupt: 48 })
-        );
+        assert_eq!(board.storage, Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200, first_interrupt: 48 }));
         assert_eq!(board.guest_disk, GuestPhysAddr(0x0a00_0000));
         // SPI 16, QEMU's first virtio-mmio interrupt.
         assert_eq!(board.guest_disk_interrupt, 48);
@@ -197,16 +185,19 @@ mod tests {
     #[test]
     fn disk_arguments_attach_a_modern_virtio_blk_device() {
         let arguments = qemu_disk_arguments(Path::new("/tmp/janus disk.img"));
-        assert_eq!(arguments, [
-            "-global",
-            "virtio-mmio.force-legacy=false",
-            "-drive",
-            "if=none,format=raw,file=/tmp/janus disk.img,id=janus-disk,cache=writeback",
-            "-device",
-            "virtio-blk-device,drive=janus-disk",
-            "-device",
-            "virtio-rng-device",
-        ]);
+        assert_eq!(
+            arguments,
+            [
+                "-global",
+                "virtio-mmio.force-legacy=false",
+                "-drive",
+                "if=none,format=raw,file=/tmp/janus disk.img,id=janus-disk,cache=writeback",
+                "-device",
+                "virtio-blk-device,drive=janus-disk",
+                "-device",
+                "virtio-rng-device",
+            ]
+        );
         let escaped = qemu_disk_arguments(Path::new("a,b.img"));
         assert_eq!(escaped[3], "if=none,format=raw,file=a,,b.img,id=janus-disk,cache=writeback");
     }
@@ -216,10 +207,7 @@ mod tests {
         for board in [description(), description_gicv2()] {
             assert_eq!(
                 board.dma_masters.as_slice(),
-                [
-                    (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
-                    (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
-                ]
+                [(DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)), (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),]
             );
             assert!(board.is_dma_incapable(PhysRange::new(0x0901_0000, 0x1000)));
             assert!(!board.is_dma_incapable(PhysRange::new(0x0901_0000, 0x2000)));

@@ -75,8 +75,7 @@ pub const USAGE: &str = "usage: janus-diskbench [--label NAME] [--span-mib N] [-
 
 /// Parses the arguments after the program name.
 pub fn parse_arguments<I: IntoIterator<Item = String>>(arguments: I) -> Result<Options, String> {
-    let mut options =
-        Options { device: String::new(), label: String::from("diskbench"), span_mib: 128, random_ops: 4000, seed: DEFAULT_SEED, direct: true };
+    let mut options = Options { device: String::new(), label: String::from("diskbench"), span_mib: 128, random_ops: 4000, seed: DEFAULT_SEED, direct: true };
     let mut device = None;
     let mut arguments = arguments.into_iter();
     while let Some(argument) = arguments.next() {
@@ -132,9 +131,7 @@ impl Options {
         let slots = self.span_bytes() / RANDOM_BLOCK as u64;
         let mut random = SplitMix64(self.seed ^ (test as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let sequential = matches!(test, Test::SequentialWrite | Test::SequentialRead);
-        (0..self.requests(test)).map(move |index| {
-            if sequential { index * SEQUENTIAL_BLOCK as u64 } else { (random.next() % slots) * RANDOM_BLOCK as u64 }
-        })
+        (0..self.requests(test)).map(move |index| if sequential { index * SEQUENTIAL_BLOCK as u64 } else { (random.next() % slots) * RANDOM_BLOCK as u64 })
     }
 }
 
@@ -198,10 +195,7 @@ pub fn result_line(label: &str, test: Test, requests: u64, nanoseconds: u64) -> 
     let seconds = nanoseconds.max(1) as f64 / 1e9;
     let mib_per_second = bytes as f64 / (1u64 << 20) as f64 / seconds;
     let iops = requests as f64 / seconds;
-    format!(
-        "{label}: diskbench {} requests={requests} bytes={bytes} ns={nanoseconds} mib_per_s={mib_per_second:.1} iops={iops:.0}",
-        test.name()
-    )
+    format!("{label}: diskbench {} requests={requests} bytes={bytes} ns={nanoseconds} mib_per_s={mib_per_second:.1} iops={iops:.0}", test.name())
 }
 
 #[cfg(test)]
@@ -217,10 +211,7 @@ mod tests {
         let options = arguments("/dev/vda").unwrap();
         assert_eq!((options.device.as_str(), options.span_mib, options.random_ops, options.direct), ("/dev/vda", 128, 4000, true));
         let options = arguments("--label work --span-mib 8 --random-ops 10 --seed 0x10 --no-direct /dev/vdb").unwrap();
-        assert_eq!(
-            options,
-            Options { device: "/dev/vdb".into(), label: "work".into(), span_mib: 8, random_ops: 10, seed: 16, direct: false }
-        );
+        assert_eq!(options, Options { device: "/dev/vdb".into(), label: "work".into(), span_mib: 8, random_ops: 10, seed: 16, direct: false });
     }
 
     #[test]

@@ -52,9 +52,11 @@ pub fn sector_pattern(name: &str, round: u64, sector: u64, out: &mut [u8; SECTOR
 
 /// The first offset at which `found` differs from `expected`.
 pub fn first_difference(expected: &[u8], found: &[u8]) -> Option<usize> {
-    expected.iter().zip(found).position(|(expected, found)| expected != found).or_else(|| {
-        if expected.len() == found.len() { None } else { Some(expected.len().min(found.len())) }
-    })
+    expected
+        .iter()
+        .zip(found)
+        .position(|(expected, found)| expected != found)
+        .or_else(|| if expected.len() == found.len() { None } else { Some(expected.len().min(found.len())) })
 }
 
 /// The printable text at the start of a sector, for a report.

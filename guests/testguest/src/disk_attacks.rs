@@ -8,9 +8,7 @@ use core::fmt::{self, Write as _};
 
 use crate::disk::{ATTACK_ROUND, ATTACK_SECTOR, ATTACK_SECTORS, Disk, sector_pattern};
 use crate::say;
-use crate::virtio::{
-    self, Descriptor, HEADER_BYTES, SECTOR_BYTES, SLOTS, Transport, Wait, interrupt, request_status, request_type, status,
-};
+use crate::virtio::{self, Descriptor, HEADER_BYTES, SECTOR_BYTES, SLOTS, Transport, Wait, interrupt, request_status, request_type, status};
 
 /// Sectors the flood reads.
 const FLOOD_SECTOR: u64 = 128;
@@ -61,16 +59,8 @@ pub enum Attack {
 
 impl Attack {
     /// Every kind in the order `attack=virtio-all` runs them.
-    pub const ALL: [Attack; 8] = [
-        Attack::Loop,
-        Attack::Index,
-        Attack::Range { target: None },
-        Attack::Overflow,
-        Attack::Huge,
-        Attack::ReadOnly,
-        Attack::Sector,
-        Attack::Flood,
-    ];
+    pub const ALL: [Attack; 8] =
+        [Attack::Loop, Attack::Index, Attack::Range { target: None }, Attack::Overflow, Attack::Huge, Attack::ReadOnly, Attack::Sector, Attack::Flood];
 
     /// The attack `kind` (the part after `virtio-`), with an optional
     /// target address.
@@ -382,15 +372,7 @@ impl<T: Transport> Disk<T> {
         self.crafted(verdict, format_args!("head 65535"), request_type::IN, ATTACK_SECTOR, &chain, u16::MAX, true);
         let header = self.header();
         let data = self.bounce_in(SECTOR_BYTES as u32);
-        self.crafted(
-            verdict,
-            format_args!("next {size}"),
-            request_type::IN,
-            ATTACK_SECTOR,
-            &[(0, header.then(1)), (1, data.then(size))],
-            0,
-            true,
-        );
+        self.crafted(verdict, format_args!("next {size}"), request_type::IN, ATTACK_SECTOR, &[(0, header.then(1)), (1, data.then(size))], 0, true);
     }
 
     fn attack_range(&mut self, verdict: &mut Verdict, target: Option<u64>) {
@@ -590,7 +572,6 @@ impl<T: Transport> Disk<T> {
             }
         }
     }
-
 }
 
 /// Bytes planted at each end of a region a request must not write.
@@ -617,7 +598,5 @@ unsafe fn plant(start: u64, length: u64) {
 /// As for [`plant`].
 unsafe fn planted_difference(start: u64, length: u64) -> Option<u64> {
     // SAFETY: inside the range, per the contract.
-    (0..PLANTED_BYTES)
-        .chain(length - PLANTED_BYTES..length)
-        .find(|&offset| unsafe { ((start + offset) as *const u8).read_volatile() } != SENTINEL)
+    (0..PLANTED_BYTES).chain(length - PLANTED_BYTES..length).find(|&offset| unsafe { ((start + offset) as *const u8).read_volatile() } != SENTINEL)
 }

@@ -469,14 +469,14 @@ fn attack_interrupts() {
         gic::send_sgi_v2_raw((0xfc << 16) | SGI_IPI_REPLY);
         gic::send_sgi_v2_raw((1 << 24) | SGI_IPI_REPLY);
         &[
-            (0x104, u32::MAX),        // ISENABLER1: SPIs 32-63
-            (0x204, u32::MAX),        // ISPENDR1
-            (0x304, u32::MAX),        // ISACTIVER1
-            (0x420, u32::MAX),        // IPRIORITYR8
-            (0xc08, u32::MAX),        // ICFGR2
-            (0x828, 0x0c0c_0c0c),     // ITARGETSR10: SPIs 40-43 -> CPU interfaces 2, 3
-            (0x800, 0xffff_ffff),     // ITARGETSR0 (read-only, banked)
-            (0xffc, u32::MAX),        // far end of the window
+            (0x104, u32::MAX),    // ISENABLER1: SPIs 32-63
+            (0x204, u32::MAX),    // ISPENDR1
+            (0x304, u32::MAX),    // ISACTIVER1
+            (0x420, u32::MAX),    // IPRIORITYR8
+            (0xc08, u32::MAX),    // ICFGR2
+            (0x828, 0x0c0c_0c0c), // ITARGETSR10: SPIs 40-43 -> CPU interfaces 2, 3
+            (0x800, 0xffff_ffff), // ITARGETSR0 (read-only, banked)
+            (0xffc, u32::MAX),    // far end of the window
         ]
     } else {
         // SGIs to vCPUs 2-15 (none exist here), to another cluster, and
@@ -485,14 +485,14 @@ fn attack_interrupts() {
         gic::send_sgi_raw((u64::from(SGI_IPI_REPLY) << 24) | (1 << 16) | 0x3);
         gic::send_sgi_raw((u64::from(SGI_IPI_REPLY) << 24) | (0xff << 32) | (0xff << 48) | 0xffff);
         &[
-            (0x104, u32::MAX),       // ISENABLER1: SPIs 32-63
-            (0x204, u32::MAX),       // ISPENDR1
-            (0x304, u32::MAX),       // ISACTIVER1
-            (0x420, u32::MAX),       // IPRIORITYR8
-            (0xc08, u32::MAX),       // ICFGR2
-            (0x6100 + 8 * 8, 2),     // IROUTER40 -> Aff0 2 (a vCPU that is not ours)
-            (0xf00, 0xff_ffff),      // GICv2 SGIR (reserved on v3)
-            (0xfffc, u32::MAX),      // far end of the window
+            (0x104, u32::MAX),   // ISENABLER1: SPIs 32-63
+            (0x204, u32::MAX),   // ISPENDR1
+            (0x304, u32::MAX),   // ISACTIVER1
+            (0x420, u32::MAX),   // IPRIORITYR8
+            (0xc08, u32::MAX),   // ICFGR2
+            (0x6100 + 8 * 8, 2), // IROUTER40 -> Aff0 2 (a vCPU that is not ours)
+            (0xf00, 0xff_ffff),  // GICv2 SGIR (reserved on v3)
+            (0xfffc, u32::MAX),  // far end of the window
         ]
     };
     let distributor = gic::distributor();

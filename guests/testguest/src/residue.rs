@@ -120,9 +120,7 @@ core::arch::global_asm!(
 fn has_pointer_authentication() -> bool {
     let (isar1, isar2): (u64, u64);
     // SAFETY: reading ID registers has no side effects.
-    unsafe {
-        core::arch::asm!("mrs {}, id_aa64isar1_el1", "mrs {}, S3_0_C0_C6_2", out(reg) isar1, out(reg) isar2, options(nomem, nostack))
-    };
+    unsafe { core::arch::asm!("mrs {}, id_aa64isar1_el1", "mrs {}, S3_0_C0_C6_2", out(reg) isar1, out(reg) isar2, options(nomem, nostack)) };
     isar1 & 0xff00_0ff0 != 0 || isar2 & 0xff00 != 0
 }
 
@@ -157,9 +155,7 @@ fn active_priorities() -> u64 {
     }
     let (group0, group1): (u64, u64);
     // SAFETY: reading the virtual CPU interface's own registers.
-    unsafe {
-        core::arch::asm!("mrs {}, S3_0_C12_C8_4", "mrs {}, S3_0_C12_C9_0", out(reg) group0, out(reg) group1, options(nomem, nostack))
-    };
+    unsafe { core::arch::asm!("mrs {}, S3_0_C12_C8_4", "mrs {}, S3_0_C12_C9_0", out(reg) group0, out(reg) group1, options(nomem, nostack)) };
     group0 | group1
 }
 
@@ -172,12 +168,7 @@ pub fn report() {
     let priorities = active_priorities();
     let mut dirty = heapless::String::<512>::new();
     let mut checked = 0;
-    let values = NAMES
-        .iter()
-        .copied()
-        .zip(snapshot)
-        .chain([("active-priorities", priorities)])
-        .chain(keys.map(|keys| ("pauth-keys", keys)));
+    let values = NAMES.iter().copied().zip(snapshot).chain([("active-priorities", priorities)]).chain(keys.map(|keys| ("pauth-keys", keys)));
     for (name, value) in values {
         checked += 1;
         if value != 0 {
@@ -186,9 +177,7 @@ pub fn report() {
     }
     let pauth = if keys.is_some() { "with" } else { "without" };
     if dirty.is_empty() {
-        say!(
-            "residue ok: {checked} registers at their reset values ({pauth} pointer authentication)"
-        );
+        say!("residue ok: {checked} registers at their reset values ({pauth} pointer authentication)");
     } else {
         say!("residue FAIL:{dirty}");
     }
@@ -264,9 +253,7 @@ pub fn plant_and_reset() -> ! {
             break;
         }
     }
-    say!(
-        "residue planted: every register above set, SGI {acknowledged} left active; calling SYSTEM_RESET"
-    );
+    say!("residue planted: every register above set, SGI {acknowledged} left active; calling SYSTEM_RESET");
     hvc(hypercalls::PSCI_SYSTEM_RESET, 0, 0, 0);
     say!("FAIL SYSTEM_RESET returned");
     loop {

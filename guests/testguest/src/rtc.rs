@@ -68,9 +68,7 @@ fn number(text: &str) -> Option<u64> {
 /// prints its time, routes its interrupt to this vCPU and arms the first
 /// alarm for the next second. Runs on vCPU 0 with the GIC initialised.
 pub fn start(argument: &str) {
-    let parsed = argument
-        .split_once('@')
-        .and_then(|(base, interrupt)| Some((number(base)?, u32::try_from(number(interrupt)?).ok()?)));
+    let parsed = argument.split_once('@').and_then(|(base, interrupt)| Some((number(base)?, u32::try_from(number(interrupt)?).ok()?)));
     let Some((base, interrupt)) = parsed.filter(|&(base, interrupt)| base != 0 && (32..1020).contains(&interrupt)) else {
         say!("rtc FAIL bad argument 'rtc={argument}': expected rtc=<base>@<SPI INTID>");
         return;

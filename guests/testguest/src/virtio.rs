@@ -402,16 +402,7 @@ impl<T: Transport> Driver<T> {
     /// Probes and initialises the device behind `transport`. The driver
     /// owns the one DMA area: create one driver at a time.
     pub fn new(transport: T) -> Result<Self, Error> {
-        let mut driver = Self {
-            transport,
-            size: 0,
-            available_index: 0,
-            used_index: 0,
-            features: 0,
-            capacity: 0,
-            size_max: 0,
-            segment_max: 0,
-        };
+        let mut driver = Self { transport, size: 0, available_index: 0, used_index: 0, features: 0, capacity: 0, size_max: 0, segment_max: 0 };
         driver.initialise()?;
         Ok(driver)
     }
@@ -822,11 +813,8 @@ impl<T: Transport> Driver<T> {
         if length == 0 {
             self.set_descriptor(1, status);
         } else {
-            let data = if device_writes {
-                Descriptor::writable(self.data_address(0), data_length)
-            } else {
-                Descriptor::readable(self.data_address(0), data_length)
-            };
+            let data =
+                if device_writes { Descriptor::writable(self.data_address(0), data_length) } else { Descriptor::readable(self.data_address(0), data_length) };
             self.set_descriptor(1, data.then(2));
             self.set_descriptor(2, status);
         }
@@ -872,13 +860,7 @@ impl<T: Transport> Driver<T> {
 /// The guest-physical addresses of this driver's own rings.
 pub fn own_rings() -> (u64, u64, u64) {
     // SAFETY: only the addresses of fields of the DMA area are taken.
-    unsafe {
-        (
-            physical(&raw const (*area()).descriptors),
-            physical(&raw const (*area()).available),
-            physical(&raw const (*area()).used),
-        )
-    }
+    unsafe { (physical(&raw const (*area()).descriptors), physical(&raw const (*area()).available), physical(&raw const (*area()).used)) }
 }
 
 /// The guest-physical range of the whole DMA area (host tests use it as

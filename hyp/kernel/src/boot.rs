@@ -69,9 +69,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     }
     // SAFETY: at EL2 (checked just above), on the boot core, before any guest.
     unsafe { arch::set_el2_controls() };
-    let Ok(board_tree) = board_tree else {
-        refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image."))
-    };
+    let Ok(board_tree) = board_tree else { refuse(format_args!("no valid device tree in x0 ({device_tree:#x}). Fix: boot Janus as an arm64 Linux Image.")) };
 
     // The payload xtask appended right after the image.
     // Only the linker symbol's address is used.

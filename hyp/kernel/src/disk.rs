@@ -16,9 +16,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use janus_manifest::MAX_PERSONALITIES;
 use janus_platform::StorageDescription;
+use janus_virtio::Segment;
 use spin::Mutex;
 use spin::mutex::TicketMutex;
-use janus_virtio::Segment;
 
 use janus_virtio::driver_queue::{AddError, Buffer, ChainSlot, Used};
 

@@ -117,13 +117,7 @@ pub fn reset_this_core(gic: &GicDescription) {
         if count >= 2 {
             // SAFETY: ICH_AP0R1/AP1R1_EL2 exist with 6 or more preemption
             // bits; the virtual interface's state, not Janus'.
-            unsafe {
-                asm!(
-                    "msr S3_4_C12_C8_1, xzr",
-                    "msr S3_4_C12_C9_1, xzr",
-                    options(nomem, nostack, preserves_flags)
-                )
-            };
+            unsafe { asm!("msr S3_4_C12_C8_1, xzr", "msr S3_4_C12_C9_1, xzr", options(nomem, nostack, preserves_flags)) };
         }
         if count == 4 {
             // SAFETY: ICH_AP0R2-3/AP1R2-3_EL2 exist with 7 preemption bits.

@@ -76,9 +76,7 @@ pub unsafe fn init_this_core(cpu: usize, affinity: u64) -> bool {
         // SAFETY: forwarded contract.
         GicDescription::V3 { redistributor, .. } => unsafe { v3::init_this_core(redistributor.get(), affinity, CORE_INTERRUPTS) },
         // SAFETY: forwarded contract.
-        GicDescription::V2 { distributor, cpu_interface, .. } => unsafe {
-            v2::init_this_core(distributor.get(), cpu_interface.get(), CORE_INTERRUPTS)
-        },
+        GicDescription::V2 { distributor, cpu_interface, .. } => unsafe { v2::init_this_core(distributor.get(), cpu_interface.get(), CORE_INTERRUPTS) },
     };
     let Some(route) = route else { return false };
     if let (Some(slot), Some(affinity_slot)) = (CORE_ROUTE.get(cpu), CORE_AFFINITY.get(cpu)) {

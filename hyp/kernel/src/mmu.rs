@@ -39,11 +39,7 @@ unsafe impl Sync for TableCell {}
 static TABLES: TableCell = TableCell(UnsafeCell::new(Tables { level1: [0; ENTRIES], level2: [[0; ENTRIES]; LEVEL2_TABLES] }));
 
 fn block(address: u64, ram: &PhysRange) -> u64 {
-    let attributes = if ram.contains(address) {
-        (ATTR_NORMAL_WRITE_BACK << 2) | INNER_SHAREABLE
-    } else {
-        (ATTR_DEVICE_NGNRE << 2) | EXECUTE_NEVER
-    };
+    let attributes = if ram.contains(address) { (ATTR_NORMAL_WRITE_BACK << 2) | INNER_SHAREABLE } else { (ATTR_DEVICE_NGNRE << 2) | EXECUTE_NEVER };
     address | attributes | ACCESS_FLAG | DESCRIPTOR_BLOCK
 }
 

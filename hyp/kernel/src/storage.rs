@@ -113,9 +113,7 @@ impl DiskCipher {
         match self {
             // SAFETY: per the caller, and `destination` is an exclusive
             // borrow of Janus memory that cannot overlap guest RAM.
-            Self::Hardware(extension, keys) => unsafe {
-                extension.encrypt_raw(keys, first_sector, source, destination.as_mut_ptr(), destination.len())
-            },
+            Self::Hardware(extension, keys) => unsafe { extension.encrypt_raw(keys, first_sector, source, destination.as_mut_ptr(), destination.len()) },
             Self::Software(cipher) => {
                 // SAFETY: per the caller; the two do not overlap (Janus
                 // memory is never guest RAM).
@@ -134,9 +132,7 @@ impl DiskCipher {
     unsafe fn decrypt_into_guest(&self, first_sector: u64, source: &mut [u8], destination: *mut u8) -> Result<(), CryptError> {
         match self {
             // SAFETY: per the caller; `source` is borrowed Janus memory.
-            Self::Hardware(extension, keys) => unsafe {
-                extension.decrypt_raw(keys, first_sector, source.as_ptr(), destination, source.len())
-            },
+            Self::Hardware(extension, keys) => unsafe { extension.decrypt_raw(keys, first_sector, source.as_ptr(), destination, source.len()) },
             Self::Software(cipher) => {
                 cipher.decrypt_sectors(first_sector, source)?;
                 // SAFETY: per the caller; Janus memory is never guest RAM.
@@ -172,8 +168,7 @@ static ROUTE: Once<Route> = Once::new();
 /// Per personality: the core that hands its finished requests to its model
 /// (its vCPU 0's), so deciphering a finished read runs on the
 /// personality's own core, not on the one that took the interrupt.
-static DELIVERY_CORE: [core::sync::atomic::AtomicUsize; MAX_PERSONALITIES] =
-    [const { core::sync::atomic::AtomicUsize::new(usize::MAX) }; MAX_PERSONALITIES];
+static DELIVERY_CORE: [core::sync::atomic::AtomicUsize; MAX_PERSONALITIES] = [const { core::sync::atomic::AtomicUsize::new(usize::MAX) }; MAX_PERSONALITIES];
 
 /// The enciphered disk's asynchronous request, per personality: one at a
 /// time, through a ciphertext buffer of its own (the synchronous path keeps
@@ -187,9 +182,8 @@ struct Enciphered {
     segments: heapless::Vec<Segment, { disk::MAX_SEGMENTS }>,
 }
 
-static ENCIPHERED: [Mutex<Enciphered>; MAX_PERSONALITIES] = [const {
-    Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: ZeroedOption::None, segments: heapless::Vec::new() })
-}; MAX_PERSONALITIES];
+static ENCIPHERED: [Mutex<Enciphered>; MAX_PERSONALITIES] =
+    [const { Mutex::new(Enciphered { buffer: Scratch([0; SCRATCH_SIZE]), pending: ZeroedOption::None, segments: heapless::Vec::new() }) }; MAX_PERSONALITIES];
 
 static DISKS: [Mutex<ZeroedOption<VirtualDisk>>; MAX_PERSONALITIES] = [const { Mutex::new(ZeroedOption::None) }; MAX_PERSONALITIES];
 static SCRATCH: [Mutex<Scratch>; MAX_PERSONALITIES] = [const { Mutex::new(Scratch([0; SCRATCH_SIZE])) }; MAX_PERSONALITIES];
@@ -211,14 +205,8 @@ fn serial(name: &str) -> [u8; 20] {
 #[cold]
 fn attach(index: usize, name: &str, ram: PhysRange, partition: Partition, cipher: Option<DiskCipher>) -> bool {
     let Some(slot) = DISKS.get(index) else { return false };
-    let config = BlockConfig {
-        serial: serial(name),
-        queue_size_max: QUEUE_SIZE,
-        segment_max: disk::MAX_SEGMENTS as u32,
-        size_max: GUEST_SEGMENT_BYTES,
-    };
-    let (scatter_gather, max_segments) =
-        disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
+    let config = BlockConfig { serial: serial(name), queue_size_max: QUEUE_SIZE, segment_max: disk::MAX_SEGMENTS as u32, size_max: GUEST_SEGMENT_BYTES };
+    let (scatter_gather, max_segments) = disk::DISK.lock().as_ref().map_or((false, 0), |disk| (disk.scatter_gather(), disk.max_guest_segments()));
     slot.lock().set(Some(VirtualDisk { device: VirtioBlock::new(config), partition, cipher, ram, scatter_gather, max_segments }));
     true
 }
@@ -487,11 +475,7 @@ fn cipher_pieces(write: bool, cipher: &DiskCipher, first_sector: u64, cursor: &m
         // SAFETY: `address` spans `length` bytes of one segment, inside the
         // personality's RAM (`direct_length`).
         let result = unsafe {
-            if write {
-                cipher.encrypt_from_guest(first, address as *const u8, piece)
-            } else {
-                cipher.decrypt_into_guest(first, piece, address as *mut u8)
-            }
+            if write { cipher.encrypt_from_guest(first, address as *const u8, piece) } else { cipher.decrypt_into_guest(first, piece, address as *mut u8) }
         };
         result.map_err(|_| BackendError::Io)
     })
@@ -567,7 +551,14 @@ impl BlockBackend for PartitionBackend<'_> {
         with_disk(|disk| disk.flush())
     }
 
-    fn transfer_guest(&mut self, write: bool, sector: u64, segments: &[Segment], _memory: &mut dyn GuestMemory, tag: RequestTag) -> Result<Transfer, BackendError> {
+    fn transfer_guest(
+        &mut self,
+        write: bool,
+        sector: u64,
+        segments: &[Segment],
+        _memory: &mut dyn GuestMemory,
+        tag: RequestTag,
+    ) -> Result<Transfer, BackendError> {
         self.transfer_direct(write, sector, segments, tag)
     }
 }
@@ -593,10 +584,7 @@ pub struct Access {
 
 /// Runs `operation` on personality `index`'s disk with everything the
 /// model needs (its lock and buffers held), if it has a disk.
-fn with_device<T>(
-    index: usize,
-    operation: impl FnOnce(&mut VirtioBlock, &mut GuestRam, &mut PartitionBackend<'_>, &mut [u8]) -> T,
-) -> Option<T> {
+fn with_device<T>(index: usize, operation: impl FnOnce(&mut VirtioBlock, &mut GuestRam, &mut PartitionBackend<'_>, &mut [u8]) -> T) -> Option<T> {
     let mut guard = DISKS.get(index)?.lock();
     let disk = guard.as_mut()?;
     let mut scratch = SCRATCH.get(index)?.lock();
@@ -818,10 +806,9 @@ impl core::fmt::Display for BringUpError {
                 f,
                 "no virtio-blk disk found, but a personality has a disk. Fix: attach the Janus disk (cargo xtask run attaches its disk.img, see JANUS_DISK)"
             ),
-            Self::Layout(error) => write!(
-                f,
-                "the physical disk is not a Janus disk: {error}. Fix: give Janus a disk made by cargo xtask (it never overwrites a foreign one)"
-            ),
+            Self::Layout(error) => {
+                write!(f, "the physical disk is not a Janus disk: {error}. Fix: give Janus a disk made by cargo xtask (it never overwrites a foreign one)")
+            }
             Self::Io(what) => write!(f, "physical disk I/O failed while {what}"),
             Self::NoEntropy => write!(
                 f,
@@ -958,8 +945,7 @@ fn provision(
 
 /// Per personality: its disk was provisioned this boot (its `/init` may
 /// format it), as [`mark_new_disk`] tells the guest.
-static NEWLY_PROVISIONED: [core::sync::atomic::AtomicBool; MAX_PERSONALITIES] =
-    [const { core::sync::atomic::AtomicBool::new(false) }; MAX_PERSONALITIES];
+static NEWLY_PROVISIONED: [core::sync::atomic::AtomicBool; MAX_PERSONALITIES] = [const { core::sync::atomic::AtomicBool::new(false) }; MAX_PERSONALITIES];
 
 /// If personality `index`'s disk was provisioned this boot, rewrites the
 /// disk-state argument of its device tree, just loaded at `address`
@@ -1004,10 +990,10 @@ pub fn bring_up(plan: &janus_manifest::BootPlan) -> Result<(), BringUpError> {
     log::info!("disk: {} MiB, partitions personal {} MiB, work {} MiB", sectors / 2048, layout.personal.sectors / 2048, layout.work.sectors / 2048);
     // The device key lives in this copy only until the disks are up.
     let device = match plan.device_key {
-        Some(bytes) => Some(janus_diskcrypt::DeviceKey::from_bytes(bytes).map_err(|error| BringUpError::Provision {
-            partition: "janus-meta",
-            error: janus_diskcrypt::ProvisionError::Key(error),
-        })?),
+        Some(bytes) => Some(
+            janus_diskcrypt::DeviceKey::from_bytes(bytes)
+                .map_err(|error| BringUpError::Provision { partition: "janus-meta", error: janus_diskcrypt::ProvisionError::Key(error) })?,
+        ),
         None => None,
     };
     for (index, personality) in plan.personalities.iter().enumerate() {

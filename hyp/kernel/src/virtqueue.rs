@@ -113,13 +113,7 @@ impl SplitQueue {
         if physical == 0 {
             return Err(SetupError::NoMemory);
         }
-        transport.queue_set(
-            index,
-            DRIVER_QUEUE_SIZE as u32,
-            physical,
-            physical + DESCRIPTORS_BYTES as u64,
-            physical + USED_OFFSET as u64,
-        );
+        transport.queue_set(index, DRIVER_QUEUE_SIZE as u32, physical, physical + DESCRIPTORS_BYTES as u64, physical + USED_OFFSET as u64);
         Ok(Self { rings: DmaRings { base: virtual_address.as_ptr() as usize }, queue: DriverQueue::new() })
     }
 

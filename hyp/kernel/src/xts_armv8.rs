@@ -97,14 +97,7 @@ impl CryptoExtension {
     /// not overlapping. Either may be guest RAM that the guest changes
     /// meanwhile: the routine is assembly and only the bytes it produced
     /// are ever used.
-    pub unsafe fn encrypt_raw(
-        self,
-        keys: &XtsRoundKeys,
-        first_sector: u64,
-        source: *const u8,
-        destination: *mut u8,
-        length: usize,
-    ) -> Result<(), CryptError> {
+    pub unsafe fn encrypt_raw(self, keys: &XtsRoundKeys, first_sector: u64, source: *const u8, destination: *mut u8, length: usize) -> Result<(), CryptError> {
         // SAFETY: forwarded from the caller.
         unsafe { self.run_raw(keys, first_sector, source, destination, length, false) }
     }
@@ -115,14 +108,7 @@ impl CryptoExtension {
     /// # Safety
     ///
     /// As for [`encrypt_raw`](Self::encrypt_raw).
-    pub unsafe fn decrypt_raw(
-        self,
-        keys: &XtsRoundKeys,
-        first_sector: u64,
-        source: *const u8,
-        destination: *mut u8,
-        length: usize,
-    ) -> Result<(), CryptError> {
+    pub unsafe fn decrypt_raw(self, keys: &XtsRoundKeys, first_sector: u64, source: *const u8, destination: *mut u8, length: usize) -> Result<(), CryptError> {
         // SAFETY: forwarded from the caller.
         unsafe { self.run_raw(keys, first_sector, source, destination, length, true) }
     }
@@ -153,17 +139,8 @@ impl CryptoExtension {
         // state), leaves FPCR/FPSR alone, and follows AAPCS64 for the
         // general registers and the stack (512 bytes of it).
         unsafe {
-            janus_xts_aes256(
-                data_keys.as_ptr(),
-                keys.tweak().encrypt().as_ptr(),
-                destination,
-                sectors,
-                first_sector,
-                u64::from(decrypt),
-                source,
-            );
+            janus_xts_aes256(data_keys.as_ptr(), keys.tweak().encrypt().as_ptr(), destination, sectors, first_sector, u64::from(decrypt), source);
         }
         Ok(())
     }
 }
-

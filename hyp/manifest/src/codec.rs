@@ -27,16 +27,10 @@
 //!                    mmio(u64 start, u64 size) interrupts(u8 count, u32 each))
 //! ```
 
-use janus_platform::{
-    BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange,
-    StorageDescription,
-};
+use janus_platform::{BoardDescription, Cpu, DmaMaster, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription};
 
 use crate::payload::PayloadError;
-use crate::plan::{
-    Blob, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DevicePlan, DiskPartition, DiskPlan,
-    PersonalityPlan,
-};
+use crate::plan::{Blob, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan};
 use crate::rules::{MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES, MAX_VCPUS};
 
 const GIC_V2_TAG: u8 = 2;
@@ -97,35 +91,23 @@ pub fn decode_plan(bytes: &[u8]) -> Result<BootPlan, PayloadError> {
         0 => None,
         1 => Some(reader.array::<DEVICE_KEY_LENGTH>("device key")?),
         value => {
-            return Err(PayloadError::PlanInvalidTag {
-                field: "device key presence",
-                value,
-            });
+            return Err(PayloadError::PlanInvalidTag { field: "device key presence", value });
         }
     };
     let count = reader.u8("personality count")?;
     let mut personalities = heapless::Vec::new();
     for _ in 0..count {
         let personality = read_personality(&mut reader)?;
-        personalities
-            .push(personality)
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "personalities",
-                count: count.into(),
-                capacity: MAX_PERSONALITIES,
-            })?;
+        personalities.push(personality).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "personalities",
+            count: count.into(),
+            capacity: MAX_PERSONALITIES,
+        })?;
     }
     if !reader.bytes.is_empty() {
-        return Err(PayloadError::PlanTrailingBytes {
-            count: reader.bytes.len() as u64,
-        });
+        return Err(PayloadError::PlanTrailingBytes { count: reader.bytes.len() as u64 });
     }
-    Ok(BootPlan {
-        board,
-        console,
-        personalities,
-        device_key,
-    })
+    Ok(BootPlan { board, console, personalities, device_key })
 }
 
 fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError> {
@@ -136,12 +118,11 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
     let mut cpus = heapless::Vec::new();
     for _ in 0..cpu_count {
         let mpidr = reader.u64("board cpu mpidr")?;
-        cpus.push(Cpu { mpidr })
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "board cpus",
-                count: cpu_count.into(),
-                capacity: janus_platform::MAX_CPUS,
-            })?;
+        cpus.push(Cpu { mpidr }).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "board cpus",
+            count: cpu_count.into(),
+            capacity: janus_platform::MAX_CPUS,
+        })?;
     }
     let uart = PhysAddr(reader.u64("board uart")?);
     let gic = match reader.u8("gic version")? {
@@ -157,10 +138,7 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
             redistributor_stride: reader.u64("gic redistributor stride")?,
         },
         value => {
-            return Err(PayloadError::PlanInvalidTag {
-                field: "gic version",
-                value,
-            });
+            return Err(PayloadError::PlanInvalidTag { field: "gic version", value });
         }
     };
     let guest_uart = GuestPhysAddr(reader.u64("guest uart")?);
@@ -196,25 +174,21 @@ fn read_board(reader: &mut Reader<'_>) -> Result<BoardDescription, PayloadError>
             value => return Err(PayloadError::PlanInvalidTag { field: "board dma master", value }),
         };
         let range = reader.range("board dma master range")?;
-        dma_masters
-            .push((master, range))
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "board dma masters",
-                count: master_count.into(),
-                capacity: janus_platform::MAX_DMA_MASTERS,
-            })?;
+        dma_masters.push((master, range)).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "board dma masters",
+            count: master_count.into(),
+            capacity: janus_platform::MAX_DMA_MASTERS,
+        })?;
     }
     let mut dma_incapable = heapless::Vec::new();
     let incapable_count = reader.u8("board dma-incapable count")?;
     for _ in 0..incapable_count {
         let range = reader.range("board dma-incapable range")?;
-        dma_incapable
-            .push(range)
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "board dma-incapable devices",
-                count: incapable_count.into(),
-                capacity: janus_platform::MAX_DMA_INCAPABLE,
-            })?;
+        dma_incapable.push(range).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "board dma-incapable devices",
+            count: incapable_count.into(),
+            capacity: janus_platform::MAX_DMA_INCAPABLE,
+        })?;
     }
     Ok(BoardDescription {
         name,
@@ -239,12 +213,11 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
     let name = reader.string::<16>("personality name")?;
     let cpu_count = reader.u8("personality cpu count")?;
     let cpu_bytes = reader.take(cpu_count.into(), "personality cpus")?;
-    let cpus =
-        heapless::Vec::from_slice(cpu_bytes).map_err(|()| PayloadError::PlanCapacityExceeded {
-            field: "personality cpus",
-            count: cpu_count.into(),
-            capacity: MAX_VCPUS,
-        })?;
+    let cpus = heapless::Vec::from_slice(cpu_bytes).map_err(|()| PayloadError::PlanCapacityExceeded {
+        field: "personality cpus",
+        count: cpu_count.into(),
+        capacity: MAX_VCPUS,
+    })?;
     let ram = reader.range("personality ram")?;
     let kernel = reader.blob("kernel blob")?;
     let kernel_load = GuestPhysAddr(reader.u64("kernel load address")?);
@@ -253,15 +226,9 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
     let dtb_load = GuestPhysAddr(reader.u64("device tree load address")?);
     let initrd = match reader.u8("initrd presence")? {
         0 => None,
-        1 => Some((
-            reader.blob("initrd blob")?,
-            GuestPhysAddr(reader.u64("initrd load address")?),
-        )),
+        1 => Some((reader.blob("initrd blob")?, GuestPhysAddr(reader.u64("initrd load address")?))),
         value => {
-            return Err(PayloadError::PlanInvalidTag {
-                field: "initrd presence",
-                value,
-            });
+            return Err(PayloadError::PlanInvalidTag { field: "initrd presence", value });
         }
     };
     let disk = match reader.u8("disk presence")? {
@@ -271,58 +238,32 @@ fn read_personality(reader: &mut Reader<'_>) -> Result<PersonalityPlan, PayloadE
                 PARTITION_PERSONAL_TAG => DiskPartition::Personal,
                 PARTITION_WORK_TAG => DiskPartition::Work,
                 value => {
-                    return Err(PayloadError::PlanInvalidTag {
-                        field: "disk partition",
-                        value,
-                    });
+                    return Err(PayloadError::PlanInvalidTag { field: "disk partition", value });
                 }
             };
             let encrypted = match reader.u8("disk encrypted")? {
                 0 => false,
                 1 => true,
                 value => {
-                    return Err(PayloadError::PlanInvalidTag {
-                        field: "disk encrypted",
-                        value,
-                    });
+                    return Err(PayloadError::PlanInvalidTag { field: "disk encrypted", value });
                 }
             };
-            Some(DiskPlan {
-                partition,
-                encrypted,
-            })
+            Some(DiskPlan { partition, encrypted })
         }
         value => {
-            return Err(PayloadError::PlanInvalidTag {
-                field: "disk presence",
-                value,
-            });
+            return Err(PayloadError::PlanInvalidTag { field: "disk presence", value });
         }
     };
     let device_count = reader.u8("device count")?;
     let mut devices = heapless::Vec::new();
     for _ in 0..device_count {
-        devices
-            .push(read_device(reader)?)
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "devices",
-                count: device_count.into(),
-                capacity: MAX_DEVICES,
-            })?;
+        devices.push(read_device(reader)?).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "devices",
+            count: device_count.into(),
+            capacity: MAX_DEVICES,
+        })?;
     }
-    Ok(PersonalityPlan {
-        name,
-        cpus,
-        ram,
-        kernel,
-        kernel_load,
-        entry,
-        dtb,
-        dtb_load,
-        initrd,
-        disk,
-        devices,
-    })
+    Ok(PersonalityPlan { name, cpus, ram, kernel, kernel_load, entry, dtb, dtb_load, initrd, disk, devices })
 }
 
 fn read_device(reader: &mut Reader<'_>) -> Result<DevicePlan, PayloadError> {
@@ -331,19 +272,13 @@ fn read_device(reader: &mut Reader<'_>) -> Result<DevicePlan, PayloadError> {
     let count = reader.u8("device interrupt count")?;
     let mut interrupts = heapless::Vec::new();
     for _ in 0..count {
-        interrupts
-            .push(reader.u32("device interrupt")?)
-            .map_err(|_| PayloadError::PlanCapacityExceeded {
-                field: "device interrupts",
-                count: count.into(),
-                capacity: MAX_DEVICE_INTERRUPTS,
-            })?;
+        interrupts.push(reader.u32("device interrupt")?).map_err(|_| PayloadError::PlanCapacityExceeded {
+            field: "device interrupts",
+            count: count.into(),
+            capacity: MAX_DEVICE_INTERRUPTS,
+        })?;
     }
-    Ok(DevicePlan {
-        name,
-        mmio,
-        interrupts,
-    })
+    Ok(DevicePlan { name, mmio, interrupts })
 }
 
 /// A cursor over the plan bytes.
@@ -354,13 +289,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, length: usize, field: &'static str) -> Result<&'a [u8], PayloadError> {
-        let (head, tail) =
-            self.bytes
-                .split_at_checked(length)
-                .ok_or(PayloadError::PlanTruncated {
-                    field,
-                    offset: self.consumed,
-                })?;
+        let (head, tail) = self.bytes.split_at_checked(length).ok_or(PayloadError::PlanTruncated { field, offset: self.consumed })?;
         self.bytes = tail;
         self.consumed = self.consumed.saturating_add(length as u64);
         Ok(head)
@@ -368,9 +297,7 @@ impl<'a> Reader<'a> {
 
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], PayloadError> {
         let offset = self.consumed;
-        self.take(N, field)?
-            .try_into()
-            .map_err(|_| PayloadError::PlanTruncated { field, offset })
+        self.take(N, field)?.try_into().map_err(|_| PayloadError::PlanTruncated { field, offset })
     }
 
     fn u8(&mut self, field: &'static str) -> Result<u8, PayloadError> {
@@ -390,31 +317,16 @@ impl<'a> Reader<'a> {
     }
 
     fn blob(&mut self, field: &'static str) -> Result<Blob, PayloadError> {
-        Ok(Blob {
-            offset: self.u64(field)?,
-            size: self.u64(field)?,
-        })
+        Ok(Blob { offset: self.u64(field)?, size: self.u64(field)? })
     }
 
-    fn string<const N: usize>(
-        &mut self,
-        field: &'static str,
-    ) -> Result<heapless::String<N>, PayloadError> {
+    fn string<const N: usize>(&mut self, field: &'static str) -> Result<heapless::String<N>, PayloadError> {
         let length = self.u8(field)?;
         if usize::from(length) > N {
-            return Err(PayloadError::PlanCapacityExceeded {
-                field,
-                count: length.into(),
-                capacity: N,
-            });
+            return Err(PayloadError::PlanCapacityExceeded { field, count: length.into(), capacity: N });
         }
-        let text = core::str::from_utf8(self.take(length.into(), field)?)
-            .map_err(|_| PayloadError::PlanNotUtf8 { field })?;
-        heapless::String::try_from(text).map_err(|()| PayloadError::PlanCapacityExceeded {
-            field,
-            count: length.into(),
-            capacity: N,
-        })
+        let text = core::str::from_utf8(self.take(length.into(), field)?).map_err(|_| PayloadError::PlanNotUtf8 { field })?;
+        heapless::String::try_from(text).map_err(|()| PayloadError::PlanCapacityExceeded { field, count: length.into(), capacity: N })
     }
 }
 
@@ -432,27 +344,13 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
     }
     out.extend_from_slice(&board.uart.get().to_le_bytes());
     match board.gic {
-        GicDescription::V2 {
-            distributor,
-            cpu_interface,
-            hypervisor_interface,
-            virtual_cpu_interface,
-        } => {
+        GicDescription::V2 { distributor, cpu_interface, hypervisor_interface, virtual_cpu_interface } => {
             out.push(GIC_V2_TAG);
-            for address in [
-                distributor,
-                cpu_interface,
-                hypervisor_interface,
-                virtual_cpu_interface,
-            ] {
+            for address in [distributor, cpu_interface, hypervisor_interface, virtual_cpu_interface] {
                 out.extend_from_slice(&address.get().to_le_bytes());
             }
         }
-        GicDescription::V3 {
-            distributor,
-            redistributor,
-            redistributor_stride,
-        } => {
+        GicDescription::V3 { distributor, redistributor, redistributor_stride } => {
             out.push(GIC_V3_TAG);
             for value in [distributor.get(), redistributor.get(), redistributor_stride] {
                 out.extend_from_slice(&value.to_le_bytes());
@@ -473,12 +371,7 @@ pub fn encode_plan(plan: &BootPlan) -> Vec<u8> {
     }
     match board.storage {
         None => out.push(0),
-        Some(StorageDescription::VirtioMmio {
-            base,
-            slots,
-            stride,
-            first_interrupt,
-        }) => {
+        Some(StorageDescription::VirtioMmio { base, slots, stride, first_interrupt }) => {
             out.push(STORAGE_VIRTIO_MMIO_TAG);
             out.extend_from_slice(&base.get().to_le_bytes());
             out.extend_from_slice(&slots.to_le_bytes());

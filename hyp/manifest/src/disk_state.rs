@@ -15,9 +15,7 @@ const _: () = assert!(DISK_STATE_ARGUMENT.len() == DISK_STATE_NEW.len());
 /// [`DISK_STATE_NEW`]; false if there is none.
 pub fn mark_disk_new(device_tree: &mut [u8]) -> bool {
     let needle = DISK_STATE_ARGUMENT.as_bytes();
-    let found = device_tree
-        .windows(needle.len())
-        .position(|window| window == needle);
+    let found = device_tree.windows(needle.len()).position(|window| window == needle);
     let Some(start) = found else { return false };
     match device_tree.get_mut(start..start + needle.len()) {
         Some(argument) => {

@@ -54,15 +54,9 @@ impl KernelFormat {
             let text_offset = read_u64(bytes, 8).unwrap_or(0);
             let image_size = read_u64(bytes, 16).unwrap_or(0);
             if image_size == 0 {
-                return Self::LinuxImage {
-                    text_offset: LEGACY_TEXT_OFFSET,
-                    image_size: bytes.len() as u64,
-                };
+                return Self::LinuxImage { text_offset: LEGACY_TEXT_OFFSET, image_size: bytes.len() as u64 };
             }
-            return Self::LinuxImage {
-                text_offset,
-                image_size,
-            };
+            return Self::LinuxImage { text_offset, image_size };
         }
         if read_array::<4>(bytes, 0) == Some(ELF_MAGIC) {
             return Self::Elf;
@@ -103,10 +97,7 @@ pub fn flatten_kernel(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
     }
     let length = bytes.len() as u64;
     match KernelFormat::detect(bytes) {
-        format @ KernelFormat::LinuxImage {
-            text_offset,
-            image_size,
-        } => Ok(FlatKernel {
+        format @ KernelFormat::LinuxImage { text_offset, image_size } => Ok(FlatKernel {
             format,
             bytes: bytes.to_vec(),
             load: KernelPlacement::RamOffset(text_offset),
@@ -135,19 +126,13 @@ fn flatten_elf(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
     let malformed = |problem| LayoutError::MalformedElf { problem };
     let truncated = malformed("the ELF header is truncated");
     if bytes.get(4) != Some(&ELF_CLASS_64) {
-        return Err(LayoutError::UnsupportedElf {
-            problem: "it is not a 64-bit ELF",
-        });
+        return Err(LayoutError::UnsupportedElf { problem: "it is not a 64-bit ELF" });
     }
     if bytes.get(5) != Some(&ELF_DATA_LITTLE_ENDIAN) {
-        return Err(LayoutError::UnsupportedElf {
-            problem: "it is not little-endian",
-        });
+        return Err(LayoutError::UnsupportedElf { problem: "it is not little-endian" });
     }
     if read_u16(bytes, 16).ok_or(truncated)? != ELF_TYPE_EXECUTABLE {
-        return Err(LayoutError::UnsupportedElf {
-            problem: "it is not an executable (ET_EXEC)",
-        });
+        return Err(LayoutError::UnsupportedElf { problem: "it is not an executable (ET_EXEC)" });
     }
     let machine = read_u16(bytes, 18).ok_or(truncated)?;
     if machine != ELF_MACHINE_AARCH64 {
@@ -158,9 +143,7 @@ fn flatten_elf(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
     let header_size = read_u16(bytes, 54).ok_or(truncated)?;
     let header_count = read_u16(bytes, 56).ok_or(truncated)?;
     if header_count == ELF_EXTENDED_NUMBERING {
-        return Err(LayoutError::UnsupportedElf {
-            problem: "it uses extended program header numbering",
-        });
+        return Err(LayoutError::UnsupportedElf { problem: "it uses extended program header numbering" });
     }
     if header_size < ELF_PROGRAM_HEADER_SIZE {
         return Err(malformed("its program headers are smaller than 56 bytes"));
@@ -169,18 +152,10 @@ fn flatten_elf(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
     let mut segments = Vec::new();
     for index in 0..u64::from(header_count) {
         let outside = malformed("a program header lies outside the file");
-        let at = index
-            .checked_mul(header_size.into())
-            .and_then(|offset| offset.checked_add(header_table))
-            .ok_or(outside)?;
-        let field = |offset: u64| {
-            at.checked_add(offset)
-                .and_then(|position| read_u64(bytes, position))
-                .ok_or(outside)
-        };
+        let at = index.checked_mul(header_size.into()).and_then(|offset| offset.checked_add(header_table)).ok_or(outside)?;
+        let field = |offset: u64| at.checked_add(offset).and_then(|position| read_u64(bytes, position)).ok_or(outside);
         let kind = read_u32(bytes, at).ok_or(outside)?;
-        let (file_offset, physical, file_size, memory_size) =
-            (field(8)?, field(24)?, field(32)?, field(40)?);
+        let (file_offset, physical, file_size, memory_size) = (field(8)?, field(24)?, field(32)?, field(40)?);
         if kind != ELF_SEGMENT_LOAD || memory_size == 0 {
             continue;
         }
@@ -194,11 +169,7 @@ fn flatten_elf(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
         if physical.end().is_none() {
             return Err(malformed("a segment wraps the address space"));
         }
-        segments.push(Segment {
-            physical,
-            file_offset,
-            file_size,
-        });
+        segments.push(Segment { physical, file_offset, file_size });
     }
     segments.sort_by_key(|segment| segment.physical.start);
 
@@ -206,39 +177,22 @@ fn flatten_elf(bytes: &[u8]) -> Result<FlatKernel, LayoutError> {
         if let [first, second] = pair
             && first.physical.overlaps(&second.physical)
         {
-            return Err(LayoutError::ElfSegmentsOverlap {
-                first: first.physical,
-                second: second.physical,
-            });
+            return Err(LayoutError::ElfSegmentsOverlap { first: first.physical, second: second.physical });
         }
     }
-    let start = segments
-        .first()
-        .ok_or(LayoutError::ElfWithoutLoadableSegments)?
-        .physical
-        .start
-        .get();
-    let end = segments
-        .iter()
-        .filter_map(|segment| segment.physical.end())
-        .max()
-        .unwrap_or(start);
+    let start = segments.first().ok_or(LayoutError::ElfWithoutLoadableSegments)?.physical.start.get();
+    let end = segments.iter().filter_map(|segment| segment.physical.end()).max().unwrap_or(start);
     let span = end.saturating_sub(start);
     if span > MAX_FLAT_KERNEL_SIZE {
         return Err(LayoutError::KernelTooLarge { size: span });
     }
     if entry < start || entry >= end {
-        return Err(LayoutError::ElfEntryOutsideSegments {
-            entry,
-            loaded: PhysRange::new(start, span),
-        });
+        return Err(LayoutError::ElfEntryOutsideSegments { entry, loaded: PhysRange::new(start, span) });
     }
 
-    let mut flat =
-        vec![0u8; usize::try_from(span).map_err(|_| LayoutError::KernelTooLarge { size: span })?];
+    let mut flat = vec![0u8; usize::try_from(span).map_err(|_| LayoutError::KernelTooLarge { size: span })?];
     for segment in &segments {
-        let data = sub_slice(bytes, segment.file_offset, segment.file_size)
-            .ok_or(malformed("a segment's data runs past the end of the file"))?;
+        let data = sub_slice(bytes, segment.file_offset, segment.file_size).ok_or(malformed("a segment's data runs past the end of the file"))?;
         let destination = usize::try_from(segment.physical.start.get().saturating_sub(start))
             .ok()
             .and_then(|offset| Some(offset..offset.checked_add(data.len())?))

@@ -13,10 +13,7 @@ use janus_platform::{GuestPhysAddr, PhysRange};
 use crate::kernel::{FlatKernel, KernelPlacement, MAX_FLAT_KERNEL_SIZE, flatten_kernel};
 use crate::model::{DeviceConfig, PersonalityConfig};
 use crate::plan::DevicePlan;
-use crate::rules::{
-    MAX_DEVICES, MAX_DTB_SIZE, MIB, MIN_RAM_SIZE, RAM_ALIGNMENT, align_down, align_up,
-    mebibytes_rounded_up,
-};
+use crate::rules::{MAX_DEVICES, MAX_DTB_SIZE, MIB, MIN_RAM_SIZE, RAM_ALIGNMENT, align_down, align_up, mebibytes_rounded_up};
 
 /// The initrd's start is aligned down to this.
 pub const INITRD_ALIGNMENT: u64 = 4096;
@@ -114,42 +111,20 @@ pub enum LayoutError {
 impl LayoutError {
     /// Writes `problem. Fix: ...`, naming the personality as `who`.
     fn write(&self, f: &mut fmt::Formatter<'_>, who: &str) -> fmt::Result {
-        let more_ram = |f: &mut fmt::Formatter<'_>, needed: u64| {
-            write!(
-                f,
-                "give {who} more RAM: needs at least {} MiB",
-                mebibytes_rounded_up(needed)
-            )
-        };
+        let more_ram = |f: &mut fmt::Formatter<'_>, needed: u64| write!(f, "give {who} more RAM: needs at least {} MiB", mebibytes_rounded_up(needed));
         match self {
-            Self::EmptyKernel => write!(
-                f,
-                "the kernel file is empty. Fix: point kernel at a real image"
-            ),
-            Self::UnsupportedElf { problem } => write!(
-                f,
-                "the kernel ELF is not loadable: {problem}. Fix: build a static AArch64 executable, or use an Image"
-            ),
-            Self::ElfWrongMachine { machine } => write!(
-                f,
-                "the kernel ELF is for machine {machine}, not AArch64 (183). Fix: build the kernel for aarch64"
-            ),
+            Self::EmptyKernel => write!(f, "the kernel file is empty. Fix: point kernel at a real image"),
+            Self::UnsupportedElf { problem } => write!(f, "the kernel ELF is not loadable: {problem}. Fix: build a static AArch64 executable, or use an Image"),
+            Self::ElfWrongMachine { machine } => write!(f, "the kernel ELF is for machine {machine}, not AArch64 (183). Fix: build the kernel for aarch64"),
             Self::MalformedElf { problem } => {
-                write!(
-                    f,
-                    "the kernel ELF is malformed: {problem}. Fix: rebuild or re-link the kernel"
-                )
+                write!(f, "the kernel ELF is malformed: {problem}. Fix: rebuild or re-link the kernel")
             }
             Self::ElfWithoutLoadableSegments => {
-                write!(
-                    f,
-                    "the kernel ELF has no loadable segment. Fix: link the kernel with PT_LOAD segments"
-                )
+                write!(f, "the kernel ELF has no loadable segment. Fix: link the kernel with PT_LOAD segments")
             }
-            Self::ElfSegmentsOverlap { first, second } => write!(
-                f,
-                "the kernel ELF segments {first} and {second} overlap in physical memory. Fix: fix the linker script"
-            ),
+            Self::ElfSegmentsOverlap { first, second } => {
+                write!(f, "the kernel ELF segments {first} and {second} overlap in physical memory. Fix: fix the linker script")
+            }
             Self::KernelTooLarge { size } => write!(
                 f,
                 "the flattened kernel would be {} MiB, above the {} MiB limit. Fix: check the segments' physical \
@@ -157,47 +132,20 @@ impl LayoutError {
                 mebibytes_rounded_up(*size),
                 MAX_FLAT_KERNEL_SIZE / MIB
             ),
-            Self::ElfEntryOutsideSegments { entry, loaded } => write!(
-                f,
-                "the kernel ELF entry {entry:#x} is outside its loaded range {loaded}. Fix: check the entry symbol"
-            ),
-            Self::RamWraps { ram } => write!(
-                f,
-                "RAM {ram} wraps the address space. Fix: lower ram.base or ram.size"
-            ),
-            Self::KernelOutsideRam {
-                start,
-                footprint,
-                ram,
-                needed_ram,
-            } => {
-                write!(
-                    f,
-                    "the kernel at {start:#x} ({footprint:#x} bytes) does not fit inside RAM {ram}. Fix: "
-                )?;
+            Self::ElfEntryOutsideSegments { entry, loaded } => {
+                write!(f, "the kernel ELF entry {entry:#x} is outside its loaded range {loaded}. Fix: check the entry symbol")
+            }
+            Self::RamWraps { ram } => write!(f, "RAM {ram} wraps the address space. Fix: lower ram.base or ram.size"),
+            Self::KernelOutsideRam { start, footprint, ram, needed_ram } => {
+                write!(f, "the kernel at {start:#x} ({footprint:#x} bytes) does not fit inside RAM {ram}. Fix: ")?;
                 match needed_ram {
                     Some(needed) => more_ram(f, *needed),
-                    None => write!(
-                        f,
-                        "link the kernel to load inside {ram}, or move {who}'s RAM to include {start:#x}"
-                    ),
+                    None => write!(f, "link the kernel to load inside {ram}, or move {who}'s RAM to include {start:#x}"),
                 }
             }
-            Self::EntryOutsideRam { entry, ram } => write!(
-                f,
-                "the kernel entry {entry:#x} is outside RAM {ram}. Fix: link the kernel for {who}'s RAM"
-            ),
-            Self::NotEnoughRam {
-                ram,
-                kernel_end,
-                initrd_size,
-                needed_ram,
-            } => {
-                write!(
-                    f,
-                    "RAM {ram} is {} MiB: the kernel ends at {kernel_end:#x}",
-                    ram.size / MIB
-                )?;
+            Self::EntryOutsideRam { entry, ram } => write!(f, "the kernel entry {entry:#x} is outside RAM {ram}. Fix: link the kernel for {who}'s RAM"),
+            Self::NotEnoughRam { ram, kernel_end, initrd_size, needed_ram } => {
+                write!(f, "RAM {ram} is {} MiB: the kernel ends at {kernel_end:#x}", ram.size / MIB)?;
                 if let Some(size) = initrd_size {
                     write!(f, ", the initrd needs {size:#x} bytes")?;
                 }
@@ -237,15 +185,10 @@ impl std::error::Error for PersonalityLayoutError {}
 /// RAM size (2 MiB multiple, at least the minimum) that holds a kernel
 /// reaching `kernel_end`, an initrd of `initrd_size` bytes and the device tree.
 fn needed_ram(ram: PhysRange, kernel_end: u64, initrd_size: Option<u64>) -> u64 {
-    let kernel_extent =
-        align_up(kernel_end.saturating_sub(ram.start.get()), INITRD_ALIGNMENT).unwrap_or(u64::MAX);
+    let kernel_extent = align_up(kernel_end.saturating_sub(ram.start.get()), INITRD_ALIGNMENT).unwrap_or(u64::MAX);
     let initrd = align_up(initrd_size.unwrap_or(0), INITRD_ALIGNMENT).unwrap_or(u64::MAX);
-    let total = kernel_extent
-        .saturating_add(initrd)
-        .saturating_add(MAX_DTB_SIZE);
-    align_up(total, RAM_ALIGNMENT)
-        .unwrap_or(u64::MAX)
-        .max(MIN_RAM_SIZE)
+    let total = kernel_extent.saturating_add(initrd).saturating_add(MAX_DTB_SIZE);
+    align_up(total, RAM_ALIGNMENT).unwrap_or(u64::MAX).max(MIN_RAM_SIZE)
 }
 
 fn resolve(ram: PhysRange, placement: KernelPlacement) -> Option<u64> {
@@ -257,57 +200,30 @@ fn resolve(ram: PhysRange, placement: KernelPlacement) -> Option<u64> {
 
 /// Places the kernel, the initrd (if `initrd_length` is given) and the
 /// device tree inside `ram`.
-pub fn plan_layout(
-    ram: PhysRange,
-    kernel: &FlatKernel,
-    initrd_length: Option<u64>,
-) -> Result<GuestLayout, LayoutError> {
+pub fn plan_layout(ram: PhysRange, kernel: &FlatKernel, initrd_length: Option<u64>) -> Result<GuestLayout, LayoutError> {
     let ram_end = ram.end().ok_or(LayoutError::RamWraps { ram })?;
     let kernel_start = resolve(ram, kernel.load);
     let footprint = kernel.footprint.max(kernel.bytes.len() as u64);
     let kernel_end = kernel_start.and_then(|start| start.checked_add(footprint));
     let (Some(kernel_start), Some(kernel_end)) = (kernel_start, kernel_end) else {
-        return Err(LayoutError::KernelOutsideRam {
-            start: kernel_start.unwrap_or(u64::MAX),
-            footprint,
-            ram,
-            needed_ram: None,
-        });
+        return Err(LayoutError::KernelOutsideRam { start: kernel_start.unwrap_or(u64::MAX), footprint, ram, needed_ram: None });
     };
     if kernel_start < ram.start.get() || kernel_end > ram_end {
-        let needed_ram =
-            (kernel_start >= ram.start.get()).then(|| needed_ram(ram, kernel_end, initrd_length));
-        return Err(LayoutError::KernelOutsideRam {
-            start: kernel_start,
-            footprint,
-            ram,
-            needed_ram,
-        });
+        let needed_ram = (kernel_start >= ram.start.get()).then(|| needed_ram(ram, kernel_end, initrd_length));
+        return Err(LayoutError::KernelOutsideRam { start: kernel_start, footprint, ram, needed_ram });
     }
     let entry = resolve(ram, kernel.entry).unwrap_or(u64::MAX);
     if !ram.contains(entry) {
         return Err(LayoutError::EntryOutsideRam { entry, ram });
     }
 
-    let not_enough = LayoutError::NotEnoughRam {
-        ram,
-        kernel_end,
-        initrd_size: initrd_length,
-        needed_ram: needed_ram(ram, kernel_end, initrd_length),
-    };
-    let dtb_load = ram_end
-        .checked_sub(MAX_DTB_SIZE)
-        .filter(|&dtb| dtb >= ram.start.get())
-        .ok_or(not_enough)?;
+    let not_enough = LayoutError::NotEnoughRam { ram, kernel_end, initrd_size: initrd_length, needed_ram: needed_ram(ram, kernel_end, initrd_length) };
+    let dtb_load = ram_end.checked_sub(MAX_DTB_SIZE).filter(|&dtb| dtb >= ram.start.get()).ok_or(not_enough)?;
     let initrd_load = match initrd_length {
         None => None,
-        Some(length) => Some(
-            dtb_load
-                .checked_sub(length)
-                .map(|start| align_down(start, INITRD_ALIGNMENT))
-                .filter(|&start| start >= ram.start.get())
-                .ok_or(not_enough)?,
-        ),
+        Some(length) => {
+            Some(dtb_load.checked_sub(length).map(|start| align_down(start, INITRD_ALIGNMENT)).filter(|&start| start >= ram.start.get()).ok_or(not_enough)?)
+        }
     };
     if kernel_end > initrd_load.unwrap_or(dtb_load) {
         return Err(not_enough);
@@ -327,10 +243,7 @@ pub fn plan_personality_layout(
     kernel_bytes: &[u8],
     initrd_length: Option<u64>,
 ) -> Result<(FlatKernel, GuestLayout), PersonalityLayoutError> {
-    let named = |error| PersonalityLayoutError {
-        personality: personality.name.clone(),
-        error,
-    };
+    let named = |error| PersonalityLayoutError { personality: personality.name.clone(), error };
     let kernel = flatten_kernel(kernel_bytes).map_err(named)?;
     let layout = plan_layout(personality.ram, &kernel, initrd_length).map_err(named)?;
     Ok((kernel, layout))
@@ -375,9 +288,7 @@ impl crate::plan::PersonalityPlan {
 
 /// The boot plan's view of a personality's devices; `None` past the plan's
 /// capacities.
-fn device_plans<'a>(
-    devices: impl IntoIterator<Item = &'a DeviceConfig>,
-) -> Option<heapless::Vec<DevicePlan, MAX_DEVICES>> {
+fn device_plans<'a>(devices: impl IntoIterator<Item = &'a DeviceConfig>) -> Option<heapless::Vec<DevicePlan, MAX_DEVICES>> {
     let mut plans = heapless::Vec::new();
     for device in devices {
         let plan = DevicePlan {

@@ -36,35 +36,28 @@ pub mod validate;
 mod tests;
 
 pub use codec::decode_plan;
-pub use disk_state::{DISK_STATE_ARGUMENT, DISK_STATE_NEW, mark_disk_new};
 #[cfg(feature = "std")]
 pub use codec::encode_plan;
+pub use disk_state::{DISK_STATE_ARGUMENT, DISK_STATE_NEW, mark_disk_new};
 pub use payload::{
-    PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_FORMAT_VERSION, PAYLOAD_HEADER_SIZE, PAYLOAD_MAGIC,
-    PayloadBlobs, PayloadError, device_key_span, parse_payload, payload_length,
+    PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_FORMAT_VERSION, PAYLOAD_HEADER_SIZE, PAYLOAD_MAGIC, PayloadBlobs, PayloadError, device_key_span, parse_payload,
+    payload_length,
 };
 pub use plan::{
-    ConsoleMode,
-    Blob, BlobKind, BootPlan, DEVICE_KEY_LENGTH, DeviceName, DevicePlan, DiskPartition, DiskPlan,
-    PersonalityName, PersonalityPlan, PlanError, validate_plan,
+    Blob, BlobKind, BootPlan, ConsoleMode, DEVICE_KEY_LENGTH, DeviceName, DevicePlan, DiskPartition, DiskPlan, PersonalityName, PersonalityPlan, PlanError,
+    validate_plan,
 };
 pub use rules::{
-    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES,
-    MAX_VCPUS, NameProblem, ReservedInterrupt, ReservedRegion, is_spi, reserved_interrupt,
-    reserved_regions,
+    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES, MAX_VCPUS, NameProblem, ReservedInterrupt, ReservedRegion,
+    is_spi, reserved_interrupt, reserved_regions,
 };
 
 #[cfg(feature = "std")]
 pub use kernel::{FlatKernel, KernelFormat, KernelPlacement, flatten_kernel};
 #[cfg(feature = "std")]
-pub use layout::{
-    GuestLayout, LayoutError, PersonalityLayoutError, plan_layout, plan_personality_layout,
-};
+pub use layout::{GuestLayout, LayoutError, PersonalityLayoutError, plan_layout, plan_personality_layout};
 #[cfg(feature = "std")]
-pub use model::{
-    DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, ImageSource, Manifest,
-    PersonalityConfig, PersonalityRef, parse_size,
-};
+pub use model::{DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, ImageSource, Manifest, PersonalityConfig, PersonalityRef, parse_size};
 #[cfg(feature = "std")]
 pub use parse::{ManifestError, ManifestErrorKind, ManifestErrors, load, parse};
 #[cfg(feature = "std")]

@@ -27,9 +27,7 @@ pub struct Manifest {
 impl Manifest {
     /// The devices of personality `index`, in file order.
     pub fn devices_of(&self, index: usize) -> impl Iterator<Item = &DeviceConfig> + Clone {
-        self.devices
-            .iter()
-            .filter(move |device| device.personality == index)
+        self.devices.iter().filter(move |device| device.personality == index)
     }
 }
 
@@ -100,11 +98,7 @@ pub struct PersonalityRef {
 
 impl fmt::Display for PersonalityRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.is_empty() {
-            write!(f, "personality #{}", self.index + 1)
-        } else {
-            write!(f, "personality {:?}", self.name)
-        }
+        if self.name.is_empty() { write!(f, "personality #{}", self.index + 1) } else { write!(f, "personality {:?}", self.name) }
     }
 }
 
@@ -119,11 +113,7 @@ pub struct DeviceRef {
 
 impl fmt::Display for DeviceRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.is_empty() {
-            write!(f, "device #{}", self.index + 1)
-        } else {
-            write!(f, "device {:?}", self.name)
-        }
+        if self.name.is_empty() { write!(f, "device #{}", self.index + 1) } else { write!(f, "device {:?}", self.name) }
     }
 }
 
@@ -211,13 +201,7 @@ pub enum FieldPath {
 impl FieldPath {
     /// A field of personality `index` named `name`.
     pub fn personality(index: usize, name: &str, key: FieldKey) -> Self {
-        Self::Personality {
-            personality: PersonalityRef {
-                index,
-                name: name.to_owned(),
-            },
-            key,
-        }
+        Self::Personality { personality: PersonalityRef { index, name: name.to_owned() }, key }
     }
 }
 
@@ -227,11 +211,7 @@ impl fmt::Display for FieldPath {
             Self::Board => f.write_str("board"),
             Self::Console => f.write_str("console"),
             Self::Personalities => f.write_str("personality"),
-            Self::Device {
-                personality,
-                device,
-                key,
-            } => {
+            Self::Device { personality, device, key } => {
                 write!(f, "{personality} {device}")?;
                 match key {
                     DeviceKey::Table => Ok(()),
@@ -272,35 +252,17 @@ impl fmt::Display for FieldPath {
 /// `K`, `M`, `G` (or `KiB`, `MiB`, `GiB`). `None` if malformed or too large.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (number, multiplier) = [
-        ("KiB", 1u64 << 10),
-        ("MiB", 1 << 20),
-        ("GiB", 1 << 30),
-        ("K", 1 << 10),
-        ("M", 1 << 20),
-        ("G", 1 << 30),
-    ]
-    .into_iter()
-    .find_map(|(suffix, multiplier)| text.strip_suffix(suffix).map(|number| (number, multiplier)))
-    .unwrap_or((text, 1));
-    let (digits, radix) = match number
-        .strip_prefix("0x")
-        .or_else(|| number.strip_prefix("0X"))
-    {
+    let (number, multiplier) = [("KiB", 1u64 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+        .into_iter()
+        .find_map(|(suffix, multiplier)| text.strip_suffix(suffix).map(|number| (number, multiplier)))
+        .unwrap_or((text, 1));
+    let (digits, radix) = match number.strip_prefix("0x").or_else(|| number.strip_prefix("0X")) {
         Some(hex) => (hex, 16),
         None => (number, 10),
     };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || !digits.chars().all(|c| c == '_' || c.is_digit(radix))
-    {
+    if digits.is_empty() || digits.starts_with('_') || !digits.chars().all(|c| c == '_' || c.is_digit(radix)) {
         return None;
     }
-    let value = digits
-        .chars()
-        .filter_map(|c| c.to_digit(radix))
-        .try_fold(0u64, |value, digit| {
-            value.checked_mul(radix.into())?.checked_add(digit.into())
-        })?;
+    let value = digits.chars().filter_map(|c| c.to_digit(radix)).try_fold(0u64, |value, digit| value.checked_mul(radix.into())?.checked_add(digit.into()))?;
     value.checked_mul(multiplier)
 }

@@ -8,10 +8,7 @@ use janus_platform::{BoardDescription, PhysRange};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::model::{
-    DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig,
-    PersonalityRef, parse_size,
-};
+use crate::model::{DeviceConfig, DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef, parse_size};
 use crate::plan::{DiskPartition, DiskPlan};
 use crate::validate::{ValidationError, validate};
 
@@ -66,11 +63,7 @@ impl fmt::Display for ManifestError {
                 };
                 write!(f, "toml: {message}. Fix: {fix}")
             }
-            ManifestErrorKind::Value {
-                field,
-                problem,
-                fix,
-            } => write!(f, "{field}: {problem}. Fix: {fix}"),
+            ManifestErrorKind::Value { field, problem, fix } => write!(f, "{field}: {problem}. Fix: {fix}"),
             ManifestErrorKind::Invalid(error) => write!(f, "{error}"),
         }
     }
@@ -104,11 +97,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<Manifest, ManifestErrors> {
 
 /// Parses a manifest and validates it against `board`; every problem comes
 /// back with its line number.
-pub fn load(
-    file_name: &str,
-    text: &str,
-    board: &BoardDescription,
-) -> Result<Manifest, ManifestErrors> {
+pub fn load(file_name: &str, text: &str, board: &BoardDescription) -> Result<Manifest, ManifestErrors> {
     let (manifest, spans) = parse_with_spans(file_name, text)?;
     match validate(&manifest, board) {
         Ok(()) => Ok(manifest),
@@ -165,10 +154,7 @@ struct RawDevice {
 }
 
 #[derive(Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a disk table such as { partition = \"work\", encrypted = true }"
-)]
+#[serde(deny_unknown_fields, expecting = "a disk table such as { partition = \"work\", encrypted = true }")]
 struct RawDisk {
     partition: Spanned<toml::Value>,
     #[serde(default)]
@@ -229,18 +215,9 @@ impl DeviceSpans {
             mmio_base: mmio.base.span(),
             mmio_size: mmio.size.span(),
             interrupts: device.interrupts.as_ref().map(Spanned::span),
-            interrupt: device
-                .interrupts
-                .iter()
-                .flat_map(|list| list.get_ref().iter().map(Spanned::span))
-                .collect(),
+            interrupt: device.interrupts.iter().flat_map(|list| list.get_ref().iter().map(Spanned::span)).collect(),
             compatible: device.compatible.span(),
-            compatible_entry: device
-                .compatible
-                .get_ref()
-                .iter()
-                .map(Spanned::span)
-                .collect(),
+            compatible_entry: device.compatible.get_ref().iter().map(Spanned::span).collect(),
         }
     }
 
@@ -252,14 +229,9 @@ impl DeviceSpans {
             DeviceKey::MmioBase => Some(&self.mmio_base),
             DeviceKey::MmioSize => Some(&self.mmio_size),
             DeviceKey::Interrupts => self.interrupts.as_ref(),
-            DeviceKey::Interrupt(position) => self
-                .interrupt
-                .get(position)
-                .or(self.interrupts.as_ref()),
+            DeviceKey::Interrupt(position) => self.interrupt.get(position).or(self.interrupts.as_ref()),
             DeviceKey::Compatible => Some(&self.compatible),
-            DeviceKey::CompatibleEntry(position) => {
-                Some(self.compatible_entry.get(position).unwrap_or(&self.compatible))
-            }
+            DeviceKey::CompatibleEntry(position) => Some(self.compatible_entry.get(position).unwrap_or(&self.compatible)),
         };
         found.unwrap_or(&self.table)
     }
@@ -269,28 +241,16 @@ impl Spans {
     /// The text a field path refers to; an absent field falls back to its
     /// personality's table header.
     fn locate(&self, field: &FieldPath) -> Range<usize> {
-        if let FieldPath::Device {
-            personality,
-            device,
-            key,
-        } = field
-        {
+        if let FieldPath::Device { personality, device, key } = field {
             let Some(spans) = self.personalities.get(personality.index) else {
                 return 0..0;
             };
-            return spans
-                .devices
-                .get(device.index)
-                .map_or(&spans.table, |device| device.locate(*key))
-                .clone();
+            return spans.devices.get(device.index).map_or(&spans.table, |device| device.locate(*key)).clone();
         }
         let FieldPath::Personality { personality, key } = field else {
             return match field {
                 FieldPath::Board => self.board.clone(),
-                _ => self
-                    .personalities
-                    .first()
-                    .map_or(0..0, |first| first.table.clone()),
+                _ => self.personalities.first().map_or(0..0, |first| first.table.clone()),
             };
         };
         let Some(spans) = self.personalities.get(personality.index) else {
@@ -317,11 +277,7 @@ impl Spans {
 
 /// The 1-based line holding byte `offset`.
 fn line_of(text: &str, offset: usize) -> usize {
-    text.bytes()
-        .take(offset)
-        .filter(|&byte| byte == b'\n')
-        .count()
-        + 1
+    text.bytes().take(offset).filter(|&byte| byte == b'\n').count() + 1
 }
 
 fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), ManifestErrors> {
@@ -329,23 +285,13 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
         errors: vec![ManifestError {
             file: file_name.to_owned(),
             line: line_of(text, error.span().map_or(0, |span| span.start)),
-            kind: ManifestErrorKind::Syntax {
-                message: error.message().to_owned(),
-            },
+            kind: ManifestErrorKind::Syntax { message: error.message().to_owned() },
         }],
     })?;
 
     let mut errors = Vec::new();
     let mut value_error = |span: &Range<usize>, field: FieldPath, problem: String, fix: String| {
-        errors.push(ManifestError {
-            file: file_name.to_owned(),
-            line: line_of(text, span.start),
-            kind: ManifestErrorKind::Value {
-                field,
-                problem,
-                fix,
-            },
-        });
+        errors.push(ManifestError { file: file_name.to_owned(), line: line_of(text, span.start), kind: ManifestErrorKind::Value { field, problem, fix } });
     };
 
     let console = match raw.console.as_ref().map(|mode| (mode.get_ref().as_str(), mode.span())) {
@@ -409,23 +355,14 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
                     }
                 },
             };
-            Some(DiskPlan {
-                partition: partition.ok()?,
-                encrypted: encrypted.ok()?,
-            })
+            Some(DiskPlan { partition: partition.ok()?, encrypted: encrypted.ok()? })
         });
 
         for (position, spanned_device) in raw_personality.devices.iter().enumerate() {
             let raw_device = spanned_device.get_ref();
             let at = |key| FieldPath::Device {
-                personality: PersonalityRef {
-                    index,
-                    name: name.clone(),
-                },
-                device: DeviceRef {
-                    index: position,
-                    name: raw_device.name.get_ref().clone(),
-                },
+                personality: PersonalityRef { index, name: name.clone() },
+                device: DeviceRef { index: position, name: raw_device.name.get_ref().clone() },
                 key,
             };
             let mmio = raw_device.mmio.get_ref();
@@ -443,8 +380,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
                         &interrupt.span(),
                         at(DeviceKey::Interrupt(position)),
                         format!("{} is not an interrupt ID", interrupt.get_ref()),
-                        "use the device's GIC interrupt ID, an SPI from 32 to 1019 (SPI n is INTID 32 + n)"
-                            .to_owned(),
+                        "use the device's GIC interrupt ID, an SPI from 32 to 1019 (SPI n is INTID 32 + n)".to_owned(),
                     ),
                 }
             }
@@ -453,12 +389,7 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
                 name: raw_device.name.get_ref().clone(),
                 mmio: PhysRange::new(base, size),
                 interrupts,
-                compatible: raw_device
-                    .compatible
-                    .get_ref()
-                    .iter()
-                    .map(|entry| entry.get_ref().clone())
-                    .collect(),
+                compatible: raw_device.compatible.get_ref().iter().map(|entry| entry.get_ref().clone()).collect(),
             });
         }
 
@@ -467,27 +398,15 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
             cpus,
             ram: PhysRange::new(base, size),
             kernel: raw_personality.kernel.get_ref().clone(),
-            initrd: raw_personality
-                .initrd
-                .as_ref()
-                .map(|initrd| initrd.get_ref().clone()),
-            cmdline: raw_personality
-                .cmdline
-                .as_ref()
-                .map(|cmdline| cmdline.get_ref().clone())
-                .unwrap_or_default(),
+            initrd: raw_personality.initrd.as_ref().map(|initrd| initrd.get_ref().clone()),
+            cmdline: raw_personality.cmdline.as_ref().map(|cmdline| cmdline.get_ref().clone()).unwrap_or_default(),
             disk,
         });
         personality_spans.push(PersonalitySpans {
             table: spanned.span(),
             name: raw_personality.name.span(),
             cpus: raw_personality.cpus.span(),
-            cpu: raw_personality
-                .cpus
-                .get_ref()
-                .iter()
-                .map(Spanned::span)
-                .collect(),
+            cpu: raw_personality.cpus.get_ref().iter().map(Spanned::span).collect(),
             ram: raw_personality.ram.span(),
             ram_base: ram.base.span(),
             ram_size: ram.size.span(),
@@ -495,14 +414,8 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
             initrd: raw_personality.initrd.as_ref().map(Spanned::span),
             cmdline: raw_personality.cmdline.as_ref().map(Spanned::span),
             disk: raw_personality.disk.as_ref().map(Spanned::span),
-            disk_partition: raw_personality
-                .disk
-                .as_ref()
-                .map(|disk| disk.get_ref().partition.span()),
-            disk_encrypted: raw_personality
-                .disk
-                .as_ref()
-                .and_then(|disk| disk.get_ref().encrypted.as_ref().map(Spanned::span)),
+            disk_partition: raw_personality.disk.as_ref().map(|disk| disk.get_ref().partition.span()),
+            disk_encrypted: raw_personality.disk.as_ref().and_then(|disk| disk.get_ref().encrypted.as_ref().map(Spanned::span)),
             devices: raw_personality.devices.iter().map(DeviceSpans::of).collect(),
         });
     }
@@ -510,26 +423,15 @@ fn parse_with_spans(file_name: &str, text: &str) -> Result<(Manifest, Spans), Ma
     if !errors.is_empty() {
         return Err(ManifestErrors { errors });
     }
-    let manifest = Manifest {
-        board: raw.board.get_ref().clone(),
-        personalities,
-        console,
-        devices,
-    };
-    let spans = Spans {
-        board: raw.board.span(),
-        personalities: personality_spans,
-    };
+    let manifest = Manifest { board: raw.board.get_ref().clone(), personalities, console, devices };
+    let spans = Spans { board: raw.board.span(), personalities: personality_spans };
     Ok((manifest, spans))
 }
 
 /// A disk partition name, or what is wrong with it and how to fix it.
 fn read_partition(value: &toml::Value) -> Result<DiskPartition, (String, String)> {
     let choices = DiskPartition::ALL.map(|partition| format!("\"{partition}\""));
-    let fix = format!(
-        "use partition = {} (\"shared\" is reserved for the shared space, not a private disk)",
-        choices.join(" or ")
-    );
+    let fix = format!("use partition = {} (\"shared\" is reserved for the shared space, not a private disk)", choices.join(" or "));
     match value {
         toml::Value::String(name) => DiskPartition::from_name(name).ok_or_else(|| {
             let problem = if name == "shared" {
@@ -539,21 +441,13 @@ fn read_partition(value: &toml::Value) -> Result<DiskPartition, (String, String)
             };
             (problem, fix)
         }),
-        other => Err((
-            format!("partition must be a string, not {}", with_article(other.type_str())),
-            fix,
-        )),
+        other => Err((format!("partition must be a string, not {}", with_article(other.type_str())), fix)),
     }
 }
 
 /// [`read_number`] of a TOML value, reporting a problem (with the value's
 /// span, the problem and a fix naming `what` and an `example`) as 0.
-fn spanned_number(
-    value: &Spanned<toml::Value>,
-    what: &str,
-    example: &str,
-    report: impl FnOnce(&Range<usize>, String, String),
-) -> u64 {
+fn spanned_number(value: &Spanned<toml::Value>, what: &str, example: &str, report: impl FnOnce(&Range<usize>, String, String)) -> u64 {
     read_number(value.get_ref()).unwrap_or_else(|problem| {
         report(&value.span(), format!("{what} {problem}"), format!("write e.g. {what} = {example}"));
         0
@@ -563,25 +457,14 @@ fn spanned_number(
 /// A non-negative integer, or a string accepted by [`parse_size`].
 fn read_number(value: &toml::Value) -> Result<u64, String> {
     match value {
-        toml::Value::Integer(integer) => {
-            u64::try_from(*integer).map_err(|_| format!("{integer} is negative"))
-        }
-        toml::Value::String(text) => parse_size(text).ok_or_else(|| {
-            format!("{text:?} is not a number (digits or 0x hex, optionally followed by K, M or G)")
-        }),
-        other => Err(format!(
-            "must be an integer or a string, not {}",
-            with_article(other.type_str())
-        )),
+        toml::Value::Integer(integer) => u64::try_from(*integer).map_err(|_| format!("{integer} is negative")),
+        toml::Value::String(text) => parse_size(text).ok_or_else(|| format!("{text:?} is not a number (digits or 0x hex, optionally followed by K, M or G)")),
+        other => Err(format!("must be an integer or a string, not {}", with_article(other.type_str()))),
     }
 }
 
 /// A TOML type name with its indefinite article: "an integer", "a string".
 fn with_article(type_name: &str) -> String {
-    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     format!("{article} {type_name}")
 }

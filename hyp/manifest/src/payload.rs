@@ -34,9 +34,7 @@ pub const PAYLOAD_BLOB_ALIGNMENT: u64 = 4096;
 const RESERVED_OFFSET: u64 = 48;
 const RESERVED_SIZE: usize = 16;
 
-const _: () = assert!(
-    PAYLOAD_HEADER_SIZE as usize + MAX_ENCODED_PLAN_SIZE <= PAYLOAD_BLOB_ALIGNMENT as usize
-);
+const _: () = assert!(PAYLOAD_HEADER_SIZE as usize + MAX_ENCODED_PLAN_SIZE <= PAYLOAD_BLOB_ALIGNMENT as usize);
 
 /// Why a payload was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,15 +125,9 @@ impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooShort { length } => {
-                write!(
-                    f,
-                    "payload is {length} bytes, shorter than its {PAYLOAD_HEADER_SIZE}-byte header"
-                )
+                write!(f, "payload is {length} bytes, shorter than its {PAYLOAD_HEADER_SIZE}-byte header")
             }
-            Self::BadMagic => write!(
-                f,
-                "payload magic is not \"JANUSPLD\" (no payload appended to the image?)"
-            ),
+            Self::BadMagic => write!(f, "payload magic is not \"JANUSPLD\" (no payload appended to the image?)"),
             Self::UnsupportedVersion { version } => write!(
                 f,
                 "payload format version {version} is not {PAYLOAD_FORMAT_VERSION}; rebuild the image with a \
@@ -146,30 +138,16 @@ impl fmt::Display for PayloadError {
             }
             Self::ReservedNotZero => write!(f, "payload header reserved bytes are not zero"),
             Self::TotalTooSmall { total } => {
-                write!(
-                    f,
-                    "payload total length {total:#x} is smaller than the header"
-                )
+                write!(f, "payload total length {total:#x} is smaller than the header")
             }
-            Self::PlanOutOfBounds {
-                offset,
-                length,
-                total,
-            } => write!(
-                f,
-                "payload plan at {offset:#x} length {length:#x} is not inside the payload (length {total:#x})"
-            ),
+            Self::PlanOutOfBounds { offset, length, total } => {
+                write!(f, "payload plan at {offset:#x} length {length:#x} is not inside the payload (length {total:#x})")
+            }
             Self::LengthMismatch { declared, actual } => {
-                write!(
-                    f,
-                    "payload declares {declared:#x} bytes but {actual:#x} were given"
-                )
+                write!(f, "payload declares {declared:#x} bytes but {actual:#x} were given")
             }
             Self::ChecksumMismatch { expected, actual } => {
-                write!(
-                    f,
-                    "payload checksum is {actual:#018x}, header says {expected:#018x} (corrupted image)"
-                )
+                write!(f, "payload checksum is {actual:#018x}, header says {expected:#018x} (corrupted image)")
             }
             Self::PlanTruncated { field, offset } => {
                 write!(f, "boot plan ends inside {field} at offset {offset:#x}")
@@ -178,15 +156,8 @@ impl fmt::Display for PayloadError {
                 write!(f, "boot plan has {count} unexpected trailing bytes")
             }
             Self::PlanNotUtf8 { field } => write!(f, "boot plan {field} is not UTF-8"),
-            Self::PlanCapacityExceeded {
-                field,
-                count,
-                capacity,
-            } => {
-                write!(
-                    f,
-                    "boot plan {field} has {count} entries, more than the {capacity} allowed"
-                )
+            Self::PlanCapacityExceeded { field, count, capacity } => {
+                write!(f, "boot plan {field} has {count} entries, more than the {capacity} allowed")
             }
             Self::PlanInvalidTag { field, value } => {
                 write!(f, "boot plan {field} has invalid tag {value}")
@@ -204,9 +175,7 @@ struct Header {
 }
 
 fn read_header(bytes: &[u8]) -> Result<Header, PayloadError> {
-    let too_short = PayloadError::TooShort {
-        length: bytes.len() as u64,
-    };
+    let too_short = PayloadError::TooShort { length: bytes.len() as u64 };
     if read_array::<8>(bytes, 0).ok_or(too_short)? != PAYLOAD_MAGIC {
         return Err(PayloadError::BadMagic);
     }
@@ -228,17 +197,11 @@ fn read_header(bytes: &[u8]) -> Result<Header, PayloadError> {
         return Err(PayloadError::ReservedNotZero);
     }
     if header.total < PAYLOAD_HEADER_SIZE {
-        return Err(PayloadError::TotalTooSmall {
-            total: header.total,
-        });
+        return Err(PayloadError::TotalTooSmall { total: header.total });
     }
     let plan_end = header.plan_offset.checked_add(header.plan_length);
     if header.plan_offset < PAYLOAD_HEADER_SIZE || plan_end.is_none_or(|end| end > header.total) {
-        return Err(PayloadError::PlanOutOfBounds {
-            offset: header.plan_offset,
-            length: header.plan_length,
-            total: header.total,
-        });
+        return Err(PayloadError::PlanOutOfBounds { offset: header.plan_offset, length: header.plan_length, total: header.total });
     }
     Ok(header)
 }
@@ -281,34 +244,19 @@ pub fn parse_payload(bytes: &[u8]) -> Result<(BootPlan, PayloadBlobs<'_>), Paylo
     let header = read_header(bytes)?;
     let actual = bytes.len() as u64;
     if actual != header.total {
-        return Err(PayloadError::LengthMismatch {
-            declared: header.total,
-            actual,
-        });
+        return Err(PayloadError::LengthMismatch { declared: header.total, actual });
     }
-    let body = sub_slice(
-        bytes,
-        PAYLOAD_HEADER_SIZE,
-        header.total.saturating_sub(PAYLOAD_HEADER_SIZE),
-    )
-    .ok_or(PayloadError::LengthMismatch {
-        declared: header.total,
-        actual,
-    })?;
+    let body = sub_slice(bytes, PAYLOAD_HEADER_SIZE, header.total.saturating_sub(PAYLOAD_HEADER_SIZE))
+        .ok_or(PayloadError::LengthMismatch { declared: header.total, actual })?;
     let checksum = fnv1a64(body);
     if checksum != header.checksum {
-        return Err(PayloadError::ChecksumMismatch {
-            expected: header.checksum,
-            actual: checksum,
-        });
+        return Err(PayloadError::ChecksumMismatch { expected: header.checksum, actual: checksum });
     }
-    let plan_bytes = sub_slice(bytes, header.plan_offset, header.plan_length).ok_or(
-        PayloadError::PlanOutOfBounds {
-            offset: header.plan_offset,
-            length: header.plan_length,
-            total: header.total,
-        },
-    )?;
+    let plan_bytes = sub_slice(bytes, header.plan_offset, header.plan_length).ok_or(PayloadError::PlanOutOfBounds {
+        offset: header.plan_offset,
+        length: header.plan_length,
+        total: header.total,
+    })?;
     let plan = decode_plan(plan_bytes)?;
     Ok((plan, PayloadBlobs { bytes }))
 }
@@ -328,9 +276,7 @@ pub fn device_key_span(bytes: &[u8]) -> Option<core::ops::Range<usize>> {
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
-    })
+    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME))
 }
 
 /// Builds a payload on the host: add the blobs first, then finish with the
@@ -351,27 +297,17 @@ impl PayloadBuilder {
 
     /// Appends a blob at the next 4 KiB boundary and returns where it is.
     pub fn add_blob(&mut self, bytes: &[u8]) -> Blob {
-        let padded = self
-            .blobs
-            .len()
-            .next_multiple_of(PAYLOAD_BLOB_ALIGNMENT as usize);
+        let padded = self.blobs.len().next_multiple_of(PAYLOAD_BLOB_ALIGNMENT as usize);
         self.blobs.resize(padded, 0);
         let offset = PAYLOAD_BLOB_ALIGNMENT + self.blobs.len() as u64;
         self.blobs.extend_from_slice(bytes);
-        Blob {
-            offset,
-            size: bytes.len() as u64,
-        }
+        Blob { offset, size: bytes.len() as u64 }
     }
 
     /// Lays out header, plan and blobs and computes the checksum.
     pub fn finish(self, plan: &BootPlan) -> Vec<u8> {
         let plan_bytes = crate::codec::encode_plan(plan);
-        let blobs_start = if self.blobs.is_empty() {
-            PAYLOAD_HEADER_SIZE as usize + plan_bytes.len()
-        } else {
-            PAYLOAD_BLOB_ALIGNMENT as usize
-        };
+        let blobs_start = if self.blobs.is_empty() { PAYLOAD_HEADER_SIZE as usize + plan_bytes.len() } else { PAYLOAD_BLOB_ALIGNMENT as usize };
         let mut out = vec![0; PAYLOAD_HEADER_SIZE as usize];
         out.extend_from_slice(&plan_bytes);
         out.resize(blobs_start, 0);

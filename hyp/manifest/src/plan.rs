@@ -3,16 +3,11 @@
 
 use core::fmt;
 
-use janus_platform::{
-    BoardDescription, GUEST_UART_WINDOW_SIZE, GuestPhysAddr, GuestPhysRange, PhysRange,
-    StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
-};
+use janus_platform::{BoardDescription, GUEST_UART_WINDOW_SIZE, GuestPhysAddr, GuestPhysRange, PhysRange, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE};
 
 use crate::rules::{
-    DEVICE_ALIGNMENT, DeviceInterruptProblem, DeviceMmioProblem, MAX_DEVICE_INTERRUPTS,
-    MAX_DEVICES, MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE, NameProblem,
-    RAM_ALIGNMENT, ReservedInterrupt, ReservedRegion, check_device_interrupt, check_device_mmio,
-    check_name,
+    DEVICE_ALIGNMENT, DeviceInterruptProblem, DeviceMmioProblem, MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_DTB_SIZE, MAX_PERSONALITIES, MAX_VCPUS, MIN_RAM_SIZE,
+    NameProblem, RAM_ALIGNMENT, ReservedInterrupt, ReservedRegion, check_device_interrupt, check_device_mmio, check_name,
 };
 
 /// A personality name as the boot plan stores it.
@@ -57,9 +52,7 @@ impl DiskPartition {
 
     /// The partition called `name`, if a personality may have it.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|partition| partition.name() == name)
+        Self::ALL.into_iter().find(|partition| partition.name() == name)
     }
 }
 
@@ -482,215 +475,88 @@ impl fmt::Display for PlanError {
             Self::DuplicateCpu { personality, cpu } => {
                 write!(f, "personality {personality:?} lists core {cpu} twice")
             }
-            Self::CpuNotOnBoard {
-                personality,
-                cpu,
-                board_cpus,
-            } => write!(
-                f,
-                "personality {personality:?} uses core {cpu} but the board has only {board_cpus} cores"
-            ),
-            Self::CpuShared {
-                personality,
-                other,
-                cpu,
-            } => {
-                write!(
-                    f,
-                    "personality {personality:?} uses core {cpu}, which {other:?} already has"
-                )
+            Self::CpuNotOnBoard { personality, cpu, board_cpus } => {
+                write!(f, "personality {personality:?} uses core {cpu} but the board has only {board_cpus} cores")
+            }
+            Self::CpuShared { personality, other, cpu } => {
+                write!(f, "personality {personality:?} uses core {cpu}, which {other:?} already has")
             }
             Self::RamMisaligned { personality, ram } => {
-                write!(
-                    f,
-                    "personality {personality:?} RAM {ram} is not 2 MiB aligned"
-                )
+                write!(f, "personality {personality:?} RAM {ram} is not 2 MiB aligned")
             }
-            Self::RamTooSmall { personality, ram } => write!(
-                f,
-                "personality {personality:?} RAM {ram} is {:#x} bytes, below the {MIN_RAM_SIZE:#x} minimum",
-                ram.size
-            ),
+            Self::RamTooSmall { personality, ram } => {
+                write!(f, "personality {personality:?} RAM {ram} is {:#x} bytes, below the {MIN_RAM_SIZE:#x} minimum", ram.size)
+            }
             Self::RamWraps { personality, ram } => {
-                write!(
-                    f,
-                    "personality {personality:?} RAM {ram} wraps the address space"
-                )
+                write!(f, "personality {personality:?} RAM {ram} wraps the address space")
             }
-            Self::RamOutsideBoard {
-                personality,
-                ram,
-                board_ram,
-            } => {
-                write!(
-                    f,
-                    "personality {personality:?} RAM {ram} is not inside board RAM {board_ram}"
-                )
+            Self::RamOutsideBoard { personality, ram, board_ram } => {
+                write!(f, "personality {personality:?} RAM {ram} is not inside board RAM {board_ram}")
             }
-            Self::RamOverlapsHypervisor {
-                personality,
-                ram,
-                hypervisor,
-            } => write!(
-                f,
-                "personality {personality:?} RAM {ram} overlaps the hypervisor region {hypervisor}"
-            ),
+            Self::RamOverlapsHypervisor { personality, ram, hypervisor } => {
+                write!(f, "personality {personality:?} RAM {ram} overlaps the hypervisor region {hypervisor}")
+            }
             Self::RamOverlapsPersonality { personality, other } => {
-                write!(
-                    f,
-                    "personality {personality:?} RAM overlaps personality {other:?} RAM"
-                )
+                write!(f, "personality {personality:?} RAM overlaps personality {other:?} RAM")
             }
             Self::EmptyBlob { personality, blob } => {
                 write!(f, "personality {personality:?} {blob} is empty")
             }
-            Self::BlobOutsidePayload {
-                personality,
-                blob,
-                location,
-                payload_length,
-            } => write!(
+            Self::BlobOutsidePayload { personality, blob, location, payload_length } => write!(
                 f,
                 "personality {personality:?} {blob} at payload offset {:#x} size {:#x} reaches past the \
                  payload end {payload_length:#x}",
                 location.offset, location.size
             ),
-            Self::LoadOutsideRam {
-                personality,
-                blob,
-                load,
-                size,
-                ram,
-            } => write!(
-                f,
-                "personality {personality:?} {blob} loaded at {load} size {size:#x} is not inside its RAM {ram}"
-            ),
-            Self::LoadsOverlap {
-                personality,
-                first,
-                second,
-            } => {
-                write!(
-                    f,
-                    "personality {personality:?} {first} and {second} would be loaded over each other"
-                )
+            Self::LoadOutsideRam { personality, blob, load, size, ram } => {
+                write!(f, "personality {personality:?} {blob} loaded at {load} size {size:#x} is not inside its RAM {ram}")
             }
-            Self::EntryOutsideKernel {
-                personality,
-                entry,
-                kernel_load,
-                kernel_size,
-            } => write!(
-                f,
-                "personality {personality:?} entry {entry} is outside its kernel at {kernel_load} size {kernel_size:#x}"
-            ),
-            Self::DtbTooLarge { personality, size } => write!(
-                f,
-                "personality {personality:?} device tree is {size:#x} bytes, above the {MAX_DTB_SIZE:#x} limit"
-            ),
-            Self::DiskShared {
-                personality,
-                other,
-                partition,
-            } => write!(
-                f,
-                "personality {personality:?} disk uses partition \"{partition}\", which {other:?} already has"
-            ),
-            Self::DiskWithoutStorage { personality } => write!(
-                f,
-                "personality {personality:?} has a disk but the board has no storage"
-            ),
-            Self::EncryptedDiskWithoutKey { personality } => write!(
-                f,
-                "personality {personality:?} disk is encrypted but the boot plan has no device key"
-            ),
+            Self::LoadsOverlap { personality, first, second } => {
+                write!(f, "personality {personality:?} {first} and {second} would be loaded over each other")
+            }
+            Self::EntryOutsideKernel { personality, entry, kernel_load, kernel_size } => {
+                write!(f, "personality {personality:?} entry {entry} is outside its kernel at {kernel_load} size {kernel_size:#x}")
+            }
+            Self::DtbTooLarge { personality, size } => {
+                write!(f, "personality {personality:?} device tree is {size:#x} bytes, above the {MAX_DTB_SIZE:#x} limit")
+            }
+            Self::DiskShared { personality, other, partition } => {
+                write!(f, "personality {personality:?} disk uses partition \"{partition}\", which {other:?} already has")
+            }
+            Self::DiskWithoutStorage { personality } => write!(f, "personality {personality:?} has a disk but the board has no storage"),
+            Self::EncryptedDiskWithoutKey { personality } => write!(f, "personality {personality:?} disk is encrypted but the boot plan has no device key"),
             Self::DeviceKeyAllZero => write!(f, "boot plan device key is all zeros"),
-            Self::DeviceInvalidName {
-                personality,
-                index,
-                problem,
-            } => write!(f, "personality {personality:?} device #{index}: {problem}"),
-            Self::DeviceDuplicateName {
-                personality,
-                device,
-            } => write!(
-                f,
-                "personality {personality:?} has more than one device called {device:?}"
-            ),
-            Self::DeviceMmioEmpty {
-                personality,
-                device,
-            } => write!(
-                f,
-                "personality {personality:?} device {device:?} has an empty MMIO range"
-            ),
-            Self::DeviceMmioWraps {
-                personality,
-                device,
-                mmio,
-            } => write!(
-                f,
-                "personality {personality:?} device {device:?} MMIO {mmio} wraps the address space"
-            ),
-            Self::DeviceMmioMisaligned {
-                personality,
-                device,
-                mmio,
-            } => write!(
-                f,
-                "personality {personality:?} device {device:?} MMIO {mmio} is not {DEVICE_ALIGNMENT:#x} aligned"
-            ),
-            Self::DeviceMmioDmaCapable {
-                personality,
-                device,
-                mmio,
-            } => write!(
+            Self::DeviceInvalidName { personality, index, problem } => write!(f, "personality {personality:?} device #{index}: {problem}"),
+            Self::DeviceDuplicateName { personality, device } => write!(f, "personality {personality:?} has more than one device called {device:?}"),
+            Self::DeviceMmioEmpty { personality, device } => write!(f, "personality {personality:?} device {device:?} has an empty MMIO range"),
+            Self::DeviceMmioWraps { personality, device, mmio } => {
+                write!(f, "personality {personality:?} device {device:?} MMIO {mmio} wraps the address space")
+            }
+            Self::DeviceMmioMisaligned { personality, device, mmio } => {
+                write!(f, "personality {personality:?} device {device:?} MMIO {mmio} is not {DEVICE_ALIGNMENT:#x} aligned")
+            }
+            Self::DeviceMmioDmaCapable { personality, device, mmio } => write!(
                 f,
                 "personality {personality:?} device {device:?} MMIO {mmio} may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU"
             ),
-            Self::DeviceMmioReserved {
-                personality,
-                device,
-                mmio,
-                region,
-            } => write!(
-                f,
-                "personality {personality:?} device {device:?} MMIO {mmio} overlaps {region}"
-            ),
-            Self::DeviceMmioOverlap {
-                personality,
-                device,
-                other,
-                other_device,
-            } => write!(
+            Self::DeviceMmioReserved { personality, device, mmio, region } => {
+                write!(f, "personality {personality:?} device {device:?} MMIO {mmio} overlaps {region}")
+            }
+            Self::DeviceMmioOverlap { personality, device, other, other_device } => write!(
                 f,
                 "personality {personality:?} device {device:?} MMIO overlaps personality {other:?} device \
                  {other_device:?}"
             ),
-            Self::DeviceInterruptNotSpi {
-                personality,
-                device,
-                interrupt,
-            } => write!(
+            Self::DeviceInterruptNotSpi { personality, device, interrupt } => write!(
                 f,
-                "personality {personality:?} device {device:?} interrupt {interrupt} is not an SPI a personality can have ({}..={})", crate::rules::FIRST_SPI, crate::rules::LAST_SPI
+                "personality {personality:?} device {device:?} interrupt {interrupt} is not an SPI a personality can have ({}..={})",
+                crate::rules::FIRST_SPI,
+                crate::rules::LAST_SPI
             ),
-            Self::DeviceInterruptReserved {
-                personality,
-                device,
-                interrupt,
-                owner,
-            } => write!(
-                f,
-                "personality {personality:?} device {device:?} interrupt {interrupt} belongs to {owner}"
-            ),
-            Self::DeviceInterruptShared {
-                personality,
-                device,
-                other,
-                other_device,
-                interrupt,
-            } => write!(
+            Self::DeviceInterruptReserved { personality, device, interrupt, owner } => {
+                write!(f, "personality {personality:?} device {device:?} interrupt {interrupt} belongs to {owner}")
+            }
+            Self::DeviceInterruptShared { personality, device, other, other_device, interrupt } => write!(
                 f,
                 "personality {personality:?} device {device:?} interrupt {interrupt} is already personality \
                  {other:?} device {other_device:?}'s"
@@ -707,15 +573,11 @@ pub fn validate_plan(plan: &BootPlan, payload_length: u64) -> Result<(), PlanErr
     if plan.personalities.is_empty() {
         return Err(PlanError::NoPersonalities);
     }
-    if plan
-        .device_key
-        .is_some_and(|key| key.iter().all(|&byte| byte == 0))
-    {
+    if plan.device_key.is_some_and(|key| key.iter().all(|&byte| byte == 0)) {
         return Err(PlanError::DeviceKeyAllZero);
     }
     for (index, personality) in plan.personalities.iter().enumerate() {
-        check_name(&personality.name)
-            .map_err(|problem| PlanError::InvalidName { index, problem })?;
+        check_name(&personality.name).map_err(|problem| PlanError::InvalidName { index, problem })?;
         check_cpus(personality, &plan.board)?;
         check_ram(personality, &plan.board)?;
         check_blobs(personality, payload_length)?;
@@ -733,11 +595,7 @@ pub fn validate_plan(plan: &BootPlan, payload_length: u64) -> Result<(), PlanErr
 fn check_board(board: &BoardDescription) -> Result<(), PlanError> {
     let problem = if board.ram.end().is_none() {
         "board RAM wraps the address space"
-    } else if board.hypervisor.end().is_none()
-        || !board
-            .ram
-            .contains_span(board.hypervisor.start.get(), board.hypervisor.size)
-    {
+    } else if board.hypervisor.end().is_none() || !board.ram.contains_span(board.hypervisor.start.get(), board.hypervisor.size) {
         "the hypervisor region is not inside board RAM"
     } else if board.cpus.is_empty() {
         "the board has no cores"
@@ -774,22 +632,12 @@ fn guest_windows_are_apart(board: &BoardDescription) -> bool {
 /// not to overlap, and inside the address space.
 fn storage_is_sound(storage: StorageDescription) -> bool {
     match storage {
-        StorageDescription::VirtioMmio {
-            base,
-            slots,
-            stride,
-            first_interrupt,
-        } => {
+        StorageDescription::VirtioMmio { base, slots, stride, first_interrupt } => {
             slots != 0
                 && first_interrupt >= 32
-                && first_interrupt
-                    .checked_add(slots)
-                    .is_some_and(|end| end <= 1020)
+                && first_interrupt.checked_add(slots).is_some_and(|end| end <= 1020)
                 && stride >= VIRTIO_MMIO_WINDOW_SIZE
-                && stride
-                    .checked_mul(u64::from(slots))
-                    .and_then(|span| base.checked_add(span))
-                    .is_some()
+                && stride.checked_mul(u64::from(slots)).and_then(|span| base.checked_add(span)).is_some()
         }
     }
 }
@@ -797,28 +645,14 @@ fn storage_is_sound(storage: StorageDescription) -> bool {
 fn check_cpus(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
     let name = || personality.name.clone();
     if personality.cpus.is_empty() {
-        return Err(PlanError::NoCpus {
-            personality: name(),
-        });
+        return Err(PlanError::NoCpus { personality: name() });
     }
     for (position, &cpu) in personality.cpus.iter().enumerate() {
         if usize::from(cpu) >= board.cpus.len() {
-            return Err(PlanError::CpuNotOnBoard {
-                personality: name(),
-                cpu,
-                board_cpus: board.cpus.len(),
-            });
+            return Err(PlanError::CpuNotOnBoard { personality: name(), cpu, board_cpus: board.cpus.len() });
         }
-        if personality
-            .cpus
-            .iter()
-            .take(position)
-            .any(|&earlier| earlier == cpu)
-        {
-            return Err(PlanError::DuplicateCpu {
-                personality: name(),
-                cpu,
-            });
+        if personality.cpus.iter().take(position).any(|&earlier| earlier == cpu) {
+            return Err(PlanError::DuplicateCpu { personality: name(), cpu });
         }
     }
     Ok(())
@@ -828,36 +662,19 @@ fn check_ram(personality: &PersonalityPlan, board: &BoardDescription) -> Result<
     let personality_name = || personality.name.clone();
     let ram = personality.ram;
     if ram.end().is_none() {
-        return Err(PlanError::RamWraps {
-            personality: personality_name(),
-            ram,
-        });
+        return Err(PlanError::RamWraps { personality: personality_name(), ram });
     }
     if !ram.start.is_aligned(RAM_ALIGNMENT) || !ram.size.is_multiple_of(RAM_ALIGNMENT) {
-        return Err(PlanError::RamMisaligned {
-            personality: personality_name(),
-            ram,
-        });
+        return Err(PlanError::RamMisaligned { personality: personality_name(), ram });
     }
     if ram.size < MIN_RAM_SIZE {
-        return Err(PlanError::RamTooSmall {
-            personality: personality_name(),
-            ram,
-        });
+        return Err(PlanError::RamTooSmall { personality: personality_name(), ram });
     }
     if !board.ram.contains_span(ram.start.get(), ram.size) {
-        return Err(PlanError::RamOutsideBoard {
-            personality: personality_name(),
-            ram,
-            board_ram: board.ram,
-        });
+        return Err(PlanError::RamOutsideBoard { personality: personality_name(), ram, board_ram: board.ram });
     }
     if ram.overlaps(&board.hypervisor) {
-        return Err(PlanError::RamOverlapsHypervisor {
-            personality: personality_name(),
-            ram,
-            hypervisor: board.hypervisor,
-        });
+        return Err(PlanError::RamOverlapsHypervisor { personality: personality_name(), ram, hypervisor: board.hypervisor });
     }
     Ok(())
 }
@@ -865,60 +682,29 @@ fn check_ram(personality: &PersonalityPlan, board: &BoardDescription) -> Result<
 fn check_blobs(personality: &PersonalityPlan, payload_length: u64) -> Result<(), PlanError> {
     let personality_name = || personality.name.clone();
     let loads = [
-        Some((
-            BlobKind::Kernel,
-            personality.kernel,
-            personality.kernel_load,
-        )),
+        Some((BlobKind::Kernel, personality.kernel, personality.kernel_load)),
         Some((BlobKind::Dtb, personality.dtb, personality.dtb_load)),
-        personality
-            .initrd
-            .map(|(blob, load)| (BlobKind::Initrd, blob, load)),
+        personality.initrd.map(|(blob, load)| (BlobKind::Initrd, blob, load)),
     ];
     for (index, &(kind, blob, load)) in loads.iter().flatten().enumerate() {
         if blob.size == 0 && kind != BlobKind::Initrd {
-            return Err(PlanError::EmptyBlob {
-                personality: personality_name(),
-                blob: kind,
-            });
+            return Err(PlanError::EmptyBlob { personality: personality_name(), blob: kind });
         }
-        if blob
-            .offset
-            .checked_add(blob.size)
-            .is_none_or(|end| end > payload_length)
-        {
-            return Err(PlanError::BlobOutsidePayload {
-                personality: personality_name(),
-                blob: kind,
-                location: blob,
-                payload_length,
-            });
+        if blob.offset.checked_add(blob.size).is_none_or(|end| end > payload_length) {
+            return Err(PlanError::BlobOutsidePayload { personality: personality_name(), blob: kind, location: blob, payload_length });
         }
         if !personality.ram.contains_span(load.get(), blob.size) {
-            return Err(PlanError::LoadOutsideRam {
-                personality: personality_name(),
-                blob: kind,
-                load,
-                size: blob.size,
-                ram: personality.ram,
-            });
+            return Err(PlanError::LoadOutsideRam { personality: personality_name(), blob: kind, load, size: blob.size, ram: personality.ram });
         }
         let target = PhysRange::new(load.get(), blob.size);
         for &(earlier_kind, earlier_blob, earlier_load) in loads.iter().flatten().take(index) {
             if target.overlaps(&PhysRange::new(earlier_load.get(), earlier_blob.size)) {
-                return Err(PlanError::LoadsOverlap {
-                    personality: personality_name(),
-                    first: earlier_kind,
-                    second: kind,
-                });
+                return Err(PlanError::LoadsOverlap { personality: personality_name(), first: earlier_kind, second: kind });
             }
         }
     }
     if personality.dtb.size > MAX_DTB_SIZE {
-        return Err(PlanError::DtbTooLarge {
-            personality: personality_name(),
-            size: personality.dtb.size,
-        });
+        return Err(PlanError::DtbTooLarge { personality: personality_name(), size: personality.dtb.size });
     }
     let kernel = PhysRange::new(personality.kernel_load.get(), personality.kernel.size);
     if !kernel.contains(personality.entry.get()) {
@@ -937,14 +723,10 @@ fn check_disk(personality: &PersonalityPlan, plan: &BootPlan) -> Result<(), Plan
         return Ok(());
     };
     if plan.board.storage.is_none() {
-        return Err(PlanError::DiskWithoutStorage {
-            personality: personality.name.clone(),
-        });
+        return Err(PlanError::DiskWithoutStorage { personality: personality.name.clone() });
     }
     if disk.encrypted && plan.device_key.is_none() {
-        return Err(PlanError::EncryptedDiskWithoutKey {
-            personality: personality.name.clone(),
-        });
+        return Err(PlanError::EncryptedDiskWithoutKey { personality: personality.name.clone() });
     }
     Ok(())
 }
@@ -953,67 +735,27 @@ fn check_disk(personality: &PersonalityPlan, plan: &BootPlan) -> Result<(), Plan
 fn check_devices(personality: &PersonalityPlan, board: &BoardDescription) -> Result<(), PlanError> {
     let name = || personality.name.clone();
     for (index, device) in personality.devices.iter().enumerate() {
-        check_name(&device.name).map_err(|problem| PlanError::DeviceInvalidName {
-            personality: name(),
-            index,
-            problem,
-        })?;
-        if personality
-            .devices
-            .iter()
-            .take(index)
-            .any(|earlier| earlier.name == device.name)
-        {
-            return Err(PlanError::DeviceDuplicateName {
-                personality: name(),
-                device: device.name.clone(),
-            });
+        check_name(&device.name).map_err(|problem| PlanError::DeviceInvalidName { personality: name(), index, problem })?;
+        if personality.devices.iter().take(index).any(|earlier| earlier.name == device.name) {
+            return Err(PlanError::DeviceDuplicateName { personality: name(), device: device.name.clone() });
         }
         let mmio = device.mmio;
         check_device_mmio(board, mmio).map_err(|problem| {
             let (personality, device) = (name(), device.name.clone());
             match problem {
                 DeviceMmioProblem::Empty => PlanError::DeviceMmioEmpty { personality, device },
-                DeviceMmioProblem::Wraps => PlanError::DeviceMmioWraps {
-                    personality,
-                    device,
-                    mmio,
-                },
-                DeviceMmioProblem::BaseMisaligned | DeviceMmioProblem::SizeMisaligned => {
-                    PlanError::DeviceMmioMisaligned {
-                        personality,
-                        device,
-                        mmio,
-                    }
-                }
-                DeviceMmioProblem::DmaCapable => PlanError::DeviceMmioDmaCapable {
-                    personality,
-                    device,
-                    mmio,
-                },
-                DeviceMmioProblem::OverlapsReserved { region, .. } => PlanError::DeviceMmioReserved {
-                    personality,
-                    device,
-                    mmio,
-                    region,
-                },
+                DeviceMmioProblem::Wraps => PlanError::DeviceMmioWraps { personality, device, mmio },
+                DeviceMmioProblem::BaseMisaligned | DeviceMmioProblem::SizeMisaligned => PlanError::DeviceMmioMisaligned { personality, device, mmio },
+                DeviceMmioProblem::DmaCapable => PlanError::DeviceMmioDmaCapable { personality, device, mmio },
+                DeviceMmioProblem::OverlapsReserved { region, .. } => PlanError::DeviceMmioReserved { personality, device, mmio, region },
             }
         })?;
         for &interrupt in &device.interrupts {
             check_device_interrupt(board, interrupt).map_err(|problem| {
                 let (personality, device) = (name(), device.name.clone());
                 match problem {
-                    DeviceInterruptProblem::NotSpi => PlanError::DeviceInterruptNotSpi {
-                        personality,
-                        device,
-                        interrupt,
-                    },
-                    DeviceInterruptProblem::Reserved { owner } => PlanError::DeviceInterruptReserved {
-                        personality,
-                        device,
-                        interrupt,
-                        owner,
-                    },
+                    DeviceInterruptProblem::NotSpi => PlanError::DeviceInterruptNotSpi { personality, device, interrupt },
+                    DeviceInterruptProblem::Reserved { owner } => PlanError::DeviceInterruptReserved { personality, device, interrupt, owner },
                 }
             })?;
         }
@@ -1024,11 +766,7 @@ fn check_devices(personality: &PersonalityPlan, board: &BoardDescription) -> Res
 /// No two devices, in one personality or two, share MMIO or an interrupt,
 /// and no device lists an interrupt twice.
 fn check_devices_apart(plan: &BootPlan) -> Result<(), PlanError> {
-    let all = || {
-        plan.personalities
-            .iter()
-            .flat_map(|personality| personality.devices.iter().map(move |device| (personality, device)))
-    };
+    let all = || plan.personalities.iter().flat_map(|personality| personality.devices.iter().map(move |device| (personality, device)));
     for (index, (personality, device)) in all().enumerate() {
         for (other, other_device) in all().take(index) {
             if device.mmio.overlaps(&other_device.mmio) {
@@ -1042,9 +780,7 @@ fn check_devices_apart(plan: &BootPlan) -> Result<(), PlanError> {
         }
         for (position, &interrupt) in device.interrupts.iter().enumerate() {
             let earlier_in_device = device.interrupts.iter().take(position).any(|&earlier| earlier == interrupt);
-            let earlier_device = all()
-                .take(index)
-                .find(|(_, other_device)| other_device.interrupts.contains(&interrupt));
+            let earlier_device = all().take(index).find(|(_, other_device)| other_device.interrupts.contains(&interrupt));
             let holder = match (earlier_device, earlier_in_device) {
                 (Some(holder), _) => holder,
                 (None, true) => (personality, device),
@@ -1064,31 +800,18 @@ fn check_devices_apart(plan: &BootPlan) -> Result<(), PlanError> {
 
 fn check_pair(earlier: &PersonalityPlan, later: &PersonalityPlan) -> Result<(), PlanError> {
     if earlier.name == later.name {
-        return Err(PlanError::DuplicateName {
-            personality: later.name.clone(),
-        });
+        return Err(PlanError::DuplicateName { personality: later.name.clone() });
     }
     if let Some(&cpu) = later.cpus.iter().find(|cpu| earlier.cpus.contains(cpu)) {
-        return Err(PlanError::CpuShared {
-            personality: later.name.clone(),
-            other: earlier.name.clone(),
-            cpu,
-        });
+        return Err(PlanError::CpuShared { personality: later.name.clone(), other: earlier.name.clone(), cpu });
     }
     if later.ram.overlaps(&earlier.ram) {
-        return Err(PlanError::RamOverlapsPersonality {
-            personality: later.name.clone(),
-            other: earlier.name.clone(),
-        });
+        return Err(PlanError::RamOverlapsPersonality { personality: later.name.clone(), other: earlier.name.clone() });
     }
     if let (Some(disk), Some(earlier_disk)) = (later.disk, earlier.disk)
         && disk.partition == earlier_disk.partition
     {
-        return Err(PlanError::DiskShared {
-            personality: later.name.clone(),
-            other: earlier.name.clone(),
-            partition: disk.partition,
-        });
+        return Err(PlanError::DiskShared { personality: later.name.clone(), other: earlier.name.clone(), partition: disk.partition });
     }
     Ok(())
 }

@@ -4,8 +4,7 @@
 use core::fmt;
 
 use janus_platform::{
-    BoardDescription, DmaMaster, GUEST_UART_WINDOW_SIZE, GicRegion, GuestPhysAddr, PRIMECELL_WINDOW_SIZE, PhysRange,
-    VIRTIO_MMIO_WINDOW_SIZE,
+    BoardDescription, DmaMaster, GUEST_UART_WINDOW_SIZE, GicRegion, GuestPhysAddr, PRIMECELL_WINDOW_SIZE, PhysRange, VIRTIO_MMIO_WINDOW_SIZE,
 };
 
 /// Most personalities one system may run.
@@ -65,19 +64,13 @@ impl fmt::Display for NameProblem {
         match self {
             Self::Empty => write!(f, "the name is empty"),
             Self::TooLong { length } => {
-                write!(
-                    f,
-                    "the name is {length} bytes long, longer than the {MAX_NAME_LENGTH} allowed"
-                )
+                write!(f, "the name is {length} bytes long, longer than the {MAX_NAME_LENGTH} allowed")
             }
             Self::DoesNotStartWithLetter => {
                 write!(f, "the name does not start with a lowercase letter")
             }
             Self::BadCharacter { character } => {
-                write!(
-                    f,
-                    "the name contains {character:?}; only a-z, 0-9 and '-' are allowed"
-                )
+                write!(f, "the name contains {character:?}; only a-z, 0-9 and '-' are allowed")
             }
         }
     }
@@ -93,10 +86,7 @@ pub fn check_name(name: &str) -> Result<(), NameProblem> {
     if name.len() > MAX_NAME_LENGTH {
         return Err(NameProblem::TooLong { length: name.len() });
     }
-    if let Some(character) = name
-        .chars()
-        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-'))
-    {
+    if let Some(character) = name.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-')) {
         return Err(NameProblem::BadCharacter { character });
     }
     if !first.is_ascii_lowercase() {
@@ -167,9 +157,7 @@ impl fmt::Display for ReservedRegion {
             Self::GuestUart => "the emulated guest UART",
             Self::GuestDisk => "the emulated guest disk",
             Self::DmaMaster(DmaMaster::GicIts) => "the GIC ITS (it masters DMA: it writes its tables to memory)",
-            Self::DmaMaster(DmaMaster::FirmwareConfig) => {
-                "fw_cfg (it masters DMA: its DMA interface writes memory)"
-            }
+            Self::DmaMaster(DmaMaster::FirmwareConfig) => "fw_cfg (it masters DMA: its DMA interface writes memory)",
         })
     }
 }
@@ -184,9 +172,7 @@ pub fn reserved_regions(board: &BoardDescription) -> heapless::Vec<(ReservedRegi
     let fixed = [
         Some((ReservedRegion::BoardRam, board.ram)),
         Some((ReservedRegion::Uart, PhysRange::new(board.uart.get(), PRIMECELL_WINDOW_SIZE))),
-        board
-            .hotkey_button
-            .map(|button| (ReservedRegion::HotkeyButton, PhysRange::new(button.controller.get(), PRIMECELL_WINDOW_SIZE))),
+        board.hotkey_button.map(|button| (ReservedRegion::HotkeyButton, PhysRange::new(button.controller.get(), PRIMECELL_WINDOW_SIZE))),
         board.storage.map(|storage| (ReservedRegion::Storage, storage.span())),
         Some((ReservedRegion::GuestUart, guest_range(board.guest_uart, GUEST_UART_WINDOW_SIZE))),
         Some((ReservedRegion::GuestDisk, guest_range(board.guest_disk, VIRTIO_MMIO_WINDOW_SIZE))),

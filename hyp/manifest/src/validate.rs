@@ -5,14 +5,11 @@ use std::fmt;
 
 use janus_platform::{BoardDescription, PhysRange};
 
-use crate::model::{
-    DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef,
-};
+use crate::model::{DeviceKey, DeviceRef, FieldKey, FieldPath, Manifest, PersonalityConfig, PersonalityRef};
 use crate::plan::DiskPartition;
 use crate::rules::{
-    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_CMDLINE_LENGTH, MAX_DEVICE_INTERRUPTS, MAX_DEVICES,
-    MAX_PERSONALITIES, MAX_VCPUS, MIB, MIN_RAM_SIZE, NameProblem, RAM_ALIGNMENT,
-    ReservedInterrupt, ReservedRegion, align_down, align_up, check_name, mebibytes_rounded_up,
+    DEVICE_ALIGNMENT, FIRST_SPI, LAST_SPI, MAX_CMDLINE_LENGTH, MAX_DEVICE_INTERRUPTS, MAX_DEVICES, MAX_PERSONALITIES, MAX_VCPUS, MIB, MIN_RAM_SIZE,
+    NameProblem, RAM_ALIGNMENT, ReservedInterrupt, ReservedRegion, align_down, align_up, check_name, mebibytes_rounded_up,
 };
 
 mod devices;
@@ -368,179 +365,67 @@ pub enum ValidationError {
 impl ValidationError {
     /// The manifest field the problem is about.
     pub fn field(&self) -> FieldPath {
-        let at = |personality: &PersonalityRef, key| FieldPath::Personality {
-            personality: personality.clone(),
-            key,
-        };
-        let at_device = |personality: &PersonalityRef, device: &DeviceRef, key| FieldPath::Device {
-            personality: personality.clone(),
-            device: device.clone(),
-            key,
-        };
+        let at = |personality: &PersonalityRef, key| FieldPath::Personality { personality: personality.clone(), key };
+        let at_device =
+            |personality: &PersonalityRef, device: &DeviceRef, key| FieldPath::Device { personality: personality.clone(), device: device.clone(), key };
         match self {
             Self::BoardMismatch { .. } => FieldPath::Board,
             Self::NoPersonalities => FieldPath::Personalities,
             Self::TooManyPersonalities { extra, .. } => at(extra, FieldKey::Table),
-            Self::InvalidName { personality, .. } | Self::DuplicateName { personality, .. } => {
-                at(personality, FieldKey::Name)
-            }
-            Self::NoCpus { personality } | Self::TooManyCpus { personality, .. } => {
-                at(personality, FieldKey::Cpus)
-            }
-            Self::DuplicateCpu {
-                personality,
-                position,
-                ..
-            }
-            | Self::CpuNotOnBoard {
-                personality,
-                position,
-                ..
-            }
-            | Self::CpuShared {
-                personality,
-                position,
-                ..
-            } => at(personality, FieldKey::Cpu(*position)),
+            Self::InvalidName { personality, .. } | Self::DuplicateName { personality, .. } => at(personality, FieldKey::Name),
+            Self::NoCpus { personality } | Self::TooManyCpus { personality, .. } => at(personality, FieldKey::Cpus),
+            Self::DuplicateCpu { personality, position, .. }
+            | Self::CpuNotOnBoard { personality, position, .. }
+            | Self::CpuShared { personality, position, .. } => at(personality, FieldKey::Cpu(*position)),
             Self::RamBaseMisaligned { personality, .. }
             | Self::RamOutsideBoard { personality, .. }
             | Self::RamOverlapsHypervisor { personality, .. }
-            | Self::RamOverlapsPersonality { personality, .. } => {
-                at(personality, FieldKey::RamBase)
-            }
-            Self::RamSizeMisaligned { personality, .. } | Self::RamTooSmall { personality, .. } => {
-                at(personality, FieldKey::RamSize)
-            }
+            | Self::RamOverlapsPersonality { personality, .. } => at(personality, FieldKey::RamBase),
+            Self::RamSizeMisaligned { personality, .. } | Self::RamTooSmall { personality, .. } => at(personality, FieldKey::RamSize),
             Self::RamWraps { personality, .. } => at(personality, FieldKey::Ram),
             Self::EmptyKernel { personality } => at(personality, FieldKey::Kernel),
-            Self::CmdlineTooLong { personality, .. }
-            | Self::CmdlineBadCharacter { personality, .. } => at(personality, FieldKey::Cmdline),
+            Self::CmdlineTooLong { personality, .. } | Self::CmdlineBadCharacter { personality, .. } => at(personality, FieldKey::Cmdline),
             Self::DiskShared { personality, .. } => at(personality, FieldKey::DiskPartition),
             Self::DiskWithoutStorage { personality, .. } => at(personality, FieldKey::Disk),
-            Self::TooManyDevices {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::Table),
-            Self::DeviceInvalidName {
-                personality,
-                device,
-                ..
+            Self::TooManyDevices { personality, device, .. } => at_device(personality, device, DeviceKey::Table),
+            Self::DeviceInvalidName { personality, device, .. } | Self::DeviceDuplicateName { personality, device, .. } => {
+                at_device(personality, device, DeviceKey::Name)
             }
-            | Self::DeviceDuplicateName {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::Name),
-            Self::DeviceMmioEmpty {
-                personality,
-                device,
+            Self::DeviceMmioEmpty { personality, device } | Self::DeviceMmioSizeMisaligned { personality, device, .. } => {
+                at_device(personality, device, DeviceKey::MmioSize)
             }
-            | Self::DeviceMmioSizeMisaligned {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::MmioSize),
-            Self::DeviceMmioWraps {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::Mmio),
-            Self::DeviceMmioBaseMisaligned {
-                personality,
-                device,
-                ..
-            }
-            | Self::DeviceMmioReserved {
-                personality,
-                device,
-                ..
-            }
-            | Self::DeviceMmioDmaCapable {
-                personality,
-                device,
-                ..
-            }
-            | Self::DeviceMmioOverlap {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::MmioBase),
-            Self::DeviceNoCompatible {
-                personality,
-                device,
-            } => at_device(personality, device, DeviceKey::Compatible),
-            Self::DeviceBadCompatible {
-                personality,
-                device,
-                position,
-                ..
-            } => at_device(personality, device, DeviceKey::CompatibleEntry(*position)),
-            Self::TooManyDeviceInterrupts {
-                personality,
-                device,
-                ..
-            } => at_device(personality, device, DeviceKey::Interrupts),
-            Self::DeviceInterruptNotSpi {
-                personality,
-                device,
-                position,
-                ..
-            }
-            | Self::DeviceInterruptReserved {
-                personality,
-                device,
-                position,
-                ..
-            }
-            | Self::DeviceInterruptShared {
-                personality,
-                device,
-                position,
-                ..
-            } => at_device(personality, device, DeviceKey::Interrupt(*position)),
+            Self::DeviceMmioWraps { personality, device, .. } => at_device(personality, device, DeviceKey::Mmio),
+            Self::DeviceMmioBaseMisaligned { personality, device, .. }
+            | Self::DeviceMmioReserved { personality, device, .. }
+            | Self::DeviceMmioDmaCapable { personality, device, .. }
+            | Self::DeviceMmioOverlap { personality, device, .. } => at_device(personality, device, DeviceKey::MmioBase),
+            Self::DeviceNoCompatible { personality, device } => at_device(personality, device, DeviceKey::Compatible),
+            Self::DeviceBadCompatible { personality, device, position, .. } => at_device(personality, device, DeviceKey::CompatibleEntry(*position)),
+            Self::TooManyDeviceInterrupts { personality, device, .. } => at_device(personality, device, DeviceKey::Interrupts),
+            Self::DeviceInterruptNotSpi { personality, device, position, .. }
+            | Self::DeviceInterruptReserved { personality, device, position, .. }
+            | Self::DeviceInterruptShared { personality, device, position, .. } => at_device(personality, device, DeviceKey::Interrupt(*position)),
         }
     }
 
     /// What is wrong, with the actual values.
     pub fn problem(&self) -> String {
         match self {
-            Self::BoardMismatch {
-                manifest_board,
-                board,
-            } => {
-                format!(
-                    "the manifest is for board {manifest_board:?} but the build is for board {board:?}"
-                )
+            Self::BoardMismatch { manifest_board, board } => {
+                format!("the manifest is for board {manifest_board:?} but the build is for board {board:?}")
             }
             Self::NoPersonalities => "the manifest defines no personality".to_owned(),
             Self::TooManyPersonalities { count, .. } => {
-                format!(
-                    "this is one of {count} personalities, more than the {MAX_PERSONALITIES} allowed"
-                )
+                format!("this is one of {count} personalities, more than the {MAX_PERSONALITIES} allowed")
             }
-            Self::InvalidName {
-                personality,
-                problem,
-            } => format!("{:?}: {problem}", personality.name),
-            Self::DuplicateName {
-                personality,
-                first_index,
-            } => format!(
-                "the name {:?} is already used by personality #{}",
-                personality.name,
-                first_index + 1
-            ),
+            Self::InvalidName { personality, problem } => format!("{:?}: {problem}", personality.name),
+            Self::DuplicateName { personality, first_index } => format!("the name {:?} is already used by personality #{}", personality.name, first_index + 1),
             Self::NoCpus { .. } => "no core is listed".to_owned(),
             Self::TooManyCpus { count, .. } => {
-                format!(
-                    "{count} cores are listed, more than the {MAX_VCPUS} virtual CPUs a personality may have"
-                )
+                format!("{count} cores are listed, more than the {MAX_VCPUS} virtual CPUs a personality may have")
             }
             Self::DuplicateCpu { cpu, .. } => format!("core {cpu} is listed twice"),
-            Self::CpuNotOnBoard {
-                cpu, board_cpus, ..
-            } => {
+            Self::CpuNotOnBoard { cpu, board_cpus, .. } => {
                 format!("core {cpu} does not exist: the board has {board_cpus} cores")
             }
             Self::CpuShared { cpu, other, .. } => {
@@ -551,119 +436,61 @@ impl ValidationError {
                 format!("size {size:#x} is not a multiple of 2 MiB")
             }
             Self::RamTooSmall { size, .. } => {
-                format!(
-                    "size {size:#x} ({} MiB) is below the 16 MiB minimum",
-                    size / MIB
-                )
+                format!("size {size:#x} ({} MiB) is below the 16 MiB minimum", size / MIB)
             }
             Self::RamWraps { ram, .. } => {
-                format!(
-                    "base {:#x} plus size {:#x} runs past the end of the address space",
-                    ram.start.get(),
-                    ram.size
-                )
+                format!("base {:#x} plus size {:#x} runs past the end of the address space", ram.start.get(), ram.size)
             }
             Self::RamOutsideBoard { ram, board_ram, .. } => {
                 format!("RAM {ram} is not inside the board's RAM {board_ram}")
             }
-            Self::RamOverlapsHypervisor {
-                ram, hypervisor, ..
-            } => {
+            Self::RamOverlapsHypervisor { ram, hypervisor, .. } => {
                 format!("RAM {ram} overlaps the hypervisor's region {hypervisor}")
             }
-            Self::RamOverlapsPersonality {
-                ram,
-                other,
-                other_ram,
-                ..
-            } => {
+            Self::RamOverlapsPersonality { ram, other, other_ram, .. } => {
                 format!("RAM {ram} overlaps {other}'s RAM {other_ram}")
             }
             Self::EmptyKernel { .. } => "no kernel is given".to_owned(),
             Self::CmdlineTooLong { length, .. } => {
-                format!(
-                    "the command line is {length} bytes, longer than the {MAX_CMDLINE_LENGTH} allowed"
-                )
+                format!("the command line is {length} bytes, longer than the {MAX_CMDLINE_LENGTH} allowed")
             }
-            Self::CmdlineBadCharacter {
-                character,
-                position,
-                ..
-            } => {
+            Self::CmdlineBadCharacter { character, position, .. } => {
                 format!("the command line contains {character:?} at byte {position}")
             }
-            Self::DiskShared {
-                partition, other, ..
-            } => format!(
-                "partition \"{partition}\" is already the disk of personality {other:?}; sharing it would let each read and write the other's data"
-            ),
+            Self::DiskShared { partition, other, .. } => {
+                format!("partition \"{partition}\" is already the disk of personality {other:?}; sharing it would let each read and write the other's data")
+            }
             Self::DiskWithoutStorage { board, .. } => {
                 format!("board {board:?} has no storage to back a disk")
             }
-            Self::TooManyDevices { count, .. } => format!(
-                "this is one of the personality's {count} devices, more than the {MAX_DEVICES} allowed"
-            ),
-            Self::DeviceInvalidName {
-                device, problem, ..
-            } => format!("{:?}: {problem}", device.name),
-            Self::DeviceDuplicateName {
-                device,
-                first_index,
-                ..
-            } => format!(
-                "the name {:?} is already used by the personality's device #{}",
-                device.name,
-                first_index + 1
-            ),
+            Self::TooManyDevices { count, .. } => format!("this is one of the personality's {count} devices, more than the {MAX_DEVICES} allowed"),
+            Self::DeviceInvalidName { device, problem, .. } => format!("{:?}: {problem}", device.name),
+            Self::DeviceDuplicateName { device, first_index, .. } => {
+                format!("the name {:?} is already used by the personality's device #{}", device.name, first_index + 1)
+            }
             Self::DeviceMmioEmpty { .. } => "size is 0".to_owned(),
-            Self::DeviceMmioWraps { mmio, .. } => format!(
-                "base {:#x} plus size {:#x} runs past the end of the address space",
-                mmio.start.get(),
-                mmio.size
-            ),
+            Self::DeviceMmioWraps { mmio, .. } => format!("base {:#x} plus size {:#x} runs past the end of the address space", mmio.start.get(), mmio.size),
             Self::DeviceMmioBaseMisaligned { base, .. } => {
                 format!("base {base:#x} is not 4 KiB (page) aligned")
             }
             Self::DeviceMmioSizeMisaligned { size, .. } => {
                 format!("size {size:#x} is not a multiple of 4 KiB (a page)")
             }
-            Self::DeviceMmioReserved {
-                mmio,
-                region,
-                range,
-                ..
-            } => format!("MMIO {mmio} overlaps {region} {range}, which Janus keeps for itself"),
+            Self::DeviceMmioReserved { mmio, region, range, .. } => format!("MMIO {mmio} overlaps {region} {range}, which Janus keeps for itself"),
             Self::DeviceMmioDmaCapable { mmio, .. } => format!(
                 "the device at MMIO {mmio} may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU: the personality could make it write any physical memory"
             ),
-            Self::DeviceMmioOverlap {
-                mmio,
-                other,
-                other_device,
-                other_mmio,
-                ..
-            } => format!("MMIO {mmio} overlaps {other} {other_device}'s MMIO {other_mmio}"),
+            Self::DeviceMmioOverlap { mmio, other, other_device, other_mmio, .. } => format!("MMIO {mmio} overlaps {other} {other_device}'s MMIO {other_mmio}"),
             Self::DeviceNoCompatible { .. } => "the compatible list is empty".to_owned(),
             Self::DeviceBadCompatible { entry, .. } => {
                 format!("{entry:?} is not a device tree compatible string")
             }
-            Self::TooManyDeviceInterrupts { count, .. } => format!(
-                "{count} interrupts are listed, more than the {MAX_DEVICE_INTERRUPTS} a device may have"
-            ),
-            Self::DeviceInterruptNotSpi { interrupt, .. } => format!(
-                "interrupt {interrupt} is not an SPI a personality can be given ({FIRST_SPI} to {LAST_SPI}: its virtual GIC has 224 SPIs)"
-            ),
-            Self::DeviceInterruptReserved {
-                interrupt, owner, ..
-            } => format!("interrupt {interrupt} belongs to {owner}, which Janus keeps for itself"),
-            Self::DeviceInterruptShared {
-                device,
-                interrupt,
-                other,
-                other_device,
-                personality,
-                ..
-            } => {
+            Self::TooManyDeviceInterrupts { count, .. } => format!("{count} interrupts are listed, more than the {MAX_DEVICE_INTERRUPTS} a device may have"),
+            Self::DeviceInterruptNotSpi { interrupt, .. } => {
+                format!("interrupt {interrupt} is not an SPI a personality can be given ({FIRST_SPI} to {LAST_SPI}: its virtual GIC has 224 SPIs)")
+            }
+            Self::DeviceInterruptReserved { interrupt, owner, .. } => format!("interrupt {interrupt} belongs to {owner}, which Janus keeps for itself"),
+            Self::DeviceInterruptShared { device, interrupt, other, other_device, personality, .. } => {
                 if other == personality && other_device == device {
                     format!("interrupt {interrupt} is listed twice")
                 } else {
@@ -676,43 +503,24 @@ impl ValidationError {
     /// How to fix it.
     pub fn fix(&self) -> String {
         match self {
-            Self::BoardMismatch {
-                manifest_board,
-                board,
-            } => {
+            Self::BoardMismatch { manifest_board, board } => {
                 format!("set board = {board:?}, or build for board {manifest_board:?}")
             }
-            Self::NoPersonalities => {
-                "add a [[personality]] table with name, cpus, ram and kernel".to_owned()
-            }
+            Self::NoPersonalities => "add a [[personality]] table with name, cpus, ram and kernel".to_owned(),
             Self::TooManyPersonalities { count, .. } => {
-                format!(
-                    "remove {} personalities",
-                    count.saturating_sub(MAX_PERSONALITIES)
-                )
+                format!("remove {} personalities", count.saturating_sub(MAX_PERSONALITIES))
             }
-            Self::InvalidName { .. } => {
-                "use 1 to 15 characters of a-z, 0-9 and '-', starting with a letter (e.g. \"work\")"
-                    .to_owned()
-            }
+            Self::InvalidName { .. } => "use 1 to 15 characters of a-z, 0-9 and '-', starting with a letter (e.g. \"work\")".to_owned(),
             Self::DuplicateName { .. } => "give every personality a different name".to_owned(),
-            Self::NoCpus { .. } => {
-                "list at least one physical core index, e.g. cpus = [0]".to_owned()
-            }
+            Self::NoCpus { .. } => "list at least one physical core index, e.g. cpus = [0]".to_owned(),
             Self::TooManyCpus { .. } => format!("list at most {MAX_VCPUS} cores"),
             Self::DuplicateCpu { cpu, .. } => format!("list core {cpu} only once"),
             Self::CpuNotOnBoard { board_cpus, .. } => {
                 format!("use core indexes 0 to {}", board_cpus.saturating_sub(1))
             }
-            Self::CpuShared {
-                personality,
-                cpu,
-                other,
-                ..
-            } => format!(
-                "give each core to one personality: remove core {cpu} from {} or from {other}",
-                personality.name
-            ),
+            Self::CpuShared { personality, cpu, other, .. } => {
+                format!("give each core to one personality: remove core {cpu} from {} or from {other}", personality.name)
+            }
             Self::RamBaseMisaligned { base, .. } => {
                 let down = align_down(*base, RAM_ALIGNMENT);
                 match align_up(*base, RAM_ALIGNMENT) {
@@ -725,38 +533,18 @@ impl ValidationError {
                 let up = mebibytes_rounded_up(*size).next_multiple_of(RAM_ALIGNMENT / MIB);
                 format!("use size = \"{down}M\" or \"{up}M\"")
             }
-            Self::RamTooSmall { personality, .. } => format!(
-                "give {} at least size = \"{}M\"",
-                personality.name,
-                MIN_RAM_SIZE / MIB
-            ),
+            Self::RamTooSmall { personality, .. } => format!("give {} at least size = \"{}M\"", personality.name, MIN_RAM_SIZE / MIB),
             Self::RamWraps { .. } => "lower ram.base or ram.size".to_owned(),
-            Self::RamOutsideBoard {
-                personality,
-                board_ram,
-                ..
-            } => {
-                format!(
-                    "place {}'s RAM within the board's RAM {board_ram}",
-                    personality.name
-                )
+            Self::RamOutsideBoard { personality, board_ram, .. } => {
+                format!("place {}'s RAM within the board's RAM {board_ram}", personality.name)
             }
-            Self::RamOverlapsHypervisor {
-                personality,
-                hypervisor,
-                ..
-            } => format!(
+            Self::RamOverlapsHypervisor { personality, hypervisor, .. } => format!(
                 "move {}'s RAM to start at or above {:#x} or to end at or below {:#x}",
                 personality.name,
                 hypervisor.end().unwrap_or(u64::MAX),
                 hypervisor.start.get()
             ),
-            Self::RamOverlapsPersonality {
-                personality,
-                ram,
-                other,
-                other_ram,
-            } => {
+            Self::RamOverlapsPersonality { personality, ram, other, other_ram } => {
                 let (name, other_name) = (&personality.name, &other.name);
                 if ram.start >= other_ram.start {
                     format!(
@@ -772,67 +560,38 @@ impl ValidationError {
                     )
                 }
             }
-            Self::EmptyKernel { .. } => {
-                "set kernel = \"builtin:NAME\" or a path to an arm64 Image, ELF or raw binary"
-                    .to_owned()
-            }
+            Self::EmptyKernel { .. } => "set kernel = \"builtin:NAME\" or a path to an arm64 Image, ELF or raw binary".to_owned(),
             Self::CmdlineTooLong { .. } => {
                 format!("shorten the command line to {MAX_CMDLINE_LENGTH} bytes")
             }
-            Self::CmdlineBadCharacter { .. } => {
-                "write the command line on one line, arguments separated by spaces".to_owned()
-            }
-            Self::DiskShared {
-                personality,
-                partition,
-                other,
-            } => {
-                let free: Vec<String> = DiskPartition::ALL
-                    .into_iter()
-                    .filter(|candidate| candidate != partition)
-                    .map(|candidate| format!("\"{candidate}\""))
-                    .collect();
+            Self::CmdlineBadCharacter { .. } => "write the command line on one line, arguments separated by spaces".to_owned(),
+            Self::DiskShared { personality, partition, other } => {
+                let free: Vec<String> =
+                    DiskPartition::ALL.into_iter().filter(|candidate| candidate != partition).map(|candidate| format!("\"{candidate}\"")).collect();
                 format!(
                     "give each personality its own partition: remove the disk from {} or {other}, or use partition = {}",
                     personality.name,
                     free.join(" or ")
                 )
             }
-            Self::DiskWithoutStorage { personality, .. } => format!(
-                "remove the disk from {}, or build for a board with storage (e.g. qemu-virt)",
-                personality.name
-            ),
-            Self::TooManyDevices {
-                personality, count, ..
-            } => format!(
-                "remove {} devices from {}",
-                count.saturating_sub(MAX_DEVICES),
-                personality.name
-            ),
-            Self::DeviceInvalidName { .. } => {
-                "use 1 to 15 characters of a-z, 0-9 and '-', starting with a letter (e.g. \"rtc\")"
-                    .to_owned()
+            Self::DiskWithoutStorage { personality, .. } => {
+                format!("remove the disk from {}, or build for a board with storage (e.g. qemu-virt)", personality.name)
             }
-            Self::DeviceDuplicateName { .. } => {
-                "give every device of a personality a different name".to_owned()
-            }
-            Self::DeviceMmioEmpty { .. } => {
-                "give the size of the device's register window, e.g. size = \"4K\"".to_owned()
-            }
+            Self::TooManyDevices { personality, count, .. } => format!("remove {} devices from {}", count.saturating_sub(MAX_DEVICES), personality.name),
+            Self::DeviceInvalidName { .. } => "use 1 to 15 characters of a-z, 0-9 and '-', starting with a letter (e.g. \"rtc\")".to_owned(),
+            Self::DeviceDuplicateName { .. } => "give every device of a personality a different name".to_owned(),
+            Self::DeviceMmioEmpty { .. } => "give the size of the device's register window, e.g. size = \"4K\"".to_owned(),
             Self::DeviceMmioWraps { .. } => "lower mmio.base or mmio.size".to_owned(),
-            Self::DeviceMmioBaseMisaligned { base, .. } => format!(
-                "use base = {:#x}, the start of the page holding the registers, and a size that covers them",
-                align_down(*base, DEVICE_ALIGNMENT)
-            ),
-            Self::DeviceMmioSizeMisaligned { size, .. } => {
-                match align_up(*size, DEVICE_ALIGNMENT) {
-                    Some(up) => format!("use size = {up:#x} (whole pages)"),
-                    None => "use a size that is a whole number of 4 KiB pages".to_owned(),
-                }
+            Self::DeviceMmioBaseMisaligned { base, .. } => {
+                format!("use base = {:#x}, the start of the page holding the registers, and a size that covers them", align_down(*base, DEVICE_ALIGNMENT))
             }
-            Self::DeviceMmioReserved { range, .. } => format!(
-                "pass through only a device that Janus does not use or emulate: its registers must lie outside {range}"
-            ),
+            Self::DeviceMmioSizeMisaligned { size, .. } => match align_up(*size, DEVICE_ALIGNMENT) {
+                Some(up) => format!("use size = {up:#x} (whole pages)"),
+                None => "use a size that is a whole number of 4 KiB pages".to_owned(),
+            },
+            Self::DeviceMmioReserved { range, .. } => {
+                format!("pass through only a device that Janus does not use or emulate: its registers must lie outside {range}")
+            }
             Self::DeviceMmioDmaCapable { allowed, .. } if allowed.is_empty() => {
                 "this board declares no device DMA-incapable, so none can be passed through: remove the device".to_string()
             }
@@ -840,55 +599,29 @@ impl ValidationError {
                 "pass through only a device the board declares DMA-incapable: {}",
                 allowed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             ),
-            Self::DeviceMmioOverlap {
-                personality,
-                device,
-                other,
-                other_device,
-                ..
-            } => {
+            Self::DeviceMmioOverlap { personality, device, other, other_device, .. } => {
                 if personality == other {
-                    format!(
-                        "correct the mmio of {device} or {other_device}: two devices cannot share registers"
-                    )
+                    format!("correct the mmio of {device} or {other_device}: two devices cannot share registers")
                 } else {
-                    format!(
-                        "give the device to one personality only: remove {device} from {} or {other_device} from {}",
-                        personality.name, other.name
-                    )
+                    format!("give the device to one personality only: remove {device} from {} or {other_device} from {}", personality.name, other.name)
                 }
             }
             Self::DeviceNoCompatible { .. } => {
-                "list the device's compatible strings, most specific first, e.g. compatible = [\"arm,pl031\", \"arm,primecell\"]"
-                    .to_owned()
+                "list the device's compatible strings, most specific first, e.g. compatible = [\"arm,pl031\", \"arm,primecell\"]".to_owned()
             }
-            Self::DeviceBadCompatible { .. } => {
-                "write \"manufacturer,model\" using letters, digits and , . _ + - only (e.g. \"arm,pl031\")"
-                    .to_owned()
-            }
+            Self::DeviceBadCompatible { .. } => "write \"manufacturer,model\" using letters, digits and , . _ + - only (e.g. \"arm,pl031\")".to_owned(),
             Self::TooManyDeviceInterrupts { .. } => {
                 format!("list at most {MAX_DEVICE_INTERRUPTS} interrupts")
             }
             Self::DeviceInterruptNotSpi { .. } => format!(
                 "use the device's GIC interrupt ID, an SPI from {FIRST_SPI} to {LAST_SPI} (SPI n in a device tree is INTID 32 + n); SGIs and PPIs cannot be passed through"
             ),
-            Self::DeviceInterruptReserved { interrupt, .. } => format!(
-                "remove interrupt {interrupt}, and pass through only a device that Janus does not use"
-            ),
-            Self::DeviceInterruptShared {
-                personality,
-                device,
-                interrupt,
-                other,
-                other_device,
-                ..
-            } => {
+            Self::DeviceInterruptReserved { interrupt, .. } => format!("remove interrupt {interrupt}, and pass through only a device that Janus does not use"),
+            Self::DeviceInterruptShared { personality, device, interrupt, other, other_device, .. } => {
                 if other == personality && other_device == device {
                     format!("list interrupt {interrupt} once")
                 } else {
-                    format!(
-                        "give each interrupt to one device: remove {interrupt} from {personality} {device} or from {other} {other_device}"
-                    )
+                    format!("give each interrupt to one device: remove {interrupt} from {personality} {device} or from {other} {other_device}")
                 }
             }
         }
@@ -897,13 +630,7 @@ impl ValidationError {
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}. Fix: {}",
-            self.field(),
-            self.problem(),
-            self.fix()
-        )
+        write!(f, "{}: {}. Fix: {}", self.field(), self.problem(), self.fix())
     }
 }
 
@@ -913,156 +640,78 @@ impl std::error::Error for ValidationError {}
 pub fn validate(manifest: &Manifest, board: &BoardDescription) -> Result<(), Vec<ValidationError>> {
     let mut errors = Vec::new();
     if manifest.board != board.name.as_str() {
-        errors.push(ValidationError::BoardMismatch {
-            manifest_board: manifest.board.clone(),
-            board: board.name.as_str().to_owned(),
-        });
+        errors.push(ValidationError::BoardMismatch { manifest_board: manifest.board.clone(), board: board.name.as_str().to_owned() });
     }
     if manifest.personalities.is_empty() {
         errors.push(ValidationError::NoPersonalities);
     }
     if let Some(extra) = manifest.personalities.get(MAX_PERSONALITIES) {
-        errors.push(ValidationError::TooManyPersonalities {
-            count: manifest.personalities.len(),
-            extra: reference(MAX_PERSONALITIES, extra),
-        });
+        errors.push(ValidationError::TooManyPersonalities { count: manifest.personalities.len(), extra: reference(MAX_PERSONALITIES, extra) });
     }
     for (index, personality) in manifest.personalities.iter().enumerate() {
         check_personality(index, personality, board, &mut errors);
     }
     for (index, personality) in manifest.personalities.iter().enumerate() {
-        check_against_earlier(
-            index,
-            personality,
-            &manifest.personalities,
-            board,
-            &mut errors,
-        );
+        check_against_earlier(index, personality, &manifest.personalities, board, &mut errors);
     }
     devices::check_devices(manifest, board, &mut errors);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 fn reference(index: usize, personality: &PersonalityConfig) -> PersonalityRef {
-    PersonalityRef {
-        index,
-        name: personality.name.clone(),
-    }
+    PersonalityRef { index, name: personality.name.clone() }
 }
 
-fn check_personality(
-    index: usize,
-    personality: &PersonalityConfig,
-    board: &BoardDescription,
-    errors: &mut Vec<ValidationError>,
-) {
+fn check_personality(index: usize, personality: &PersonalityConfig, board: &BoardDescription, errors: &mut Vec<ValidationError>) {
     let me = || reference(index, personality);
     if let Err(problem) = check_name(&personality.name) {
-        errors.push(ValidationError::InvalidName {
-            personality: me(),
-            problem,
-        });
+        errors.push(ValidationError::InvalidName { personality: me(), problem });
     }
 
     if personality.cpus.is_empty() {
         errors.push(ValidationError::NoCpus { personality: me() });
     }
     if personality.cpus.len() > MAX_VCPUS {
-        errors.push(ValidationError::TooManyCpus {
-            personality: me(),
-            count: personality.cpus.len(),
-        });
+        errors.push(ValidationError::TooManyCpus { personality: me(), count: personality.cpus.len() });
     }
     for (position, &cpu) in personality.cpus.iter().enumerate() {
-        if personality
-            .cpus
-            .iter()
-            .take(position)
-            .any(|&earlier| earlier == cpu)
-        {
-            errors.push(ValidationError::DuplicateCpu {
-                personality: me(),
-                position,
-                cpu,
-            });
+        if personality.cpus.iter().take(position).any(|&earlier| earlier == cpu) {
+            errors.push(ValidationError::DuplicateCpu { personality: me(), position, cpu });
         } else if usize::from(cpu) >= board.cpus.len() {
-            errors.push(ValidationError::CpuNotOnBoard {
-                personality: me(),
-                position,
-                cpu,
-                board_cpus: board.cpus.len(),
-            });
+            errors.push(ValidationError::CpuNotOnBoard { personality: me(), position, cpu, board_cpus: board.cpus.len() });
         }
     }
 
     let ram = personality.ram;
     if !ram.start.is_aligned(RAM_ALIGNMENT) {
-        errors.push(ValidationError::RamBaseMisaligned {
-            personality: me(),
-            base: ram.start.get(),
-        });
+        errors.push(ValidationError::RamBaseMisaligned { personality: me(), base: ram.start.get() });
     }
     if !ram.size.is_multiple_of(RAM_ALIGNMENT) {
-        errors.push(ValidationError::RamSizeMisaligned {
-            personality: me(),
-            size: ram.size,
-        });
+        errors.push(ValidationError::RamSizeMisaligned { personality: me(), size: ram.size });
     }
     if ram.size < MIN_RAM_SIZE {
-        errors.push(ValidationError::RamTooSmall {
-            personality: me(),
-            size: ram.size,
-        });
+        errors.push(ValidationError::RamTooSmall { personality: me(), size: ram.size });
     }
     if ram.end().is_none() {
-        errors.push(ValidationError::RamWraps {
-            personality: me(),
-            ram,
-        });
+        errors.push(ValidationError::RamWraps { personality: me(), ram });
     } else if !board.ram.contains_span(ram.start.get(), ram.size) {
-        errors.push(ValidationError::RamOutsideBoard {
-            personality: me(),
-            ram,
-            board_ram: board.ram,
-        });
+        errors.push(ValidationError::RamOutsideBoard { personality: me(), ram, board_ram: board.ram });
     } else if ram.overlaps(&board.hypervisor) {
-        errors.push(ValidationError::RamOverlapsHypervisor {
-            personality: me(),
-            ram,
-            hypervisor: board.hypervisor,
-        });
+        errors.push(ValidationError::RamOverlapsHypervisor { personality: me(), ram, hypervisor: board.hypervisor });
     }
 
     if personality.kernel.trim().is_empty() {
         errors.push(ValidationError::EmptyKernel { personality: me() });
     }
     if personality.cmdline.len() > MAX_CMDLINE_LENGTH {
-        errors.push(ValidationError::CmdlineTooLong {
-            personality: me(),
-            length: personality.cmdline.len(),
-        });
+        errors.push(ValidationError::CmdlineTooLong { personality: me(), length: personality.cmdline.len() });
     }
-    if let Some((position, character)) = personality
-        .cmdline
-        .char_indices()
-        .find(|&(_, c)| matches!(c, '\0' | '\n' | '\r'))
-    {
-        errors.push(ValidationError::CmdlineBadCharacter {
-            personality: me(),
-            character,
-            position,
-        });
+    if let Some((position, character)) = personality.cmdline.char_indices().find(|&(_, c)| matches!(c, '\0' | '\n' | '\r')) {
+        errors.push(ValidationError::CmdlineBadCharacter { personality: me(), character, position });
     }
 
     if personality.disk.is_some() && board.storage.is_none() {
-        errors.push(ValidationError::DiskWithoutStorage {
-            personality: me(),
-            board: board.name.as_str().to_owned(),
-        });
+        errors.push(ValidationError::DiskWithoutStorage { personality: me(), board: board.name.as_str().to_owned() });
     }
 }
 
@@ -1076,14 +725,9 @@ fn check_against_earlier(
     let me = || reference(index, personality);
     let earlier = all.iter().take(index).enumerate();
     if !personality.name.is_empty()
-        && let Some((first_index, _)) = earlier
-            .clone()
-            .find(|(_, other)| other.name == personality.name)
+        && let Some((first_index, _)) = earlier.clone().find(|(_, other)| other.name == personality.name)
     {
-        errors.push(ValidationError::DuplicateName {
-            personality: me(),
-            first_index,
-        });
+        errors.push(ValidationError::DuplicateName { personality: me(), first_index });
     }
     for (position, &cpu) in personality.cpus.iter().enumerate() {
         let first_listing = !personality.cpus.iter().take(position).any(|&c| c == cpu);
@@ -1091,26 +735,13 @@ fn check_against_earlier(
             continue;
         }
         if let Some((_, other)) = earlier.clone().find(|(_, other)| other.cpus.contains(&cpu)) {
-            errors.push(ValidationError::CpuShared {
-                personality: me(),
-                position,
-                cpu,
-                other: other.name.clone(),
-            });
+            errors.push(ValidationError::CpuShared { personality: me(), position, cpu, other: other.name.clone() });
         }
     }
     if let Some(disk) = personality.disk
-        && let Some((_, other)) = earlier.clone().find(|(_, other)| {
-            other
-                .disk
-                .is_some_and(|other_disk| other_disk.partition == disk.partition)
-        })
+        && let Some((_, other)) = earlier.clone().find(|(_, other)| other.disk.is_some_and(|other_disk| other_disk.partition == disk.partition))
     {
-        errors.push(ValidationError::DiskShared {
-            personality: me(),
-            partition: disk.partition,
-            other: other.name.clone(),
-        });
+        errors.push(ValidationError::DiskShared { personality: me(), partition: disk.partition, other: other.name.clone() });
     }
     if personality.ram.end().is_none() {
         return;

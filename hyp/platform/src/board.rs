@@ -85,11 +85,7 @@ impl GicDescription {
         let list: &[(GicRegion, u64, u64)] = match *self {
             Self::V3 { distributor, redistributor, redistributor_stride } => &[
                 (GicRegion::Distributor, distributor.get(), GICV3_DISTRIBUTOR_SIZE),
-                (
-                    GicRegion::Redistributors,
-                    redistributor.get(),
-                    redistributor_stride.max(GICV3_REDISTRIBUTOR_SIZE).saturating_mul(cores as u64),
-                ),
+                (GicRegion::Redistributors, redistributor.get(), redistributor_stride.max(GICV3_REDISTRIBUTOR_SIZE).saturating_mul(cores as u64)),
             ],
             Self::V2 { distributor, cpu_interface, hypervisor_interface, virtual_cpu_interface } => &[
                 (GicRegion::Distributor, distributor.get(), GICV2_DISTRIBUTOR_SIZE),
@@ -156,9 +152,7 @@ impl StorageDescription {
     /// Whether one of the transports raises `interrupt`.
     pub fn has_interrupt(&self, interrupt: u32) -> bool {
         match *self {
-            Self::VirtioMmio { first_interrupt, slots, .. } => {
-                interrupt.checked_sub(first_interrupt).is_some_and(|slot| slot < slots)
-            }
+            Self::VirtioMmio { first_interrupt, slots, .. } => interrupt.checked_sub(first_interrupt).is_some_and(|slot| slot < slots),
         }
     }
 
@@ -248,17 +242,10 @@ mod tests {
 
     #[test]
     fn gic_regions_have_their_architectural_sizes() {
-        let v3 = GicDescription::V3 {
-            distributor: PhysAddr(0x0800_0000),
-            redistributor: PhysAddr(0x080a_0000),
-            redistributor_stride: 0x2_0000,
-        };
+        let v3 = GicDescription::V3 { distributor: PhysAddr(0x0800_0000), redistributor: PhysAddr(0x080a_0000), redistributor_stride: 0x2_0000 };
         assert_eq!(
             v3.regions(4).as_slice(),
-            [
-                (GicRegion::Distributor, PhysRange::new(0x0800_0000, 0x1_0000)),
-                (GicRegion::Redistributors, PhysRange::new(0x080a_0000, 0x8_0000)),
-            ]
+            [(GicRegion::Distributor, PhysRange::new(0x0800_0000, 0x1_0000)), (GicRegion::Redistributors, PhysRange::new(0x080a_0000, 0x8_0000)),]
         );
         let v2 = GicDescription::V2 {
             distributor: PhysAddr(0x0800_0000),

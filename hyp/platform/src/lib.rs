@@ -6,10 +6,9 @@
 pub mod addr;
 pub mod board;
 
-pub use addr::{GuestPhysAddr, PhysAddr, PhysRange, GuestPhysRange};
+pub use addr::{GuestPhysAddr, GuestPhysRange, PhysAddr, PhysRange};
 pub use board::{
-    BoardDescription, Cpu, GICV2_CPU_INTERFACE_SIZE, GICV2_DISTRIBUTOR_SIZE, GICV2_HYPERVISOR_INTERFACE_SIZE,
-    GICV3_DISTRIBUTOR_SIZE, GICV3_REDISTRIBUTOR_SIZE, GUEST_UART_WINDOW_SIZE, GicDescription, GicRegion, GpioButton,
-    MAX_CPUS, PRIMECELL_WINDOW_SIZE, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE, DmaMaster, MAX_DMA_MASTERS,
-    MAX_DMA_INCAPABLE,
+    BoardDescription, Cpu, DmaMaster, GICV2_CPU_INTERFACE_SIZE, GICV2_DISTRIBUTOR_SIZE, GICV2_HYPERVISOR_INTERFACE_SIZE, GICV3_DISTRIBUTOR_SIZE,
+    GICV3_REDISTRIBUTOR_SIZE, GUEST_UART_WINDOW_SIZE, GicDescription, GicRegion, GpioButton, MAX_CPUS, MAX_DMA_INCAPABLE, MAX_DMA_MASTERS,
+    PRIMECELL_WINDOW_SIZE, StorageDescription, VIRTIO_MMIO_WINDOW_SIZE,
 };

@@ -110,12 +110,7 @@ impl Stage2Config {
         } else {
             (pa_bits.min(SINGLE_PAGE_LEVEL_1_IPA_BITS), StartLevel::One)
         };
-        Ok(Self {
-            pa_bits,
-            physical_size_field,
-            ipa_bits,
-            start,
-        })
+        Ok(Self { pa_bits, physical_size_field, ipa_bits, start })
     }
 
     /// Input (guest physical) address bits.
@@ -149,19 +144,13 @@ impl Stage2Config {
     /// How many entries of the root table the IPA size uses (4 to 512).
     pub(crate) const fn root_entries(&self) -> usize {
         let entries = self.ipa_limit() >> self.start_level().shift();
-        if entries < ENTRIES_PER_TABLE as u64 {
-            entries as usize
-        } else {
-            ENTRIES_PER_TABLE
-        }
+        if entries < ENTRIES_PER_TABLE as u64 { entries as usize } else { ENTRIES_PER_TABLE }
     }
 
     /// Whether a table page at `page` can be pointed to by a descriptor and
     /// reached by the walker: 4 KiB aligned and inside the PA size.
     pub(crate) const fn is_usable_table_page(&self, page: PhysAddr) -> bool {
-        page.is_aligned(crate::descriptor::PAGE_SIZE)
-            && page.0 < self.pa_limit()
-            && page.0 < 1 << OUTPUT_ADDRESS_BITS
+        page.is_aligned(crate::descriptor::PAGE_SIZE) && page.0 < self.pa_limit() && page.0 < 1 << OUTPUT_ADDRESS_BITS
     }
 
     /// The VTCR_EL2 value: T0SZ and SL0 for the IPA size and start level,
@@ -217,20 +206,13 @@ mod tests {
             let config = Stage2Config::for_parange(parange).unwrap();
             assert_eq!(config.pa_bits(), pa_bits, "PARange {parange}");
             assert_eq!(config.ipa_bits(), ipa_bits, "PARange {parange}");
-            assert_eq!(
-                config.start_level().number(),
-                start_level,
-                "PARange {parange}"
-            );
+            assert_eq!(config.start_level().number(), start_level, "PARange {parange}");
             assert_eq!(config.ipa_limit(), 1 << ipa_bits);
             assert_eq!(config.pa_limit(), 1 << pa_bits);
             // A single root page: the root resolves between 1 and 9 bits
             // (ARM ARM D8.2: more would need concatenated tables).
             let root_bits = u32::from(ipa_bits) - config.start_level().shift();
-            assert!(
-                (1..=9).contains(&root_bits),
-                "PARange {parange}: {root_bits} root bits"
-            );
+            assert!((1..=9).contains(&root_bits), "PARange {parange}: {root_bits} root bits");
             assert_eq!(config.root_entries(), 1 << root_bits);
             // The IPA never exceeds the PA size.
             assert!(ipa_bits <= pa_bits);
@@ -241,11 +223,7 @@ mod tests {
     fn vtcr_fields_match_the_register_description() {
         for (parange, _, ipa_bits, start_level, physical_size) in EXPECTED {
             let vtcr = Stage2Config::for_parange(parange).unwrap().vtcr();
-            assert_eq!(
-                field(vtcr, 0, 6),
-                64 - u64::from(ipa_bits),
-                "T0SZ, PARange {parange}"
-            );
+            assert_eq!(field(vtcr, 0, 6), 64 - u64::from(ipa_bits), "T0SZ, PARange {parange}");
             // SL0 with TG0 = 4 KiB: 0b10 starts at level 0, 0b01 at level 1.
             let sl0 = if start_level == 0 { 0b10 } else { 0b01 };
             assert_eq!(field(vtcr, 6, 2), sl0, "SL0, PARange {parange}");
@@ -273,15 +251,9 @@ mod tests {
     #[test]
     fn reserved_parange_is_refused() {
         for parange in 7..=u8::MAX {
-            assert_eq!(
-                Stage2Config::for_parange(parange),
-                Err(Stage2Error::UnsupportedPaRange { parange })
-            );
+            assert_eq!(Stage2Config::for_parange(parange), Err(Stage2Error::UnsupportedPaRange { parange }));
         }
-        assert_eq!(
-            Stage2Error::UnsupportedPaRange { parange: 7 }.to_string(),
-            "unsupported ID_AA64MMFR0_EL1.PARange value 0x7"
-        );
+        assert_eq!(Stage2Error::UnsupportedPaRange { parange: 7 }.to_string(), "unsupported ID_AA64MMFR0_EL1.PARange value 0x7");
     }
 
     #[test]
@@ -297,10 +269,7 @@ mod tests {
     fn table_pages_must_be_aligned_and_reachable() {
         let config = Stage2Config::for_parange(0).unwrap();
         assert!(config.is_usable_table_page(PhysAddr(0xffff_f000)));
-        assert!(
-            !config.is_usable_table_page(PhysAddr(0x1_0000_0000)),
-            "beyond 32-bit PA"
-        );
+        assert!(!config.is_usable_table_page(PhysAddr(0x1_0000_0000)), "beyond 32-bit PA");
         assert!(!config.is_usable_table_page(PhysAddr(0x1008)), "misaligned");
     }
 }

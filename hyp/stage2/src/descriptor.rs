@@ -167,16 +167,8 @@ pub enum Descriptor {
 /// of the given kind.
 const fn leaf_attributes(kind: MemoryKind) -> u64 {
     let (memory_attributes, shareability, execute) = match kind {
-        MemoryKind::Normal => (
-            MEMORY_ATTRIBUTES_NORMAL_WRITE_BACK,
-            SHAREABILITY_INNER,
-            EXECUTE_ALLOWED,
-        ),
-        MemoryKind::Device => (
-            MEMORY_ATTRIBUTES_DEVICE_NGNRE,
-            SHAREABILITY_NONE,
-            EXECUTE_NEVER,
-        ),
+        MemoryKind::Normal => (MEMORY_ATTRIBUTES_NORMAL_WRITE_BACK, SHAREABILITY_INNER, EXECUTE_ALLOWED),
+        MemoryKind::Device => (MEMORY_ATTRIBUTES_DEVICE_NGNRE, SHAREABILITY_NONE, EXECUTE_NEVER),
     };
     (memory_attributes << MEMORY_ATTRIBUTES_SHIFT)
         | (ACCESS_PERMISSIONS_READ_WRITE << ACCESS_PERMISSIONS_SHIFT)
@@ -193,11 +185,7 @@ const fn fits_address_field(address: u64, alignment: u64) -> bool {
 /// Encodes a table descriptor pointing to the table page `next`, or `None`
 /// if `next` is not 4 KiB aligned or lies beyond 48 bits.
 pub const fn encode_table(next: PhysAddr) -> Option<u64> {
-    if fits_address_field(next.0, PAGE_SIZE) {
-        Some(next.0 | VALID | TABLE_OR_PAGE)
-    } else {
-        None
-    }
+    if fits_address_field(next.0, PAGE_SIZE) { Some(next.0 | VALID | TABLE_OR_PAGE) } else { None }
 }
 
 /// Encodes a block (level 1 or 2) or page (level 3) descriptor mapping the
@@ -229,9 +217,7 @@ pub const fn decode(raw: u64, level: Level) -> Descriptor {
         // hierarchical attributes).
         (Level::Zero | Level::One | Level::Two, true) => {
             if other_bits == 0 {
-                Descriptor::Table {
-                    next: PhysAddr(address),
-                }
+                Descriptor::Table { next: PhysAddr(address) }
             } else {
                 Descriptor::Unrecognised(raw)
             }
@@ -242,15 +228,9 @@ pub const fn decode(raw: u64, level: Level) -> Descriptor {
             if address & (level.entry_size() - 1) != 0 {
                 Descriptor::Unrecognised(raw)
             } else if other_bits == leaf_attributes(MemoryKind::Normal) {
-                Descriptor::Leaf {
-                    output: PhysAddr(address),
-                    kind: MemoryKind::Normal,
-                }
+                Descriptor::Leaf { output: PhysAddr(address), kind: MemoryKind::Normal }
             } else if other_bits == leaf_attributes(MemoryKind::Device) {
-                Descriptor::Leaf {
-                    output: PhysAddr(address),
-                    kind: MemoryKind::Device,
-                }
+                Descriptor::Leaf { output: PhysAddr(address), kind: MemoryKind::Device }
             } else {
                 Descriptor::Unrecognised(raw)
             }
@@ -279,10 +259,7 @@ mod tests {
         assert_eq!(ALL_LEVELS.map(Level::number), [0, 1, 2, 3]);
         assert_eq!(Level::Zero.next(), Some(Level::One));
         assert_eq!(Level::Three.next(), None);
-        assert_eq!(
-            ALL_LEVELS.map(Level::allows_leaf),
-            [false, true, true, true]
-        );
+        assert_eq!(ALL_LEVELS.map(Level::allows_leaf), [false, true, true, true]);
         let address = (5 << 39) | (7 << 30) | (9 << 21) | (11 << 12) | 0xabc;
         assert_eq!(ALL_LEVELS.map(|level| level.index(address)), [5, 7, 9, 11]);
         assert_eq!(Level::Zero.index(u64::MAX), 511);
@@ -296,11 +273,7 @@ mod tests {
         for level in [Level::Zero, Level::One, Level::Two] {
             assert_eq!(decode(raw, level), Descriptor::Table { next });
         }
-        assert_eq!(
-            encode_table(PhysAddr(0x1000_0800)),
-            None,
-            "misaligned table"
-        );
+        assert_eq!(encode_table(PhysAddr(0x1000_0800)), None, "misaligned table");
         assert_eq!(encode_table(PhysAddr(1 << 48)), None, "beyond 48 bits");
     }
 
@@ -333,71 +306,35 @@ mod tests {
             for kind in [MemoryKind::Normal, MemoryKind::Device] {
                 let output = PhysAddr(3 * level.entry_size());
                 let raw = encode_leaf(output, kind, level).unwrap();
-                assert_eq!(
-                    decode(raw, level),
-                    Descriptor::Leaf { output, kind },
-                    "{level:?} {kind:?}"
-                );
+                assert_eq!(decode(raw, level), Descriptor::Leaf { output, kind }, "{level:?} {kind:?}");
             }
         }
     }
 
     #[test]
     fn leaves_are_refused_where_the_architecture_forbids_them() {
-        assert_eq!(
-            encode_leaf(PhysAddr(0), MemoryKind::Normal, Level::Zero),
-            None
-        );
-        assert_eq!(
-            encode_leaf(PhysAddr(0x20_0000), MemoryKind::Normal, Level::One),
-            None,
-            "not 1 GiB aligned"
-        );
-        assert_eq!(
-            encode_leaf(PhysAddr(0x1000), MemoryKind::Normal, Level::Two),
-            None,
-            "not 2 MiB aligned"
-        );
-        assert_eq!(
-            encode_leaf(PhysAddr(0x800), MemoryKind::Normal, Level::Three),
-            None,
-            "not 4 KiB aligned"
-        );
-        assert_eq!(
-            encode_leaf(PhysAddr(1 << 48), MemoryKind::Normal, Level::Three),
-            None,
-            "beyond 48 bits"
-        );
+        assert_eq!(encode_leaf(PhysAddr(0), MemoryKind::Normal, Level::Zero), None);
+        assert_eq!(encode_leaf(PhysAddr(0x20_0000), MemoryKind::Normal, Level::One), None, "not 1 GiB aligned");
+        assert_eq!(encode_leaf(PhysAddr(0x1000), MemoryKind::Normal, Level::Two), None, "not 2 MiB aligned");
+        assert_eq!(encode_leaf(PhysAddr(0x800), MemoryKind::Normal, Level::Three), None, "not 4 KiB aligned");
+        assert_eq!(encode_leaf(PhysAddr(1 << 48), MemoryKind::Normal, Level::Three), None, "beyond 48 bits");
     }
 
     #[test]
     fn unknown_encodings_are_unrecognised() {
         assert_eq!(decode(INVALID, Level::One), Descriptor::Invalid);
-        assert_eq!(
-            decode(0xffff_ffff_ffff_fffe, Level::Two),
-            Descriptor::Invalid,
-            "valid bit clear"
-        );
+        assert_eq!(decode(0xffff_ffff_ffff_fffe, Level::Two), Descriptor::Invalid, "valid bit clear");
         let block = encode_leaf(PhysAddr(1 << 30), MemoryKind::Normal, Level::One).unwrap();
         // The same bits are a reserved level-0 block, and a reserved level-3 encoding.
         assert_eq!(decode(block, Level::Zero), Descriptor::Unrecognised(block));
         assert_eq!(decode(block, Level::Three), Descriptor::Unrecognised(block));
         // A level-2 block read as a level-1 block has RES0 address bits set.
         let small_block = encode_leaf(PhysAddr(0x20_0000), MemoryKind::Normal, Level::Two).unwrap();
-        assert_eq!(
-            decode(small_block, Level::One),
-            Descriptor::Unrecognised(small_block)
-        );
+        assert_eq!(decode(small_block, Level::One), Descriptor::Unrecognised(small_block));
         // Read-only (S2AP = 0b01) is not something this crate writes.
         let read_only = block & !(1 << 7);
-        assert_eq!(
-            decode(read_only, Level::One),
-            Descriptor::Unrecognised(read_only)
-        );
+        assert_eq!(decode(read_only, Level::One), Descriptor::Unrecognised(read_only));
         let table_with_junk = encode_table(PhysAddr(0x1000)).unwrap() | (1 << 58);
-        assert_eq!(
-            decode(table_with_junk, Level::One),
-            Descriptor::Unrecognised(table_with_junk)
-        );
+        assert_eq!(decode(table_with_junk, Level::One), Descriptor::Unrecognised(table_with_junk));
     }
 }

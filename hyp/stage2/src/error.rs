@@ -116,60 +116,34 @@ impl fmt::Display for Stage2Error {
                 write!(f, "zero-sized stage-2 mapping of guest {ipa} to {pa}")
             }
             Self::Misaligned { ipa, pa, size } => {
-                write!(
-                    f,
-                    "stage-2 mapping of guest {ipa} to {pa} size {size:#x} is not 4 KiB aligned"
-                )
+                write!(f, "stage-2 mapping of guest {ipa} to {pa} size {size:#x} is not 4 KiB aligned")
             }
             Self::AddressOverflow { ipa, pa, size } => {
-                write!(
-                    f,
-                    "stage-2 mapping of guest {ipa} to {pa} size {size:#x} overflows the address space"
-                )
+                write!(f, "stage-2 mapping of guest {ipa} to {pa} size {size:#x} overflows the address space")
             }
             Self::IpaOutOfRange { range, limit } => {
-                write!(
-                    f,
-                    "guest range {range} reaches beyond the stage-2 input size {limit:#x}"
-                )
+                write!(f, "guest range {range} reaches beyond the stage-2 input size {limit:#x}")
             }
             Self::PaOutOfRange { range, limit } => {
-                write!(
-                    f,
-                    "physical range {range} reaches beyond the physical address size {limit:#x}"
-                )
+                write!(f, "physical range {range} reaches beyond the physical address size {limit:#x}")
             }
             Self::AlreadyMapped { range, conflict } => {
-                write!(
-                    f,
-                    "guest range {range} overlaps an existing mapping at {conflict}"
-                )
+                write!(f, "guest range {range} overlaps an existing mapping at {conflict}")
             }
             Self::OutOfTableMemory => write!(f, "no page left for a stage-2 translation table"),
             Self::InvalidTablePage { page } => {
-                write!(
-                    f,
-                    "table memory handed out {page}, not a usable 4 KiB table page"
-                )
+                write!(f, "table memory handed out {page}, not a usable 4 KiB table page")
             }
             Self::UnsupportedPaRange { parange } => {
                 write!(f, "unsupported ID_AA64MMFR0_EL1.PARange value {parange:#x}")
             }
-            Self::PhysicalOwnedByOther {
-                owner,
-                requested_by,
-                requested,
-                owned,
-            } => write!(
+            Self::PhysicalOwnedByOther { owner, requested_by, requested, owned } => write!(
                 f,
                 "physical range {requested} for personality {requested_by} overlaps {owned}, \
                  already mapped for personality {owner}"
             ),
             Self::TablePageConflict { page, range } => {
-                write!(
-                    f,
-                    "stage-2 table page {page} lies inside guest-mapped physical range {range}"
-                )
+                write!(f, "stage-2 table page {page} lies inside guest-mapped physical range {range}")
             }
             Self::UnknownOwner { owner, owners } => {
                 write!(f, "personality {owner} does not exist (there are {owners})")

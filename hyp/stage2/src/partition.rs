@@ -68,12 +68,7 @@ impl<M: TableMemory + ?Sized> TableMemory for GuardedMemory<'_, M> {
     fn allocate_table(&mut self) -> Option<PhysAddr> {
         let page = self.inner.allocate_table()?;
         let page_range = PhysRange::new(page.0, PAGE_SIZE);
-        let conflict = self
-            .owned
-            .iter()
-            .map(|range| range.physical)
-            .chain(core::iter::once(self.requested))
-            .find(|range| range.overlaps(&page_range));
+        let conflict = self.owned.iter().map(|range| range.physical).chain(core::iter::once(self.requested)).find(|range| range.overlaps(&page_range));
         match conflict {
             Some(range) => {
                 // The page is not returned to the pool (the trait has no way
@@ -96,19 +91,13 @@ impl<M: TableMemory + ?Sized> TableMemory for GuardedMemory<'_, M> {
 
 impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
     /// `OWNERS` empty tables of the same shape, one per personality.
-    pub fn new<M: TableMemory + ?Sized>(
-        mem: &mut M,
-        config: Stage2Config,
-    ) -> Result<Self, Stage2Error> {
+    pub fn new<M: TableMemory + ?Sized>(mem: &mut M, config: Stage2Config) -> Result<Self, Stage2Error> {
         let mut tables = heapless::Vec::new();
         while !tables.is_full() {
             // Cannot be refused: the vector is not full.
             let _ = tables.push(Stage2Table::new(mem, config)?);
         }
-        Ok(Self {
-            tables,
-            ranges: heapless::Vec::new(),
-        })
+        Ok(Self { tables, ranges: heapless::Vec::new() })
     }
 
     /// How many personalities the map holds.
@@ -128,19 +117,11 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
 
     /// The personality that has the physical address `pa` mapped, if any.
     pub fn owner_of(&self, pa: PhysAddr) -> Option<usize> {
-        self.ranges
-            .iter()
-            .find(|range| range.physical.contains(pa.0))
-            .map(|range| range.owner)
+        self.ranges.iter().find(|range| range.physical.contains(pa.0)).map(|range| range.owner)
     }
 
     /// What `ipa` maps to in personality `owner`'s table.
-    pub fn translate<M: TableMemory + ?Sized>(
-        &self,
-        owner: usize,
-        mem: &M,
-        ipa: GuestPhysAddr,
-    ) -> Option<(PhysAddr, MemoryKind)> {
+    pub fn translate<M: TableMemory + ?Sized>(&self, owner: usize, mem: &M, ipa: GuestPhysAddr) -> Option<(PhysAddr, MemoryKind)> {
         self.tables.get(owner)?.translate(mem, ipa)
     }
 
@@ -203,41 +184,22 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
         banked: bool,
     ) -> Result<(), Stage2Error> {
         let owners = self.tables.len();
-        let table = self
-            .tables
-            .get(owner)
-            .ok_or(Stage2Error::UnknownOwner { owner, owners })?;
+        let table = self.tables.get(owner).ok_or(Stage2Error::UnknownOwner { owner, owners })?;
         let request = validate(table.config(), ipa, pa, size, kind)?;
         let physical = request.physical;
         if let Some(owned) = self.ranges.iter().find(|range| Self::conflicts(range, owner, &physical, banked)) {
-            return Err(Stage2Error::PhysicalOwnedByOther {
-                owner: owned.owner,
-                requested_by: owner,
-                requested: physical,
-                owned: owned.physical,
-            });
+            return Err(Stage2Error::PhysicalOwnedByOther { owner: owned.owner, requested_by: owner, requested: physical, owned: owned.physical });
         }
         if let Some(page) = self.table_page_inside(mem, physical) {
-            return Err(Stage2Error::TablePageConflict {
-                page,
-                range: physical,
-            });
+            return Err(Stage2Error::TablePageConflict { page, range: physical });
         }
         // Checked before mapping: a mapping that could not be recorded would
         // escape the isolation check.
         if self.ranges.is_full() {
             return Err(Stage2Error::RangeCapacityExceeded { capacity: RANGES });
         }
-        let mut guarded = GuardedMemory {
-            inner: mem,
-            owned: &self.ranges,
-            requested: physical,
-            refused: None,
-        };
-        let table = self
-            .tables
-            .get_mut(owner)
-            .ok_or(Stage2Error::UnknownOwner { owner, owners })?;
+        let mut guarded = GuardedMemory { inner: mem, owned: &self.ranges, requested: physical, refused: None };
+        let table = self.tables.get_mut(owner).ok_or(Stage2Error::UnknownOwner { owner, owners })?;
         match table.map(&mut guarded, ipa, pa, size, kind) {
             Ok(()) => {}
             Err(Stage2Error::OutOfTableMemory) => {
@@ -249,22 +211,12 @@ impl<const OWNERS: usize, const RANGES: usize> PartitionMap<OWNERS, RANGES> {
             Err(error) => return Err(error),
         }
         self.ranges
-            .push(OwnedRange {
-                owner,
-                guest: request.guest,
-                physical,
-                kind,
-                banked,
-            })
+            .push(OwnedRange { owner, guest: request.guest, physical, kind, banked })
             .map_err(|_| Stage2Error::RangeCapacityExceeded { capacity: RANGES })
     }
 
     /// A table page of any personality that lies inside `range`, if any.
-    fn table_page_inside<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        range: PhysRange,
-    ) -> Option<PhysAddr> {
+    fn table_page_inside<M: TableMemory + ?Sized>(&self, mem: &M, range: PhysRange) -> Option<PhysAddr> {
         let mut found = None;
         for table in &self.tables {
             table.for_each_table_page(mem, &mut |page| {

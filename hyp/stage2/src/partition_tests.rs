@@ -14,22 +14,8 @@ fn setup() -> (FakeMemory, PartitionMap<2>) {
     (mem, map)
 }
 
-fn ram(
-    map: &mut PartitionMap<2>,
-    mem: &mut FakeMemory,
-    owner: usize,
-    ipa: u64,
-    pa: u64,
-    size: u64,
-) -> Result<(), Stage2Error> {
-    map.map(
-        owner,
-        mem,
-        GuestPhysAddr(ipa),
-        PhysAddr(pa),
-        size,
-        MemoryKind::Normal,
-    )
+fn ram(map: &mut PartitionMap<2>, mem: &mut FakeMemory, owner: usize, ipa: u64, pa: u64, size: u64) -> Result<(), Stage2Error> {
+    map.map(owner, mem, GuestPhysAddr(ipa), PhysAddr(pa), size, MemoryKind::Normal)
 }
 
 #[test]
@@ -37,52 +23,24 @@ fn each_personality_gets_its_own_table() {
     let (mut mem, mut map) = setup();
     assert_eq!(map.owners(), 2);
     assert_eq!(mem.allocations(), 2, "one root each");
-    assert_ne!(
-        map.table(PERSONAL).unwrap().root(),
-        map.table(WORK).unwrap().root()
-    );
+    assert_ne!(map.table(PERSONAL).unwrap().root(), map.table(WORK).unwrap().root());
     assert!(map.table(2).is_none());
     // Same guest layout, different physical memory.
-    ram(
-        &mut map,
-        &mut mem,
-        PERSONAL,
-        0x4000_0000,
-        0x4000_0000,
-        64 * MIB,
-    )
-    .unwrap();
+    ram(&mut map, &mut mem, PERSONAL, 0x4000_0000, 0x4000_0000, 64 * MIB).unwrap();
     ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x8000_0000, 64 * MIB).unwrap();
-    assert_eq!(
-        map.translate(PERSONAL, &mem, GuestPhysAddr(0x4000_1000)),
-        Some((PhysAddr(0x4000_1000), MemoryKind::Normal))
-    );
-    assert_eq!(
-        map.translate(WORK, &mem, GuestPhysAddr(0x4000_1000)),
-        Some((PhysAddr(0x8000_1000), MemoryKind::Normal))
-    );
+    assert_eq!(map.translate(PERSONAL, &mem, GuestPhysAddr(0x4000_1000)), Some((PhysAddr(0x4000_1000), MemoryKind::Normal)));
+    assert_eq!(map.translate(WORK, &mem, GuestPhysAddr(0x4000_1000)), Some((PhysAddr(0x8000_1000), MemoryKind::Normal)));
     assert_eq!(map.owner_of(PhysAddr(0x43ff_ffff)), Some(PERSONAL));
     assert_eq!(map.owner_of(PhysAddr(0x8000_0000)), Some(WORK));
     assert_eq!(map.owner_of(PhysAddr(0x4400_0000)), None);
     assert_eq!(map.ranges().len(), 2);
-    assert_eq!(
-        map.ranges()[1].physical,
-        PhysRange::new(0x8000_0000, 64 * MIB)
-    );
+    assert_eq!(map.ranges()[1].physical, PhysRange::new(0x8000_0000, 64 * MIB));
 }
 
 #[test]
 fn physical_memory_of_another_personality_is_refused() {
     let (mut mem, mut map) = setup();
-    ram(
-        &mut map,
-        &mut mem,
-        PERSONAL,
-        0x4000_0000,
-        0x4000_0000,
-        64 * MIB,
-    )
-    .unwrap();
+    ram(&mut map, &mut mem, PERSONAL, 0x4000_0000, 0x4000_0000, 64 * MIB).unwrap();
     let before = mem.clone();
     // One page overlapping the last page, at an unrelated guest address.
     let error = ram(&mut map, &mut mem, WORK, 0x1000_0000, 0x43ff_f000, 2 * PAGE).unwrap_err();
@@ -108,31 +66,9 @@ fn physical_memory_of_another_personality_is_refused() {
 fn shared_device_pages_are_refused_too() {
     let (mut mem, mut map) = setup();
     let uart = 0x0900_0000;
-    map.map(
-        PERSONAL,
-        &mut mem,
-        GuestPhysAddr(uart),
-        PhysAddr(uart),
-        PAGE,
-        MemoryKind::Device,
-    )
-    .unwrap();
-    let result = map.map(
-        WORK,
-        &mut mem,
-        GuestPhysAddr(uart),
-        PhysAddr(uart),
-        PAGE,
-        MemoryKind::Device,
-    );
-    assert!(matches!(
-        result,
-        Err(Stage2Error::PhysicalOwnedByOther {
-            owner: PERSONAL,
-            requested_by: WORK,
-            ..
-        })
-    ));
+    map.map(PERSONAL, &mut mem, GuestPhysAddr(uart), PhysAddr(uart), PAGE, MemoryKind::Device).unwrap();
+    let result = map.map(WORK, &mut mem, GuestPhysAddr(uart), PhysAddr(uart), PAGE, MemoryKind::Device);
+    assert!(matches!(result, Err(Stage2Error::PhysicalOwnedByOther { owner: PERSONAL, requested_by: WORK, .. })));
 }
 
 #[test]
@@ -140,15 +76,9 @@ fn one_personality_may_alias_its_own_memory() {
     let (mut mem, mut map) = setup();
     ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x8000_0000, 2 * MIB).unwrap();
     ram(&mut map, &mut mem, WORK, 0x5000_0000, 0x8000_0000, PAGE).unwrap();
-    assert_eq!(
-        map.translate(WORK, &mem, GuestPhysAddr(0x5000_0000)),
-        Some((PhysAddr(0x8000_0000), MemoryKind::Normal))
-    );
+    assert_eq!(map.translate(WORK, &mem, GuestPhysAddr(0x5000_0000)), Some((PhysAddr(0x8000_0000), MemoryKind::Normal)));
     // But never over its own guest mappings.
-    assert!(matches!(
-        ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x9000_0000, PAGE),
-        Err(Stage2Error::AlreadyMapped { .. })
-    ));
+    assert!(matches!(ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x9000_0000, PAGE), Err(Stage2Error::AlreadyMapped { .. })));
     assert_eq!(map.ranges().len(), 2, "refused mappings are not recorded");
 }
 
@@ -156,55 +86,24 @@ fn one_personality_may_alias_its_own_memory() {
 fn unknown_owner_is_refused() {
     let (mut mem, mut map) = setup();
     let error = ram(&mut map, &mut mem, 2, 0x4000_0000, 0x4000_0000, PAGE).unwrap_err();
-    assert_eq!(
-        error,
-        Stage2Error::UnknownOwner {
-            owner: 2,
-            owners: 2
-        }
-    );
-    assert_eq!(
-        error.to_string(),
-        "personality 2 does not exist (there are 2)"
-    );
+    assert_eq!(error, Stage2Error::UnknownOwner { owner: 2, owners: 2 });
+    assert_eq!(error.to_string(), "personality 2 does not exist (there are 2)");
     assert_eq!(map.translate(2, &mem, GuestPhysAddr(0x4000_0000)), None);
 }
 
 #[test]
 fn range_capacity_is_enforced_before_mapping() {
     let mut mem = FakeMemory::new(64);
-    let mut map: PartitionMap<2, 3> =
-        PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
+    let mut map: PartitionMap<2, 3> = PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
     for index in 0..3 {
         let address = 0x4000_0000 + index * PAGE;
-        map.map(
-            index as usize % 2,
-            &mut mem,
-            GuestPhysAddr(address),
-            PhysAddr(address),
-            PAGE,
-            MemoryKind::Normal,
-        )
-        .unwrap();
+        map.map(index as usize % 2, &mut mem, GuestPhysAddr(address), PhysAddr(address), PAGE, MemoryKind::Normal).unwrap();
     }
     let before = mem.clone();
-    let result = map.map(
-        PERSONAL,
-        &mut mem,
-        GuestPhysAddr(0x5000_0000),
-        PhysAddr(0x5000_0000),
-        PAGE,
-        MemoryKind::Normal,
-    );
-    assert_eq!(
-        result,
-        Err(Stage2Error::RangeCapacityExceeded { capacity: 3 })
-    );
+    let result = map.map(PERSONAL, &mut mem, GuestPhysAddr(0x5000_0000), PhysAddr(0x5000_0000), PAGE, MemoryKind::Normal);
+    assert_eq!(result, Err(Stage2Error::RangeCapacityExceeded { capacity: 3 }));
     assert_eq!(mem, before, "nothing mapped that could not be recorded");
-    assert_eq!(
-        Stage2Error::RangeCapacityExceeded { capacity: 3 }.to_string(),
-        "all 3 owned-range slots are in use"
-    );
+    assert_eq!(Stage2Error::RangeCapacityExceeded { capacity: 3 }.to_string(), "all 3 owned-range slots are in use");
 }
 
 #[test]
@@ -212,28 +111,11 @@ fn table_pages_cannot_be_mapped_into_a_guest() {
     let (mut mem, mut map) = setup();
     let root = map.table(WORK).unwrap().root();
     let before = mem.clone();
-    let error = ram(
-        &mut map,
-        &mut mem,
-        PERSONAL,
-        0x4000_0000,
-        TABLE_POOL_BASE,
-        2 * MIB,
-    )
-    .unwrap_err();
-    assert_eq!(
-        error,
-        Stage2Error::TablePageConflict {
-            page: PhysAddr(TABLE_POOL_BASE),
-            range: PhysRange::new(TABLE_POOL_BASE, 2 * MIB)
-        }
-    );
+    let error = ram(&mut map, &mut mem, PERSONAL, 0x4000_0000, TABLE_POOL_BASE, 2 * MIB).unwrap_err();
+    assert_eq!(error, Stage2Error::TablePageConflict { page: PhysAddr(TABLE_POOL_BASE), range: PhysRange::new(TABLE_POOL_BASE, 2 * MIB) });
     assert_eq!(mem, before);
     assert!(TABLE_POOL_BASE <= root.0 && root.0 < TABLE_POOL_BASE + 2 * MIB);
-    assert_eq!(
-        error.to_string(),
-        "stage-2 table page 0xf0000000 lies inside guest-mapped physical range 0xf0000000..0xf0200000"
-    );
+    assert_eq!(error.to_string(), "stage-2 table page 0xf0000000 lies inside guest-mapped physical range 0xf0000000..0xf0200000");
 }
 
 #[test]
@@ -241,32 +123,14 @@ fn table_memory_inside_guest_memory_is_refused() {
     // A misconfigured pool at 0x8000_0000: roots at 0x8000_0000 and
     // 0x8000_1000, later pages follow.
     let mut mem = FakeMemory::at(0x8000_0000, 64);
-    let mut map: PartitionMap<2> =
-        PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
+    let mut map: PartitionMap<2> = PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
 
     // A new table page inside the range being mapped: level 2 gets
     // 0x8000_2000, level 3 would get 0x8000_3000.
     let requested = PhysRange::new(0x8000_3000, PAGE);
-    let error = ram(
-        &mut map,
-        &mut mem,
-        PERSONAL,
-        0x4000_0000,
-        requested.start.0,
-        PAGE,
-    )
-    .unwrap_err();
-    assert_eq!(
-        error,
-        Stage2Error::TablePageConflict {
-            page: PhysAddr(0x8000_3000),
-            range: requested
-        }
-    );
-    assert_eq!(
-        map.translate(PERSONAL, &mem, GuestPhysAddr(0x4000_0000)),
-        None
-    );
+    let error = ram(&mut map, &mut mem, PERSONAL, 0x4000_0000, requested.start.0, PAGE).unwrap_err();
+    assert_eq!(error, Stage2Error::TablePageConflict { page: PhysAddr(0x8000_3000), range: requested });
+    assert_eq!(map.translate(PERSONAL, &mem, GuestPhysAddr(0x4000_0000)), None);
     assert!(map.ranges().is_empty());
 
     // A new table page inside memory another personality owns: personality
@@ -274,13 +138,7 @@ fn table_memory_inside_guest_memory_is_refused() {
     // work level-2 table would get 0x8000_5000.
     ram(&mut map, &mut mem, PERSONAL, 0x4000_0000, 0x8000_5000, PAGE).unwrap();
     let error = ram(&mut map, &mut mem, WORK, 0x4000_0000, 0x9000_0000, PAGE).unwrap_err();
-    assert_eq!(
-        error,
-        Stage2Error::TablePageConflict {
-            page: PhysAddr(0x8000_5000),
-            range: PhysRange::new(0x8000_5000, PAGE)
-        }
-    );
+    assert_eq!(error, Stage2Error::TablePageConflict { page: PhysAddr(0x8000_5000), range: PhysRange::new(0x8000_5000, PAGE) });
     assert_eq!(map.translate(WORK, &mem, GuestPhysAddr(0x4000_0000)), None);
     assert_eq!(map.ranges().len(), 1);
 }

@@ -28,11 +28,7 @@ impl Mapping {
 /// An address below `gibibytes` GiB, 2 MiB or 4 KiB aligned about half the
 /// time each, so blocks and pages both get used.
 fn address(gibibytes: u64) -> impl Strategy<Value = u64> {
-    (
-        0..gibibytes,
-        prop_oneof![Just(0u64), 0..512u64],
-        prop_oneof![Just(0u64), 0..512u64],
-    )
+    (0..gibibytes, prop_oneof![Just(0u64), 0..512u64], prop_oneof![Just(0u64), 0..512u64])
         .prop_map(|(gib, block, page)| gib * GIB + block * 2 * MIB + page * PAGE)
 }
 
@@ -42,10 +38,7 @@ fn kind() -> impl Strategy<Value = MemoryKind> {
 
 /// Small mappings anywhere, plus whole aligned GiBs.
 fn mapping() -> impl Strategy<Value = Mapping> {
-    let size = prop_oneof![
-        (1..64u64).prop_map(|pages| pages * PAGE),
-        (1..4u64, 0..4u64).prop_map(|(blocks, pages)| blocks * 2 * MIB + pages * PAGE),
-    ];
+    let size = prop_oneof![(1..64u64).prop_map(|pages| pages * PAGE), (1..4u64, 0..4u64).prop_map(|(blocks, pages)| blocks * 2 * MIB + pages * PAGE),];
     prop_oneof![
         4 => (address(4), address(8), size, kind()).prop_map(|(ipa, pa, size, kind)| Mapping { ipa, pa, size, kind }),
         1 => (0..4u64, 0..8u64, kind()).prop_map(|(ipa, pa, kind)| Mapping { ipa: ipa * GIB, pa: pa * GIB, size: GIB, kind }),
@@ -138,12 +131,8 @@ struct Attempt {
 }
 
 fn attempt(owners: usize) -> impl Strategy<Value = Attempt> {
-    let start = (0..32u64, prop_oneof![Just(0u64), 0..512u64])
-        .prop_map(|(block, page)| GIB + block * 2 * MIB + page * PAGE);
-    let size = prop_oneof![
-        (1..256u64).prop_map(|pages| pages * PAGE),
-        (1..3u64).prop_map(|blocks| blocks * 2 * MIB),
-    ];
+    let start = (0..32u64, prop_oneof![Just(0u64), 0..512u64]).prop_map(|(block, page)| GIB + block * 2 * MIB + page * PAGE);
+    let size = prop_oneof![(1..256u64).prop_map(|pages| pages * PAGE), (1..3u64).prop_map(|blocks| blocks * 2 * MIB),];
     (0..owners, start, size).prop_map(|(owner, start, size)| Attempt { owner, start, size })
 }
 
@@ -158,66 +147,29 @@ struct Intrusion {
 }
 
 fn intrusion() -> impl Strategy<Value = Intrusion> {
-    (
-        any::<usize>(),
-        any::<usize>(),
-        0..1024u64,
-        1..600u64,
-        0..4096u64,
-    )
-        .prop_map(
-            |(victim, other, offset_pages, size_pages, guest_page)| Intrusion {
-                victim,
-                other,
-                offset_pages,
-                size_pages,
-                guest_page,
-            },
-        )
+    (any::<usize>(), any::<usize>(), 0..1024u64, 1..600u64, 0..4096u64).prop_map(|(victim, other, offset_pages, size_pages, guest_page)| Intrusion {
+        victim,
+        other,
+        offset_pages,
+        size_pages,
+        guest_page,
+    })
 }
 
 /// Builds a partition from `attempts` against a model, then checks every
 /// leaf of every table and tries `intrusions`.
-fn check_isolation<const OWNERS: usize>(
-    attempts: &[Attempt],
-    intrusions: &[Intrusion],
-) -> Result<(), TestCaseError> {
+fn check_isolation<const OWNERS: usize>(attempts: &[Attempt], intrusions: &[Intrusion]) -> Result<(), TestCaseError> {
     let mut mem = FakeMemory::new(4096);
-    let mut map: PartitionMap<OWNERS> =
-        PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
+    let mut map: PartitionMap<OWNERS> = PartitionMap::new(&mut mem, Stage2Config::for_parange(2).unwrap()).unwrap();
     let mut accepted: Vec<(usize, Mapping)> = Vec::new();
     for attempt in attempts {
-        let request = Mapping {
-            ipa: attempt.start,
-            pa: attempt.start,
-            size: attempt.size,
-            kind: MemoryKind::Normal,
-        };
+        let request = Mapping { ipa: attempt.start, pa: attempt.start, size: attempt.size, kind: MemoryKind::Normal };
         let before = mem.clone();
-        let result = map.map(
-            attempt.owner,
-            &mut mem,
-            GuestPhysAddr(attempt.start),
-            PhysAddr(attempt.start),
-            attempt.size,
-            MemoryKind::Normal,
-        );
-        let other_owner = accepted
-            .iter()
-            .find(|(owner, mapping)| *owner != attempt.owner && mapping.pa_overlaps(&request))
-            .map(|(owner, _)| *owner);
-        let own_overlap = accepted
-            .iter()
-            .any(|(owner, mapping)| *owner == attempt.owner && mapping.ipa_overlaps(&request));
+        let result = map.map(attempt.owner, &mut mem, GuestPhysAddr(attempt.start), PhysAddr(attempt.start), attempt.size, MemoryKind::Normal);
+        let other_owner = accepted.iter().find(|(owner, mapping)| *owner != attempt.owner && mapping.pa_overlaps(&request)).map(|(owner, _)| *owner);
+        let own_overlap = accepted.iter().any(|(owner, mapping)| *owner == attempt.owner && mapping.ipa_overlaps(&request));
         match (other_owner, result) {
-            (
-                Some(expected),
-                Err(Stage2Error::PhysicalOwnedByOther {
-                    owner,
-                    requested_by,
-                    ..
-                }),
-            ) => {
+            (Some(expected), Err(Stage2Error::PhysicalOwnedByOther { owner, requested_by, .. })) => {
                 prop_assert_eq!((owner, requested_by), (expected, attempt.owner));
             }
             (None, Err(Stage2Error::RangeCapacityExceeded { .. })) => {
@@ -229,10 +181,7 @@ fn check_isolation<const OWNERS: usize>(
                 accepted.push((attempt.owner, request));
                 continue;
             }
-            (expected, result) => prop_assert!(
-                false,
-                "{attempt:x?}: expected owner {expected:?}, got {result:?}"
-            ),
+            (expected, result) => prop_assert!(false, "{attempt:x?}: expected owner {expected:?}, got {result:?}"),
         }
         prop_assert_eq!(&mem, &before, "refused mapping changed the tables");
         prop_assert_eq!(map.ranges().len(), accepted.len());
@@ -250,13 +199,7 @@ fn check_isolation<const OWNERS: usize>(
         let mut model: Vec<_> = accepted
             .iter()
             .filter(|(mapping_owner, _)| *mapping_owner == owner)
-            .map(|(_, mapping)| crate::testing::Leaf {
-                ipa: mapping.ipa,
-                pa: mapping.pa,
-                size: mapping.size,
-                kind: mapping.kind,
-                level: 3,
-            })
+            .map(|(_, mapping)| crate::testing::Leaf { ipa: mapping.ipa, pa: mapping.pa, size: mapping.size, kind: mapping.kind, level: 3 })
             .collect();
         model.sort_by_key(|leaf| leaf.ipa);
         prop_assert_eq!(merged(&found), merged(&model), "owner {}", owner);
@@ -264,13 +207,7 @@ fn check_isolation<const OWNERS: usize>(
     intervals.sort();
     for pair in intervals.windows(2) {
         let ((_, first_end, first_owner), (second_start, _, second_owner)) = (pair[0], pair[1]);
-        prop_assert!(
-            first_end <= second_start,
-            "physical {:#x} mapped for owners {} and {}",
-            second_start,
-            first_owner,
-            second_owner
-        );
+        prop_assert!(first_end <= second_start, "physical {:#x} mapped for owners {} and {}", second_start, first_owner, second_owner);
     }
 
     // Other owners reaching into accepted memory always fail, changing nothing.
@@ -283,14 +220,7 @@ fn check_isolation<const OWNERS: usize>(
         let pa = target.pa + (intrusion.offset_pages * PAGE) % target.size;
         let ipa = 3 * GIB + intrusion.guest_page * PAGE;
         let before = mem.clone();
-        let result = map.map(
-            other,
-            &mut mem,
-            GuestPhysAddr(ipa),
-            PhysAddr(pa),
-            intrusion.size_pages * PAGE,
-            MemoryKind::Device,
-        );
+        let result = map.map(other, &mut mem, GuestPhysAddr(ipa), PhysAddr(pa), intrusion.size_pages * PAGE, MemoryKind::Device);
         prop_assert!(
             matches!(result, Err(Stage2Error::PhysicalOwnedByOther { requested_by, .. }) if requested_by == other),
             "{:x?} by owner {} gave {:?}",

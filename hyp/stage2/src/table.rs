@@ -60,43 +60,25 @@ pub(crate) struct Request {
 
 /// Checks a mapping request against the configuration, without looking at
 /// any table: size, 4 KiB alignment, overflow, IPA and PA limits.
-pub(crate) fn validate(
-    config: &Stage2Config,
-    ipa: GuestPhysAddr,
-    pa: PhysAddr,
-    size: u64,
-    kind: MemoryKind,
-) -> Result<Request, Stage2Error> {
+pub(crate) fn validate(config: &Stage2Config, ipa: GuestPhysAddr, pa: PhysAddr, size: u64, kind: MemoryKind) -> Result<Request, Stage2Error> {
     if size == 0 {
         return Err(Stage2Error::ZeroSize { ipa, pa });
     }
     if !ipa.is_aligned(PAGE_SIZE) || !pa.is_aligned(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
         return Err(Stage2Error::Misaligned { ipa, pa, size });
     }
-    let (Some(guest_end), Some(physical_end)) = (ipa.0.checked_add(size), pa.0.checked_add(size))
-    else {
+    let (Some(guest_end), Some(physical_end)) = (ipa.0.checked_add(size), pa.0.checked_add(size)) else {
         return Err(Stage2Error::AddressOverflow { ipa, pa, size });
     };
     let guest = GuestPhysRange::new(ipa.0, size);
     let physical = PhysRange::new(pa.0, size);
     if guest_end > config.ipa_limit() {
-        return Err(Stage2Error::IpaOutOfRange {
-            range: guest,
-            limit: config.ipa_limit(),
-        });
+        return Err(Stage2Error::IpaOutOfRange { range: guest, limit: config.ipa_limit() });
     }
     if physical_end > config.pa_limit() {
-        return Err(Stage2Error::PaOutOfRange {
-            range: physical,
-            limit: config.pa_limit(),
-        });
+        return Err(Stage2Error::PaOutOfRange { range: physical, limit: config.pa_limit() });
     }
-    Ok(Request {
-        guest,
-        physical,
-        guest_end,
-        kind,
-    })
+    Ok(Request { guest, physical, guest_end, kind })
 }
 
 /// Which part of the work a pass over the range does.
@@ -129,10 +111,7 @@ enum Visit {
 
 /// Allocates a table page and clears it, refusing pages a descriptor cannot
 /// point to.
-fn allocate_table<M: TableMemory + ?Sized>(
-    mem: &mut M,
-    config: &Stage2Config,
-) -> Result<PhysAddr, Stage2Error> {
+fn allocate_table<M: TableMemory + ?Sized>(mem: &mut M, config: &Stage2Config) -> Result<PhysAddr, Stage2Error> {
     let page = mem.allocate_table().ok_or(Stage2Error::OutOfTableMemory)?;
     if !config.is_usable_table_page(page) {
         return Err(Stage2Error::InvalidTablePage { page });
@@ -155,10 +134,7 @@ const fn entry_bounds(level: Level, address: u64, end: u64) -> (u64, u64, u64) {
 
 impl Stage2Table {
     /// An empty table: allocates and clears the root page.
-    pub fn new<M: TableMemory + ?Sized>(
-        mem: &mut M,
-        config: Stage2Config,
-    ) -> Result<Self, Stage2Error> {
+    pub fn new<M: TableMemory + ?Sized>(mem: &mut M, config: Stage2Config) -> Result<Self, Stage2Error> {
         let root = allocate_table(mem, &config)?;
         Ok(Self { root, config })
     }
@@ -186,55 +162,21 @@ impl Stage2Table {
     ///
     /// Refuses if any part of the guest range is already mapped; on any error
     /// the mappings are unchanged.
-    pub fn map<M: TableMemory + ?Sized>(
-        &mut self,
-        mem: &mut M,
-        ipa: GuestPhysAddr,
-        pa: PhysAddr,
-        size: u64,
-        kind: MemoryKind,
-    ) -> Result<(), Stage2Error> {
+    pub fn map<M: TableMemory + ?Sized>(&mut self, mem: &mut M, ipa: GuestPhysAddr, pa: PhysAddr, size: u64, kind: MemoryKind) -> Result<(), Stage2Error> {
         let request = validate(&self.config, ipa, pa, size, kind)?;
         let start_level = self.config.start_level();
-        if let Some(conflict) =
-            self.first_mapped(mem, self.root, start_level, ipa.0, request.guest_end)
-        {
-            return Err(Stage2Error::AlreadyMapped {
-                range: request.guest,
-                conflict: GuestPhysAddr(conflict),
-            });
+        if let Some(conflict) = self.first_mapped(mem, self.root, start_level, ipa.0, request.guest_end) {
+            return Err(Stage2Error::AlreadyMapped { range: request.guest, conflict: GuestPhysAddr(conflict) });
         }
-        let span = Span {
-            start: ipa.0,
-            end: request.guest_end,
-            output: pa.0,
-        };
-        self.map_span(
-            mem,
-            &request,
-            self.root,
-            start_level,
-            span,
-            Pass::AllocateTables,
-        )?;
-        self.map_span(
-            mem,
-            &request,
-            self.root,
-            start_level,
-            span,
-            Pass::WriteLeaves,
-        )
+        let span = Span { start: ipa.0, end: request.guest_end, output: pa.0 };
+        self.map_span(mem, &request, self.root, start_level, span, Pass::AllocateTables)?;
+        self.map_span(mem, &request, self.root, start_level, span, Pass::WriteLeaves)
     }
 
     /// Walks the table like the hardware would: the physical address and
     /// attributes `ipa` maps to, or `None` if it is unmapped or beyond the
     /// IPA size.
-    pub fn translate<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        ipa: GuestPhysAddr,
-    ) -> Option<(PhysAddr, MemoryKind)> {
+    pub fn translate<M: TableMemory + ?Sized>(&self, mem: &M, ipa: GuestPhysAddr) -> Option<(PhysAddr, MemoryKind)> {
         if ipa.0 >= self.config.ipa_limit() {
             return None;
         }
@@ -256,11 +198,7 @@ impl Stage2Table {
     }
 
     /// Calls `visit` for every block and page mapping, in guest address order.
-    pub fn for_each_leaf<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        visit: &mut dyn FnMut(LeafMapping),
-    ) {
+    pub fn for_each_leaf<M: TableMemory + ?Sized>(&self, mem: &M, visit: &mut dyn FnMut(LeafMapping)) {
         self.walk(mem, self.root, self.config.start_level(), 0, &mut |item| {
             if let Visit::Leaf(leaf) = item {
                 visit(leaf);
@@ -269,11 +207,7 @@ impl Stage2Table {
     }
 
     /// Calls `visit` for every table page, the root first.
-    pub fn for_each_table_page<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        visit: &mut dyn FnMut(PhysAddr),
-    ) {
+    pub fn for_each_table_page<M: TableMemory + ?Sized>(&self, mem: &M, visit: &mut dyn FnMut(PhysAddr)) {
         self.walk(mem, self.root, self.config.start_level(), 0, &mut |item| {
             if let Visit::TablePage(page) = item {
                 visit(page);
@@ -283,20 +217,9 @@ impl Stage2Table {
 
     /// Visits `table` (at `level`, covering guest addresses from `base`) and
     /// everything below it.
-    fn walk<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        table: PhysAddr,
-        level: Level,
-        base: u64,
-        visit: &mut dyn FnMut(Visit),
-    ) {
+    fn walk<M: TableMemory + ?Sized>(&self, mem: &M, table: PhysAddr, level: Level, base: u64, visit: &mut dyn FnMut(Visit)) {
         visit(Visit::TablePage(table));
-        let entries = if level == self.config.start_level() {
-            self.config.root_entries()
-        } else {
-            ENTRIES_PER_TABLE
-        };
+        let entries = if level == self.config.start_level() { self.config.root_entries() } else { ENTRIES_PER_TABLE };
         let mut entry_base = base;
         for index in 0..entries {
             match descriptor::decode(mem.read_entry(table, index), level) {
@@ -319,14 +242,7 @@ impl Stage2Table {
 
     /// The first guest address in `[start, end)` that the table below
     /// `table` maps (or holds an unrecognised entry for), if any.
-    fn first_mapped<M: TableMemory + ?Sized>(
-        &self,
-        mem: &M,
-        table: PhysAddr,
-        level: Level,
-        start: u64,
-        end: u64,
-    ) -> Option<u64> {
+    fn first_mapped<M: TableMemory + ?Sized>(&self, mem: &M, table: PhysAddr, level: Level, start: u64, end: u64) -> Option<u64> {
         let mut address = start;
         while address < end {
             let (_, _, chunk_end) = entry_bounds(level, address, end);
@@ -336,9 +252,7 @@ impl Stage2Table {
                     let Some(next_level) = level.next() else {
                         return Some(address);
                     };
-                    if let Some(found) =
-                        self.first_mapped(mem, next, next_level, address, chunk_end)
-                    {
+                    if let Some(found) = self.first_mapped(mem, next, next_level, address, chunk_end) {
                         return Some(found);
                     }
                 }
@@ -371,10 +285,7 @@ impl Stage2Table {
             let index = level.index(address);
             let current = descriptor::decode(mem.read_entry(table, index), level);
             let covers_entry = address == entry_start && chunk_end == entry_end;
-            let leaf = if covers_entry
-                && current == Descriptor::Invalid
-                && output.is_multiple_of(level.entry_size())
-            {
+            let leaf = if covers_entry && current == Descriptor::Invalid && output.is_multiple_of(level.entry_size()) {
                 descriptor::encode_leaf(PhysAddr(output), request.kind, level)
             } else {
                 None
@@ -384,19 +295,13 @@ impl Stage2Table {
                     mem.write_entry(table, index, raw);
                 }
             } else {
-                let conflict = Stage2Error::AlreadyMapped {
-                    range: request.guest,
-                    conflict: GuestPhysAddr(address),
-                };
+                let conflict = Stage2Error::AlreadyMapped { range: request.guest, conflict: GuestPhysAddr(address) };
                 let Some(next_level) = level.next() else {
                     // A page that could not be encoded: only an output
                     // address the descriptor cannot hold (validation rules
                     // that out), or an occupied entry (the check pass does).
                     return Err(if current == Descriptor::Invalid {
-                        Stage2Error::PaOutOfRange {
-                            range: request.physical,
-                            limit: self.config.pa_limit(),
-                        }
+                        Stage2Error::PaOutOfRange { range: request.physical, limit: self.config.pa_limit() }
                     } else {
                         conflict
                     });
@@ -406,11 +311,7 @@ impl Stage2Table {
                     Descriptor::Invalid => self.link_new_table(mem, table, index)?,
                     Descriptor::Leaf { .. } | Descriptor::Unrecognised(_) => return Err(conflict),
                 };
-                let inner = Span {
-                    start: address,
-                    end: chunk_end,
-                    output,
-                };
+                let inner = Span { start: address, end: chunk_end, output };
                 self.map_span(mem, request, next, next_level, inner, pass)?;
             }
             address = chunk_end;
@@ -419,12 +320,7 @@ impl Stage2Table {
     }
 
     /// Allocates a cleared table page and points entry `index` of `table` at it.
-    fn link_new_table<M: TableMemory + ?Sized>(
-        &self,
-        mem: &mut M,
-        table: PhysAddr,
-        index: usize,
-    ) -> Result<PhysAddr, Stage2Error> {
+    fn link_new_table<M: TableMemory + ?Sized>(&self, mem: &mut M, table: PhysAddr, index: usize) -> Result<PhysAddr, Stage2Error> {
         let page = allocate_table(mem, &self.config)?;
         let raw = descriptor::encode_table(page).ok_or(Stage2Error::InvalidTablePage { page })?;
         mem.write_entry(table, index, raw);

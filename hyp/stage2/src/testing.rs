@@ -37,12 +37,7 @@ impl FakeMemory {
 
     /// A pool of `capacity` pages starting at `base`.
     pub fn at(base: u64, capacity: usize) -> Self {
-        Self {
-            pages: BTreeMap::new(),
-            next: base,
-            remaining: capacity,
-            allocations: 0,
-        }
+        Self { pages: BTreeMap::new(), next: base, remaining: capacity, allocations: 0 }
     }
 
     /// How many pages were handed out.
@@ -65,23 +60,18 @@ impl TableMemory for FakeMemory {
         self.allocations += 1;
         let page = self.next;
         self.next += PAGE;
-        self.pages
-            .insert(page, Box::new([u64::MAX; ENTRIES_PER_TABLE]));
+        self.pages.insert(page, Box::new([u64::MAX; ENTRIES_PER_TABLE]));
         Some(PhysAddr(page))
     }
 
     fn read_entry(&self, table: PhysAddr, index: usize) -> u64 {
         assert!(index < ENTRIES_PER_TABLE, "index {index} out of table");
-        self.pages
-            .get(&table.0)
-            .unwrap_or_else(|| panic!("read from unallocated table {table}"))[index]
+        self.pages.get(&table.0).unwrap_or_else(|| panic!("read from unallocated table {table}"))[index]
     }
 
     fn write_entry(&mut self, table: PhysAddr, index: usize, value: u64) {
         assert!(index < ENTRIES_PER_TABLE, "index {index} out of table");
-        self.pages
-            .get_mut(&table.0)
-            .unwrap_or_else(|| panic!("write to unallocated table {table}"))[index] = value;
+        self.pages.get_mut(&table.0).unwrap_or_else(|| panic!("write to unallocated table {table}"))[index] = value;
     }
 }
 
@@ -100,13 +90,7 @@ pub struct Leaf {
 /// entry the crate would never write.
 pub fn leaves(mem: &FakeMemory, table: &Stage2Table) -> Vec<Leaf> {
     let mut found = Vec::new();
-    collect(
-        mem,
-        table.root(),
-        table.config().start_level(),
-        0,
-        &mut found,
-    );
+    collect(mem, table.root(), table.config().start_level(), 0, &mut found);
     found
 }
 
@@ -115,21 +99,9 @@ fn collect(mem: &FakeMemory, table: PhysAddr, level: Level, base: u64, found: &m
         let ipa = base + index as u64 * level.entry_size();
         match descriptor::decode(mem.read_entry(table, index), level) {
             Descriptor::Invalid => {}
-            Descriptor::Table { next } => collect(
-                mem,
-                next,
-                level.next().expect("table at level 3"),
-                ipa,
-                found,
-            ),
+            Descriptor::Table { next } => collect(mem, next, level.next().expect("table at level 3"), ipa, found),
             Descriptor::Leaf { output, kind } => {
-                found.push(Leaf {
-                    ipa,
-                    pa: output.0,
-                    size: level.entry_size(),
-                    kind,
-                    level: level.number(),
-                });
+                found.push(Leaf { ipa, pa: output.0, size: level.entry_size(), kind, level: level.number() });
             }
             Descriptor::Unrecognised(raw) => panic!("unrecognised entry {raw:#x} at {ipa:#x}"),
         }
@@ -142,9 +114,7 @@ pub fn merged(leaves: &[Leaf]) -> Vec<(u64, u64, u64, MemoryKind)> {
     let mut runs: Vec<(u64, u64, u64, MemoryKind)> = Vec::new();
     for leaf in leaves {
         match runs.last_mut() {
-            Some((ipa, pa, size, kind))
-                if *ipa + *size == leaf.ipa && *pa + *size == leaf.pa && *kind == leaf.kind =>
-            {
+            Some((ipa, pa, size, kind)) if *ipa + *size == leaf.ipa && *pa + *size == leaf.pa && *kind == leaf.kind => {
                 *size += leaf.size;
             }
             _ => runs.push((leaf.ipa, leaf.pa, leaf.size, leaf.kind)),

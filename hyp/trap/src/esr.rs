@@ -102,22 +102,13 @@ pub fn decode(esr: u64) -> Exception {
         Some(Class::Unknown) => Exception::Unknown,
         Some(Class::WaitForInterrupt) => decode_wait_for_interrupt(esr),
         Some(Class::FloatingPointAccess) => Exception::FloatingPointAccess,
-        Some(Class::Hypercall64) => Exception::Hypercall {
-            immediate: call_immediate(esr),
-        },
-        Some(Class::SecureMonitorCall64) => Exception::SecureMonitorCall {
-            immediate: call_immediate(esr),
-        },
-        Some(Class::SystemRegister64) => {
-            Exception::SystemRegister(SystemRegisterAccess::decode(register))
-        }
+        Some(Class::Hypercall64) => Exception::Hypercall { immediate: call_immediate(esr) },
+        Some(Class::SecureMonitorCall64) => Exception::SecureMonitorCall { immediate: call_immediate(esr) },
+        Some(Class::SystemRegister64) => Exception::SystemRegister(SystemRegisterAccess::decode(register)),
         Some(Class::InstructionAbortLowerLevel) => decode_instruction_abort(esr),
         Some(Class::DataAbortLowerLevel) => decode_data_abort(register),
         // EC is six bits wide and ISS 25 bits wide: both casts are lossless.
-        None => Exception::Other {
-            class: register.read(ESR_EL2::EC) as u8,
-            syndrome: register.read(ESR_EL2::ISS) as u32,
-        },
+        None => Exception::Other { class: register.read(ESR_EL2::EC) as u8, syndrome: register.read(ESR_EL2::ISS) as u32 },
     }
 }
 
@@ -128,21 +119,14 @@ pub fn decode(esr: u64) -> Exception {
 #[must_use]
 pub fn instruction_length(esr: u64) -> u64 {
     let register = LocalRegisterCopy::<u64, ESR_EL2::Register>::new(esr);
-    if register.matches_all(ESR_EL2::IL::ThirtyTwo) {
-        4
-    } else {
-        2
-    }
+    if register.matches_all(ESR_EL2::IL::ThirtyTwo) { 4 } else { 2 }
 }
 
 /// EC 0x01: WFI / WFE, told apart by bit 0 of TI.
 fn decode_wait_for_interrupt(esr: u64) -> Exception {
     let syndrome = LocalRegisterCopy::<u64, WAIT_FOR_INTERRUPT_ISS::Register>::new(esr);
     use WAIT_FOR_INTERRUPT_ISS::TI::Value as Instruction;
-    let is_wfe = matches!(
-        syndrome.read_as_enum(WAIT_FOR_INTERRUPT_ISS::TI),
-        Some(Instruction::WaitForEvent | Instruction::WaitForEventWithTimeout)
-    );
+    let is_wfe = matches!(syndrome.read_as_enum(WAIT_FOR_INTERRUPT_ISS::TI), Some(Instruction::WaitForEvent | Instruction::WaitForEventWithTimeout));
     Exception::WaitForInterrupt { is_wfe }
 }
 

@@ -100,34 +100,16 @@ pub fn decode(function_id: u64, arg1: u64, arg2: u64, arg3: u64) -> PsciCall {
         function_id::PSCI_VERSION => PsciCall::Version,
         function_id::CPU_SUSPEND_32 | function_id::CPU_SUSPEND_64 => PsciCall::CpuSuspend,
         function_id::CPU_OFF => PsciCall::CpuOff,
-        function_id::CPU_ON_32 => PsciCall::CpuOn {
-            target: low(arg1),
-            entry: low(arg2),
-            context: low(arg3),
-        },
-        function_id::CPU_ON_64 => PsciCall::CpuOn {
-            target: arg1,
-            entry: arg2,
-            context: arg3,
-        },
-        function_id::AFFINITY_INFO_32 => PsciCall::AffinityInfo {
-            target: low(arg1),
-            lowest_level: low(arg2),
-        },
-        function_id::AFFINITY_INFO_64 => PsciCall::AffinityInfo {
-            target: arg1,
-            lowest_level: arg2,
-        },
+        function_id::CPU_ON_32 => PsciCall::CpuOn { target: low(arg1), entry: low(arg2), context: low(arg3) },
+        function_id::CPU_ON_64 => PsciCall::CpuOn { target: arg1, entry: arg2, context: arg3 },
+        function_id::AFFINITY_INFO_32 => PsciCall::AffinityInfo { target: low(arg1), lowest_level: low(arg2) },
+        function_id::AFFINITY_INFO_64 => PsciCall::AffinityInfo { target: arg1, lowest_level: arg2 },
         function_id::MIGRATE_INFO_TYPE => PsciCall::MigrateInfoType,
         function_id::SYSTEM_OFF => PsciCall::SystemOff,
         function_id::SYSTEM_RESET => PsciCall::SystemReset,
-        function_id::PSCI_FEATURES => PsciCall::Features {
-            function_id: low_half(arg1),
-        },
+        function_id::PSCI_FEATURES => PsciCall::Features { function_id: low_half(arg1) },
         function_id::SMCCC_VERSION => PsciCall::SmcccVersion,
-        function_id::SMCCC_ARCH_FEATURES => PsciCall::SmcccArchFeatures {
-            function_id: low_half(arg1),
-        },
+        function_id::SMCCC_ARCH_FEATURES => PsciCall::SmcccArchFeatures { function_id: low_half(arg1) },
         _ => PsciCall::Unknown { function_id },
     }
 }
@@ -259,19 +241,10 @@ pub enum PsciAction {
 pub fn emulate(call: PsciCall, caller: usize, personality: &impl PsciPersonality) -> PsciAction {
     match call {
         PsciCall::Version => PsciAction::Return(u64::from(PSCI_VERSION_1_1)),
-        PsciCall::CpuSuspend | PsciCall::SmcccArchFeatures { .. } | PsciCall::Unknown { .. } => {
-            return_code(PsciReturn::NotSupported)
-        }
+        PsciCall::CpuSuspend | PsciCall::SmcccArchFeatures { .. } | PsciCall::Unknown { .. } => return_code(PsciReturn::NotSupported),
         PsciCall::CpuOff => PsciAction::StopCaller,
-        PsciCall::CpuOn {
-            target,
-            entry,
-            context,
-        } => cpu_on(target, entry, context, caller, personality),
-        PsciCall::AffinityInfo {
-            target,
-            lowest_level,
-        } => affinity_info(target, lowest_level, caller, personality),
+        PsciCall::CpuOn { target, entry, context } => cpu_on(target, entry, context, caller, personality),
+        PsciCall::AffinityInfo { target, lowest_level } => affinity_info(target, lowest_level, caller, personality),
         PsciCall::MigrateInfoType => PsciAction::Return(MIGRATE_INFO_TYPE_NOT_REQUIRED),
         PsciCall::SystemOff => PsciAction::SystemOff,
         PsciCall::SystemReset => PsciAction::SystemReset,
@@ -287,13 +260,7 @@ pub fn emulate(call: PsciCall, caller: usize, personality: &impl PsciPersonality
 }
 
 /// `CPU_ON`, checks in the order the [`emulate`] documentation lists them.
-fn cpu_on(
-    target: u64,
-    entry: u64,
-    context: u64,
-    caller: usize,
-    personality: &impl PsciPersonality,
-) -> PsciAction {
+fn cpu_on(target: u64, entry: u64, context: u64, caller: usize, personality: &impl PsciPersonality) -> PsciAction {
     let Some(vcpu) = target_vcpu(target, personality) else {
         return return_code(PsciReturn::InvalidParameters);
     };
@@ -303,11 +270,7 @@ fn cpu_on(
     match power_state(vcpu, caller, personality) {
         VcpuPowerState::On => return_code(PsciReturn::AlreadyOn),
         VcpuPowerState::OnPending => return_code(PsciReturn::OnPending),
-        VcpuPowerState::Off => PsciAction::StartVcpu {
-            vcpu,
-            entry,
-            context,
-        },
+        VcpuPowerState::Off => PsciAction::StartVcpu { vcpu, entry, context },
     }
 }
 
@@ -318,12 +281,7 @@ const AFFINITY_INFO_ON_PENDING: u64 = 2;
 
 /// `AFFINITY_INFO` at affinity level 0, the only level a single-cluster
 /// virtual topology needs.
-fn affinity_info(
-    target: u64,
-    lowest_level: u64,
-    caller: usize,
-    personality: &impl PsciPersonality,
-) -> PsciAction {
+fn affinity_info(target: u64, lowest_level: u64, caller: usize, personality: &impl PsciPersonality) -> PsciAction {
     if lowest_level != 0 {
         return return_code(PsciReturn::InvalidParameters);
     }
@@ -347,11 +305,7 @@ fn target_vcpu(target: u64, personality: &impl PsciPersonality) -> Option<usize>
 
 /// Power state of `vcpu`; the caller is running, so it is on.
 fn power_state(vcpu: usize, caller: usize, personality: &impl PsciPersonality) -> VcpuPowerState {
-    if vcpu == caller {
-        VcpuPowerState::On
-    } else {
-        personality.power_state(vcpu)
-    }
+    if vcpu == caller { VcpuPowerState::On } else { personality.power_state(vcpu) }
 }
 
 /// Whether [`emulate`] implements the function `function_id`, for

@@ -48,10 +48,7 @@ fn split(index: usize) -> (usize, u32) {
 /// The bit of `index` in a 32-bit mask (of list registers, of candidate
 /// words), zero for indices from 32 on.
 pub(crate) fn index_bit(index: usize) -> u32 {
-    u32::try_from(index)
-        .ok()
-        .and_then(|index| 1u32.checked_shl(index))
-        .unwrap_or(0)
+    u32::try_from(index).ok().and_then(|index| 1u32.checked_shl(index)).unwrap_or(0)
 }
 
 /// The indices of the set bits of `word`, lowest first.

@@ -23,11 +23,7 @@ pub(crate) struct Candidates {
 
 impl Candidates {
     /// The empty set.
-    pub(crate) const EMPTY: Self = Self {
-        vcpu: 0,
-        present: 0,
-        words: [0; CANDIDATE_WORDS],
-    };
+    pub(crate) const EMPTY: Self = Self { vcpu: 0, present: 0, words: [0; CANDIDATE_WORDS] };
 
     /// Sets word `index` of the set to `bits`.
     fn insert_word(&mut self, index: usize, bits: u32) {
@@ -79,13 +75,7 @@ impl Candidates {
     pub(crate) fn remove(&mut self, slot: Slot) {
         let line_word = slot.line() / 32;
         let bit = 1u32 << (slot.line() % 32);
-        let index = if line_word == self.vcpu {
-            Some(0)
-        } else {
-            line_word
-                .checked_sub(FIRST_SPI_WORD)
-                .map(|spi_word| spi_word + 1)
-        };
+        let index = if line_word == self.vcpu { Some(0) } else { line_word.checked_sub(FIRST_SPI_WORD).map(|spi_word| spi_word + 1) };
         if let Some(index) = index {
             let bits = self.words.get(index).copied().unwrap_or(0);
             self.insert_word(index, bits & !bit);
@@ -103,18 +93,10 @@ impl VirtualGic {
     /// its address computations would be hoisted into every flush.
     #[inline(never)]
     pub(crate) fn collect_candidates(&self, vcpu: usize, candidates: &mut Candidates) {
-        let signal_mask = if self.distributor_enabled {
-            u32::MAX
-        } else {
-            0
-        };
+        let signal_mask = if self.distributor_enabled { u32::MAX } else { 0 };
         let waiting = |word: usize, visible: u32| {
-            let signalable = self.flag_word(Flag::Pending, word)
-                & self.flag_word(Flag::Enabled, word)
-                & signal_mask;
-            (signalable | self.flag_word(Flag::Active, word))
-                & !self.flag_word(Flag::Resident, word)
-                & visible
+            let signalable = self.flag_word(Flag::Pending, word) & self.flag_word(Flag::Enabled, word) & signal_mask;
+            (signalable | self.flag_word(Flag::Active, word)) & !self.flag_word(Flag::Resident, word) & visible
         };
         *candidates = Candidates::EMPTY;
         candidates.vcpu = vcpu;

@@ -47,16 +47,7 @@ impl VirtualGic {
     /// `physical_intid` (both direct paths end this way).
     #[inline(always)]
     fn write_hardware_pending(&self, lrs: &mut impl ListRegisters, slot: Slot, intid: u32, physical_intid: u32) {
-        lrs.write(
-            0,
-            ListRegister {
-                state: LrState::Pending,
-                intid,
-                priority: self.priority(slot),
-                group1: self.group1(),
-                hardware: Some(physical_intid),
-            },
-        );
+        lrs.write(0, ListRegister { state: LrState::Pending, intid, priority: self.priority(slot), group1: self.group1(), hardware: Some(physical_intid) });
     }
 
     /// Injects PPI (or SPI) `intid` of `vcpu` on behalf of physical interrupt
@@ -65,16 +56,8 @@ impl VirtualGic {
     /// returns the flush outcome. Same results as the two calls, faster in
     /// the common case (see the module documentation).
     #[inline]
-    pub fn inject_hardware_and_flush(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: u32,
-        lrs: &mut impl ListRegisters,
-    ) -> FlushOutcome {
-        if self.reinject_in_place(vcpu, intid, physical_intid, lrs)
-            || self.inject_directly(vcpu, intid, physical_intid, lrs)
-        {
+    pub fn inject_hardware_and_flush(&mut self, vcpu: usize, intid: u32, physical_intid: u32, lrs: &mut impl ListRegisters) -> FlushOutcome {
+        if self.reinject_in_place(vcpu, intid, physical_intid, lrs) || self.inject_directly(vcpu, intid, physical_intid, lrs) {
             // The general path would find nothing waiting and nothing to
             // hand to another vCPU.
             return FlushOutcome::default();
@@ -85,13 +68,7 @@ impl VirtualGic {
     /// The general path, out of line so that the direct ones stay small.
     #[inline(never)]
     #[cold]
-    fn inject_hardware_then_flush(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: u32,
-        lrs: &mut impl ListRegisters,
-    ) -> FlushOutcome {
+    fn inject_hardware_then_flush(&mut self, vcpu: usize, intid: u32, physical_intid: u32, lrs: &mut impl ListRegisters) -> FlushOutcome {
         let _ = self.inject_hardware(vcpu, intid, physical_intid);
         self.flush(vcpu, lrs)
     }
@@ -127,44 +104,25 @@ impl VirtualGic {
     /// The checks are combined without branches where they can be: this is
     /// the interrupt path of every periodic timer tick.
     #[inline(always)]
-    pub fn reinject_in_place(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: u32,
-        lrs: &mut impl ListRegisters,
-    ) -> bool {
+    pub fn reinject_in_place(&mut self, vcpu: usize, intid: u32, physical_intid: u32, lrs: &mut impl ListRegisters) -> bool {
         let Some(state) = self.vcpus.get(vcpu) else {
             return false;
         };
         // Matching the state first also rules out an empty register (the
         // `Option` keeps its `None` in the state field).
-        let Some(Some(ShadowEntry {
-            intid: placed_intid,
-            state: LrState::Pending,
-            physical: Some(placed_physical),
-        })) = state.shadow.first()
-        else {
+        let Some(Some(ShadowEntry { intid: placed_intid, state: LrState::Pending, physical: Some(placed_physical) })) = state.shadow.first() else {
             return false;
         };
         let quiet = (state.occupied == 1) & !state.dirty & !state.waiting;
-        let placed_here =
-            (*placed_intid == intid) & (u32::from(placed_physical.get()) == physical_intid);
+        let placed_here = (*placed_intid == intid) & (u32::from(placed_physical.get()) == physical_intid);
         if !(quiet & placed_here & (intid < PRIVATE_INTERRUPTS) & self.distributor_enabled) {
             return false;
         }
         let slot = Slot::private(vcpu, intid);
         let bit = index_bit(intid as usize);
-        let enabled =
-            self.flag_word(Flag::Enabled, vcpu) & !self.flag_word(Flag::PhysicalRefired, vcpu);
-        let binding = self
-            .hardware
-            .get(slot.line())
-            .copied()
-            .unwrap_or(NO_BINDING);
-        if (enabled & bit == 0) | (u32::from(binding) != physical_intid) | (lrs.count() == 0)
-            || lrs.read(0).state != LrState::Invalid
-        {
+        let enabled = self.flag_word(Flag::Enabled, vcpu) & !self.flag_word(Flag::PhysicalRefired, vcpu);
+        let binding = self.hardware.get(slot.line()).copied().unwrap_or(NO_BINDING);
+        if (enabled & bit == 0) | (u32::from(binding) != physical_intid) | (lrs.count() == 0) || lrs.read(0).state != LrState::Invalid {
             return false;
         }
         self.write_hardware_pending(lrs, slot, intid, physical_intid);
@@ -175,13 +133,7 @@ impl VirtualGic {
     /// state is the quiet one; otherwise leaves exactly what
     /// `inject_hardware` and `flush` would.
     #[inline(never)]
-    pub(crate) fn inject_directly(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: u32,
-        lrs: &mut impl ListRegisters,
-    ) -> bool {
+    pub(crate) fn inject_directly(&mut self, vcpu: usize, intid: u32, physical_intid: u32, lrs: &mut impl ListRegisters) -> bool {
         if !(SGI_COUNT..PRIVATE_INTERRUPTS).contains(&intid)
             || !crate::interrupts::is_valid_physical(physical_intid)
             || vcpu >= self.vcpu_count
@@ -219,9 +171,7 @@ impl VirtualGic {
             // trailing_zeros of a non-zero u32 is below 32.
             let index = occupied.trailing_zeros() as usize;
             let held = state.shadow.get(index).copied().flatten();
-            if !held.is_some_and(|entry| entry.intid == intid && entry.physical.is_some())
-                || index >= lrs.count().min(crate::MAX_LIST_REGISTERS)
-            {
+            if !held.is_some_and(|entry| entry.intid == intid && entry.physical.is_some()) || index >= lrs.count().min(crate::MAX_LIST_REGISTERS) {
                 return false;
             }
             let read = lrs.read(index);
@@ -251,13 +201,9 @@ impl VirtualGic {
             lrs.write(index, ListRegister::INVALID);
         }
         self.set_residence(slot, vcpu, 0);
-        for (flag, value) in [
-            (Flag::CancelPending, false),
-            (Flag::CancelActive, false),
-            (Flag::PhysicalActive, true),
-            (Flag::ListedPending, true),
-            (Flag::ListedActive, false),
-        ] {
+        for (flag, value) in
+            [(Flag::CancelPending, false), (Flag::CancelActive, false), (Flag::PhysicalActive, true), (Flag::ListedPending, true), (Flag::ListedActive, false)]
+        {
             self.assign_flag_bits(flag, word, bit, value);
         }
         if let Some(state) = self.vcpus.get_mut(vcpu)

@@ -117,13 +117,9 @@ fn decode(version: GicVersion, offset: u64, size: AccessSize) -> Option<Register
             Register::Bits(register, number)
         }
         PRIORITY..TARGETS if byte_or_word => Register::Priority(intid(PRIORITY, 0)?),
-        TARGETS..CONFIGURATION if byte_or_word && version == GicVersion::V2 => {
-            Register::Targets(intid(TARGETS, 0)?)
-        }
+        TARGETS..CONFIGURATION if byte_or_word && version == GicVersion::V2 => Register::Targets(intid(TARGETS, 0)?),
         // Four INTIDs per byte.
-        CONFIGURATION..CONFIGURATION_END if word => {
-            Register::Configuration(intid(CONFIGURATION, 0)?.checked_mul(4)?)
-        }
+        CONFIGURATION..CONFIGURATION_END if word => Register::Configuration(intid(CONFIGURATION, 0)?.checked_mul(4)?),
         SOFTWARE_GENERATED if word && version == GicVersion::V2 => Register::SoftwareGenerated,
         PERIPHERAL_ID2_V2 if word && version == GicVersion::V2 => Register::PeripheralId2,
         PERIPHERAL_ID2_V3 if word && version == GicVersion::V3 => Register::PeripheralId2,
@@ -142,11 +138,7 @@ fn decode(version: GicVersion, offset: u64, size: AccessSize) -> Option<Register
 impl VirtualGic {
     /// The frame view of `vcpu` for this version.
     fn distributor_view(&self, vcpu: usize) -> View {
-        View {
-            vcpu,
-            private: self.version == GicVersion::V2,
-            shared: true,
-        }
+        View { vcpu, private: self.version == GicVersion::V2, shared: true }
     }
 
     /// Emulates a guest read of `size` at `offset` in the distributor frame,
@@ -191,13 +183,7 @@ impl VirtualGic {
     /// distributor frame, by vCPU `vcpu`. Unknown offsets, bad widths and
     /// invisible interrupts are ignored and counted in
     /// [`VirtualGic::ignored_writes`].
-    pub fn distributor_write(
-        &mut self,
-        vcpu: usize,
-        offset: u64,
-        size: AccessSize,
-        value: u64,
-    ) -> Effects {
+    pub fn distributor_write(&mut self, vcpu: usize, offset: u64, size: AccessSize, value: u64) -> Effects {
         let mut effects = Effects::default();
         let Some(register) = decode(self.version, offset, size) else {
             self.count_ignored_write();
@@ -213,24 +199,16 @@ impl VirtualGic {
             }
             // Read-only identification registers.
             Register::Type | Register::ImplementerId | Register::PeripheralId2 => false,
-            Register::Bits(register, first) => {
-                self.write_bits(view, register, first, word, &mut effects)
-            }
-            Register::Priority(first) => {
-                self.write_priorities(view, first, size.bytes(), value, &mut effects)
-            }
-            Register::Targets(first) => {
-                self.write_targets(view, first, size.bytes(), value, &mut effects)
-            }
+            Register::Bits(register, first) => self.write_bits(view, register, first, word, &mut effects),
+            Register::Priority(first) => self.write_priorities(view, first, size.bytes(), value, &mut effects),
+            Register::Targets(first) => self.write_targets(view, first, size.bytes(), value, &mut effects),
             Register::Configuration(first) => self.write_configuration(view, first, word),
             Register::SoftwareGenerated => {
                 let outcome = self.send_sgi_v2(vcpu, word);
                 effects.vcpus_to_refresh |= outcome.delivered;
                 crate::sgi::is_reserved_filter(word)
             }
-            Register::Router(intid, byte) => {
-                self.write_router(intid, byte, size, value, &mut effects)
-            }
+            Register::Router(intid, byte) => self.write_router(intid, byte, size, value, &mut effects),
         };
         if ignored {
             self.count_ignored_write();
@@ -293,14 +271,7 @@ impl VirtualGic {
 
     /// A write to GICD_IROUTER<intid>, whole or one 32-bit half (`byte` 0 or
     /// 4). Returns whether it was ignored because the SPI is not owned.
-    fn write_router(
-        &mut self,
-        intid: u32,
-        byte: u64,
-        size: AccessSize,
-        value: u64,
-        effects: &mut Effects,
-    ) -> bool {
+    fn write_router(&mut self, intid: u32, byte: u64, size: AccessSize, value: u64, effects: &mut Effects) -> bool {
         let Some(index) = spi_index(intid).filter(|index| self.owned.get(*index)) else {
             return true;
         };
@@ -310,12 +281,7 @@ impl VirtualGic {
             (AccessSize::Word, _) => (current & u64::from(u32::MAX)) | (value << 32),
             _ => value,
         };
-        let writable = (GICD_IROUTER::AFF0::SET
-            + GICD_IROUTER::AFF1::SET
-            + GICD_IROUTER::AFF2::SET
-            + GICD_IROUTER::IRM::SET
-            + GICD_IROUTER::AFF3::SET)
-            .mask();
+        let writable = (GICD_IROUTER::AFF0::SET + GICD_IROUTER::AFF1::SET + GICD_IROUTER::AFF2::SET + GICD_IROUTER::IRM::SET + GICD_IROUTER::AFF3::SET).mask();
         self.set_route(index, merged & writable, effects);
         false
     }

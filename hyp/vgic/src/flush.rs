@@ -66,10 +66,7 @@ impl VirtualGic {
         };
         let occupied = state.occupied;
         if !state.dirty && !state.clear_list_registers && occupied == 0 {
-            return FlushOutcome {
-                needs_maintenance: state.waiting,
-                vcpus_to_refresh: 0,
-            };
+            return FlushOutcome { needs_maintenance: state.waiting, vcpus_to_refresh: 0 };
         }
         let dirty = state.dirty;
         let count = lrs.count();
@@ -103,10 +100,7 @@ impl VirtualGic {
         for index in set_bits(vacated) {
             lrs.write(index, ListRegister::INVALID);
         }
-        FlushOutcome {
-            needs_maintenance: waiting,
-            vcpus_to_refresh: others,
-        }
+        FlushOutcome { needs_maintenance: waiting, vcpus_to_refresh: others }
     }
 
     /// Step 1 for list register `index` of `vcpu`: folds its state into the
@@ -118,15 +112,7 @@ impl VirtualGic {
     /// Kept out of line, like [`VirtualGic::place`], so that the flush loop
     /// does not carry its register pressure.
     #[inline(never)]
-    fn synchronize(
-        &mut self,
-        vcpu: usize,
-        index: usize,
-        usable: usize,
-        lrs: &mut impl ListRegisters,
-        others: &mut u8,
-        vacated: &mut u32,
-    ) -> bool {
+    fn synchronize(&mut self, vcpu: usize, index: usize, usable: usize, lrs: &mut impl ListRegisters, others: &mut u8, vacated: &mut u32) -> bool {
         let Some(entry) = self.shadow(vcpu, index) else {
             return false;
         };
@@ -136,9 +122,7 @@ impl VirtualGic {
         };
         let read = (index < usable).then(|| lrs.read(index));
         // Invalid means completed, whatever the other fields hold.
-        let observed = read
-            .filter(|register| register.state == LrState::Invalid || register.intid == entry.intid)
-            .map(|register| register.state);
+        let observed = read.filter(|register| register.state == LrState::Invalid || register.intid == entry.intid).map(|register| register.state);
         let Some(observed) = observed else {
             // The register holds another interrupt (overwritten behind the
             // model's back) or is no longer implemented: give its last known
@@ -235,22 +219,11 @@ impl VirtualGic {
             self.release(vcpu, index, slot, read, others, vacated);
             return true;
         }
-        let desired = ListRegister {
-            state,
-            intid: entry.intid,
-            priority: self.priority(slot),
-            group1: self.group1(),
-            hardware,
-        };
+        let desired = ListRegister { state, intid: entry.intid, priority: self.priority(slot), group1: self.group1(), hardware };
         if read != Some(desired) {
             lrs.write(index, desired);
         }
-        self.store_shadow(
-            vcpu,
-            index,
-            slot,
-            Some(ShadowEntry::new(entry.intid, state, hardware)),
-        );
+        self.store_shadow(vcpu, index, slot, Some(ShadowEntry::new(entry.intid, state, hardware)));
         observed != entry.state
     }
 
@@ -258,15 +231,7 @@ impl VirtualGic {
     /// as `read`, and hands what remains of `slot` to the vCPU it is now
     /// delivered to. A register that does not read as all zeroes is added to
     /// `vacated`, to be written Invalid unless it is refilled.
-    fn release(
-        &mut self,
-        vcpu: usize,
-        index: usize,
-        slot: Slot,
-        read: Option<ListRegister>,
-        others: &mut u8,
-        vacated: &mut u32,
-    ) {
+    fn release(&mut self, vcpu: usize, index: usize, slot: Slot, read: Option<ListRegister>, others: &mut u8, vacated: &mut u32) {
         self.set_flag(slot, Flag::Resident, false);
         self.set_flag(slot, Flag::CancelPending, false);
         self.set_flag(slot, Flag::CancelActive, false);
@@ -289,13 +254,7 @@ impl VirtualGic {
     /// Steps 2 and 3: gives list registers to the best candidates, evicting
     /// lower-priority Pending entries once all are in use. Returns whether
     /// candidates still wait (step 4). Registers it fills leave `vacated`.
-    fn fill(
-        &mut self,
-        vcpu: usize,
-        usable: usize,
-        lrs: &mut impl ListRegisters,
-        vacated: &mut u32,
-    ) -> bool {
+    fn fill(&mut self, vcpu: usize, usable: usize, lrs: &mut impl ListRegisters, vacated: &mut u32) -> bool {
         let usable_mask = low_bits(usable);
         let mut candidates = Candidates::EMPTY;
         self.collect_candidates(vcpu, &mut candidates);
@@ -307,10 +266,7 @@ impl VirtualGic {
             let Some(best) = candidates.best(self) else {
                 return false;
             };
-            let occupied = self
-                .vcpus
-                .get(vcpu)
-                .map_or(u32::MAX, |state| state.occupied);
+            let occupied = self.vcpus.get(vcpu).map_or(u32::MAX, |state| state.occupied);
             let free = !occupied & usable_mask;
             let index = if free != 0 {
                 // trailing_zeros of a non-zero u32 is below 32.
@@ -375,22 +331,8 @@ impl VirtualGic {
         self.set_flag(slot, Flag::CancelActive, false);
         self.set_residence(slot, vcpu, index);
         let intid = slot.intid();
-        lrs.write(
-            index,
-            ListRegister {
-                state,
-                intid,
-                priority: self.priority(slot),
-                group1: self.group1(),
-                hardware,
-            },
-        );
-        self.store_shadow(
-            vcpu,
-            index,
-            slot,
-            Some(ShadowEntry::new(intid, state, hardware)),
-        );
+        lrs.write(index, ListRegister { state, intid, priority: self.priority(slot), group1: self.group1(), hardware });
+        self.store_shadow(vcpu, index, slot, Some(ShadowEntry::new(intid, state, hardware)));
     }
 
     /// Among the list registers of `vcpu` in `usable` (a mask), the Pending
@@ -425,13 +367,7 @@ impl VirtualGic {
     /// Replaces the shadow of list register `index` of `vcpu`, which holds
     /// `slot` or nothing, with `entry` for `slot` or nothing; as
     /// [`VirtualGic::set_shadow`] without looking up the lines.
-    pub(crate) fn store_shadow(
-        &mut self,
-        vcpu: usize,
-        index: usize,
-        slot: Slot,
-        entry: Option<ShadowEntry>,
-    ) {
+    pub(crate) fn store_shadow(&mut self, vcpu: usize, index: usize, slot: Slot, entry: Option<ShadowEntry>) {
         let Some(state) = self.vcpus.get_mut(vcpu) else {
             return;
         };

@@ -51,12 +51,7 @@ impl VirtualGic {
     }
 
     /// Pushes a physical action for `slot` if it is a hardware-backed SPI.
-    fn mirror(
-        &self,
-        slot: Slot,
-        effects: &mut Effects,
-        action: impl FnOnce(u32) -> PhysicalAction,
-    ) {
+    fn mirror(&self, slot: Slot, effects: &mut Effects, action: impl FnOnce(u32) -> PhysicalAction) {
         if slot.spi_index().is_some()
             && let Some(physical) = self.hardware(slot)
         {
@@ -121,9 +116,7 @@ impl VirtualGic {
     /// one: written with HW = 1, last seen active, and not completed since (a
     /// line that fired again proves it was).
     fn hardware_active_in_register(&self, slot: Slot) -> bool {
-        self.shadow_entry(slot)
-            .is_some_and(|entry| entry.physical.is_some() && entry.state.is_active())
-            && !self.flag(slot, Flag::PhysicalRefired)
+        self.shadow_entry(slot).is_some_and(|entry| entry.physical.is_some() && entry.state.is_active()) && !self.flag(slot, Flag::PhysicalRefired)
     }
 
     /// Deactivates the physical line of `slot` on the guest's behalf: no list
@@ -138,9 +131,7 @@ impl VirtualGic {
         }
         if let Some(physical) = self.hardware(slot) {
             match slot.private_vcpu() {
-                Some(vcpu) => effects
-                    .physical
-                    .push(PhysicalAction::DeactivatePrivate(vcpu, physical)),
+                Some(vcpu) => effects.physical.push(PhysicalAction::DeactivatePrivate(vcpu, physical)),
                 None => effects.physical.push(PhysicalAction::Deactivate(physical)),
             }
         }
@@ -149,31 +140,18 @@ impl VirtualGic {
     /// Enables or disables the lines `bits` of word `word` of the line bit
     /// sets (GICD_ISENABLER / GICD_ICENABLER), lowest first. Only lines whose
     /// enable changes mirror it, and only those with some state wake a vCPU.
-    pub(crate) fn set_enabled_word(
-        &mut self,
-        word: usize,
-        bits: u32,
-        enabled: bool,
-        effects: &mut Effects,
-    ) {
+    pub(crate) fn set_enabled_word(&mut self, word: usize, bits: u32, enabled: bool, effects: &mut Effects) {
         let current = self.flag_word(Flag::Enabled, word);
         let changed = bits & if enabled { !current } else { current };
         if changed == 0 {
             return;
         }
         // Enabling one line does not change whether another is interesting.
-        let interesting =
-            self.pending_word(word) | self.active_word(word) | self.flag_word(Flag::Resident, word);
+        let interesting = self.pending_word(word) | self.active_word(word) | self.flag_word(Flag::Resident, word);
         for bit in set_bits(changed) {
             let slot = Slot::from_bit(word, bit);
             self.set_flag(slot, Flag::Enabled, enabled);
-            self.mirror(slot, effects, |physical| {
-                if enabled {
-                    PhysicalAction::Enable(physical)
-                } else {
-                    PhysicalAction::Disable(physical)
-                }
-            });
+            self.mirror(slot, effects, |physical| if enabled { PhysicalAction::Enable(physical) } else { PhysicalAction::Disable(physical) });
             if interesting & (1 << bit) != 0 {
                 self.touch(slot, effects);
             }
@@ -191,9 +169,7 @@ impl VirtualGic {
             return;
         }
         *stored = value;
-        self.mirror(slot, effects, |physical| {
-            PhysicalAction::SetPriority(physical, value)
-        });
+        self.mirror(slot, effects, |physical| PhysicalAction::SetPriority(physical, value));
         if self.is_interesting(slot) {
             self.touch(slot, effects);
         }
@@ -213,9 +189,7 @@ impl VirtualGic {
             return;
         }
         if let Some(vcpu) = after {
-            self.mirror(slot, effects, |physical| {
-                PhysicalAction::Route(physical, vcpu)
-            });
+            self.mirror(slot, effects, |physical| PhysicalAction::Route(physical, vcpu));
         }
         if self.is_interesting(slot) {
             if let Some(vcpu) = before {
@@ -250,12 +224,7 @@ impl VirtualGic {
     /// Returns as [`VirtualGic::inject`]. `None` (and nothing happens) also for
     /// SGIs and for a physical INTID outside 16..1020; the caller then
     /// deactivates the physical line itself.
-    pub fn inject_hardware(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: u32,
-    ) -> Option<usize> {
+    pub fn inject_hardware(&mut self, vcpu: usize, intid: u32, physical_intid: u32) -> Option<usize> {
         if intid < SGI_COUNT || !is_valid_physical(physical_intid) {
             return None;
         }
@@ -263,10 +232,7 @@ impl VirtualGic {
         self.set_hardware(slot, Some(physical_intid));
         // The line only fires again once deactivated, so an earlier hardware
         // instance still shown in a list register has completed.
-        if self
-            .shadow_entry(slot)
-            .is_some_and(|entry| entry.physical.is_some())
-        {
+        if self.shadow_entry(slot).is_some_and(|entry| entry.physical.is_some()) {
             self.set_flag(slot, Flag::PhysicalRefired, true);
         }
         self.set_flag(slot, Flag::PhysicalActive, true);
@@ -285,22 +251,12 @@ impl VirtualGic {
     /// [`VgicError::NotVisible`] if the interrupt is an SGI or not visible to
     /// this personality, [`VgicError::InvalidPhysicalIntid`] for a physical
     /// INTID outside 16..1020.
-    pub fn bind_hardware(
-        &mut self,
-        vcpu: usize,
-        intid: u32,
-        physical_intid: Option<u32>,
-    ) -> Result<(), VgicError> {
-        let slot = self
-            .locate(vcpu, intid)
-            .filter(|_| intid >= SGI_COUNT)
-            .ok_or(VgicError::NotVisible { intid })?;
+    pub fn bind_hardware(&mut self, vcpu: usize, intid: u32, physical_intid: Option<u32>) -> Result<(), VgicError> {
+        let slot = self.locate(vcpu, intid).filter(|_| intid >= SGI_COUNT).ok_or(VgicError::NotVisible { intid })?;
         if let Some(physical) = physical_intid
             && !is_valid_physical(physical)
         {
-            return Err(VgicError::InvalidPhysicalIntid {
-                physical_intid: physical,
-            });
+            return Err(VgicError::InvalidPhysicalIntid { physical_intid: physical });
         }
         self.set_hardware(slot, physical_intid);
         Ok(())

@@ -78,9 +78,7 @@ pub use effects::{Effects, PhysicalAction, PhysicalActions};
 pub use flush::FlushOutcome;
 pub use interrupts::HardwareMirror;
 pub use janus_trap::esr::AccessSize;
-pub use list_registers::{
-    ListRegister, ListRegisters, LrState, decode_v2, decode_v3, encode_v2, encode_v3,
-};
+pub use list_registers::{ListRegister, ListRegisters, LrState, decode_v2, decode_v3, encode_v2, encode_v3};
 pub use sgi::SgiOutcome;
 pub use state::VirtualGic;
 

@@ -68,17 +68,13 @@ impl Slot {
     /// The line of private interrupt `intid` (below 32) of `vcpu` (below
     /// [`MAX_VCPUS`]); callers check both bounds.
     pub(crate) fn private(vcpu: usize, intid: u32) -> Self {
-        Self {
-            line: vcpu * PRIVATE_INTERRUPTS as usize + intid as usize,
-        }
+        Self { line: vcpu * PRIVATE_INTERRUPTS as usize + intid as usize }
     }
 
     /// The line of SPI number `index` (INTID `32 + index`, below
     /// [`MAX_SPIS`]); callers check the bound.
     pub(crate) fn shared(index: usize) -> Self {
-        Self {
-            line: PRIVATE_LINES + index,
-        }
+        Self { line: PRIVATE_LINES + index }
     }
 
     /// The line's index in the tables.
@@ -107,17 +103,11 @@ impl Slot {
 
     /// The line of the word-`word`, bit-`bit` entry of a bit set over all lines.
     pub(crate) fn from_bit(word: usize, bit: usize) -> Self {
-        Self {
-            line: word * 32 + bit,
-        }
+        Self { line: word * 32 + bit }
     }
 }
 
 /// SPI number of `intid`, if it is an emulated SPI.
 pub(crate) fn spi_index(intid: u32) -> Option<usize> {
-    if (FIRST_SPI..SPI_LIMIT).contains(&intid) {
-        usize::try_from(intid - FIRST_SPI).ok()
-    } else {
-        None
-    }
+    if (FIRST_SPI..SPI_LIMIT).contains(&intid) { usize::try_from(intid - FIRST_SPI).ok() } else { None }
 }

@@ -82,13 +82,7 @@ pub struct ListRegister {
 
 impl ListRegister {
     /// An empty entry (state Invalid, every field zero).
-    pub const INVALID: Self = Self {
-        state: LrState::Invalid,
-        intid: 0,
-        priority: 0,
-        group1: false,
-        hardware: None,
-    };
+    pub const INVALID: Self = Self { state: LrState::Invalid, intid: 0, priority: 0, group1: false, hardware: None };
 }
 
 /// The list registers of the *current* core, as the hypervisor exposes them:

@@ -96,21 +96,15 @@ fn decode(offset: u64, size: AccessSize) -> Option<Register> {
         Some(sgi_offset) => {
             match sgi_offset {
                 // Registers follow each other every 0x80 bytes from 0x80.
-                BIT_REGISTERS_START..BIT_REGISTERS_END
-                    if sgi_offset.is_multiple_of(BIT_REGISTER_STRIDE) =>
-                {
+                BIT_REGISTERS_START..BIT_REGISTERS_END if sgi_offset.is_multiple_of(BIT_REGISTER_STRIDE) => {
                     if !word {
                         return None;
                     }
-                    let index = usize::try_from(sgi_offset / BIT_REGISTER_STRIDE)
-                        .ok()?
-                        .checked_sub(1)?;
+                    let index = usize::try_from(sgi_offset / BIT_REGISTER_STRIDE).ok()?.checked_sub(1)?;
                     let (_, register) = BIT_REGISTERS.get(index)?;
                     Register::Bits(*register)
                 }
-                PRIORITY..PRIORITY_END if word || size == AccessSize::Byte => {
-                    Register::Priority(u32::try_from(sgi_offset - PRIORITY).ok()?)
-                }
+                PRIORITY..PRIORITY_END if word || size == AccessSize::Byte => Register::Priority(u32::try_from(sgi_offset - PRIORITY).ok()?),
                 CONFIGURATION_SGI if word => Register::Configuration(0),
                 CONFIGURATION_PPI if word => Register::Configuration(16),
                 GROUP_MODIFIER | NON_SECURE_ACCESS if word => Register::ReadAsZero,
@@ -134,11 +128,7 @@ impl VirtualGic {
 
     /// The frame view of `vcpu`: its SGIs and PPIs only.
     fn redistributor_view(vcpu: usize) -> View {
-        View {
-            vcpu,
-            private: true,
-            shared: false,
-        }
+        View { vcpu, private: true, shared: false }
     }
 
     /// Emulates a guest read of `size` at `frame_offset` from the base of the
@@ -171,16 +161,9 @@ impl VirtualGic {
     /// the base of the redistributor region. Writes outside the frames of
     /// existing vCPUs, to unknown offsets or with bad widths are ignored and
     /// counted in [`VirtualGic::ignored_writes`].
-    pub fn redistributor_write(
-        &mut self,
-        frame_offset: u64,
-        size: AccessSize,
-        value: u64,
-    ) -> Effects {
+    pub fn redistributor_write(&mut self, frame_offset: u64, size: AccessSize, value: u64) -> Effects {
         let mut effects = Effects::default();
-        let decoded = self
-            .redistributor_frame(frame_offset)
-            .and_then(|(vcpu, offset)| Some((vcpu, decode(offset, size)?)));
+        let decoded = self.redistributor_frame(frame_offset).and_then(|(vcpu, offset)| Some((vcpu, decode(offset, size)?)));
         let Some((vcpu, register)) = decoded else {
             self.count_ignored_write();
             return effects;
@@ -189,11 +172,7 @@ impl VirtualGic {
         let word = AccessSize::Word.truncate(value) as u32;
         let view = Self::redistributor_view(vcpu);
         let ignored = match register {
-            Register::Control
-            | Register::ImplementerId
-            | Register::Type(_)
-            | Register::PeripheralId2
-            | Register::ReadAsZero => false,
+            Register::Control | Register::ImplementerId | Register::Type(_) | Register::PeripheralId2 | Register::ReadAsZero => false,
             Register::Waker => {
                 let register = LocalRegisterCopy::<u32, GICR_WAKER::Register>::new(word);
                 if let Some(state) = self.vcpus.get_mut(vcpu) {
@@ -202,9 +181,7 @@ impl VirtualGic {
                 false
             }
             Register::Bits(register) => self.write_bits(view, register, 0, word, &mut effects),
-            Register::Priority(first) => {
-                self.write_priorities(view, first, size.bytes(), value, &mut effects)
-            }
+            Register::Priority(first) => self.write_priorities(view, first, size.bytes(), value, &mut effects),
             Register::Configuration(first) => self.write_configuration(view, first, word),
         };
         if ignored {
@@ -220,9 +197,7 @@ impl VirtualGic {
         // vcpu < MAX_VCPUS (8): lossless.
         let index = vcpu as u64;
         let last = vcpu.saturating_add(1) == self.vcpu_count;
-        let value = GICR_TYPER::AFF0.val(index)
-            + GICR_TYPER::PROCESSOR_NUMBER.val(index)
-            + GICR_TYPER::LAST.val(u64::from(last));
+        let value = GICR_TYPER::AFF0.val(index) + GICR_TYPER::PROCESSOR_NUMBER.val(index) + GICR_TYPER::LAST.val(u64::from(last));
         value.value
     }
 
@@ -231,8 +206,7 @@ impl VirtualGic {
     /// quiesce).
     fn waker_value(&self, vcpu: usize) -> u64 {
         let asleep = self.vcpus.get(vcpu).is_some_and(|state| state.asleep);
-        let value = GICR_WAKER::PROCESSOR_SLEEP.val(u32::from(asleep))
-            + GICR_WAKER::CHILDREN_ASLEEP.val(u32::from(asleep));
+        let value = GICR_WAKER::PROCESSOR_SLEEP.val(u32::from(asleep)) + GICR_WAKER::CHILDREN_ASLEEP.val(u32::from(asleep));
         u64::from(value.value)
     }
 }

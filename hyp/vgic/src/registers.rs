@@ -58,18 +58,10 @@ pub(crate) struct RegisterWord {
 
 impl RegisterWord {
     /// A word the frame does not show at all.
-    const HIDDEN: Self = Self {
-        line_word: 0,
-        shown: 0,
-        visible: 0,
-    };
+    const HIDDEN: Self = Self { line_word: 0, shown: 0, visible: 0 };
 
     /// A word the frame shows but whose INTIDs this personality cannot see.
-    const INVISIBLE: Self = Self {
-        line_word: 0,
-        shown: u32::MAX,
-        visible: 0,
-    };
+    const INVISIBLE: Self = Self { line_word: 0, shown: u32::MAX, visible: 0 };
 
     /// What bit `bit` (below 32) of the word refers to.
     fn lookup(self, bit: u32) -> Lookup {
@@ -100,11 +92,7 @@ impl ByteSpan {
     /// What lane `lane` (below `lanes`) refers to.
     fn lookup(&self, lane: u64) -> Lookup {
         let bit = u64::from(self.first_bit).saturating_add(lane);
-        let word = if bit < u64::from(u32::BITS) {
-            self.words[0]
-        } else {
-            self.words[1]
-        };
+        let word = if bit < u64::from(u32::BITS) { self.words[0] } else { self.words[1] };
         // Below 32 after the remainder.
         word.lookup((bit % u64::from(u32::BITS)) as u32)
     }
@@ -148,20 +136,14 @@ impl VirtualGic {
         match number.checked_sub(1) {
             // SGIs and PPIs: banked, all of them visible to an existing vCPU.
             None if !view.private => HIDDEN,
-            None if view.vcpu < self.vcpu_count => RegisterWord {
-                line_word: view.vcpu,
-                shown: u32::MAX,
-                visible: u32::MAX,
-            },
+            None if view.vcpu < self.vcpu_count => RegisterWord { line_word: view.vcpu, shown: u32::MAX, visible: u32::MAX },
             None => INVISIBLE,
             // SPIs: the owned ones of the emulated range are visible.
             Some(_) if !view.shared => HIDDEN,
             Some(spi_word) => match usize::try_from(spi_word) {
-                Ok(spi_word) if spi_word < SPI_WORDS => RegisterWord {
-                    line_word: FIRST_SPI_WORD + spi_word,
-                    shown: u32::MAX,
-                    visible: self.owned.word(spi_word),
-                },
+                Ok(spi_word) if spi_word < SPI_WORDS => {
+                    RegisterWord { line_word: FIRST_SPI_WORD + spi_word, shown: u32::MAX, visible: self.owned.word(spi_word) }
+                }
                 _ => INVISIBLE,
             },
         }
@@ -169,8 +151,7 @@ impl VirtualGic {
 
     /// Resolves `intid` in `view`.
     fn lookup(&self, view: View, intid: u32) -> Lookup {
-        self.register_word(view, intid / u32::BITS)
-            .lookup(intid % u32::BITS)
+        self.register_word(view, intid / u32::BITS).lookup(intid % u32::BITS)
     }
 
     /// The register words holding the `bytes` INTIDs from `first_intid`, one
@@ -182,17 +163,11 @@ impl VirtualGic {
         let first = self.register_word(view, number);
         let second = if u64::from(first_bit) + lanes > u64::from(u32::BITS) {
             // INTIDs past u32::MAX do not exist: their lanes are ignored.
-            number
-                .checked_add(1)
-                .map_or(RegisterWord::HIDDEN, |next| self.register_word(view, next))
+            number.checked_add(1).map_or(RegisterWord::HIDDEN, |next| self.register_word(view, next))
         } else {
             first
         };
-        ByteSpan {
-            first_bit,
-            lanes,
-            words: [first, second],
-        }
+        ByteSpan { first_bit, lanes, words: [first, second] }
     }
 
     /// Reads register word `number` of `register` (INTIDs `32 × number`
@@ -202,12 +177,8 @@ impl VirtualGic {
         let state = match register {
             BitRegister::Group if self.version == GicVersion::V3 => u32::MAX,
             BitRegister::Group => 0,
-            BitRegister::SetEnable | BitRegister::ClearEnable => {
-                self.flag_word(Flag::Enabled, word.line_word)
-            }
-            BitRegister::SetPending | BitRegister::ClearPending => {
-                self.pending_word(word.line_word)
-            }
+            BitRegister::SetEnable | BitRegister::ClearEnable => self.flag_word(Flag::Enabled, word.line_word),
+            BitRegister::SetPending | BitRegister::ClearPending => self.pending_word(word.line_word),
             BitRegister::SetActive | BitRegister::ClearActive => self.active_word(word.line_word),
         };
         state & word.visible
@@ -215,14 +186,7 @@ impl VirtualGic {
 
     /// Writes `value` to register word `number` of `register`. Returns
     /// whether a set bit named an invisible interrupt.
-    pub(crate) fn write_bits(
-        &mut self,
-        view: View,
-        register: BitRegister,
-        number: u32,
-        value: u32,
-        effects: &mut Effects,
-    ) -> bool {
+    pub(crate) fn write_bits(&mut self, view: View, register: BitRegister, number: u32, value: u32, effects: &mut Effects) -> bool {
         if register == BitRegister::Group {
             return false;
         }
@@ -232,13 +196,7 @@ impl VirtualGic {
         // GICv2 SGIs: the set / clear-pending bits are read-only; their
         // pending state belongs to GICD_SPENDSGIR / GICD_CPENDSGIR (IHI 0048B
         // §4.3.7, §4.3.8).
-        if self.version == GicVersion::V2
-            && number == 0
-            && matches!(
-                register,
-                BitRegister::SetPending | BitRegister::ClearPending
-            )
-        {
+        if self.version == GicVersion::V2 && number == 0 && matches!(register, BitRegister::SetPending | BitRegister::ClearPending) {
             targets &= !SGI_BITS;
         }
         match register {
@@ -247,10 +205,7 @@ impl VirtualGic {
             BitRegister::ClearEnable => {
                 self.set_enabled_word(word.line_word, targets, false, effects);
             }
-            BitRegister::SetPending
-            | BitRegister::ClearPending
-            | BitRegister::SetActive
-            | BitRegister::ClearActive => {
+            BitRegister::SetPending | BitRegister::ClearPending | BitRegister::SetActive | BitRegister::ClearActive => {
                 for bit in set_bits(targets) {
                     let slot = Slot::from_bit(word.line_word, bit);
                     match register {
@@ -273,14 +228,7 @@ impl VirtualGic {
 
     /// Writes `bytes` priority bytes starting at `first_intid`. Returns
     /// whether one named an invisible interrupt.
-    pub(crate) fn write_priorities(
-        &mut self,
-        view: View,
-        first_intid: u32,
-        bytes: u64,
-        value: u64,
-        effects: &mut Effects,
-    ) -> bool {
+    pub(crate) fn write_priorities(&mut self, view: View, first_intid: u32, bytes: u64, value: u64, effects: &mut Effects) -> bool {
         let span = self.byte_span(view, first_intid, bytes);
         let mut ignored = false;
         for lane in 0..span.lanes {
@@ -297,28 +245,16 @@ impl VirtualGic {
     /// (IHI 0048B §4.3.12): for SGIs and PPIs the accessing vCPU's own bit,
     /// read-only; for SPIs the stored targets.
     pub(crate) fn read_targets(&self, view: View, first_intid: u32, bytes: u64) -> u64 {
-        self.read_bytes(view, first_intid, bytes, |gic, slot| {
-            match slot.spi_index() {
-                Some(index) => gic
-                    .routes
-                    .get(index)
-                    .map_or(0, |targets| targets.to_le_bytes()[0]),
-                None => vcpu_bit(view.vcpu),
-            }
+        self.read_bytes(view, first_intid, bytes, |gic, slot| match slot.spi_index() {
+            Some(index) => gic.routes.get(index).map_or(0, |targets| targets.to_le_bytes()[0]),
+            None => vcpu_bit(view.vcpu),
         })
     }
 
     /// Writes `bytes` CPU targets bytes starting at `first_intid`. Bits for
     /// vCPUs this personality does not have read as zero. Returns whether one
     /// named an invisible interrupt.
-    pub(crate) fn write_targets(
-        &mut self,
-        view: View,
-        first_intid: u32,
-        bytes: u64,
-        value: u64,
-        effects: &mut Effects,
-    ) -> bool {
+    pub(crate) fn write_targets(&mut self, view: View, first_intid: u32, bytes: u64, value: u64, effects: &mut Effects) -> bool {
         let mut ignored = false;
         for lane in 0..bytes {
             let Some(intid) = nth(first_intid, lane) else {
@@ -374,13 +310,7 @@ impl VirtualGic {
     }
 
     /// Reads `bytes` one-byte fields starting at `first_intid` with `field`.
-    fn read_bytes(
-        &self,
-        view: View,
-        first_intid: u32,
-        bytes: u64,
-        field: impl Fn(&Self, Slot) -> u8,
-    ) -> u64 {
+    fn read_bytes(&self, view: View, first_intid: u32, bytes: u64, field: impl Fn(&Self, Slot) -> u8) -> u64 {
         let span = self.byte_span(view, first_intid, bytes);
         let mut value = 0;
         for lane in 0..span.lanes {
@@ -394,8 +324,5 @@ impl VirtualGic {
 
 /// Byte `lane` (0 = least significant) of `value`, zero beyond the eighth.
 fn byte_lane(value: u64, lane: u64) -> u8 {
-    usize::try_from(lane)
-        .ok()
-        .and_then(|lane| value.to_le_bytes().get(lane).copied())
-        .unwrap_or(0)
+    usize::try_from(lane).ok().and_then(|lane| value.to_le_bytes().get(lane).copied()).unwrap_or(0)
 }

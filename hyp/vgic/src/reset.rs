@@ -2,9 +2,7 @@
 
 use crate::effects::{Effects, PhysicalAction};
 use crate::line::{Flag, Slot};
-use crate::{
-    GicVersion, MAX_LIST_REGISTERS, MAX_SPIS, MAX_VCPUS, PRIVATE_INTERRUPTS, SGI_COUNT, VirtualGic,
-};
+use crate::{GicVersion, MAX_LIST_REGISTERS, MAX_SPIS, MAX_VCPUS, PRIVATE_INTERRUPTS, SGI_COUNT, VirtualGic};
 
 impl VirtualGic {
     /// Restarts vCPU `vcpu` (for example PSCI CPU_ON after CPU_OFF): its SGIs
@@ -88,11 +86,7 @@ impl VirtualGic {
             let Some(slot) = self.locate_spi(index) else {
                 continue;
             };
-            let before = (
-                self.flag(slot, Flag::Enabled),
-                self.priority(slot),
-                self.routed_vcpu(index),
-            );
+            let before = (self.flag(slot, Flag::Enabled), self.priority(slot), self.routed_vcpu(index));
             self.release_physical(slot, &mut effects);
             self.reset_shared_line(index);
             if let Some(physical) = self.hardware(slot) {
@@ -100,9 +94,7 @@ impl VirtualGic {
                     effects.physical.push(PhysicalAction::Disable(physical));
                 }
                 if before.1 != 0 {
-                    effects
-                        .physical
-                        .push(PhysicalAction::SetPriority(physical, 0));
+                    effects.physical.push(PhysicalAction::SetPriority(physical, 0));
                 }
                 if before.2 != Some(0) {
                     effects.physical.push(PhysicalAction::Route(physical, 0));

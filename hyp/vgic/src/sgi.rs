@@ -45,10 +45,7 @@ impl VirtualGic {
         }
         // TARGET_LIST is 16 bits wide.
         let list = register.read(ICC_SGI1R::TARGET_LIST) as u16;
-        let cluster = register.read(ICC_SGI1R::AFF1)
-            | register.read(ICC_SGI1R::AFF2)
-            | register.read(ICC_SGI1R::AFF3)
-            | register.read(ICC_SGI1R::RS);
+        let cluster = register.read(ICC_SGI1R::AFF1) | register.read(ICC_SGI1R::AFF2) | register.read(ICC_SGI1R::AFF3) | register.read(ICC_SGI1R::RS);
         if cluster != 0 {
             return self.finish_sgi(intid, 0, list.count_ones());
         }
@@ -70,8 +67,7 @@ impl VirtualGic {
         use GICD_SGIR::TARGET_LIST_FILTER::Value as Filter;
         match register.read_as_enum(GICD_SGIR::TARGET_LIST_FILTER) {
             Some(Filter::TargetList) => {
-                let (targets, dropped) =
-                    self.split_targets(register.read(GICD_SGIR::CPU_TARGET_LIST));
+                let (targets, dropped) = self.split_targets(register.read(GICD_SGIR::CPU_TARGET_LIST));
                 self.finish_sgi(intid, targets, dropped)
             }
             Some(Filter::AllButSelf) => {
@@ -105,10 +101,7 @@ impl VirtualGic {
                 self.set_pending(slot, &mut effects);
             }
         }
-        SgiOutcome {
-            delivered: targets,
-            dropped,
-        }
+        SgiOutcome { delivered: targets, dropped }
     }
 }
 

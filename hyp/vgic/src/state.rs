@@ -51,13 +51,7 @@ impl ShadowEntry {
     /// An entry for `intid` in `state`, with HW = 1 for `hardware` (a
     /// physical INTID the caller checked to be in 16..1020).
     pub(crate) fn new(intid: u32, state: LrState, hardware: Option<u32>) -> Self {
-        Self {
-            intid,
-            state,
-            physical: hardware
-                .and_then(|physical| u16::try_from(physical).ok())
-                .and_then(NonZeroU16::new),
-        }
+        Self { intid, state, physical: hardware.and_then(|physical| u16::try_from(physical).ok()).and_then(NonZeroU16::new) }
     }
 
     /// The physical INTID written with HW = 1, if any.
@@ -89,14 +83,8 @@ pub(crate) struct VcpuState {
 }
 
 impl VcpuState {
-    pub(crate) const RESET: Self = Self {
-        dirty: true,
-        waiting: false,
-        clear_list_registers: true,
-        shadow: [None; MAX_LIST_REGISTERS],
-        occupied: 0,
-        asleep: true,
-    };
+    pub(crate) const RESET: Self =
+        Self { dirty: true, waiting: false, clear_list_registers: true, shadow: [None; MAX_LIST_REGISTERS], occupied: 0, asleep: true };
 }
 
 /// The virtual GIC of one personality (see the crate documentation).
@@ -140,11 +128,7 @@ impl VirtualGic {
     /// [`VgicError::InvalidVcpuCount`] for 0 or more than [`MAX_VCPUS`]
     /// vCPUs, [`VgicError::InvalidSpi`] for an owned INTID that is not an
     /// emulated SPI.
-    pub fn new(
-        version: GicVersion,
-        vcpu_count: usize,
-        owned_spis: &[u32],
-    ) -> Result<Self, VgicError> {
+    pub fn new(version: GicVersion, vcpu_count: usize, owned_spis: &[u32]) -> Result<Self, VgicError> {
         if vcpu_count == 0 || vcpu_count > MAX_VCPUS {
             return Err(VgicError::InvalidVcpuCount { vcpu_count });
         }
@@ -220,9 +204,7 @@ impl VirtualGic {
 
     /// Whether `flag` is set on `slot`.
     pub(crate) fn flag(&self, slot: Slot, flag: Flag) -> bool {
-        self.flags
-            .get(flag.index())
-            .is_some_and(|bits| bits.get(slot.line()))
+        self.flags.get(flag.index()).is_some_and(|bits| bits.get(slot.line()))
     }
 
     /// Sets `flag` on `slot` to `value`.
@@ -248,9 +230,7 @@ impl VirtualGic {
 
     /// Word `word` of the bit set of `flag`.
     pub(crate) fn flag_word(&self, flag: Flag, word: usize) -> u32 {
-        self.flags
-            .get(flag.index())
-            .map_or(0, |bits| bits.word(word))
+        self.flags.get(flag.index()).map_or(0, |bits| bits.word(word))
     }
 
     /// The priority of `slot` (low three bits zero).
@@ -268,17 +248,14 @@ impl VirtualGic {
     /// caller to be in 16..1020), or unbinds it.
     pub(crate) fn set_hardware(&mut self, slot: Slot, physical_intid: Option<u32>) {
         if let Some(binding) = self.hardware.get_mut(slot.line()) {
-            *binding = physical_intid
-                .and_then(|physical| u16::try_from(physical).ok())
-                .unwrap_or(NO_BINDING);
+            *binding = physical_intid.and_then(|physical| u16::try_from(physical).ok()).unwrap_or(NO_BINDING);
         }
     }
 
     /// The physical INTID of `slot` if its physical line is active for the
     /// guest: what a list register holding it in the Pending state carries.
     pub(crate) fn active_hardware(&self, slot: Slot) -> Option<u32> {
-        self.hardware(slot)
-            .filter(|_| self.flag(slot, Flag::PhysicalActive))
+        self.hardware(slot).filter(|_| self.flag(slot, Flag::PhysicalActive))
     }
 
     /// The vCPU and list register index holding `slot`, if any.
@@ -296,10 +273,7 @@ impl VirtualGic {
         let (Ok(vcpu), Ok(index)) = (u8::try_from(vcpu), u8::try_from(index)) else {
             return;
         };
-        if let (Some(stored_vcpu), Some(stored_index)) = (
-            self.resident_vcpu.get_mut(slot.line()),
-            self.list_register.get_mut(slot.line()),
-        ) {
+        if let (Some(stored_vcpu), Some(stored_index)) = (self.resident_vcpu.get_mut(slot.line()), self.list_register.get_mut(slot.line())) {
             *stored_vcpu = vcpu;
             *stored_index = index;
             self.set_flag(slot, Flag::Resident, true);
@@ -322,35 +296,24 @@ impl VirtualGic {
 
     /// Whether `slot` is pending, in software or in its list register.
     pub(crate) fn is_pending(&self, slot: Slot) -> bool {
-        self.flag(slot, Flag::Pending)
-            || (self
-                .shadow_entry(slot)
-                .is_some_and(|entry| entry.state.is_pending())
-                && !self.flag(slot, Flag::CancelPending))
+        self.flag(slot, Flag::Pending) || (self.shadow_entry(slot).is_some_and(|entry| entry.state.is_pending()) && !self.flag(slot, Flag::CancelPending))
     }
 
     /// Whether `slot` is active, in software or in its list register.
     pub(crate) fn is_active(&self, slot: Slot) -> bool {
-        self.flag(slot, Flag::Active)
-            || (self
-                .shadow_entry(slot)
-                .is_some_and(|entry| entry.state.is_active())
-                && !self.flag(slot, Flag::CancelActive))
+        self.flag(slot, Flag::Active) || (self.shadow_entry(slot).is_some_and(|entry| entry.state.is_active()) && !self.flag(slot, Flag::CancelActive))
     }
 
     /// Word `word` of the pending state of every line, in software or in a
     /// list register: what [`VirtualGic::is_pending`] says, 32 lines at once.
     pub(crate) fn pending_word(&self, word: usize) -> u32 {
-        self.flag_word(Flag::Pending, word)
-            | (self.flag_word(Flag::ListedPending, word)
-                & !self.flag_word(Flag::CancelPending, word))
+        self.flag_word(Flag::Pending, word) | (self.flag_word(Flag::ListedPending, word) & !self.flag_word(Flag::CancelPending, word))
     }
 
     /// Word `word` of the active state of every line, as
     /// [`VirtualGic::is_active`] says.
     pub(crate) fn active_word(&self, word: usize) -> u32 {
-        self.flag_word(Flag::Active, word)
-            | (self.flag_word(Flag::ListedActive, word) & !self.flag_word(Flag::CancelActive, word))
+        self.flag_word(Flag::Active, word) | (self.flag_word(Flag::ListedActive, word) & !self.flag_word(Flag::CancelActive, word))
     }
 
     /// Whether a change to `slot` can change what some vCPU must deliver.
@@ -382,9 +345,7 @@ impl VirtualGic {
                 if router.is_set(GICD_IROUTER::IRM) {
                     return Some(0);
                 }
-                let upper = router.read(GICD_IROUTER::AFF1)
-                    | router.read(GICD_IROUTER::AFF2)
-                    | router.read(GICD_IROUTER::AFF3);
+                let upper = router.read(GICD_IROUTER::AFF1) | router.read(GICD_IROUTER::AFF2) | router.read(GICD_IROUTER::AFF3);
                 let aff0 = usize::try_from(router.read(GICD_IROUTER::AFF0)).ok()?;
                 (upper == 0 && aff0 < self.vcpu_count).then_some(aff0)
             }
@@ -405,16 +366,9 @@ impl VirtualGic {
         *stored = raw;
         let target = self.routed_vcpu(index).filter(|_| self.owned.get(index));
         let word = index / 32;
-        for (vcpu, (routed, summary)) in self
-            .routed_spis
-            .iter_mut()
-            .zip(self.routed_words.iter_mut())
-            .enumerate()
-        {
+        for (vcpu, (routed, summary)) in self.routed_spis.iter_mut().zip(self.routed_words.iter_mut()).enumerate() {
             routed.assign(index, target == Some(vcpu));
-            let bit = u8::try_from(word)
-                .ok()
-                .and_then(|word| 1u8.checked_shl(u32::from(word)));
+            let bit = u8::try_from(word).ok().and_then(|word| 1u8.checked_shl(u32::from(word)));
             if let Some(bit) = bit {
                 if routed.word(word) == 0 {
                     *summary &= !bit;
@@ -433,18 +387,12 @@ impl VirtualGic {
     /// Whether the pending state of `slot` may be presented to `vcpu`: enabled,
     /// distributor enabled, and delivered to `vcpu`.
     pub(crate) fn may_signal(&self, slot: Slot, vcpu: usize) -> bool {
-        self.flag(slot, Flag::Enabled)
-            && self.distributor_enabled
-            && self.target_vcpu(slot) == Some(vcpu)
+        self.flag(slot, Flag::Enabled) && self.distributor_enabled && self.target_vcpu(slot) == Some(vcpu)
     }
 
     /// The line of a private interrupt or an SPI, whether visible or not, for
     /// internal bookkeeping of list register contents.
     pub(crate) fn slot_of(&self, vcpu: usize, intid: u32) -> Option<Slot> {
-        if intid < PRIVATE_INTERRUPTS {
-            (vcpu < MAX_VCPUS).then(|| Slot::private(vcpu, intid))
-        } else {
-            spi_index(intid).map(Slot::shared)
-        }
+        if intid < PRIVATE_INTERRUPTS { (vcpu < MAX_VCPUS).then(|| Slot::private(vcpu, intid)) } else { spi_index(intid).map(Slot::shared) }
     }
 }

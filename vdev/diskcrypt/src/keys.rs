@@ -50,9 +50,7 @@ impl fmt::Display for KeyError {
             Self::AllZero => "key bytes are all zero",
             Self::UniformBytes => "key bytes all have the same value",
             Self::EqualHalves => "the two XTS key halves are equal",
-            Self::UnwrapFailed => {
-                "wrapped key failed its integrity check (wrong device key or tampered)"
-            }
+            Self::UnwrapFailed => "wrapped key failed its integrity check (wrong device key or tampered)",
         })
     }
 }
@@ -85,9 +83,7 @@ impl DataKey {
             Ok(())
         };
         match verdict {
-            Ok(()) => Ok(Self {
-                bytes: Array(bytes),
-            }),
+            Ok(()) => Ok(Self { bytes: Array(bytes) }),
             Err(error) => {
                 bytes.zeroize();
                 Err(error)
@@ -140,9 +136,7 @@ impl DeviceKey {
             Ok(())
         };
         match verdict {
-            Ok(()) => Ok(Self {
-                bytes: Array(bytes),
-            }),
+            Ok(()) => Ok(Self { bytes: Array(bytes) }),
             Err(error) => {
                 bytes.zeroize();
                 Err(error)
@@ -197,10 +191,7 @@ pub fn wrap(device: &DeviceKey, key: &DataKey) -> WrappedKey {
 /// unwraps but is not a valid [`DataKey`] (impossible unless someone wrapped
 /// one on purpose) is refused like any other.
 pub fn unwrap(device: &DeviceKey, wrapped: &WrappedKey) -> Result<DataKey, KeyError> {
-    let mut plain: Array<u8, U64> = device
-        .wrapper()
-        .unwrap_fixed_key(&Array(wrapped.0))
-        .map_err(|_| KeyError::UnwrapFailed)?;
+    let mut plain: Array<u8, U64> = device.wrapper().unwrap_fixed_key(&Array(wrapped.0)).map_err(|_| KeyError::UnwrapFailed)?;
     let key = DataKey::from_bytes(plain.0);
     plain.0.zeroize();
     key
@@ -212,11 +203,7 @@ pub fn unwrap(device: &DeviceKey, wrapped: &WrappedKey) -> Result<DataKey, KeyEr
 /// caller must read the RNG again.
 pub fn new_data_key(mut random: [u8; DATA_KEY_SIZE]) -> Result<DataKey, KeyError> {
     if uniform(&random) {
-        let error = if random.first() == Some(&0) {
-            KeyError::AllZero
-        } else {
-            KeyError::UniformBytes
-        };
+        let error = if random.first() == Some(&0) { KeyError::AllZero } else { KeyError::UniformBytes };
         random.zeroize();
         return Err(error);
     }

@@ -32,14 +32,11 @@ pub mod sector;
 #[cfg(test)]
 mod test_support;
 
-pub use keys::{
-    DataKey, DeviceKey, KeyError, WRAPPED_KEY_SIZE, WrappedKey, new_data_key, unwrap, wrap,
-};
+pub use keys::{DataKey, DeviceKey, KeyError, WRAPPED_KEY_SIZE, WrappedKey, new_data_key, unwrap, wrap};
 pub use meta::{
-    CommitPlan, KEY_SLOTS, META_BLOCK_SIZE, MetaError, MetaRecord, PERSONAL_KEY_SLOT,
-    PartitionMode, PartitionProvisioned, PlannedWrite, ProvisionError, Provisioned,
-    SLOT_BYTE_OFFSETS, SLOT_FIRST_SECTORS, Selection, WORK_KEY_SLOT, decode, encode, plan_commit,
-    plan_reprovision, plan_scrub, plan_wipe, provision_or_load, provision_partition, select,
+    CommitPlan, KEY_SLOTS, META_BLOCK_SIZE, MetaError, MetaRecord, PERSONAL_KEY_SLOT, PartitionMode, PartitionProvisioned, PlannedWrite, ProvisionError,
+    Provisioned, SLOT_BYTE_OFFSETS, SLOT_FIRST_SECTORS, Selection, WORK_KEY_SLOT, decode, encode, plan_commit, plan_reprovision, plan_scrub, plan_wipe,
+    provision_or_load, provision_partition, select,
 };
 pub use round_keys::{AES256_ROUND_KEYS, Aes256RoundKeys, RoundKey, XtsRoundKeys};
 pub use sector::{CryptError, SECTOR_SIZE, SectorCipher, check_request};

@@ -84,8 +84,8 @@ use crate::keys::{WRAPPED_KEY_SIZE, WrappedKey};
 mod plan;
 
 pub use plan::{
-    CommitPlan, PartitionMode, PartitionProvisioned, PlannedWrite, ProvisionError, Provisioned,
-    plan_commit, plan_reprovision, plan_scrub, plan_wipe, provision_or_load, provision_partition,
+    CommitPlan, PartitionMode, PartitionProvisioned, PlannedWrite, ProvisionError, Provisioned, plan_commit, plan_reprovision, plan_scrub, plan_wipe,
+    provision_or_load, provision_partition,
 };
 
 /// Size of one metadata slot.
@@ -149,13 +149,7 @@ pub struct MetaRecord {
 impl MetaRecord {
     /// A record with no keys and zero counters.
     pub const fn empty() -> Self {
-        Self {
-            sequence: 0,
-            key_slots: [None; KEY_SLOTS],
-            plaintext: [false; KEY_SLOTS],
-            wipe_counter: 0,
-            last_wipe_command: 0,
-        }
+        Self { sequence: 0, key_slots: [None; KEY_SLOTS], plaintext: [false; KEY_SLOTS], wipe_counter: 0, last_wipe_command: 0 }
     }
 
     /// How the partition of `key_slot` was provisioned, if it was.
@@ -218,35 +212,19 @@ impl fmt::Display for MetaError {
         match self {
             Self::Blank => formatter.write_str("metadata slot is blank (never written)"),
             Self::BadMagic => formatter.write_str("metadata slot does not start with JANUSMT1"),
-            Self::BadChecksum => {
-                formatter.write_str("metadata slot checksum mismatch (torn or garbled write)")
-            }
+            Self::BadChecksum => formatter.write_str("metadata slot checksum mismatch (torn or garbled write)"),
             Self::UnsupportedVersion { version } => {
-                write!(
-                    formatter,
-                    "metadata format version {version} is not supported"
-                )
+                write!(formatter, "metadata format version {version} is not supported")
             }
             Self::BadLayout => formatter.write_str("metadata key slot table is malformed"),
             Self::UnknownKeySlotState { slot, state } => {
-                write!(
-                    formatter,
-                    "metadata key slot {slot} has unknown state {state}"
-                )
+                write!(formatter, "metadata key slot {slot} has unknown state {state}")
             }
-            Self::KeySlotBeyondCapacity { slot } => write!(
-                formatter,
-                "metadata key slot {slot} holds a key but this build has {KEY_SLOTS} slots"
-            ),
-            Self::NoValidRecord => {
-                formatter.write_str("neither metadata slot holds a valid record")
-            }
+            Self::KeySlotBeyondCapacity { slot } => write!(formatter, "metadata key slot {slot} holds a key but this build has {KEY_SLOTS} slots"),
+            Self::NoValidRecord => formatter.write_str("neither metadata slot holds a valid record"),
             Self::Unformatted => formatter.write_str("metadata partition is not formatted"),
             Self::NoSuchKeySlot { slot } => {
-                write!(
-                    formatter,
-                    "key slot {slot} does not exist (there are {KEY_SLOTS})"
-                )
+                write!(formatter, "key slot {slot} does not exist (there are {KEY_SLOTS})")
             }
             Self::WipeCounterExhausted => formatter.write_str("wipe counter is exhausted"),
         }
@@ -282,26 +260,11 @@ pub fn encode(record: &MetaRecord, block: &mut [u8; META_BLOCK_SIZE]) {
     put(block, 0, &MAGIC);
     put(block, VERSION_OFFSET, &FORMAT_VERSION.to_le_bytes());
     put(block, COUNT_OFFSET, &(KEY_SLOTS as u32).to_le_bytes());
-    put(
-        block,
-        ENTRY_SIZE_OFFSET,
-        &(KEY_SLOT_ENTRY_SIZE as u32).to_le_bytes(),
-    );
+    put(block, ENTRY_SIZE_OFFSET, &(KEY_SLOT_ENTRY_SIZE as u32).to_le_bytes());
     put(block, SEQUENCE_OFFSET, &record.sequence.to_le_bytes());
-    put(
-        block,
-        WIPE_COUNTER_OFFSET,
-        &record.wipe_counter.to_le_bytes(),
-    );
-    put(
-        block,
-        LAST_WIPE_COMMAND_OFFSET,
-        &record.last_wipe_command.to_le_bytes(),
-    );
-    let entries = block
-        .get_mut(ENTRIES_OFFSET..CHECKSUM_OFFSET)
-        .unwrap_or_default()
-        .chunks_exact_mut(KEY_SLOT_ENTRY_SIZE);
+    put(block, WIPE_COUNTER_OFFSET, &record.wipe_counter.to_le_bytes());
+    put(block, LAST_WIPE_COMMAND_OFFSET, &record.last_wipe_command.to_le_bytes());
+    let entries = block.get_mut(ENTRIES_OFFSET..CHECKSUM_OFFSET).unwrap_or_default().chunks_exact_mut(KEY_SLOT_ENTRY_SIZE);
     for ((entry, slot), plaintext) in entries.zip(&record.key_slots).zip(&record.plaintext) {
         let Some((state, rest)) = entry.split_first_mut() else {
             continue;
@@ -335,19 +298,14 @@ pub fn decode(block: &[u8; META_BLOCK_SIZE]) -> Result<MetaRecord, MetaError> {
     if version != FORMAT_VERSION {
         return Err(MetaError::UnsupportedVersion { version });
     }
-    let count = usize::try_from(u32::from_le_bytes(take(block, COUNT_OFFSET)))
-        .map_err(|_| MetaError::BadLayout)?;
+    let count = usize::try_from(u32::from_le_bytes(take(block, COUNT_OFFSET))).map_err(|_| MetaError::BadLayout)?;
     let entry_size = u32::from_le_bytes(take(block, ENTRY_SIZE_OFFSET));
     let reserved = u32::from_le_bytes(take(block, 20));
-    if count > MAX_ENCODED_KEY_SLOTS || entry_size as usize != KEY_SLOT_ENTRY_SIZE || reserved != 0
-    {
+    if count > MAX_ENCODED_KEY_SLOTS || entry_size as usize != KEY_SLOT_ENTRY_SIZE || reserved != 0 {
         return Err(MetaError::BadLayout);
     }
     let table_end = ENTRIES_OFFSET + count * KEY_SLOT_ENTRY_SIZE;
-    let (table, padding) = block
-        .get(ENTRIES_OFFSET..CHECKSUM_OFFSET)
-        .unwrap_or_default()
-        .split_at(table_end - ENTRIES_OFFSET);
+    let (table, padding) = block.get(ENTRIES_OFFSET..CHECKSUM_OFFSET).unwrap_or_default().split_at(table_end - ENTRIES_OFFSET);
     if padding.iter().any(|byte| *byte != 0) {
         return Err(MetaError::BadLayout);
     }
@@ -375,9 +333,7 @@ pub fn decode(block: &[u8; META_BLOCK_SIZE]) -> Result<MetaRecord, MetaError> {
                 None
             }
             ENTRY_EMPTY | ENTRY_PLAINTEXT => return Err(MetaError::BadLayout),
-            ENTRY_AES256_KW_XTS256 => Some(WrappedKey(
-                wrapped.try_into().map_err(|_| MetaError::BadLayout)?,
-            )),
+            ENTRY_AES256_KW_XTS256 => Some(WrappedKey(wrapped.try_into().map_err(|_| MetaError::BadLayout)?)),
             state => return Err(MetaError::UnknownKeySlotState { slot, state }),
         };
         match (record.key_slots.get_mut(slot), key) {
@@ -414,11 +370,7 @@ fn newer(a: u64, b: u64) -> bool {
 
 /// `true` if `other` holds a wrapped key that `current` does not.
 fn lingering_key(current: &MetaRecord, other: &MetaRecord) -> bool {
-    other
-        .key_slots
-        .iter()
-        .zip(&current.key_slots)
-        .any(|(old, new)| old.is_some() && old != new)
+    other.key_slots.iter().zip(&current.key_slots).any(|(old, new)| old.is_some() && old != new)
 }
 
 /// Picks the current record from both slots as read from disk.
@@ -429,10 +381,7 @@ fn lingering_key(current: &MetaRecord, other: &MetaRecord) -> bool {
 /// - Both blank, or one blank and one invalid (a first format torn before
 ///   its first flush): unformatted, `current == None`.
 /// - Otherwise: [`MetaError::NoValidRecord`].
-pub fn select(
-    slot0: &[u8; META_BLOCK_SIZE],
-    slot1: &[u8; META_BLOCK_SIZE],
-) -> Result<Selection, MetaError> {
+pub fn select(slot0: &[u8; META_BLOCK_SIZE], slot1: &[u8; META_BLOCK_SIZE]) -> Result<Selection, MetaError> {
     let first = decode(slot0);
     let second = decode(slot1);
     let (current_slot, current, other) = match (first, second) {
@@ -440,13 +389,7 @@ pub fn select(
         (Ok(zero), other) => (0, zero, other),
         (other, Ok(one)) => (1, one, other),
         (Err(MetaError::Blank), Err(_)) | (Err(_), Err(MetaError::Blank)) => {
-            return Ok(Selection {
-                current: None,
-                current_slot: None,
-                next_slot: 0,
-                next_sequence: 1,
-                other_slot_needs_rewrite: false,
-            });
+            return Ok(Selection { current: None, current_slot: None, next_slot: 0, next_sequence: 1, other_slot_needs_rewrite: false });
         }
         (Err(_), Err(_)) => return Err(MetaError::NoValidRecord),
     };

@@ -63,21 +63,13 @@ impl Aes256RoundKeys {
     /// Expands `key` (FIPS-197 §5.2) and derives the equivalent inverse
     /// cipher's schedule (§5.3.5).
     pub fn new(key: &[u8; 32]) -> Self {
-        let mut schedules = Self {
-            encrypt: [[0; 16]; AES256_ROUND_KEYS],
-            decrypt: [[0; 16]; AES256_ROUND_KEYS],
-        };
+        let mut schedules = Self { encrypt: [[0; 16]; AES256_ROUND_KEYS], decrypt: [[0; 16]; AES256_ROUND_KEYS] };
         expand(key, &mut schedules.encrypt);
         schedules.decrypt = schedules.encrypt;
         schedules.decrypt.reverse();
         // The first and last keys of the reversed schedule (k14, k0) are
         // used as they are; the 13 between get InvMixColumns.
-        for round_key in schedules
-            .decrypt
-            .iter_mut()
-            .skip(1)
-            .take(AES256_ROUND_KEYS - 2)
-        {
+        for round_key in schedules.decrypt.iter_mut().skip(1).take(AES256_ROUND_KEYS - 2) {
             let mut block: Block = Array(*round_key);
             inv_mix_columns(&mut block);
             *round_key = block.0;
@@ -136,10 +128,7 @@ impl XtsRoundKeys {
     /// takes them); the key itself is only borrowed.
     pub fn new(key: &DataKey) -> Self {
         let (data, tweak) = key.halves();
-        Self {
-            data: Aes256RoundKeys::new(&data.0),
-            tweak: Aes256RoundKeys::new(&tweak.0),
-        }
+        Self { data: Aes256RoundKeys::new(&data.0), tweak: Aes256RoundKeys::new(&tweak.0) }
     }
 
     /// Key1's schedules, for the data blocks.
@@ -171,9 +160,7 @@ fn expand(key: &[u8; 32], schedule: &mut [RoundKey; AES256_ROUND_KEYS]) {
         word.copy_from_slice(bytes);
     }
     let mut round_constant = 1u8;
-    let words = schedule
-        .iter_mut()
-        .flat_map(|round_key| round_key.chunks_exact_mut(4));
+    let words = schedule.iter_mut().flat_map(|round_key| round_key.chunks_exact_mut(4));
     for (index, word) in words.enumerate() {
         if index < 8 {
             // w[0..8] is the key itself; the window holds it already.

@@ -55,17 +55,10 @@ impl fmt::Display for CryptError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => formatter.write_str("empty buffer: nothing to encrypt"),
-            Self::PartialSector { length } => write!(
-                formatter,
-                "buffer of {length} bytes is not a whole number of {SECTOR_SIZE}-byte sectors"
-            ),
-            Self::SectorOutOfRange {
-                first_sector,
-                sectors,
-            } => write!(
-                formatter,
-                "{sectors} sectors from sector {first_sector} run past sector number 2^64 - 1"
-            ),
+            Self::PartialSector { length } => write!(formatter, "buffer of {length} bytes is not a whole number of {SECTOR_SIZE}-byte sectors"),
+            Self::SectorOutOfRange { first_sector, sectors } => {
+                write!(formatter, "{sectors} sectors from sector {first_sector} run past sector number 2^64 - 1")
+            }
         }
     }
 }
@@ -90,9 +83,7 @@ impl SectorCipher {
     /// Expands `key`; the key itself is only borrowed, no copy is made.
     pub fn new(key: &DataKey) -> Self {
         let (data, tweak) = key.halves();
-        Self {
-            xts: Xts128::new(Aes256::new(data), Aes256::new(tweak)),
-        }
+        Self { xts: Xts128::new(Aes256::new(data), Aes256::new(tweak)) }
     }
 
     /// Encrypts `buffer` in place. `buffer.len()` must be a non-zero multiple
@@ -152,15 +143,10 @@ pub fn check_request(first_sector: u64, length: usize) -> Result<u64, CryptError
     }
     let sectors = length / SECTOR_SIZE;
     // `extra + 1` cannot overflow: `extra` is at most `usize::MAX / 512`.
-    let count = u64::try_from(sectors - 1)
-        .ok()
-        .and_then(|extra| first_sector.checked_add(extra).map(|_| extra + 1));
+    let count = u64::try_from(sectors - 1).ok().and_then(|extra| first_sector.checked_add(extra).map(|_| extra + 1));
     match count {
         Some(count) => Ok(count),
-        None => Err(CryptError::SectorOutOfRange {
-            first_sector,
-            sectors,
-        }),
+        None => Err(CryptError::SectorOutOfRange { first_sector, sectors }),
     }
 }
 

@@ -91,32 +91,19 @@ impl fmt::Display for HeaderProblem {
             Self::WrongLocation { my_lba, expected } => {
                 write!(f, "header says it is at LBA {my_lba}, not {expected}")
             }
-            Self::WrongAlternate {
-                alternate_lba,
-                expected,
-            } => write!(
-                f,
-                "header puts the other header at LBA {alternate_lba}, not {expected} (disk resized?)"
-            ),
+            Self::WrongAlternate { alternate_lba, expected } => {
+                write!(f, "header puts the other header at LBA {alternate_lba}, not {expected} (disk resized?)")
+            }
             Self::BadEntrySize { size } => {
                 write!(f, "partition entry size {size} is not 128, 256 or 512")
             }
-            Self::EntryArrayTooLarge { bytes } => write!(
-                f,
-                "partition entry array of {bytes} bytes is larger than {} bytes",
-                crate::MAX_ENTRY_ARRAY_BYTES
-            ),
+            Self::EntryArrayTooLarge { bytes } => write!(f, "partition entry array of {bytes} bytes is larger than {} bytes", crate::MAX_ENTRY_ARRAY_BYTES),
             Self::BadUsableRange { first, last } => {
                 write!(f, "usable LBA range {first}..={last} is not inside the disk")
             }
-            Self::EntryArrayMisplaced { lba } => write!(
-                f,
-                "partition entry array at LBA {lba} is outside the disk or overlaps a header or the usable range"
-            ),
+            Self::EntryArrayMisplaced { lba } => write!(f, "partition entry array at LBA {lba} is outside the disk or overlaps a header or the usable range"),
             Self::EntryArrayChecksum => f.write_str("partition entry array CRC32 mismatch"),
-            Self::DisagreesWithPrimary => {
-                f.write_str("intact but describes a different partition table than the primary")
-            }
+            Self::DisagreesWithPrimary => f.write_str("intact but describes a different partition table than the primary"),
         }
     }
 }
@@ -247,17 +234,10 @@ impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ReadFailed { lba } => write!(f, "reading sector {lba} failed"),
-            Self::DiskTooSmall { sectors, minimum } => write!(
-                f,
-                "the disk has {sectors} sectors, fewer than the {minimum} of the smallest Janus disk"
-            ),
+            Self::DiskTooSmall { sectors, minimum } => write!(f, "the disk has {sectors} sectors, fewer than the {minimum} of the smallest Janus disk"),
             Self::NoProtectiveMbr => f.write_str("no partition table (sector 0 has no MBR signature)"),
-            Self::ForeignPartitionTable {
-                table: ForeignTable::Mbr,
-            } => f.write_str("a foreign partition table (an MBR partition table, no GPT)"),
-            Self::ForeignPartitionTable {
-                table: ForeignTable::Gpt,
-            } => f.write_str("a foreign partition table (a GPT without Janus partitions)"),
+            Self::ForeignPartitionTable { table: ForeignTable::Mbr } => f.write_str("a foreign partition table (an MBR partition table, no GPT)"),
+            Self::ForeignPartitionTable { table: ForeignTable::Gpt } => f.write_str("a foreign partition table (a GPT without Janus partitions)"),
             Self::BadHeaders { primary, backup } => {
                 write!(f, "both GPT headers are damaged: primary: {primary}; backup: {backup}")
             }
@@ -265,31 +245,12 @@ impl fmt::Display for LayoutError {
             Self::DuplicatePartition { kind } => {
                 write!(f, "the partition \"{kind}\" appears twice")
             }
-            Self::WrongPartitionType { kind, found } => write!(
-                f,
-                "the partition \"{kind}\" has type {found}, not {}",
-                kind.type_guid().0
-            ),
-            Self::WrongPartitionName { kind, found } => write!(
-                f,
-                "the partition with the \"{kind}\" type GUID is named {}",
-                Quoted(found)
-            ),
-            Self::EmptyPartition {
-                kind,
-                first_lba,
-                last_lba,
-            } => write!(
-                f,
-                "the partition \"{kind}\" ends (LBA {last_lba}) before it starts (LBA {first_lba})"
-            ),
-            Self::PartitionOutsideDisk {
-                kind,
-                first_lba,
-                last_lba,
-                first_usable,
-                last_usable,
-            } => write!(
+            Self::WrongPartitionType { kind, found } => write!(f, "the partition \"{kind}\" has type {found}, not {}", kind.type_guid().0),
+            Self::WrongPartitionName { kind, found } => write!(f, "the partition with the \"{kind}\" type GUID is named {}", Quoted(found)),
+            Self::EmptyPartition { kind, first_lba, last_lba } => {
+                write!(f, "the partition \"{kind}\" ends (LBA {last_lba}) before it starts (LBA {first_lba})")
+            }
+            Self::PartitionOutsideDisk { kind, first_lba, last_lba, first_usable, last_usable } => write!(
                 f,
                 "the partition \"{kind}\" (LBA {first_lba}..={last_lba}) is outside the usable sectors \
                  {first_usable}..={last_usable}"
@@ -297,10 +258,7 @@ impl fmt::Display for LayoutError {
             Self::Overlap { a, b } => {
                 write!(f, "the partition \"{a}\" overlaps the partition {}", Quoted(b))
             }
-            Self::TooSmall { kind, sectors, minimum } => write!(
-                f,
-                "the partition \"{kind}\" has {sectors} sectors, fewer than its minimum {minimum}"
-            ),
+            Self::TooSmall { kind, sectors, minimum } => write!(f, "the partition \"{kind}\" has {sectors} sectors, fewer than its minimum {minimum}"),
         }
     }
 }

@@ -12,9 +12,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gpt_disk_io::{BlockIoAdapter, Disk};
-use gpt_disk_types::{
-    BlockSize, GptHeader, GptPartitionEntry, GptPartitionEntryArray, GptPartitionName, Guid, Lba, LbaLe, U32Le,
-};
+use gpt_disk_types::{BlockSize, GptHeader, GptPartitionEntry, GptPartitionEntryArray, GptPartitionName, Guid, Lba, LbaLe, U32Le};
 
 use crate::error::LayoutError;
 use crate::image_error::ImageError;
@@ -56,12 +54,7 @@ pub struct Sizes {
 impl Default for Sizes {
     /// 1 MiB `janus-meta`, 256 MiB each for `personal`, `work`, `shared`.
     fn default() -> Self {
-        Self {
-            meta: MIB,
-            personal: 256 * MIB,
-            work: 256 * MIB,
-            shared: 256 * MIB,
-        }
+        Self { meta: MIB, personal: 256 * MIB, work: 256 * MIB, shared: 256 * MIB }
     }
 }
 
@@ -95,18 +88,10 @@ impl Sizes {
         for kind in PartitionKind::ALL {
             let bytes = self.of(kind);
             if !bytes.is_multiple_of(MIB) || bytes < kind.minimum_bytes() {
-                return Err(ImageError::BadSize {
-                    kind,
-                    bytes,
-                    minimum: kind.minimum_bytes(),
-                });
+                return Err(ImageError::BadSize { kind, bytes, minimum: kind.minimum_bytes() });
             }
         }
-        self.image_bytes().ok_or(ImageError::BadSize {
-            kind: PartitionKind::Shared,
-            bytes: self.shared,
-            minimum: PartitionKind::Shared.minimum_bytes(),
-        })
+        self.image_bytes().ok_or(ImageError::BadSize { kind: PartitionKind::Shared, bytes: self.shared, minimum: PartitionKind::Shared.minimum_bytes() })
     }
 }
 
@@ -127,15 +112,11 @@ pub fn create_image(path: &Path, sizes: &Sizes) -> Result<Layout, ImageError> {
     let file = match OpenOptions::new().read(true).write(true).create_new(true).open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(ImageError::Exists {
-                path: path.to_path_buf(),
-            });
+            return Err(ImageError::Exists { path: path.to_path_buf() });
         }
         Err(error) => return Err(ImageError::io(path, error)),
     };
-    let written = write_table(&file, sizes, image_bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|error| ImageError::io(path, error));
+    let written = write_table(&file, sizes, image_bytes).and_then(|()| file.sync_all()).map_err(|error| ImageError::io(path, error));
     drop(file);
     let result = written.and_then(|()| check_image(path));
     if result.is_err() {
@@ -165,21 +146,13 @@ fn write_table(file: &File, sizes: &Sizes, image_bytes: u64) -> io::Result<()> {
         size_of_partition_entry: U32Le::from_u32(ENTRY_SIZE),
         ..GptHeader::default()
     };
-    let layout = header
-        .get_partition_entry_array_layout()
-        .map_err(|error| io::Error::other(error.to_string()))?;
-    let mut entries = GptPartitionEntryArray::new(layout, block_size, &mut entries_storage)
-        .map_err(|error| io::Error::other(error.to_string()))?;
+    let layout = header.get_partition_entry_array_layout().map_err(|error| io::Error::other(error.to_string()))?;
+    let mut entries = GptPartitionEntryArray::new(layout, block_size, &mut entries_storage).map_err(|error| io::Error::other(error.to_string()))?;
     let mut next_lba = FIRST_PARTITION_LBA;
     for (index, kind) in (0u32..).zip(PartitionKind::ALL) {
         let sectors = sizes.of(kind) / SECTOR_SIZE;
-        let name: GptPartitionName = kind
-            .name()
-            .parse()
-            .map_err(|_| io::Error::other("partition name does not fit a GPT entry"))?;
-        let entry = entries
-            .get_partition_entry_mut(index)
-            .ok_or_else(|| io::Error::other("partition entry array too small"))?;
+        let name: GptPartitionName = kind.name().parse().map_err(|_| io::Error::other("partition name does not fit a GPT entry"))?;
+        let entry = entries.get_partition_entry_mut(index).ok_or_else(|| io::Error::other("partition entry array too small"))?;
         *entry = GptPartitionEntry {
             partition_type_guid: kind.type_guid(),
             unique_partition_guid: random_guid(),
@@ -195,8 +168,7 @@ fn write_table(file: &File, sizes: &Sizes, image_bytes: u64) -> io::Result<()> {
 
     let mut block = vec![0u8; SECTOR_SIZE as usize];
     disk.write_protective_mbr(&mut block).map_err(disk_io_error)?;
-    disk.write_primary_gpt_header(&header, &mut block)
-        .map_err(disk_io_error)?;
+    disk.write_primary_gpt_header(&header, &mut block).map_err(disk_io_error)?;
     disk.write_gpt_partition_entry_array(&entries).map_err(disk_io_error)?;
 
     let backup_array_lba = disk_sectors - TAIL_SECTORS;
@@ -209,8 +181,7 @@ fn write_table(file: &File, sizes: &Sizes, image_bytes: u64) -> io::Result<()> {
     backup.update_header_crc32();
     entries.set_start_lba(Lba(backup_array_lba));
     disk.write_gpt_partition_entry_array(&entries).map_err(disk_io_error)?;
-    disk.write_secondary_gpt_header(&backup, &mut block)
-        .map_err(disk_io_error)?;
+    disk.write_secondary_gpt_header(&backup, &mut block).map_err(disk_io_error)?;
     disk.flush().map_err(disk_io_error)
 }
 
@@ -227,9 +198,7 @@ fn disk_io_error(error: gpt_disk_io::DiskError<io::Error>) -> io::Error {
 fn random_guid() -> Guid {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_nanos());
     let seed = (nanos, count, std::process::id());
     let low = RandomState::new().hash_one(seed);
     let high = RandomState::new().hash_one((seed, low));
@@ -249,41 +218,23 @@ pub fn check_image(path: &Path) -> Result<Layout, ImageError> {
     let (mut file, bytes) = open_image(path)?;
     let minimum = MIN_DISK_SECTORS * SECTOR_SIZE;
     if bytes < minimum {
-        return Err(ImageError::TooSmall {
-            path: path.to_path_buf(),
-            bytes,
-            minimum,
-        });
+        return Err(ImageError::TooSmall { path: path.to_path_buf(), bytes, minimum });
     }
     if !bytes.is_multiple_of(SECTOR_SIZE) {
-        return Err(ImageError::PartialSector {
-            path: path.to_path_buf(),
-            bytes,
-        });
+        return Err(ImageError::PartialSector { path: path.to_path_buf(), bytes });
     }
     let mut read_error = None;
     let result = read_layout(bytes / SECTOR_SIZE, |lba, sector| {
-        let read = file
-            .seek(SeekFrom::Start(lba * SECTOR_SIZE))
-            .and_then(|_| file.read_exact(sector));
+        let read = file.seek(SeekFrom::Start(lba * SECTOR_SIZE)).and_then(|_| file.read_exact(sector));
         if let Err(error) = &read {
             read_error = Some(io::Error::new(error.kind(), error.to_string()));
         }
         read
     });
     result.map_err(|problem| match problem {
-        LayoutError::ReadFailed { lba } => ImageError::io(
-            path,
-            read_error.unwrap_or_else(|| io::Error::other(format!("reading sector {lba} failed"))),
-        ),
-        problem if problem.is_foreign() => ImageError::Foreign {
-            path: path.to_path_buf(),
-            problem,
-        },
-        problem => ImageError::Damaged {
-            path: path.to_path_buf(),
-            problem,
-        },
+        LayoutError::ReadFailed { lba } => ImageError::io(path, read_error.unwrap_or_else(|| io::Error::other(format!("reading sector {lba} failed")))),
+        problem if problem.is_foreign() => ImageError::Foreign { path: path.to_path_buf(), problem },
+        problem => ImageError::Damaged { path: path.to_path_buf(), problem },
     })
 }
 
@@ -292,9 +243,7 @@ fn open_image(path: &Path) -> Result<(File, u64), ImageError> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            return Err(ImageError::Missing {
-                path: path.to_path_buf(),
-            });
+            return Err(ImageError::Missing { path: path.to_path_buf() });
         }
         Err(error) => return Err(ImageError::io(path, error)),
     };
@@ -304,18 +253,8 @@ fn open_image(path: &Path) -> Result<(File, u64), ImageError> {
 
 /// The absolute byte range of `length` bytes at `offset` inside
 /// `partition`, checked against the partition and the image size.
-fn byte_range(
-    path: &Path,
-    partition: &Partition,
-    offset: u64,
-    length: u64,
-    image_bytes: u64,
-) -> Result<u64, ImageError> {
-    let outside_image = || ImageError::PartitionOutsideImage {
-        path: path.to_path_buf(),
-        partition: *partition,
-        image_bytes,
-    };
+fn byte_range(path: &Path, partition: &Partition, offset: u64, length: u64, image_bytes: u64) -> Result<u64, ImageError> {
+    let outside_image = || ImageError::PartitionOutsideImage { path: path.to_path_buf(), partition: *partition, image_bytes };
     let start = partition.byte_offset().ok_or_else(outside_image)?;
     let partition_bytes = partition.byte_length().ok_or_else(outside_image)?;
     let end = start.checked_add(partition_bytes).ok_or_else(outside_image)?;
@@ -324,11 +263,7 @@ fn byte_range(
     }
     match offset.checked_add(length) {
         Some(range_end) if range_end <= partition_bytes => Ok(start + offset),
-        _ => Err(ImageError::RangeOutsidePartition {
-            offset,
-            length,
-            partition_bytes,
-        }),
+        _ => Err(ImageError::RangeOutsidePartition { offset, length, partition_bytes }),
     }
 }
 
@@ -340,11 +275,7 @@ fn byte_range(
 /// [`ImageError::Missing`], [`ImageError::PartitionOutsideImage`],
 /// [`ImageError::Io`].
 pub fn read_partition(path: &Path, partition: &Partition) -> Result<Vec<u8>, ImageError> {
-    let length = partition.byte_length().ok_or(ImageError::PartitionOutsideImage {
-        path: path.to_path_buf(),
-        partition: *partition,
-        image_bytes: 0,
-    })?;
+    let length = partition.byte_length().ok_or(ImageError::PartitionOutsideImage { path: path.to_path_buf(), partition: *partition, image_bytes: 0 })?;
     read_partition_range(path, partition, 0, length)
 }
 
@@ -354,12 +285,7 @@ pub fn read_partition(path: &Path, partition: &Partition) -> Result<Vec<u8>, Ima
 ///
 /// [`ImageError::Missing`], [`ImageError::PartitionOutsideImage`],
 /// [`ImageError::RangeOutsidePartition`], [`ImageError::Io`].
-pub fn read_partition_range(
-    path: &Path,
-    partition: &Partition,
-    offset: u64,
-    length: u64,
-) -> Result<Vec<u8>, ImageError> {
+pub fn read_partition_range(path: &Path, partition: &Partition, offset: u64, length: u64) -> Result<Vec<u8>, ImageError> {
     let (mut file, image_bytes) = open_image(path)?;
     let start = byte_range(path, partition, offset, length, image_bytes)?;
     let length = usize::try_from(length).map_err(|_| ImageError::RangeOutsidePartition {
@@ -368,9 +294,7 @@ pub fn read_partition_range(
         partition_bytes: partition.sectors.saturating_mul(SECTOR_SIZE),
     })?;
     let mut bytes = vec![0u8; length];
-    file.seek(SeekFrom::Start(start))
-        .and_then(|_| file.read_exact(&mut bytes))
-        .map_err(|error| ImageError::io(path, error))?;
+    file.seek(SeekFrom::Start(start)).and_then(|_| file.read_exact(&mut bytes)).map_err(|error| ImageError::io(path, error))?;
     Ok(bytes)
 }
 
@@ -386,21 +310,12 @@ pub fn read_partition_range(
 pub fn write_partition_range(path: &Path, partition: &Partition, offset: u64, data: &[u8]) -> Result<(), ImageError> {
     let layout = check_image(path)?;
     if !layout.partitions().iter().any(|(_, own)| own == partition) {
-        return Err(ImageError::NotAPartition {
-            path: path.to_path_buf(),
-            partition: *partition,
-        });
+        return Err(ImageError::NotAPartition { path: path.to_path_buf(), partition: *partition });
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|error| ImageError::io(path, error))?;
+    let mut file = OpenOptions::new().write(true).open(path).map_err(|error| ImageError::io(path, error))?;
     let image_bytes = layout.disk_sectors * SECTOR_SIZE;
     let start = byte_range(path, partition, offset, data.len() as u64, image_bytes)?;
-    file.seek(SeekFrom::Start(start))
-        .and_then(|_| file.write_all(data))
-        .and_then(|()| file.sync_all())
-        .map_err(|error| ImageError::io(path, error))
+    file.seek(SeekFrom::Start(start)).and_then(|_| file.write_all(data)).and_then(|()| file.sync_all()).map_err(|error| ImageError::io(path, error))
 }
 
 /// Copies one partition of an image to a new file `out` (tests: run e2fsck
@@ -418,9 +333,7 @@ pub fn extract_partition(path: &Path, partition: &Partition, out: &Path) -> Resu
     let mut output = match OpenOptions::new().write(true).create_new(true).open(out) {
         Ok(output) => output,
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(ImageError::Exists {
-                path: out.to_path_buf(),
-            });
+            return Err(ImageError::Exists { path: out.to_path_buf() });
         }
         Err(error) => return Err(ImageError::io(out, error)),
     };
@@ -442,14 +355,10 @@ fn copy_sparse(input: &mut File, start: u64, length: u64, output: &mut File) -> 
     let mut done = 0u64;
     while done < length {
         let take = usize::try_from((length - done).min(COPY_CHUNK as u64)).unwrap_or(COPY_CHUNK);
-        let buffer = chunk
-            .get_mut(..take)
-            .ok_or_else(|| (io::Error::other("copy chunk larger than its buffer"), false))?;
+        let buffer = chunk.get_mut(..take).ok_or_else(|| (io::Error::other("copy chunk larger than its buffer"), false))?;
         input.read_exact(buffer).map_err(|error| (error, false))?;
         if buffer.iter().all(|byte| *byte == 0) {
-            output
-                .seek(SeekFrom::Current(take as i64))
-                .map_err(|error| (error, true))?;
+            output.seek(SeekFrom::Current(take as i64)).map_err(|error| (error, true))?;
         } else {
             output.write_all(buffer).map_err(|error| (error, true))?;
         }

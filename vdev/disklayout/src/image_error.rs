@@ -97,10 +97,7 @@ pub enum ImageError {
 
 impl ImageError {
     pub(crate) fn io(path: &Path, error: io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            error,
-        }
+        Self::Io { path: path.to_path_buf(), error }
     }
 }
 
@@ -158,20 +155,12 @@ impl fmt::Display for ImageError {
                 partition.sectors,
                 path.display()
             ),
-            Self::RangeOutsidePartition {
-                offset,
-                length,
-                partition_bytes,
-            } => write!(
+            Self::RangeOutsidePartition { offset, length, partition_bytes } => write!(
                 f,
                 "{length} bytes at offset {offset} do not fit in a {partition_bytes}-byte partition. Fix: keep \
                  offset + length within the partition"
             ),
-            Self::PartitionOutsideImage {
-                path,
-                partition,
-                image_bytes,
-            } => write!(
+            Self::PartitionOutsideImage { path, partition, image_bytes } => write!(
                 f,
                 "sectors {}+{} do not fit in {} ({image_bytes} bytes). Fix: pass a partition from this image's \
                  Layout (check_image)",
@@ -179,11 +168,7 @@ impl fmt::Display for ImageError {
                 partition.sectors,
                 path.display()
             ),
-            Self::Io { path, error } => write!(
-                f,
-                "{}: {error}. Fix: check the path, its permissions and the free space",
-                path.display()
-            ),
+            Self::Io { path, error } => write!(f, "{}: {error}. Fix: check the path, its permissions and the free space", path.display()),
         }
     }
 }

@@ -170,11 +170,7 @@ impl Partition {
     /// outside the partition.
     #[must_use]
     pub const fn disk_lba(&self, sector: u64) -> Option<u64> {
-        if sector < self.sectors {
-            self.first_lba.checked_add(sector)
-        } else {
-            None
-        }
+        if sector < self.sectors { self.first_lba.checked_add(sector) } else { None }
     }
 
     /// Whether the two partitions share at least one sector.
@@ -227,12 +223,7 @@ impl Layout {
     /// All four partitions with their kinds, in layout order.
     #[must_use]
     pub const fn partitions(&self) -> [(PartitionKind, Partition); 4] {
-        [
-            (PartitionKind::Meta, self.meta),
-            (PartitionKind::Personal, self.personal),
-            (PartitionKind::Work, self.work),
-            (PartitionKind::Shared, self.shared),
-        ]
+        [(PartitionKind::Meta, self.meta), (PartitionKind::Personal, self.personal), (PartitionKind::Work, self.work), (PartitionKind::Shared, self.shared)]
     }
 
     /// Whether both GPT headers were intact and agreed.

@@ -32,9 +32,7 @@ pub use layout::{DATA_MINIMUM_BYTES, Layout, META_MINIMUM_BYTES, MIB, Partition,
 pub use read::{MAX_ENTRY_ARRAY_BYTES, MIN_DISK_SECTORS, read_layout};
 
 #[cfg(feature = "std")]
-pub use image::{
-    Sizes, check_image, create_image, extract_partition, read_partition, read_partition_range, write_partition_range,
-};
+pub use image::{Sizes, check_image, create_image, extract_partition, read_partition, read_partition_range, write_partition_range};
 #[cfg(feature = "std")]
 pub use image_error::ImageError;
 

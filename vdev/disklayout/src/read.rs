@@ -58,20 +58,11 @@ const PROTECTIVE_OS_TYPE: u8 = 0xee;
 /// # Errors
 ///
 /// The first [`LayoutError`] found.
-pub fn read_layout<E>(
-    disk_sectors: u64,
-    read_sector: impl FnMut(u64, &mut [u8; 512]) -> Result<(), E>,
-) -> Result<Layout, LayoutError> {
+pub fn read_layout<E>(disk_sectors: u64, read_sector: impl FnMut(u64, &mut [u8; 512]) -> Result<(), E>) -> Result<Layout, LayoutError> {
     if disk_sectors < MIN_DISK_SECTORS {
-        return Err(LayoutError::DiskTooSmall {
-            sectors: disk_sectors,
-            minimum: MIN_DISK_SECTORS,
-        });
+        return Err(LayoutError::DiskTooSmall { sectors: disk_sectors, minimum: MIN_DISK_SECTORS });
     }
-    let mut sectors = Sectors {
-        read: read_sector,
-        disk_sectors,
-    };
+    let mut sectors = Sectors { read: read_sector, disk_sectors };
     check_protective_mbr(&mut sectors)?;
 
     let primary = check_header(&mut sectors, HeaderLocation::Primary)?;
@@ -87,15 +78,7 @@ pub fn read_layout<E>(
     };
 
     let [meta, personal, work, shared] = find_partitions(&mut sectors, &header)?;
-    Ok(Layout {
-        meta,
-        personal,
-        work,
-        shared,
-        disk_sectors,
-        used_backup_header,
-        other_header_problem,
-    })
+    Ok(Layout { meta, personal, work, shared, disk_sectors, used_backup_header, other_header_problem })
 }
 
 /// The caller's sector reader, with the disk size.
@@ -155,9 +138,7 @@ where
     }
 
     fn write_blocks(&mut self, start_lba: Lba, _source: &[u8]) -> Result<(), SectorError> {
-        Err(SectorError {
-            lba: start_lba.to_u64(),
-        })
+        Err(SectorError { lba: start_lba.to_u64() })
     }
 
     fn flush(&mut self) -> Result<(), SectorError> {
@@ -186,14 +167,8 @@ where
     if mbr.signature != [0x55, 0xaa] {
         return Err(LayoutError::NoProtectiveMbr);
     }
-    if !mbr
-        .partitions
-        .iter()
-        .any(|record| record.os_indicator == PROTECTIVE_OS_TYPE)
-    {
-        return Err(LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Mbr,
-        });
+    if !mbr.partitions.iter().any(|record| record.os_indicator == PROTECTIVE_OS_TYPE) {
+        return Err(LayoutError::ForeignPartitionTable { table: ForeignTable::Mbr });
     }
     Ok(())
 }
@@ -201,10 +176,7 @@ where
 /// Reads and checks one GPT header and its partition entry array. The outer
 /// error is a read failure (fatal); the inner one says why this header is
 /// unusable (the other one may still be).
-fn check_header<F, E>(
-    sectors: &mut Sectors<F>,
-    location: HeaderLocation,
-) -> Result<Result<GptHeader, HeaderProblem>, LayoutError>
+fn check_header<F, E>(sectors: &mut Sectors<F>, location: HeaderLocation) -> Result<Result<GptHeader, HeaderProblem>, LayoutError>
 where
     F: FnMut(u64, &mut [u8; 512]) -> Result<(), E>,
 {
@@ -214,9 +186,7 @@ where
         HeaderLocation::Backup => (last, 1),
     };
     let mut buffer = [0u8; SECTOR_BYTES];
-    let header = Disk::new(&mut *sectors)
-        .and_then(|mut disk| disk.read_gpt_header(Lba(lba), &mut buffer))
-        .map_err(|error| disk_error(&error, lba))?;
+    let header = Disk::new(&mut *sectors).and_then(|mut disk| disk.read_gpt_header(Lba(lba), &mut buffer)).map_err(|error| disk_error(&error, lba))?;
     if let Err(problem) = check_header_fields(&header, lba, alternate, sectors.disk_sectors) {
         return Ok(Err(problem));
     }
@@ -233,9 +203,7 @@ fn check_header_fields(header: &GptHeader, lba: u64, alternate: u64, disk_sector
         return Err(HeaderProblem::BadSignature);
     }
     if header.revision != GptHeaderRevision::VERSION_1_0 {
-        return Err(HeaderProblem::UnsupportedRevision {
-            revision: header.revision.0.to_u32(),
-        });
+        return Err(HeaderProblem::UnsupportedRevision { revision: header.revision.0.to_u32() });
     }
     let size = header.header_size.to_u32();
     if size != GPT_HEADER_SIZE {
@@ -250,10 +218,7 @@ fn check_header_fields(header: &GptHeader, lba: u64, alternate: u64, disk_sector
     }
     let alternate_lba = header.alternate_lba.to_u64();
     if alternate_lba != alternate {
-        return Err(HeaderProblem::WrongAlternate {
-            alternate_lba,
-            expected: alternate,
-        });
+        return Err(HeaderProblem::WrongAlternate { alternate_lba, expected: alternate });
     }
     let entry_size = header.size_of_partition_entry.to_u32();
     if !matches!(entry_size, 128 | 256 | 512) {
@@ -291,8 +256,7 @@ where
 {
     let crc = gpt_disk_types::crc::Crc::<u32>::new(&Crc32::ALGORITHM);
     let mut digest = crc.digest();
-    let mut remaining =
-        u64::from(header.number_of_partition_entries.to_u32()) * u64::from(header.size_of_partition_entry.to_u32());
+    let mut remaining = u64::from(header.number_of_partition_entries.to_u32()) * u64::from(header.size_of_partition_entry.to_u32());
     let mut lba = header.partition_entry_lba.to_u64();
     let mut buffer = [0u8; SECTOR_BYTES];
     while remaining > 0 {
@@ -328,14 +292,10 @@ where
     F: FnMut(u64, &mut [u8; 512]) -> Result<(), E>,
 {
     let array_lba = header.partition_entry_lba.to_u64();
-    let layout = header
-        .get_partition_entry_array_layout()
-        .map_err(|_| LayoutError::ReadFailed { lba: array_lba })?;
+    let layout = header.get_partition_entry_array_layout().map_err(|_| LayoutError::ReadFailed { lba: array_lba })?;
     let mut buffer = [0u8; SECTOR_BYTES];
     let mut disk = Disk::new(&mut *sectors).map_err(|error| disk_error(&error, array_lba))?;
-    let entries = disk
-        .gpt_partition_entry_array_iter(layout, &mut buffer)
-        .map_err(|error| disk_error(&error, array_lba))?;
+    let entries = disk.gpt_partition_entry_array_iter(layout, &mut buffer).map_err(|error| disk_error(&error, array_lba))?;
     for (index, entry) in entries.enumerate() {
         let entry = entry.map_err(|error| disk_error(&error, array_lba))?;
         if entry.is_used() {
@@ -400,10 +360,7 @@ where
                 }
             }
             (Some(kind), _) => Some(LayoutError::WrongPartitionName { kind, found: name }),
-            (None, Some(named)) => Some(LayoutError::WrongPartitionType {
-                kind: named,
-                found: type_guid.0,
-            }),
+            (None, Some(named)) => Some(LayoutError::WrongPartitionType { kind: named, found: type_guid.0 }),
             (None, None) => None,
         };
         if naming_problem.is_none() {
@@ -412,9 +369,7 @@ where
         Ok(())
     })?;
     if !any_janus_type {
-        return Err(LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Gpt,
-        });
+        return Err(LayoutError::ForeignPartitionTable { table: ForeignTable::Gpt });
     }
     if let Some(problem) = naming_problem {
         return Err(problem);
@@ -424,50 +379,26 @@ where
     // and has its minimum size.
     let first_usable = header.first_usable_lba.to_u64();
     let last_usable = header.last_usable_lba.to_u64();
-    let mut partitions = [Partition {
-        first_lba: 0,
-        sectors: 0,
-    }; 4];
+    let mut partitions = [Partition { first_lba: 0, sectors: 0 }; 4];
     let mut indexes = [0usize; 4];
-    for ((kind, partition), entry_index) in PartitionKind::ALL
-        .into_iter()
-        .zip(partitions.iter_mut())
-        .zip(indexes.iter_mut())
-    {
+    for ((kind, partition), entry_index) in PartitionKind::ALL.into_iter().zip(partitions.iter_mut()).zip(indexes.iter_mut()) {
         let Some(found) = *slots.slot(kind) else {
             return Err(LayoutError::MissingPartition { kind });
         };
         let first_lba = found.entry.starting_lba.to_u64();
         let last_lba = found.entry.ending_lba.to_u64();
         if last_lba < first_lba {
-            return Err(LayoutError::EmptyPartition {
-                kind,
-                first_lba,
-                last_lba,
-            });
+            return Err(LayoutError::EmptyPartition { kind, first_lba, last_lba });
         }
         if first_lba < first_usable || last_lba > last_usable {
-            return Err(LayoutError::PartitionOutsideDisk {
-                kind,
-                first_lba,
-                last_lba,
-                first_usable,
-                last_usable,
-            });
+            return Err(LayoutError::PartitionOutsideDisk { kind, first_lba, last_lba, first_usable, last_usable });
         }
         // Cannot overflow: last_lba <= last_usable < disk_sectors.
         let count = last_lba - first_lba + 1;
         if count < kind.minimum_sectors() {
-            return Err(LayoutError::TooSmall {
-                kind,
-                sectors: count,
-                minimum: kind.minimum_sectors(),
-            });
+            return Err(LayoutError::TooSmall { kind, sectors: count, minimum: kind.minimum_sectors() });
         }
-        *partition = Partition {
-            first_lba,
-            sectors: count,
-        };
+        *partition = Partition { first_lba, sectors: count };
         *entry_index = found.index;
     }
 
@@ -481,9 +412,7 @@ where
             return Ok(());
         }
         for ((kind, partition), own_index) in PartitionKind::ALL.into_iter().zip(partitions).zip(indexes) {
-            let shares_a_sector = partition
-                .last_lba()
-                .is_some_and(|own_last| partition.first_lba <= last_lba && first_lba <= own_last);
+            let shares_a_sector = partition.last_lba().is_some_and(|own_last| partition.first_lba <= last_lba && first_lba <= own_last);
             if own_index != index && shares_a_sector {
                 return Err(LayoutError::Overlap { a: kind, b: entry.name });
             }

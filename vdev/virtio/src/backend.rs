@@ -102,10 +102,7 @@ pub struct SegmentCursor<'a> {
 impl<'a> SegmentCursor<'a> {
     /// A cursor at the first byte of `segments`.
     pub const fn new(segments: &'a [Segment]) -> Self {
-        Self {
-            segments,
-            offset: 0,
-        }
+        Self { segments, offset: 0 }
     }
 
     /// Walks the next `bytes` bytes, calling `each` with every piece's
@@ -114,11 +111,7 @@ impl<'a> SegmentCursor<'a> {
     /// `bytes` and every segment are. Fails with [`BackendError::Io`] if the
     /// segments end first (or one is empty), and with whatever `each`
     /// returns.
-    pub fn pieces(
-        &mut self,
-        bytes: usize,
-        mut each: impl FnMut(u64, usize, usize) -> Result<(), BackendError>,
-    ) -> Result<(), BackendError> {
+    pub fn pieces(&mut self, bytes: usize, mut each: impl FnMut(u64, usize, usize) -> Result<(), BackendError>) -> Result<(), BackendError> {
         let mut filled = 0usize;
         while filled < bytes {
             let (address, length) = self.next(bytes - filled).ok_or(BackendError::Io)?;

@@ -40,11 +40,8 @@ impl BlockConfig {
     ///   needs the whole chain to fit in the queue) and at most
     ///   `MAX_REQUEST_BYTES / size_max`.
     pub const fn normalized(&self) -> Self {
-        let queue_size_max = if self.queue_size_max == 0 || self.queue_size_max > MAX_QUEUE_SIZE {
-            MAX_QUEUE_SIZE
-        } else {
-            1 << (15 - self.queue_size_max.leading_zeros())
-        };
+        let queue_size_max =
+            if self.queue_size_max == 0 || self.queue_size_max > MAX_QUEUE_SIZE { MAX_QUEUE_SIZE } else { 1 << (15 - self.queue_size_max.leading_zeros()) };
         let mut size_max = self.size_max - self.size_max % SECTOR_BYTES as u32;
         if size_max < MIN_SEGMENT_BYTES {
             size_max = MIN_SEGMENT_BYTES;
@@ -53,11 +50,7 @@ impl BlockConfig {
             size_max = MAX_REQUEST_BYTES;
         }
         let mut segment_max = self.segment_max;
-        let queue_limit = if queue_size_max > 2 {
-            queue_size_max as u32 - 2
-        } else {
-            1
-        };
+        let queue_limit = if queue_size_max > 2 { queue_size_max as u32 - 2 } else { 1 };
         if segment_max > queue_limit {
             segment_max = queue_limit;
         }
@@ -67,12 +60,7 @@ impl BlockConfig {
         if segment_max == 0 {
             segment_max = 1;
         }
-        Self {
-            serial: self.serial,
-            queue_size_max,
-            segment_max,
-            size_max,
-        }
+        Self { serial: self.serial, queue_size_max, segment_max, size_max }
     }
 
     /// Longest data transfer of one request: `seg_max · size_max`.

@@ -102,12 +102,7 @@ impl VirtioBlock {
             driver_features: 0,
             driver_features_beyond: false,
             queue_select: 0,
-            queue: QueueRegisters {
-                size: config.queue_size_max as u32,
-                descriptors: 0,
-                available: 0,
-                used: 0,
-            },
+            queue: QueueRegisters { size: config.queue_size_max as u32, descriptors: 0, available: 0, used: 0 },
             ready: None,
             last_available: 0,
             used_index: 0,
@@ -127,16 +122,8 @@ impl VirtioBlock {
     /// `SIZE_MAX`, `SEG_MAX`, `BLK_SIZE`, `FLUSH`, and `RO` for a read-only
     /// backend.
     pub const fn offered_features(read_only: bool) -> u64 {
-        let features = feature::VERSION_1
-            | feature::BLOCK_SIZE_MAX
-            | feature::BLOCK_SEGMENT_MAX
-            | feature::BLOCK_BLOCK_SIZE
-            | feature::BLOCK_FLUSH;
-        if read_only {
-            features | feature::BLOCK_READ_ONLY
-        } else {
-            features
-        }
+        let features = feature::VERSION_1 | feature::BLOCK_SIZE_MAX | feature::BLOCK_SEGMENT_MAX | feature::BLOCK_BLOCK_SIZE | feature::BLOCK_FLUSH;
+        if read_only { features | feature::BLOCK_READ_ONLY } else { features }
     }
 
     /// A guest read of `width` bytes at `offset` in the MMIO window.
@@ -176,24 +163,16 @@ impl VirtioBlock {
             },
             offset::DRIVER_FEATURES_SELECT => self.driver_features_select,
             offset::QUEUE_SELECT => self.queue_select,
-            offset::QUEUE_SIZE_MAX => {
-                self.queue_register(|_| u32::from(self.config.queue_size_max))
-            }
+            offset::QUEUE_SIZE_MAX => self.queue_register(|_| u32::from(self.config.queue_size_max)),
             offset::QUEUE_SIZE => self.queue_register(|queue| queue.size),
             offset::QUEUE_READY => self.queue_register(|_| u32::from(self.ready.is_some())),
             offset::QUEUE_DESCRIPTOR_LOW => self.queue_register(|queue| queue.descriptors as u32),
-            offset::QUEUE_DESCRIPTOR_HIGH => {
-                self.queue_register(|queue| (queue.descriptors >> 32) as u32)
-            }
+            offset::QUEUE_DESCRIPTOR_HIGH => self.queue_register(|queue| (queue.descriptors >> 32) as u32),
             offset::QUEUE_DRIVER_LOW => self.queue_register(|queue| queue.available as u32),
-            offset::QUEUE_DRIVER_HIGH => {
-                self.queue_register(|queue| (queue.available >> 32) as u32)
-            }
+            offset::QUEUE_DRIVER_HIGH => self.queue_register(|queue| (queue.available >> 32) as u32),
             offset::QUEUE_DEVICE_LOW => self.queue_register(|queue| queue.used as u32),
             offset::QUEUE_DEVICE_HIGH => self.queue_register(|queue| (queue.used >> 32) as u32),
-            offset::QUEUE_NOTIFY | offset::INTERRUPT_ACKNOWLEDGE | offset::SHARED_MEMORY_SELECT => {
-                0
-            }
+            offset::QUEUE_NOTIFY | offset::INTERRUPT_ACKNOWLEDGE | offset::SHARED_MEMORY_SELECT => 0,
             offset::INTERRUPT_STATUS => self.interrupt_status,
             offset::STATUS => self.status,
             // §4.2.2: a shared memory region that does not exist has length
@@ -214,15 +193,7 @@ impl VirtioBlock {
     /// `memory`, `backend` and `scratch` (data moves in chunks of
     /// `scratch.len()` rounded down to 512 bytes; less than 512 bytes fails
     /// every data request with `VIRTIO_BLK_S_IOERR`).
-    pub fn write<M, B>(
-        &mut self,
-        offset: u64,
-        width: u8,
-        value: u64,
-        memory: &mut M,
-        backend: &mut B,
-        scratch: &mut [u8],
-    ) -> Effects
+    pub fn write<M, B>(&mut self, offset: u64, width: u8, value: u64, memory: &mut M, backend: &mut B, scratch: &mut [u8]) -> Effects
     where
         M: GuestMemory,
         B: BlockBackend + ?Sized,
@@ -245,22 +216,12 @@ impl VirtioBlock {
                 offset::DRIVER_FEATURES_SELECT => self.driver_features_select = value,
                 offset::QUEUE_SELECT => self.queue_select = value,
                 offset::QUEUE_SIZE => self.write_queue_register(offset, |queue| queue.size = value),
-                offset::QUEUE_DESCRIPTOR_LOW => self
-                    .write_queue_register(offset, |queue| set_low(&mut queue.descriptors, value)),
-                offset::QUEUE_DESCRIPTOR_HIGH => self
-                    .write_queue_register(offset, |queue| set_high(&mut queue.descriptors, value)),
-                offset::QUEUE_DRIVER_LOW => {
-                    self.write_queue_register(offset, |queue| set_low(&mut queue.available, value))
-                }
-                offset::QUEUE_DRIVER_HIGH => {
-                    self.write_queue_register(offset, |queue| set_high(&mut queue.available, value))
-                }
-                offset::QUEUE_DEVICE_LOW => {
-                    self.write_queue_register(offset, |queue| set_low(&mut queue.used, value))
-                }
-                offset::QUEUE_DEVICE_HIGH => {
-                    self.write_queue_register(offset, |queue| set_high(&mut queue.used, value))
-                }
+                offset::QUEUE_DESCRIPTOR_LOW => self.write_queue_register(offset, |queue| set_low(&mut queue.descriptors, value)),
+                offset::QUEUE_DESCRIPTOR_HIGH => self.write_queue_register(offset, |queue| set_high(&mut queue.descriptors, value)),
+                offset::QUEUE_DRIVER_LOW => self.write_queue_register(offset, |queue| set_low(&mut queue.available, value)),
+                offset::QUEUE_DRIVER_HIGH => self.write_queue_register(offset, |queue| set_high(&mut queue.available, value)),
+                offset::QUEUE_DEVICE_LOW => self.write_queue_register(offset, |queue| set_low(&mut queue.used, value)),
+                offset::QUEUE_DEVICE_HIGH => self.write_queue_register(offset, |queue| set_high(&mut queue.used, value)),
                 offset::QUEUE_READY => self.write_queue_ready(value, &*memory),
                 offset::QUEUE_NOTIFY => self.notify(value, memory, backend, scratch, &mut effects),
                 offset::INTERRUPT_ACKNOWLEDGE => self.interrupt_status &= !(value & interrupt::ALL),
@@ -284,9 +245,7 @@ impl VirtioBlock {
                 | offset::SHARED_MEMORY_LENGTH_HIGH
                 | offset::SHARED_MEMORY_BASE_LOW
                 | offset::SHARED_MEMORY_BASE_HIGH
-                | offset::CONFIG_GENERATION => {
-                    self.record(DeviceError::ReadOnlyRegister { offset })
-                }
+                | offset::CONFIG_GENERATION => self.record(DeviceError::ReadOnlyRegister { offset }),
                 _ => self.record(DeviceError::UnknownRegister { offset }),
             }
         }
@@ -341,11 +300,7 @@ impl VirtioBlock {
     /// (deciphering a read into the guest's buffers) checks this first, so
     /// nothing is written into buffers the driver took back.
     pub fn is_current(&self, tag: RequestTag) -> bool {
-        tag.0 >> SLOT_BITS == self.generation
-            && self
-                .in_flight
-                .get((tag.0 & SLOT_MASK) as usize)
-                .is_some_and(Option::is_some)
+        tag.0 >> SLOT_BITS == self.generation && self.in_flight.get((tag.0 & SLOT_MASK) as usize).is_some_and(Option::is_some)
     }
 
     /// The backend finished the request it took under `tag`
@@ -355,14 +310,7 @@ impl VirtioBlock {
     /// it, and then serves chains that had to wait for room, with `memory`,
     /// `backend` and `scratch` as for [`VirtioBlock::write`]. A tag from
     /// before a reset, or one completed already, changes nothing.
-    pub fn complete<M, B>(
-        &mut self,
-        tag: RequestTag,
-        result: Result<(), BackendError>,
-        memory: &mut M,
-        backend: &mut B,
-        scratch: &mut [u8],
-    ) -> Effects
+    pub fn complete<M, B>(&mut self, tag: RequestTag, result: Result<(), BackendError>, memory: &mut M, backend: &mut B, scratch: &mut [u8]) -> Effects
     where
         M: GuestMemory,
         B: BlockBackend + ?Sized,
@@ -386,13 +334,9 @@ impl VirtioBlock {
                 (crate::request::request_status::IO_ERROR, 1)
             }
         };
-        let published = memory
-            .write(entry.status_address, &[status_byte])
-            .map_err(|_| DeviceError::StatusUnwritable { address: entry.status_address })
-            .and_then(|()| {
-                layout
-                    .write_used_element(memory, self.used_index, entry.head, written)
-                    .map_err(|_| DeviceError::RingInaccessible { part: RingPart::Used })
+        let published =
+            memory.write(entry.status_address, &[status_byte]).map_err(|_| DeviceError::StatusUnwritable { address: entry.status_address }).and_then(|()| {
+                layout.write_used_element(memory, self.used_index, entry.head, written).map_err(|_| DeviceError::RingInaccessible { part: RingPart::Used })
             });
         let broken = match published {
             Ok(()) => {
@@ -445,10 +389,7 @@ impl VirtioBlock {
         if self.status & status::DRIVER_OK != 0 {
             self.interrupt_status |= interrupt::CONFIG_CHANGE;
         }
-        Effects {
-            interrupt_changed: line != self.interrupt_line(),
-            ..Effects::default()
-        }
+        Effects { interrupt_changed: line != self.interrupt_line(), ..Effects::default() }
     }
 
     fn record(&mut self, error: DeviceError) {
@@ -465,23 +406,12 @@ impl VirtioBlock {
         let (last_error, config_generation) = (self.last_error, self.config_generation);
         // In-flight requests are forgotten; their completions are dropped.
         let generation = self.generation.wrapping_add(1) & GENERATION_MASK;
-        *self = Self {
-            statistics,
-            last_error,
-            config_generation,
-            generation,
-            ..Self::new(self.config)
-        };
+        *self = Self { statistics, last_error, config_generation, generation, ..Self::new(self.config) };
     }
 
     /// Reads 1, 2, 4 or 8 bytes of `struct virtio_blk_config`, little-endian;
     /// bytes past the structure read as zero.
-    fn read_config<B: BlockBackend + ?Sized>(
-        &mut self,
-        offset: u64,
-        width: u8,
-        backend: &B,
-    ) -> u64 {
+    fn read_config<B: BlockBackend + ?Sized>(&mut self, offset: u64, width: u8, backend: &B) -> u64 {
         if !matches!(width, 1 | 2 | 4 | 8) {
             self.record(DeviceError::BadWidth { offset, width });
             return 0;
@@ -497,20 +427,13 @@ impl VirtioBlock {
     /// Reads a register of the selected queue; queues other than 0 read as
     /// zero.
     fn queue_register(&self, read: impl FnOnce(&QueueRegisters) -> u32) -> u32 {
-        if self.queue_select == 0 {
-            read(&self.queue)
-        } else {
-            0
-        }
+        if self.queue_select == 0 { read(&self.queue) } else { 0 }
     }
 
     /// Writes a configuration register of queue 0 while it is not ready.
     fn write_queue_register(&mut self, offset: u64, write: impl FnOnce(&mut QueueRegisters)) {
         if self.queue_select != 0 || self.ready.is_some() {
-            self.record(DeviceError::QueueRegisterIgnored {
-                offset,
-                queue: self.queue_select,
-            });
+            self.record(DeviceError::QueueRegisterIgnored { offset, queue: self.queue_select });
         } else {
             write(&mut self.queue);
         }
@@ -533,10 +456,7 @@ impl VirtioBlock {
     fn write_queue_ready<M: GuestMemory + ?Sized>(&mut self, value: u32, memory: &M) {
         if self.queue_select != 0 {
             if value != 0 {
-                self.record(DeviceError::QueueRegisterIgnored {
-                    offset: offset::QUEUE_READY,
-                    queue: self.queue_select,
-                });
+                self.record(DeviceError::QueueRegisterIgnored { offset: offset::QUEUE_READY, queue: self.queue_select });
             }
             return;
         }
@@ -549,14 +469,8 @@ impl VirtioBlock {
             return;
         }
         let queue = self.queue;
-        let layout = QueueLayout::new(
-            queue.size,
-            self.config.queue_size_max,
-            queue.descriptors,
-            queue.available,
-            queue.used,
-        )
-        .and_then(|layout| layout.check_memory(memory).map(|()| layout));
+        let layout = QueueLayout::new(queue.size, self.config.queue_size_max, queue.descriptors, queue.available, queue.used)
+            .and_then(|layout| layout.check_memory(memory).map(|()| layout));
         match layout {
             Ok(layout) => {
                 self.ready = Some(layout);
@@ -571,15 +485,11 @@ impl VirtioBlock {
     /// and `FEATURES_OK` only sticks if the driver's features are a subset
     /// of the offered ones and include `VIRTIO_F_VERSION_1`.
     fn write_status<B: BlockBackend + ?Sized>(&mut self, value: u32, backend: &B) {
-        let mut new = (value & 0xff & !status::DEVICE_NEEDS_RESET)
-            | (self.status & status::DEVICE_NEEDS_RESET);
+        let mut new = (value & 0xff & !status::DEVICE_NEEDS_RESET) | (self.status & status::DEVICE_NEEDS_RESET);
         if new & status::FEATURES_OK != 0 && self.status & status::FEATURES_OK == 0 {
             let offered = Self::offered_features(backend.read_only());
             let requested = self.driver_features;
-            if requested & !offered != 0
-                || requested & feature::VERSION_1 == 0
-                || self.driver_features_beyond
-            {
+            if requested & !offered != 0 || requested & feature::VERSION_1 == 0 || self.driver_features_beyond {
                 self.record(DeviceError::FeaturesRejected { requested, offered });
                 new &= !status::FEATURES_OK;
             }
@@ -587,14 +497,8 @@ impl VirtioBlock {
         self.status = new;
     }
 
-    fn notify<M, B>(
-        &mut self,
-        queue: u32,
-        memory: &mut M,
-        backend: &mut B,
-        scratch: &mut [u8],
-        effects: &mut Effects,
-    ) where
+    fn notify<M, B>(&mut self, queue: u32, memory: &mut M, backend: &mut B, scratch: &mut [u8], effects: &mut Effects)
+    where
         M: GuestMemory,
         B: BlockBackend + ?Sized,
     {
@@ -621,34 +525,19 @@ impl VirtioBlock {
     /// Serves every chain made available since the last notification, at
     /// most the queue size (§2.7.13). Returns the chains completed and, if
     /// the device must stop, why. Completed chains are published even then.
-    fn serve_queue<M, B>(
-        &mut self,
-        layout: &QueueLayout,
-        memory: &mut M,
-        backend: &mut B,
-        scratch: &mut [u8],
-    ) -> (u16, Option<DeviceError>)
+    fn serve_queue<M, B>(&mut self, layout: &QueueLayout, memory: &mut M, backend: &mut B, scratch: &mut [u8]) -> (u16, Option<DeviceError>)
     where
         M: GuestMemory,
         B: BlockBackend + ?Sized,
     {
         let Ok((_, available_index)) = layout.read_available_header(&*memory) else {
-            return (
-                0,
-                Some(DeviceError::RingInaccessible {
-                    part: RingPart::Available,
-                }),
-            );
+            return (0, Some(DeviceError::RingInaccessible { part: RingPart::Available }));
         };
         // Ring entries and descriptors are read only after the index.
         memory.fence();
         let pending = available_index.wrapping_sub(self.last_available);
         if pending > layout.size() {
-            let error = DeviceError::AvailableIndexJump {
-                last: self.last_available,
-                index: available_index,
-                size: layout.size(),
-            };
+            let error = DeviceError::AvailableIndexJump { last: self.last_available, index: available_index, size: layout.size() };
             return (0, Some(error));
         }
 
@@ -664,9 +553,7 @@ impl VirtioBlock {
                 break;
             }
             let Ok(head) = layout.read_available_entry(&*memory, self.last_available) else {
-                broken = Some(DeviceError::RingInaccessible {
-                    part: RingPart::Available,
-                });
+                broken = Some(DeviceError::RingInaccessible { part: RingPart::Available });
                 break;
             };
             let others_in_flight = self.occupied != 0;
@@ -687,18 +574,10 @@ impl VirtioBlock {
                     }
                     written
                 }
-                Outcome::Submitted {
-                    status_address,
-                    written,
-                } => {
+                Outcome::Submitted { status_address, written } => {
                     let sector = context.sector;
                     if let Some(entry) = self.in_flight.get_mut(slot) {
-                        *entry = Some(InFlight {
-                            head,
-                            status_address,
-                            written,
-                            sector,
-                        });
+                        *entry = Some(InFlight { head, status_address, written, sector });
                         self.occupied |= 1u64 << slot;
                     }
                     self.last_available = self.last_available.wrapping_add(1);
@@ -713,13 +592,8 @@ impl VirtioBlock {
                     break;
                 }
             };
-            if layout
-                .write_used_element(memory, self.used_index, head, written)
-                .is_err()
-            {
-                broken = Some(DeviceError::RingInaccessible {
-                    part: RingPart::Used,
-                });
+            if layout.write_used_element(memory, self.used_index, head, written).is_err() {
+                broken = Some(DeviceError::RingInaccessible { part: RingPart::Used });
                 break;
             }
             self.used_index = self.used_index.wrapping_add(1);
@@ -738,22 +612,13 @@ impl VirtioBlock {
 
     /// Publishes `used.idx` after `count` (> 0) new used elements and
     /// raises the used-buffer interrupt unless the driver suppressed it.
-    fn publish_used<M: GuestMemory>(
-        &mut self,
-        layout: &QueueLayout,
-        memory: &mut M,
-        count: u16,
-    ) -> Result<(), DeviceError> {
+    fn publish_used<M: GuestMemory>(&mut self, layout: &QueueLayout, memory: &mut M, count: u16) -> Result<(), DeviceError> {
         if count == 0 {
             return Ok(());
         }
         // Used elements, data and status bytes before the index.
         memory.fence();
-        layout
-            .write_used_index(memory, self.used_index)
-            .map_err(|_| DeviceError::RingInaccessible {
-                part: RingPart::Used,
-            })?;
+        layout.write_used_index(memory, self.used_index).map_err(|_| DeviceError::RingInaccessible { part: RingPart::Used })?;
         // §2.7.10: the flags are read after the index is published, so a
         // driver re-enabling interrupts concurrently is not missed.
         memory.fence();

@@ -119,14 +119,7 @@ impl DriverQueue {
         for (index, next) in free_next.iter_mut().enumerate() {
             *next = ((index + 1) % DRIVER_QUEUE_SIZE) as u16;
         }
-        Self {
-            free_next,
-            free_head: 0,
-            free_count: DRIVER_QUEUE_SIZE as u16,
-            heads: [0; DRIVER_QUEUE_SIZE / 64],
-            available_index: 0,
-            last_used: 0,
-        }
+        Self { free_next, free_head: 0, free_count: DRIVER_QUEUE_SIZE as u16, heads: [0; DRIVER_QUEUE_SIZE / 64], available_index: 0, last_used: 0 }
     }
 
     /// Free descriptors.
@@ -148,12 +141,8 @@ impl DriverQueue {
         data_device_writes: bool,
         status: Buffer,
     ) -> Result<ChainSlot, AddError> {
-        let count = data
-            .len()
-            .checked_add(2)
-            .filter(|&count| count <= DRIVER_QUEUE_SIZE)
-            .and_then(|count| u16::try_from(count).ok())
-            .ok_or(AddError::TooLong)?;
+        let count =
+            data.len().checked_add(2).filter(|&count| count <= DRIVER_QUEUE_SIZE).and_then(|count| u16::try_from(count).ok()).ok_or(AddError::TooLong)?;
         if data.iter().any(|segment| segment.length == 0) {
             return Err(AddError::EmptyBuffer);
         }
@@ -163,13 +152,7 @@ impl DriverQueue {
         let head = self.free_head;
         let mut index = head;
         let mut next = self.next_free(index);
-        rings.write_descriptor(
-            index,
-            header.address,
-            header.length,
-            flags(header.device_writes) | DESCRIPTOR_NEXT,
-            next,
-        );
+        rings.write_descriptor(index, header.address, header.length, flags(header.device_writes) | DESCRIPTOR_NEXT, next);
         let data_flags = flags(data_device_writes) | DESCRIPTOR_NEXT;
         for segment in data {
             index = next;
@@ -177,13 +160,7 @@ impl DriverQueue {
             rings.write_descriptor(index, segment.address, segment.length, data_flags, next);
         }
         index = next;
-        rings.write_descriptor(
-            index,
-            status.address,
-            status.length,
-            flags(status.device_writes),
-            0,
-        );
+        rings.write_descriptor(index, status.address, status.length, flags(status.device_writes), 0);
         self.free_head = self.next_free(index);
         self.free_count -= count;
         self.mark(head, true);
@@ -192,11 +169,7 @@ impl DriverQueue {
         rings.fence();
         self.available_index = self.available_index.wrapping_add(1);
         rings.write_available_index(self.available_index);
-        Ok(ChainSlot {
-            head,
-            tail: index,
-            count,
-        })
+        Ok(ChainSlot { head, tail: index, count })
     }
 
     /// Whether the device wants a notification now: it has not suppressed
@@ -230,9 +203,7 @@ impl DriverQueue {
     /// [`DriverQueue::next_used`] since gave back (anything else is
     /// ignored).
     pub fn recycle(&mut self, chain: ChainSlot) {
-        let valid = usize::from(chain.count) <= DRIVER_QUEUE_SIZE - usize::from(self.free_count)
-            && chain.count > 0
-            && !self.is_head(chain.head);
+        let valid = usize::from(chain.count) <= DRIVER_QUEUE_SIZE - usize::from(self.free_count) && chain.count > 0 && !self.is_head(chain.head);
         if !valid {
             return;
         }
@@ -244,17 +215,12 @@ impl DriverQueue {
     }
 
     fn next_free(&self, index: u16) -> u16 {
-        self.free_next
-            .get(usize::from(index) % DRIVER_QUEUE_SIZE)
-            .copied()
-            .unwrap_or(0)
+        self.free_next.get(usize::from(index) % DRIVER_QUEUE_SIZE).copied().unwrap_or(0)
     }
 
     fn is_head(&self, head: u16) -> bool {
         let word = usize::from(head) / 64;
-        self.heads
-            .get(word)
-            .is_some_and(|bits| bits & (1 << (head % 64)) != 0)
+        self.heads.get(word).is_some_and(|bits| bits & (1 << (head % 64)) != 0)
     }
 
     fn mark(&mut self, head: u16, live: bool) {

@@ -187,31 +187,16 @@ impl fmt::Display for DeviceError {
             Self::ReadOnlyRegister { offset } => {
                 write!(formatter, "write to read-only register {offset:#x}")
             }
-            Self::QueueRegisterIgnored { offset, queue } => write!(
-                formatter,
-                "write to register {offset:#x} of queue {queue} ignored (queue ready or absent)"
-            ),
-            Self::FeaturesAfterNegotiation => {
-                formatter.write_str("driver features written after FEATURES_OK")
-            }
-            Self::FeaturesRejected { requested, offered } => write!(
-                formatter,
-                "driver features {requested:#x} not a subset of {offered:#x} with VERSION_1"
-            ),
+            Self::QueueRegisterIgnored { offset, queue } => write!(formatter, "write to register {offset:#x} of queue {queue} ignored (queue ready or absent)"),
+            Self::FeaturesAfterNegotiation => formatter.write_str("driver features written after FEATURES_OK"),
+            Self::FeaturesRejected { requested, offered } => write!(formatter, "driver features {requested:#x} not a subset of {offered:#x} with VERSION_1"),
             Self::Queue(error) => write!(formatter, "queue not enabled: {error}"),
             Self::NoSuchQueue { queue } => {
                 write!(formatter, "notification for absent queue {queue}")
             }
-            Self::NotifyNotReady => {
-                formatter.write_str("notification before DRIVER_OK or queue ready")
-            }
-            Self::NotifyWhileBroken => {
-                formatter.write_str("notification ignored: device needs reset")
-            }
-            Self::AvailableIndexJump { last, index, size } => write!(
-                formatter,
-                "available index jumped from {last} to {index}, beyond queue size {size}"
-            ),
+            Self::NotifyNotReady => formatter.write_str("notification before DRIVER_OK or queue ready"),
+            Self::NotifyWhileBroken => formatter.write_str("notification ignored: device needs reset"),
+            Self::AvailableIndexJump { last, index, size } => write!(formatter, "available index jumped from {last} to {index}, beyond queue size {size}"),
             Self::RingInaccessible { part } => write!(formatter, "{part} became inaccessible"),
             Self::Chain(error) => error.fmt(formatter),
             Self::MissingStatus { head } => {
@@ -223,14 +208,8 @@ impl fmt::Display for DeviceError {
             Self::HeaderTooShort { length } => {
                 write!(formatter, "request header of {length} bytes, need 16")
             }
-            Self::ReadIntoReadOnlyBuffer { length } => write!(
-                formatter,
-                "read request into {length} bytes of device-readable (read-only) buffers"
-            ),
-            Self::WriteFromWritableBuffer { length } => write!(
-                formatter,
-                "write request with {length} bytes of device-writable data buffers"
-            ),
+            Self::ReadIntoReadOnlyBuffer { length } => write!(formatter, "read request into {length} bytes of device-readable (read-only) buffers"),
+            Self::WriteFromWritableBuffer { length } => write!(formatter, "write request with {length} bytes of device-writable data buffers"),
             Self::UnexpectedData { request } => {
                 write!(formatter, "request type {request} carries data buffers")
             }
@@ -243,14 +222,7 @@ impl fmt::Display for DeviceError {
             Self::SectorOverflow { sector, length } => {
                 write!(formatter, "sector {sector} + {length} bytes overflows")
             }
-            Self::SectorOutOfRange {
-                sector,
-                count,
-                capacity,
-            } => write!(
-                formatter,
-                "sectors {sector} + {count} beyond capacity {capacity}"
-            ),
+            Self::SectorOutOfRange { sector, count, capacity } => write!(formatter, "sectors {sector} + {count} beyond capacity {capacity}"),
             Self::WriteToReadOnly { sector } => {
                 write!(formatter, "write at sector {sector} to a read-only disk")
             }
@@ -264,16 +236,10 @@ impl fmt::Display for DeviceError {
                 write!(formatter, "data buffer at {address:#x} became inaccessible")
             }
             Self::ScratchTooSmall { length } => {
-                write!(
-                    formatter,
-                    "scratch buffer of {length} bytes, need at least 512"
-                )
+                write!(formatter, "scratch buffer of {length} bytes, need at least 512")
             }
             Self::BackendBusy { head } => {
-                write!(
-                    formatter,
-                    "request {head} failed: the backend is full and nothing is in flight"
-                )
+                write!(formatter, "request {head} failed: the backend is full and nothing is in flight")
             }
         }
     }
@@ -404,15 +370,11 @@ impl DeviceError {
             Self::Chain(ChainError::HeadOutOfRange { .. }) => ErrorKind::ChainHeadOutOfRange,
             Self::Chain(ChainError::NextOutOfRange { .. }) => ErrorKind::ChainNextOutOfRange,
             Self::Chain(ChainError::TooLong { .. }) => ErrorKind::ChainTooLong,
-            Self::Chain(ChainError::DescriptorUnreadable { .. }) => {
-                ErrorKind::ChainDescriptorUnreadable
-            }
+            Self::Chain(ChainError::DescriptorUnreadable { .. }) => ErrorKind::ChainDescriptorUnreadable,
             Self::Chain(ChainError::Indirect { .. }) => ErrorKind::ChainIndirect,
             Self::Chain(ChainError::AddressOverflow { .. }) => ErrorKind::ChainAddressOverflow,
             Self::Chain(ChainError::OutsideMemory { .. }) => ErrorKind::ChainOutsideMemory,
-            Self::Chain(ChainError::ReadableAfterWritable { .. }) => {
-                ErrorKind::ChainReadableAfterWritable
-            }
+            Self::Chain(ChainError::ReadableAfterWritable { .. }) => ErrorKind::ChainReadableAfterWritable,
             Self::MissingStatus { .. } => ErrorKind::MissingStatus,
             Self::StatusUnwritable { .. } => ErrorKind::StatusUnwritable,
             Self::HeaderTooShort { .. } => ErrorKind::HeaderTooShort,
@@ -497,9 +459,7 @@ impl Statistics {
 
     /// Errors of all kinds.
     pub fn total_errors(&self) -> u64 {
-        self.errors
-            .iter()
-            .fold(0, |total, count| total.saturating_add(*count))
+        self.errors.iter().fold(0, |total, count| total.saturating_add(*count))
     }
 
     pub(crate) fn count_error(&mut self, kind: ErrorKind) {

@@ -116,8 +116,5 @@ pub use config::{BlockConfig, MAX_REQUEST_BYTES, MIN_SEGMENT_BYTES, SECTOR_BYTES
 pub use device::{Effects, MAX_IN_FLIGHT, VirtioBlock};
 pub use error::{DeviceError, ErrorKind, Statistics};
 pub use memory::{GuestMemory, MemoryError};
-pub use queue::{
-    Chain, ChainError, Descriptor, MAX_QUEUE_SIZE, QueueError, QueueLayout, RingPart, parse_chain,
-    walk_chain,
-};
+pub use queue::{Chain, ChainError, Descriptor, MAX_QUEUE_SIZE, QueueError, QueueLayout, RingPart, parse_chain, walk_chain};
 pub use request::{HEADER_BYTES, request_status, request_type};

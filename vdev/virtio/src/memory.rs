@@ -59,10 +59,7 @@ pub trait GuestMemory {
 }
 
 /// Reads a little-endian `u16` from guest memory.
-pub(crate) fn read_u16<M: GuestMemory + ?Sized>(
-    memory: &M,
-    address: u64,
-) -> Result<u16, MemoryError> {
+pub(crate) fn read_u16<M: GuestMemory + ?Sized>(memory: &M, address: u64) -> Result<u16, MemoryError> {
     let mut bytes = [0u8; 2];
     memory.read(address, &mut bytes)?;
     Ok(u16::from_le_bytes(bytes))

@@ -98,15 +98,8 @@ pub enum QueueError {
 impl fmt::Display for QueueError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Self::InvalidSize { size, maximum } => write!(
-                formatter,
-                "queue size {size} is not a power of two between 1 and {maximum}"
-            ),
-            Self::Misaligned { part, address } => write!(
-                formatter,
-                "{part} at {address:#x} not aligned to {} bytes",
-                part.alignment()
-            ),
+            Self::InvalidSize { size, maximum } => write!(formatter, "queue size {size} is not a power of two between 1 and {maximum}"),
+            Self::Misaligned { part, address } => write!(formatter, "{part} at {address:#x} not aligned to {} bytes", part.alignment()),
             Self::OutsideMemory { part, address } => {
                 write!(formatter, "{part} at {address:#x} outside guest RAM")
             }
@@ -129,26 +122,12 @@ impl QueueLayout {
     /// `maximum`, itself at most [`MAX_QUEUE_SIZE`]) with its three areas at
     /// the given guest-physical addresses. Containment in guest RAM is
     /// checked separately by [`QueueLayout::check_memory`].
-    pub fn new(
-        size: u32,
-        maximum: u16,
-        descriptors: u64,
-        available: u64,
-        used: u64,
-    ) -> Result<Self, QueueError> {
+    pub fn new(size: u32, maximum: u16, descriptors: u64, available: u64, used: u64) -> Result<Self, QueueError> {
         let maximum = maximum.min(MAX_QUEUE_SIZE);
-        let Some(size) = u16::try_from(size)
-            .ok()
-            .filter(|size| size.is_power_of_two() && *size <= maximum)
-        else {
+        let Some(size) = u16::try_from(size).ok().filter(|size| size.is_power_of_two() && *size <= maximum) else {
             return Err(QueueError::InvalidSize { size, maximum });
         };
-        let layout = Self {
-            size,
-            descriptors,
-            available,
-            used,
-        };
+        let layout = Self { size, descriptors, available, used };
         for (part, address) in layout.parts() {
             if !address.is_multiple_of(part.alignment()) {
                 return Err(QueueError::Misaligned { part, address });
@@ -191,11 +170,7 @@ impl QueueLayout {
     }
 
     fn parts(&self) -> [(RingPart, u64); 3] {
-        [
-            (RingPart::Descriptors, self.descriptors),
-            (RingPart::Available, self.available),
-            (RingPart::Used, self.used),
-        ]
+        [(RingPart::Descriptors, self.descriptors), (RingPart::Available, self.available), (RingPart::Used, self.used)]
     }
 
     /// Slot of ring position `index` (ring indices run freely modulo 2^16,
@@ -205,67 +180,36 @@ impl QueueLayout {
     }
 
     /// `avail.flags` and `avail.idx`, read in one copy.
-    pub(crate) fn read_available_header<M: GuestMemory + ?Sized>(
-        &self,
-        memory: &M,
-    ) -> Result<(u16, u16), MemoryError> {
+    pub(crate) fn read_available_header<M: GuestMemory + ?Sized>(&self, memory: &M) -> Result<(u16, u16), MemoryError> {
         let mut header = [0u8; 4];
         memory.read(self.available, &mut header)?;
         let [flags_low, flags_high, index_low, index_high] = header;
-        Ok((
-            u16::from_le_bytes([flags_low, flags_high]),
-            u16::from_le_bytes([index_low, index_high]),
-        ))
+        Ok((u16::from_le_bytes([flags_low, flags_high]), u16::from_le_bytes([index_low, index_high])))
     }
 
     /// `avail.flags` alone.
-    pub(crate) fn read_available_flags<M: GuestMemory + ?Sized>(
-        &self,
-        memory: &M,
-    ) -> Result<u16, MemoryError> {
+    pub(crate) fn read_available_flags<M: GuestMemory + ?Sized>(&self, memory: &M) -> Result<u16, MemoryError> {
         read_u16(memory, self.available)
     }
 
     /// `avail.ring[index mod size]`: the head of a chain.
-    pub(crate) fn read_available_entry<M: GuestMemory + ?Sized>(
-        &self,
-        memory: &M,
-        index: u16,
-    ) -> Result<u16, MemoryError> {
+    pub(crate) fn read_available_entry<M: GuestMemory + ?Sized>(&self, memory: &M, index: u16) -> Result<u16, MemoryError> {
         // In range: 4 + 2·slot < 6 + 2·size, checked by `new`.
-        read_u16(
-            memory,
-            self.available
-                .wrapping_add(4)
-                .wrapping_add(2 * self.slot(index)),
-        )
+        read_u16(memory, self.available.wrapping_add(4).wrapping_add(2 * self.slot(index)))
     }
 
     /// Writes `used.ring[index mod size] = { id, len }`.
-    pub(crate) fn write_used_element<M: GuestMemory + ?Sized>(
-        &self,
-        memory: &mut M,
-        index: u16,
-        id: u16,
-        length: u32,
-    ) -> Result<(), MemoryError> {
+    pub(crate) fn write_used_element<M: GuestMemory + ?Sized>(&self, memory: &mut M, index: u16, id: u16, length: u32) -> Result<(), MemoryError> {
         let mut element = [0u8; 8];
         let (id_bytes, length_bytes) = element.split_at_mut(4);
         id_bytes.copy_from_slice(&u32::from(id).to_le_bytes());
         length_bytes.copy_from_slice(&length.to_le_bytes());
         // In range: 4 + 8·slot < 6 + 8·size, checked by `new`.
-        memory.write(
-            self.used.wrapping_add(4).wrapping_add(8 * self.slot(index)),
-            &element,
-        )
+        memory.write(self.used.wrapping_add(4).wrapping_add(8 * self.slot(index)), &element)
     }
 
     /// Publishes `used.idx`.
-    pub(crate) fn write_used_index<M: GuestMemory + ?Sized>(
-        &self,
-        memory: &mut M,
-        index: u16,
-    ) -> Result<(), MemoryError> {
+    pub(crate) fn write_used_index<M: GuestMemory + ?Sized>(&self, memory: &mut M, index: u16) -> Result<(), MemoryError> {
         memory.write(self.used.wrapping_add(2), &index.to_le_bytes())
     }
 }
@@ -307,18 +251,10 @@ impl Descriptor {
             return Err(ChainError::Indirect { index });
         }
         if self.end().is_none() {
-            return Err(ChainError::AddressOverflow {
-                index,
-                address,
-                length,
-            });
+            return Err(ChainError::AddressOverflow { index, address, length });
         }
         if !memory.contains(address, u64::from(length)) {
-            return Err(ChainError::OutsideMemory {
-                index,
-                address,
-                length,
-            });
+            return Err(ChainError::OutsideMemory { index, address, length });
         }
         Ok(())
     }
@@ -389,13 +325,7 @@ impl ChainError {
     /// walked), so that not even its last descriptor can be trusted. The
     /// other errors are about one buffer of an otherwise well-formed chain.
     pub const fn is_structural(&self) -> bool {
-        matches!(
-            self,
-            Self::HeadOutOfRange { .. }
-                | Self::NextOutOfRange { .. }
-                | Self::TooLong { .. }
-                | Self::DescriptorUnreadable { .. }
-        )
+        matches!(self, Self::HeadOutOfRange { .. } | Self::NextOutOfRange { .. } | Self::TooLong { .. } | Self::DescriptorUnreadable { .. })
     }
 }
 
@@ -405,41 +335,15 @@ impl fmt::Display for ChainError {
             Self::HeadOutOfRange { head, size } => {
                 write!(formatter, "descriptor {head} beyond queue size {size}")
             }
-            Self::NextOutOfRange { index, next, size } => write!(
-                formatter,
-                "descriptor {index} chains to {next}, beyond queue size {size}"
-            ),
-            Self::TooLong { size } => write!(
-                formatter,
-                "descriptor chain longer than the queue size {size} (a loop)"
-            ),
+            Self::NextOutOfRange { index, next, size } => write!(formatter, "descriptor {index} chains to {next}, beyond queue size {size}"),
+            Self::TooLong { size } => write!(formatter, "descriptor chain longer than the queue size {size} (a loop)"),
             Self::DescriptorUnreadable { index } => {
                 write!(formatter, "descriptor {index} outside guest RAM")
             }
-            Self::Indirect { index } => write!(
-                formatter,
-                "descriptor {index} is indirect, which was not negotiated"
-            ),
-            Self::AddressOverflow {
-                index,
-                address,
-                length,
-            } => write!(
-                formatter,
-                "descriptor {index} buffer {address:#x} + {length:#x} overflows"
-            ),
-            Self::OutsideMemory {
-                index,
-                address,
-                length,
-            } => write!(
-                formatter,
-                "descriptor {index} buffer {address:#x} + {length:#x} outside guest RAM"
-            ),
-            Self::ReadableAfterWritable { index } => write!(
-                formatter,
-                "device-readable descriptor {index} after a device-writable one"
-            ),
+            Self::Indirect { index } => write!(formatter, "descriptor {index} is indirect, which was not negotiated"),
+            Self::AddressOverflow { index, address, length } => write!(formatter, "descriptor {index} buffer {address:#x} + {length:#x} overflows"),
+            Self::OutsideMemory { index, address, length } => write!(formatter, "descriptor {index} buffer {address:#x} + {length:#x} outside guest RAM"),
+            Self::ReadableAfterWritable { index } => write!(formatter, "device-readable descriptor {index} after a device-writable one"),
         }
     }
 }
@@ -490,9 +394,7 @@ impl Chain {
             if descriptor.is_writable() {
                 writable_seen = true;
             } else if writable_seen {
-                return Err(ChainError::ReadableAfterWritable {
-                    index: descriptor.index,
-                });
+                return Err(ChainError::ReadableAfterWritable { index: descriptor.index });
             }
         }
         Ok(())
@@ -503,11 +405,7 @@ impl Chain {
 /// copying each descriptor once: indices below the queue size, at most
 /// queue-size descriptors (which catches loops). Buffers are not checked; see
 /// [`Chain::check`].
-pub fn walk_chain<M: GuestMemory + ?Sized>(
-    memory: &M,
-    queue: &QueueLayout,
-    head: u16,
-) -> Result<Chain, ChainError> {
+pub fn walk_chain<M: GuestMemory + ?Sized>(memory: &M, queue: &QueueLayout, head: u16) -> Result<Chain, ChainError> {
     let mut chain = Chain::empty();
     walk_chain_into(memory, queue, head, &mut chain)?;
     Ok(chain)
@@ -516,22 +414,13 @@ pub fn walk_chain<M: GuestMemory + ?Sized>(
 impl Chain {
     /// A chain of no descriptors, to walk into.
     pub(crate) const fn empty() -> Self {
-        Self {
-            head: 0,
-            descriptors: Vec::new(),
-            first_writable: 0,
-        }
+        Self { head: 0, descriptors: Vec::new(), first_writable: 0 }
     }
 }
 
 /// [`walk_chain`] into `chain` (emptied first), which the device model
 /// keeps on its stack rather than moving 4 KiB through a return value.
-pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
-    memory: &M,
-    queue: &QueueLayout,
-    head: u16,
-    chain: &mut Chain,
-) -> Result<(), ChainError> {
+pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(memory: &M, queue: &QueueLayout, head: u16, chain: &mut Chain) -> Result<(), ChainError> {
     let size = queue.size();
     chain.head = head;
     chain.descriptors.clear();
@@ -547,22 +436,13 @@ pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
         let mut raw = [0u8; DESCRIPTOR_BYTES as usize];
         // In range: index < size and the table spans 16·size bytes, checked
         // by `QueueLayout::new`.
-        let address = queue
-            .descriptors()
-            .wrapping_add(DESCRIPTOR_BYTES * u64::from(index));
-        memory
-            .read(address, &mut raw)
-            .map_err(|_| ChainError::DescriptorUnreadable { index })?;
+        let address = queue.descriptors().wrapping_add(DESCRIPTOR_BYTES * u64::from(index));
+        memory.read(address, &mut raw).map_err(|_| ChainError::DescriptorUnreadable { index })?;
         // struct virtq_desc, little-endian: addr (u64), len (u32), flags
         // (u16), next (u16). One 128-bit value: the fields come out as
         // shifts of two words rather than sixteen bytes reassembled.
         let raw = u128::from_le_bytes(raw);
-        let descriptor = Descriptor {
-            address: raw as u64,
-            length: (raw >> 64) as u32,
-            flags: (raw >> 96) as u16,
-            index,
-        };
+        let descriptor = Descriptor { address: raw as u64, length: (raw >> 64) as u32, flags: (raw >> 96) as u16, index };
         let next = (raw >> 112) as u16;
         let position = chain.descriptors.len() as u16;
         if chain.descriptors.push(descriptor).is_err() {
@@ -587,11 +467,7 @@ pub(crate) fn walk_chain_into<M: GuestMemory + ?Sized>(
 /// [`Chain::check`]. An `Ok` chain has at most `queue.size()` descriptors,
 /// all with indices below it, none indirect, every buffer inside guest RAM,
 /// and its readable descriptors before its writable ones.
-pub fn parse_chain<M: GuestMemory + ?Sized>(
-    memory: &M,
-    queue: &QueueLayout,
-    head: u16,
-) -> Result<Chain, ChainError> {
+pub fn parse_chain<M: GuestMemory + ?Sized>(memory: &M, queue: &QueueLayout, head: u16) -> Result<Chain, ChainError> {
     let chain = walk_chain(memory, queue, head)?;
     chain.check(memory)?;
     Ok(chain)

@@ -45,10 +45,7 @@ pub const HEADER_BYTES: u64 = 16;
 pub(crate) enum Outcome {
     /// The status byte is written: return the chain with `used.len =
     /// written`. `error` says why the status is not `OK`.
-    Completed {
-        written: u32,
-        error: Option<DeviceError>,
-    },
+    Completed { written: u32, error: Option<DeviceError> },
     /// The backend started the transfer and completes it later under the
     /// request's tag: then the device writes `OK` (or `IOERR`) at
     /// `status_address` and returns the chain with `used.len = written`
@@ -98,20 +95,12 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) const fn new() -> Self {
-        Self {
-            chain: Chain::empty(),
-            segments: Segments::new(),
-        }
+        Self { chain: Chain::empty(), segments: Segments::new() }
     }
 }
 
 /// Serves the chain at `head`.
-pub(crate) fn serve<M, B>(
-    context: &mut Context<'_, M, B>,
-    queue: &QueueLayout,
-    head: u16,
-    workspace: &mut Workspace,
-) -> Outcome
+pub(crate) fn serve<M, B>(context: &mut Context<'_, M, B>, queue: &QueueLayout, head: u16, workspace: &mut Workspace) -> Outcome
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
@@ -122,12 +111,7 @@ where
     }
     // The status byte: the last byte of the last descriptor, which must be a
     // sound device-writable buffer of its own even if the rest is not.
-    let Some(last) = chain
-        .descriptors()
-        .last()
-        .copied()
-        .filter(|last| last.is_writable() && last.length > 0)
-    else {
+    let Some(last) = chain.descriptors().last().copied().filter(|last| last.is_writable() && last.length > 0) else {
         return Outcome::Broken(DeviceError::MissingStatus { head });
     };
     if let Err(error) = last.check(&*context.memory) {
@@ -144,19 +128,11 @@ where
             Ok(Executed::Done) => (request_status::OK, None),
             Ok(Executed::Submitted) => {
                 let written = u32::try_from(written.saturating_add(1)).unwrap_or(u32::MAX);
-                return Outcome::Submitted {
-                    status_address,
-                    written,
-                };
+                return Outcome::Submitted { status_address, written };
             }
             Ok(Executed::Busy) if context.others_in_flight => return Outcome::Busy,
-            Ok(Executed::Busy) => (
-                request_status::IO_ERROR,
-                Some(DeviceError::BackendBusy { head }),
-            ),
-            Err(error @ DeviceError::Unsupported { .. }) => {
-                (request_status::UNSUPPORTED, Some(error))
-            }
+            Ok(Executed::Busy) => (request_status::IO_ERROR, Some(DeviceError::BackendBusy { head })),
+            Err(error @ DeviceError::Unsupported { .. }) => (request_status::UNSUPPORTED, Some(error)),
             Err(error) => (request_status::IO_ERROR, Some(error)),
         },
     };
@@ -164,9 +140,7 @@ where
         increment(&mut context.statistics.failed);
     }
     if context.memory.write(status_address, &[status]).is_err() {
-        return Outcome::Broken(DeviceError::StatusUnwritable {
-            address: status_address,
-        });
+        return Outcome::Broken(DeviceError::StatusUnwritable { address: status_address });
     }
     let written = u32::try_from(written.saturating_add(1)).unwrap_or(u32::MAX);
     Outcome::Completed { written, error }
@@ -174,20 +148,13 @@ where
 
 /// Total length of some descriptors (at most 256 · 2^32, no overflow).
 fn total(descriptors: &[Descriptor]) -> u64 {
-    descriptors.iter().fold(0u64, |sum, descriptor| {
-        sum.saturating_add(u64::from(descriptor.length))
-    })
+    descriptors.iter().fold(0u64, |sum, descriptor| sum.saturating_add(u64::from(descriptor.length)))
 }
 
 /// Executes a checked chain; `written` counts data bytes stored into guest
 /// buffers (the status byte not included), or to be stored by a submitted
 /// transfer.
-fn execute<M, B>(
-    context: &mut Context<'_, M, B>,
-    chain: &Chain,
-    segments: &mut Segments,
-    written: &mut u64,
-) -> Result<Executed, DeviceError>
+fn execute<M, B>(context: &mut Context<'_, M, B>, chain: &Chain, segments: &mut Segments, written: &mut u64) -> Result<Executed, DeviceError>
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
@@ -245,11 +212,7 @@ where
             if data_in != 0 || data_out != 0 {
                 return Err(DeviceError::UnexpectedData { request });
             }
-            context
-                .backend
-                .flush()
-                .map(|()| Executed::Done)
-                .map_err(|error| DeviceError::Backend { error, sector: 0 })
+            context.backend.flush().map(|()| Executed::Done).map_err(|error| DeviceError::Backend { error, sector: 0 })
         }
         request_type::GET_ID => {
             increment(&mut context.statistics.identifies);
@@ -259,9 +222,7 @@ where
             // §5.2.6: the serial is NUL-padded to 20 bytes, and truncated to
             // a shorter buffer.
             let serial = context.config.serial;
-            let length = usize::try_from(data_in)
-                .unwrap_or(usize::MAX)
-                .min(SERIAL_BYTES);
+            let length = usize::try_from(data_in).unwrap_or(usize::MAX).min(SERIAL_BYTES);
             let part = serial.get(..length).unwrap_or(&serial);
             sink.write(context.memory, part)?;
             *written = part.len() as u64;
@@ -279,27 +240,15 @@ where
 /// the bytes it takes; `None` when it declined (copy instead). A chain the
 /// full backend turns away stays in the ring when a completion is due: its
 /// request is counted when it is served, not each time it is offered.
-fn transfer_direct<M, B>(
-    context: &mut Context<'_, M, B>,
-    write: bool,
-    sector: u64,
-    segments: &[Segment],
-    bytes: u64,
-) -> Result<Option<Executed>, DeviceError>
+fn transfer_direct<M, B>(context: &mut Context<'_, M, B>, write: bool, sector: u64, segments: &[Segment], bytes: u64) -> Result<Option<Executed>, DeviceError>
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
 {
-    let transfer = context
-        .backend
-        .transfer_guest(write, sector, segments, context.memory, context.tag)
-        .map_err(|error| DeviceError::Backend { error, sector })?;
+    let transfer =
+        context.backend.transfer_guest(write, sector, segments, context.memory, context.tag).map_err(|error| DeviceError::Backend { error, sector })?;
     let statistics = &mut *context.statistics;
-    let (requests, moved) = if write {
-        (&mut statistics.writes, &mut statistics.bytes_written)
-    } else {
-        (&mut statistics.reads, &mut statistics.bytes_read)
-    };
+    let (requests, moved) = if write { (&mut statistics.writes, &mut statistics.bytes_written) } else { (&mut statistics.reads, &mut statistics.bytes_read) };
     let executed = match transfer {
         Transfer::Declined => return Ok(None),
         Transfer::Busy => {
@@ -317,11 +266,7 @@ where
 
 /// A transfer of `length` bytes at `sector`: whole sectors, within the
 /// request limit, inside the disk.
-fn check_range<M: ?Sized, B: BlockBackend + ?Sized>(
-    context: &Context<'_, M, B>,
-    sector: u64,
-    length: u64,
-) -> Result<(), DeviceError> {
+fn check_range<M: ?Sized, B: BlockBackend + ?Sized>(context: &Context<'_, M, B>, sector: u64, length: u64) -> Result<(), DeviceError> {
     if !length.is_multiple_of(SECTOR_BYTES) {
         return Err(DeviceError::UnalignedLength { length });
     }
@@ -335,11 +280,7 @@ fn check_range<M: ?Sized, B: BlockBackend + ?Sized>(
     };
     let capacity = context.backend.sectors();
     if end > capacity {
-        return Err(DeviceError::SectorOutOfRange {
-            sector,
-            count,
-            capacity,
-        });
+        return Err(DeviceError::SectorOutOfRange { sector, count, capacity });
     }
     Ok(())
 }
@@ -348,21 +289,13 @@ fn check_range<M: ?Sized, B: BlockBackend + ?Sized>(
 fn chunk_bytes(scratch: &[u8]) -> Result<usize, DeviceError> {
     let chunk = scratch.len() - scratch.len() % SECTOR_BYTES as usize;
     if chunk == 0 {
-        return Err(DeviceError::ScratchTooSmall {
-            length: scratch.len(),
-        });
+        return Err(DeviceError::ScratchTooSmall { length: scratch.len() });
     }
     Ok(chunk)
 }
 
 /// Disk to guest, through the scratch buffer.
-fn read_sectors<M, B>(
-    context: &mut Context<'_, M, B>,
-    sector: u64,
-    length: u64,
-    sink: &mut Stream<'_>,
-    written: &mut u64,
-) -> Result<(), DeviceError>
+fn read_sectors<M, B>(context: &mut Context<'_, M, B>, sector: u64, length: u64, sink: &mut Stream<'_>, written: &mut u64) -> Result<(), DeviceError>
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
@@ -377,14 +310,9 @@ where
         // No overflow: `sector + length / 512` was checked.
         let at = sector.saturating_add(done / SECTOR_BYTES);
         let Some(buffer) = context.scratch.get_mut(..bytes) else {
-            return Err(DeviceError::ScratchTooSmall {
-                length: context.scratch.len(),
-            });
+            return Err(DeviceError::ScratchTooSmall { length: context.scratch.len() });
         };
-        context
-            .backend
-            .read(at, buffer)
-            .map_err(|error| DeviceError::Backend { error, sector: at })?;
+        context.backend.read(at, buffer).map_err(|error| DeviceError::Backend { error, sector: at })?;
         sink.write(context.memory, buffer)?;
         done = done.saturating_add(bytes as u64);
         *written = done;
@@ -395,12 +323,7 @@ where
 
 /// Guest to disk, through the scratch buffer: each chunk is copied out of
 /// guest memory once and written from the copy.
-fn write_sectors<M, B>(
-    context: &mut Context<'_, M, B>,
-    sector: u64,
-    length: u64,
-    source: &mut Stream<'_>,
-) -> Result<(), DeviceError>
+fn write_sectors<M, B>(context: &mut Context<'_, M, B>, sector: u64, length: u64, source: &mut Stream<'_>) -> Result<(), DeviceError>
 where
     M: GuestMemory,
     B: BlockBackend + ?Sized,
@@ -414,20 +337,12 @@ where
         let bytes = usize::try_from(remaining).unwrap_or(usize::MAX).min(chunk);
         let at = sector.saturating_add(done / SECTOR_BYTES);
         let Some(buffer) = context.scratch.get_mut(..bytes) else {
-            return Err(DeviceError::ScratchTooSmall {
-                length: context.scratch.len(),
-            });
+            return Err(DeviceError::ScratchTooSmall { length: context.scratch.len() });
         };
         source.read(&*context.memory, buffer)?;
-        context
-            .backend
-            .write(at, buffer)
-            .map_err(|error| DeviceError::Backend { error, sector: at })?;
+        context.backend.write(at, buffer).map_err(|error| DeviceError::Backend { error, sector: at })?;
         done = done.saturating_add(bytes as u64);
-        context.statistics.bytes_written = context
-            .statistics
-            .bytes_written
-            .saturating_add(bytes as u64);
+        context.statistics.bytes_written = context.statistics.bytes_written.saturating_add(bytes as u64);
     }
     Ok(())
 }
@@ -441,12 +356,7 @@ type Segments = heapless::Vec<Segment, { MAX_QUEUE_SIZE as usize }>;
 /// where the limit ends (a read's status byte shares the last descriptor
 /// when the driver did not give it one of its own). False if there is
 /// nothing to move or the descriptors hold less than `limit`.
-fn collect_segments(
-    segments: &mut Segments,
-    descriptors: &[Descriptor],
-    skip: u32,
-    limit: u64,
-) -> bool {
+fn collect_segments(segments: &mut Segments, descriptors: &[Descriptor], skip: u32, limit: u64) -> bool {
     segments.clear();
     let mut remaining = limit;
     let mut skip = skip;
@@ -479,21 +389,14 @@ struct Stream<'a> {
 
 impl<'a> Stream<'a> {
     fn new(descriptors: &'a [Descriptor], limit: u64) -> Self {
-        Self {
-            descriptors,
-            offset: 0,
-            remaining: limit,
-        }
+        Self { descriptors, offset: 0, remaining: limit }
     }
 
     /// The next piece of at most `wanted` bytes: its guest address and
     /// length. Skips exhausted (and zero-length) descriptors.
     fn next_piece(&mut self, wanted: usize) -> Result<(u64, usize), DeviceError> {
         loop {
-            let (first, rest) = self
-                .descriptors
-                .split_first()
-                .ok_or(DeviceError::DataInaccessible { address: 0 })?;
+            let (first, rest) = self.descriptors.split_first().ok_or(DeviceError::DataInaccessible { address: 0 })?;
             let available = first.length.saturating_sub(self.offset);
             if available == 0 {
                 self.descriptors = rest;
@@ -525,18 +428,12 @@ impl<'a> Stream<'a> {
 
     /// Copies the next `buffer.len()` bytes of the stream out of guest
     /// memory.
-    fn read<M: GuestMemory + ?Sized>(
-        &mut self,
-        memory: &M,
-        buffer: &mut [u8],
-    ) -> Result<(), DeviceError> {
+    fn read<M: GuestMemory + ?Sized>(&mut self, memory: &M, buffer: &mut [u8]) -> Result<(), DeviceError> {
         let mut rest = buffer;
         while !rest.is_empty() {
             let (address, bytes) = self.next_piece(rest.len())?;
             let (piece, tail) = rest.split_at_mut(bytes.min(rest.len()));
-            memory
-                .read(address, piece)
-                .map_err(|_| DeviceError::DataInaccessible { address })?;
+            memory.read(address, piece).map_err(|_| DeviceError::DataInaccessible { address })?;
             self.advance(piece.len());
             rest = tail;
         }
@@ -544,18 +441,12 @@ impl<'a> Stream<'a> {
     }
 
     /// Copies `data` into the next `data.len()` bytes of the stream.
-    fn write<M: GuestMemory + ?Sized>(
-        &mut self,
-        memory: &mut M,
-        data: &[u8],
-    ) -> Result<(), DeviceError> {
+    fn write<M: GuestMemory + ?Sized>(&mut self, memory: &mut M, data: &[u8]) -> Result<(), DeviceError> {
         let mut rest = data;
         while !rest.is_empty() {
             let (address, bytes) = self.next_piece(rest.len())?;
             let (piece, tail) = rest.split_at(bytes.min(rest.len()));
-            memory
-                .write(address, piece)
-                .map_err(|_| DeviceError::DataInaccessible { address })?;
+            memory.write(address, piece).map_err(|_| DeviceError::DataInaccessible { address })?;
             self.advance(piece.len());
             rest = tail;
         }

@@ -73,10 +73,8 @@ pub fn parse(lines: &[String], label: &str) -> Result<DiskResults> {
     let mut results = [TestResult { requests: 0, bytes: 0, nanoseconds: 0 }; 4];
     for (test, result) in TESTS.iter().zip(results.iter_mut()) {
         let prefix = format!("{label}: diskbench {test} ");
-        let fields = lines
-            .iter()
-            .find_map(|line| line.split_once(&prefix).map(|(_, rest)| rest))
-            .ok_or_else(|| anyhow!("{label} printed no '{test}' result"))?;
+        let fields =
+            lines.iter().find_map(|line| line.split_once(&prefix).map(|(_, rest)| rest)).ok_or_else(|| anyhow!("{label} printed no '{test}' result"))?;
         let field = |name: &str| -> Result<u64> {
             fields
                 .split_whitespace()
@@ -220,8 +218,22 @@ pub fn run_once(setup: &Setup, run: usize) -> Result<StorageFigures> {
     drop(file);
     let mut native = Command::new("qemu-system-aarch64");
     native.args([
-        "-M", "virt,virtualization=off,gic-version=3,dtb-randomness=off", "-cpu", "cortex-a72", "-smp", "1", "-m", "512M",
-        "-display", "none", "-monitor", "none", "-serial", "stdio", "-append", CMDLINE,
+        "-M",
+        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "1",
+        "-m",
+        "512M",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-append",
+        CMDLINE,
     ]);
     native.args(DETERMINISM).args(disk_arguments(setup.board_name, &native_disk));
     native.arg("-kernel").arg(&setup.kernel).arg("-initrd").arg(&setup.native_initrd).arg("-dtb").arg(&setup.native_dtb);
@@ -310,10 +322,7 @@ pub fn report(runs: &[StorageFigures; 2]) -> Result<bool> {
     let personal = best(&first.personal, &second.personal);
     let work = best(&first.work, &second.work);
     let percent = |place: &DiskResults, index: usize, test: &str| rate(test, &place[index]) / rate(test, &native[index]) * 100.0;
-    println!(
-        "\n| Test | Native | personal (plain) | % of native | work (AES-XTS, {}) | % of native |\n|---|---|---|---|---|---|",
-        first.work_cipher
-    );
+    println!("\n| Test | Native | personal (plain) | % of native | work (AES-XTS, {}) | % of native |\n|---|---|---|---|---|---|", first.work_cipher);
     for (index, test) in TESTS.iter().enumerate() {
         let unit = unit(test);
         println!(
@@ -435,8 +444,8 @@ mod tests {
     fn storage_manifests_validate_with_their_disks() {
         for (name, disk) in [("personal", "{ partition = \"personal\" }"), ("work", "{ partition = \"work\", encrypted = true }")] {
             let text = manifest(name, "storage.cpio.gz", disk);
-            let parsed = janus_manifest::parse::load("storage.toml", &text, &janus_board_qemu_virt::description())
-                .unwrap_or_else(|error| panic!("{error:?}\n{text}"));
+            let parsed =
+                janus_manifest::parse::load("storage.toml", &text, &janus_board_qemu_virt::description()).unwrap_or_else(|error| panic!("{error:?}\n{text}"));
             assert_eq!(parsed.personalities.len(), 1);
             assert!(text.contains("janus.bench=storage"));
         }

@@ -56,16 +56,11 @@ fn device_problems_carry_the_line_of_their_field() {
     let text = with_devices(&RTC.replace("0x0901_0000", "0x0901_0800"), "");
     let lines = rendered(&load("janus.toml", &text, &board()).unwrap_err());
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].starts_with("janus.toml:14: personality \"personal\" device \"rtc\" mmio.base: base 0x9010800 is not 4 KiB"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("janus.toml:14: personality \"personal\" device \"rtc\" mmio.base: base 0x9010800 is not 4 KiB"), "{lines:?}");
     let text = with_devices(&RTC.replace("[34]", "[34, 33]"), "");
     let lines = rendered(&load("janus.toml", &text, &board()).unwrap_err());
     assert!(
-        lines[0].starts_with(
-            "janus.toml:15: personality \"personal\" device \"rtc\" interrupts[1]: interrupt 33 belongs to Janus' console UART"
-        ),
+        lines[0].starts_with("janus.toml:15: personality \"personal\" device \"rtc\" interrupts[1]: interrupt 33 belongs to Janus' console UART"),
         "{lines:?}"
     );
     // The RTC in both personalities: reported at work's table (line 24 on).
@@ -83,15 +78,9 @@ fn bad_device_values_are_refused_with_their_line() {
     let text = with_devices(&RTC.replace("[34]", "[34, -1]").replace("size = \"4K\"", "size = \"4Q\""), "");
     let lines = rendered(&parse("janus.toml", &text).unwrap_err());
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].starts_with("janus.toml:14: personality \"personal\" device \"rtc\" mmio.size: size \"4Q\" is not a number"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("janus.toml:14: personality \"personal\" device \"rtc\" mmio.size: size \"4Q\" is not a number"), "{lines:?}");
     assert!(lines[0].contains("Fix: write e.g. size = \"4K\""), "{lines:?}");
-    assert!(
-        lines[1].starts_with("janus.toml:15: personality \"personal\" device \"rtc\" interrupts[1]: -1 is not an interrupt ID. Fix:"),
-        "{lines:?}"
-    );
+    assert!(lines[1].starts_with("janus.toml:15: personality \"personal\" device \"rtc\" interrupts[1]: -1 is not an interrupt ID. Fix:"), "{lines:?}");
 }
 
 #[test]

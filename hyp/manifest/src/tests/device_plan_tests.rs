@@ -29,31 +29,20 @@ fn device_invalid_name() {
     let plan = with_rtc(|rtc| rtc.name = "Rtc".try_into().unwrap());
     assert_eq!(
         rejected(&plan, "personality \"personal\" device #0"),
-        PlanError::DeviceInvalidName {
-            personality: "personal".try_into().unwrap(),
-            index: 0,
-            problem: NameProblem::BadCharacter { character: 'R' },
-        }
+        PlanError::DeviceInvalidName { personality: "personal".try_into().unwrap(), index: 0, problem: NameProblem::BadCharacter { character: 'R' } }
     );
 }
 
 #[test]
 fn device_duplicate_name() {
-    let plan = valid_plan_with_devices()
-        .with(|plan| plan.personalities[0].devices.push(device_plan("rtc", 0x0903_0000, 0x1000, &[50])).unwrap());
-    assert!(matches!(
-        rejected(&plan, "\"personal\" has more than one device called \"rtc\""),
-        PlanError::DeviceDuplicateName { .. }
-    ));
+    let plan = valid_plan_with_devices().with(|plan| plan.personalities[0].devices.push(device_plan("rtc", 0x0903_0000, 0x1000, &[50])).unwrap());
+    assert!(matches!(rejected(&plan, "\"personal\" has more than one device called \"rtc\""), PlanError::DeviceDuplicateName { .. }));
 }
 
 #[test]
 fn device_mmio_empty() {
     let plan = with_rtc(|rtc| rtc.mmio.size = 0);
-    assert!(matches!(
-        rejected(&plan, "\"personal\" device \"rtc\" has an empty MMIO range"),
-        PlanError::DeviceMmioEmpty { .. }
-    ));
+    assert!(matches!(rejected(&plan, "\"personal\" device \"rtc\" has an empty MMIO range"), PlanError::DeviceMmioEmpty { .. }));
 }
 
 #[test]
@@ -68,11 +57,7 @@ fn device_mmio_misaligned() {
         let plan = with_rtc(|rtc| rtc.mmio = mmio);
         assert_eq!(
             rejected(&plan, "is not 0x1000 aligned"),
-            PlanError::DeviceMmioMisaligned {
-                personality: "personal".try_into().unwrap(),
-                device: "rtc".try_into().unwrap(),
-                mmio,
-            }
+            PlanError::DeviceMmioMisaligned { personality: "personal".try_into().unwrap(), device: "rtc".try_into().unwrap(), mmio }
         );
     }
 }
@@ -90,20 +75,15 @@ fn device_mmio_reserved() {
         let error = rejected(&plan, needle);
         assert!(matches!(error, PlanError::DeviceMmioReserved { region, .. } if region == expected), "{error:?}");
     }
-    let plan = with_rtc(|rtc| rtc.mmio.start.0 = 0x0b00_0000)
-        .with(|plan| plan.board.guest_disk = janus_platform::GuestPhysAddr(0x0b00_0000));
-    assert!(matches!(
-        rejected(&plan, "the emulated guest disk"),
-        PlanError::DeviceMmioReserved { region: ReservedRegion::GuestDisk, .. }
-    ));
+    let plan = with_rtc(|rtc| rtc.mmio.start.0 = 0x0b00_0000).with(|plan| plan.board.guest_disk = janus_platform::GuestPhysAddr(0x0b00_0000));
+    assert!(matches!(rejected(&plan, "the emulated guest disk"), PlanError::DeviceMmioReserved { region: ReservedRegion::GuestDisk, .. }));
 }
 
 #[test]
 fn device_mmio_overlap() {
     // Work given personal's RTC (with another interrupt, so only the
     // registers clash).
-    let plan = valid_plan_with_devices()
-        .with(|plan| plan.personalities[1].devices[0].mmio = PhysRange::new(0x0900_f000, 0x2000));
+    let plan = valid_plan_with_devices().with(|plan| plan.personalities[1].devices[0].mmio = PhysRange::new(0x0900_f000, 0x2000));
     assert_eq!(
         rejected(&plan, "\"work\" device \"gpio\" MMIO overlaps personality \"personal\" device \"rtc\""),
         PlanError::DeviceMmioOverlap {
@@ -114,8 +94,7 @@ fn device_mmio_overlap() {
         }
     );
     // Within one personality.
-    let plan = valid_plan_with_devices()
-        .with(|plan| plan.personalities[0].devices.push(device_plan("clock", 0x0901_0000, 0x1000, &[100])).unwrap());
+    let plan = valid_plan_with_devices().with(|plan| plan.personalities[0].devices.push(device_plan("clock", 0x0901_0000, 0x1000, &[100])).unwrap());
     assert!(matches!(rejected(&plan, "\"personal\" device \"clock\""), PlanError::DeviceMmioOverlap { .. }));
 }
 
@@ -123,10 +102,7 @@ fn device_mmio_overlap() {
 fn device_interrupt_not_spi() {
     for interrupt in [27, 256, 1020] {
         let plan = with_rtc(|rtc| rtc.interrupts[0] = interrupt);
-        assert!(matches!(
-            rejected(&plan, &format!("\"rtc\" interrupt {interrupt} is not an SPI")),
-            PlanError::DeviceInterruptNotSpi { .. }
-        ));
+        assert!(matches!(rejected(&plan, &format!("\"rtc\" interrupt {interrupt} is not an SPI")), PlanError::DeviceInterruptNotSpi { .. }));
     }
 }
 
@@ -143,10 +119,7 @@ fn device_interrupt_reserved() {
         }
     );
     let plan = with_rtc(|rtc| rtc.interrupts[0] = 48);
-    assert!(matches!(
-        rejected(&plan, "the emulated guest disk"),
-        PlanError::DeviceInterruptReserved { owner: ReservedInterrupt::GuestDisk, .. }
-    ));
+    assert!(matches!(rejected(&plan, "the emulated guest disk"), PlanError::DeviceInterruptReserved { owner: ReservedInterrupt::GuestDisk, .. }));
 }
 
 #[test]
@@ -164,8 +137,5 @@ fn device_interrupt_shared() {
     );
     // One device listing it twice.
     let plan = valid_plan_with_devices().with(|plan| plan.personalities[1].devices[0].interrupts[1] = 40);
-    assert!(matches!(
-        rejected(&plan, "\"gpio\" interrupt 40 is already personality \"work\" device \"gpio\"'s"),
-        PlanError::DeviceInterruptShared { .. }
-    ));
+    assert!(matches!(rejected(&plan, "\"gpio\" interrupt 40 is already personality \"work\" device \"gpio\"'s"), PlanError::DeviceInterruptShared { .. }));
 }

@@ -13,11 +13,7 @@ use crate::validate::{ValidationError, validate};
 macro_rules! expect_error {
     ($manifest:expr, $board:expr, $pattern:pat, $field:expr) => {{
         let errors = validate(&$manifest, &$board).expect_err("manifest should be rejected");
-        let error = errors
-            .iter()
-            .find(|error| matches!(error, $pattern))
-            .unwrap_or_else(|| panic!("no {} in {errors:#?}", stringify!($pattern)))
-            .clone();
+        let error = errors.iter().find(|error| matches!(error, $pattern)).unwrap_or_else(|| panic!("no {} in {errors:#?}", stringify!($pattern))).clone();
         let text = error.to_string();
         assert!(text.starts_with(&format!("{}: ", $field)), "field missing: {text}");
         assert!(text.contains(". Fix: "), "fix missing: {text}");
@@ -58,13 +54,8 @@ fn a_passed_through_rtc_is_valid() {
 
 #[test]
 fn too_many_devices() {
-    let manifest = sample_with_rtc()
-        .with(|manifest| manifest.devices = (0..5).map(|index| device(&format!("d{index}"), index, 64 + index as u32)).collect());
-    let (error, text) = expect_error!(
-        manifest,
-        ValidationError::TooManyDevices { .. },
-        "personality \"personal\" device \"d4\""
-    );
+    let manifest = sample_with_rtc().with(|manifest| manifest.devices = (0..5).map(|index| device(&format!("d{index}"), index, 64 + index as u32)).collect());
+    let (error, text) = expect_error!(manifest, ValidationError::TooManyDevices { .. }, "personality \"personal\" device \"d4\"");
     assert!(matches!(error, ValidationError::TooManyDevices { count: 5, .. }), "{error:?}");
     assert!(text.contains("more than the 4 allowed") && text.contains("remove 1 devices from personal"), "{text}");
 }
@@ -72,15 +63,8 @@ fn too_many_devices() {
 #[test]
 fn device_invalid_name() {
     let manifest = with_rtc(|rtc| rtc.name = "RTC".into());
-    let (error, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceInvalidName { .. },
-        "personality \"personal\" device \"RTC\" name"
-    );
-    assert!(
-        matches!(error, ValidationError::DeviceInvalidName { problem: NameProblem::BadCharacter { character: 'R' }, .. }),
-        "{error:?}"
-    );
+    let (error, text) = expect_error!(manifest, ValidationError::DeviceInvalidName { .. }, "personality \"personal\" device \"RTC\" name");
+    assert!(matches!(error, ValidationError::DeviceInvalidName { problem: NameProblem::BadCharacter { character: 'R' }, .. }), "{error:?}");
     assert!(text.contains("e.g. \"rtc\""), "{text}");
     let manifest = with_rtc(|rtc| rtc.name.clear());
     expect_error!(manifest, ValidationError::DeviceInvalidName { .. }, "personality \"personal\" device #1 name");
@@ -89,15 +73,8 @@ fn device_invalid_name() {
 #[test]
 fn device_duplicate_name() {
     let manifest = sample_with_rtc().with(|manifest| manifest.devices.push(device("rtc", 1, 40)));
-    let (error, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceDuplicateName { .. },
-        "personality \"personal\" device \"rtc\" name"
-    );
-    assert!(
-        matches!(&error, ValidationError::DeviceDuplicateName { device: DeviceRef { index: 1, .. }, first_index: 0, .. }),
-        "{error:?}"
-    );
+    let (error, text) = expect_error!(manifest, ValidationError::DeviceDuplicateName { .. }, "personality \"personal\" device \"rtc\" name");
+    assert!(matches!(&error, ValidationError::DeviceDuplicateName { device: DeviceRef { index: 1, .. }, first_index: 0, .. }), "{error:?}");
     assert!(text.contains("already used by the personality's device #1"), "{text}");
     // The same name in another personality is fine.
     let manifest = sample_with_rtc().with(|manifest| manifest.devices.push(device("rtc", 1, 40).with(|device| device.personality = 1)));
@@ -107,38 +84,29 @@ fn device_duplicate_name() {
 #[test]
 fn device_mmio_empty() {
     let manifest = with_rtc(|rtc| rtc.mmio.size = 0);
-    let (_, text) =
-        expect_error!(manifest, ValidationError::DeviceMmioEmpty { .. }, "personality \"personal\" device \"rtc\" mmio.size");
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceMmioEmpty { .. }, "personality \"personal\" device \"rtc\" mmio.size");
     assert!(text.contains("size is 0") && text.contains("size = \"4K\""), "{text}");
 }
 
 #[test]
 fn device_mmio_wraps() {
     let manifest = with_rtc(|rtc| rtc.mmio = PhysRange::new(0xffff_ffff_ffff_f000, 0x2000));
-    let (_, text) =
-        expect_error!(manifest, ValidationError::DeviceMmioWraps { .. }, "personality \"personal\" device \"rtc\" mmio");
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceMmioWraps { .. }, "personality \"personal\" device \"rtc\" mmio");
     assert!(text.contains("runs past the end of the address space"), "{text}");
 }
 
 #[test]
 fn device_mmio_base_misaligned() {
     let manifest = with_rtc(|rtc| rtc.mmio.start.0 = 0x0901_0800);
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceMmioBaseMisaligned { base: 0x0901_0800, .. },
-        "personality \"personal\" device \"rtc\" mmio.base"
-    );
+    let (_, text) =
+        expect_error!(manifest, ValidationError::DeviceMmioBaseMisaligned { base: 0x0901_0800, .. }, "personality \"personal\" device \"rtc\" mmio.base");
     assert!(text.contains("not 4 KiB (page) aligned") && text.contains("use base = 0x9010000"), "{text}");
 }
 
 #[test]
 fn device_mmio_size_misaligned() {
     let manifest = with_rtc(|rtc| rtc.mmio.size = 0x800);
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceMmioSizeMisaligned { size: 0x800, .. },
-        "personality \"personal\" device \"rtc\" mmio.size"
-    );
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceMmioSizeMisaligned { size: 0x800, .. }, "personality \"personal\" device \"rtc\" mmio.size");
     assert!(text.contains("use size = 0x1000"), "{text}");
 }
 
@@ -179,12 +147,7 @@ fn device_mmio_reserved() {
     ];
     for (board, base, expected, needle) in cases {
         let manifest = with_rtc(|rtc| rtc.mmio.start.0 = base);
-        let (error, text) = expect_error!(
-            manifest,
-            board,
-            ValidationError::DeviceMmioReserved { .. },
-            "personality \"personal\" device \"rtc\" mmio.base"
-        );
+        let (error, text) = expect_error!(manifest, board, ValidationError::DeviceMmioReserved { .. }, "personality \"personal\" device \"rtc\" mmio.base");
         assert!(matches!(error, ValidationError::DeviceMmioReserved { region, .. } if region == expected), "{error:?}");
         assert!(text.contains(needle), "{text}");
         assert!(text.contains("Fix: pass through only a device that Janus does not use or emulate"), "{text}");
@@ -201,12 +164,9 @@ fn device_mmio_reserved() {
 fn board_with_dma() -> janus_platform::BoardDescription {
     board().with(|board| {
         board.dma_incapable = [PhysRange::new(0x0901_0000, 0x1000)].into_iter().collect();
-        board.dma_masters = [
-            (DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)),
-            (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000)),
-        ]
-        .into_iter()
-        .collect();
+        board.dma_masters = [(DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000)), (DmaMaster::FirmwareConfig, PhysRange::new(0x0902_0000, 0x1000))]
+            .into_iter()
+            .collect();
     })
 }
 
@@ -217,20 +177,15 @@ fn device_mmio_dma_capable() {
     // Anything else may master DMA: refused, even half inside the RTC's page.
     for mmio in [PhysRange::new(0x0c00_0000, 0x1000), PhysRange::new(0x0901_0000, 0x2000), PhysRange::new(0x1000_0000, 0x1000)] {
         let manifest = with_rtc(|rtc| rtc.mmio = mmio);
-        let (error, text) = expect_error!(
-            manifest,
-            board_with_dma(),
-            ValidationError::DeviceMmioDmaCapable { .. },
-            "personality \"personal\" device \"rtc\" mmio.base"
-        );
+        let (error, text) =
+            expect_error!(manifest, board_with_dma(), ValidationError::DeviceMmioDmaCapable { .. }, "personality \"personal\" device \"rtc\" mmio.base");
         assert!(matches!(error, ValidationError::DeviceMmioDmaCapable { mmio: found, .. } if found == mmio), "{error:?}");
         assert!(text.contains("may master DMA (the board does not declare it DMA-incapable) and Janus programs no IOMMU"), "{text}");
         assert!(text.contains("Fix: pass through only a device the board declares DMA-incapable: 0x9010000..0x9011000"), "{text}");
     }
     // A board that declares nothing DMA-incapable allows no device at all.
     let none = board_with_dma().with(|board| board.dma_incapable.clear());
-    let (_, text) =
-        expect_error!(sample_with_rtc(), none, ValidationError::DeviceMmioDmaCapable { .. }, "personality \"personal\" device \"rtc\" mmio.base");
+    let (_, text) = expect_error!(sample_with_rtc(), none, ValidationError::DeviceMmioDmaCapable { .. }, "personality \"personal\" device \"rtc\" mmio.base");
     assert!(text.contains("Fix: this board declares no device DMA-incapable, so none can be passed through"), "{text}");
 }
 
@@ -241,12 +196,8 @@ fn the_gic_its_and_fw_cfg_are_janus_own() {
         (0x0902_0000, DmaMaster::FirmwareConfig, "overlaps fw_cfg (it masters DMA: its DMA interface writes memory) 0x9020000..0x9021000"),
     ] {
         let manifest = with_rtc(|rtc| rtc.mmio.start.0 = base);
-        let (error, text) = expect_error!(
-            manifest,
-            board_with_dma(),
-            ValidationError::DeviceMmioReserved { .. },
-            "personality \"personal\" device \"rtc\" mmio.base"
-        );
+        let (error, text) =
+            expect_error!(manifest, board_with_dma(), ValidationError::DeviceMmioReserved { .. }, "personality \"personal\" device \"rtc\" mmio.base");
         assert!(matches!(error, ValidationError::DeviceMmioReserved { region, .. } if region == ReservedRegion::DmaMaster(master)), "{error:?}");
         assert!(text.contains(needle), "{text}");
     }
@@ -256,11 +207,7 @@ fn the_gic_its_and_fw_cfg_are_janus_own() {
 fn device_mmio_overlap() {
     // The RTC given to both personalities.
     let manifest = sample_with_rtc().with(|manifest| manifest.devices.push(rtc(1)));
-    let (error, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceMmioOverlap { .. },
-        "personality \"work\" device \"rtc\" mmio.base"
-    );
+    let (error, text) = expect_error!(manifest, ValidationError::DeviceMmioOverlap { .. }, "personality \"work\" device \"rtc\" mmio.base");
     assert_eq!(
         error,
         ValidationError::DeviceMmioOverlap {
@@ -273,29 +220,17 @@ fn device_mmio_overlap() {
         }
     );
     assert!(text.contains("overlaps personality \"personal\" device \"rtc\"'s MMIO 0x9010000..0x9011000"), "{text}");
-    assert!(
-        text.contains("Fix: give the device to one personality only: remove device \"rtc\" from work or device \"rtc\" from personal"),
-        "{text}"
-    );
+    assert!(text.contains("Fix: give the device to one personality only: remove device \"rtc\" from work or device \"rtc\" from personal"), "{text}");
     // Two devices of one personality sharing a page.
-    let manifest = sample_with_rtc()
-        .with(|manifest| manifest.devices.push(device("clock", 0, 40).with(|device| device.mmio.size = 0x2000)));
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceMmioOverlap { .. },
-        "personality \"personal\" device \"clock\" mmio.base"
-    );
+    let manifest = sample_with_rtc().with(|manifest| manifest.devices.push(device("clock", 0, 40).with(|device| device.mmio.size = 0x2000)));
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceMmioOverlap { .. }, "personality \"personal\" device \"clock\" mmio.base");
     assert!(text.contains("correct the mmio of device \"clock\" or device \"rtc\""), "{text}");
 }
 
 #[test]
 fn device_no_compatible() {
     let manifest = with_rtc(|rtc| rtc.compatible.clear());
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceNoCompatible { .. },
-        "personality \"personal\" device \"rtc\" compatible"
-    );
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceNoCompatible { .. }, "personality \"personal\" device \"rtc\" compatible");
     assert!(text.contains("compatible = [\"arm,pl031\", \"arm,primecell\"]"), "{text}");
 }
 
@@ -303,11 +238,7 @@ fn device_no_compatible() {
 fn device_bad_compatible() {
     for bad in ["", "arm pl031", "arm,pl031\0", "arm,\"pl031\""] {
         let manifest = with_rtc(|rtc| rtc.compatible.push(bad.into()));
-        let (error, text) = expect_error!(
-            manifest,
-            ValidationError::DeviceBadCompatible { .. },
-            "personality \"personal\" device \"rtc\" compatible[2]"
-        );
+        let (error, text) = expect_error!(manifest, ValidationError::DeviceBadCompatible { .. }, "personality \"personal\" device \"rtc\" compatible[2]");
         assert!(matches!(&error, ValidationError::DeviceBadCompatible { entry, .. } if entry == bad), "{error:?}");
         assert!(text.contains("manufacturer,model"), "{text}");
     }
@@ -318,11 +249,7 @@ fn device_bad_compatible() {
 #[test]
 fn too_many_device_interrupts() {
     let manifest = with_rtc(|rtc| rtc.interrupts = vec![64, 65, 66, 67, 68]);
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::TooManyDeviceInterrupts { count: 5, .. },
-        "personality \"personal\" device \"rtc\" interrupts"
-    );
+    let (_, text) = expect_error!(manifest, ValidationError::TooManyDeviceInterrupts { count: 5, .. }, "personality \"personal\" device \"rtc\" interrupts");
     assert!(text.contains("list at most 4 interrupts"), "{text}");
 }
 
@@ -330,11 +257,8 @@ fn too_many_device_interrupts() {
 fn device_interrupt_not_spi() {
     for interrupt in [0, 15, 27, 31, 256, 1019, 1020, 1023, u32::MAX] {
         let manifest = with_rtc(|rtc| rtc.interrupts = vec![64, interrupt]);
-        let (_, text) = expect_error!(
-            manifest,
-            ValidationError::DeviceInterruptNotSpi { position: 1, .. },
-            "personality \"personal\" device \"rtc\" interrupts[1]"
-        );
+        let (_, text) =
+            expect_error!(manifest, ValidationError::DeviceInterruptNotSpi { position: 1, .. }, "personality \"personal\" device \"rtc\" interrupts[1]");
         assert!(text.contains(&format!("interrupt {interrupt} is not an SPI a personality can be given")), "{text}");
         assert!(text.contains("an SPI from 32 to 255"), "{text}");
     }
@@ -360,12 +284,8 @@ fn device_interrupt_reserved() {
     ];
     for (board, interrupt, expected, needle) in cases {
         let manifest = with_rtc(|rtc| rtc.interrupts = vec![interrupt]);
-        let (error, text) = expect_error!(
-            manifest,
-            board,
-            ValidationError::DeviceInterruptReserved { .. },
-            "personality \"personal\" device \"rtc\" interrupts[0]"
-        );
+        let (error, text) =
+            expect_error!(manifest, board, ValidationError::DeviceInterruptReserved { .. }, "personality \"personal\" device \"rtc\" interrupts[0]");
         assert!(matches!(error, ValidationError::DeviceInterruptReserved { owner, .. } if owner == expected), "{error:?}");
         assert!(text.contains(needle), "{text}");
         assert!(text.contains(&format!("Fix: remove interrupt {interrupt}")), "{text}");
@@ -376,23 +296,18 @@ fn device_interrupt_reserved() {
 fn device_interrupt_shared() {
     // Another personality's device has it.
     let manifest = sample_with_rtc().with(|manifest| manifest.devices.push(device("clock", 1, 34).with(|device| device.personality = 1)));
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceInterruptShared { .. },
-        "personality \"work\" device \"clock\" interrupts[0]"
-    );
+    let (_, text) = expect_error!(manifest, ValidationError::DeviceInterruptShared { .. }, "personality \"work\" device \"clock\" interrupts[0]");
     assert!(text.contains("interrupt 34 is already given to personality \"personal\" device \"rtc\""), "{text}");
     assert!(
-        text.contains("Fix: give each interrupt to one device: remove 34 from personality \"work\" device \"clock\" or from personality \"personal\" device \"rtc\""),
+        text.contains(
+            "Fix: give each interrupt to one device: remove 34 from personality \"work\" device \"clock\" or from personality \"personal\" device \"rtc\""
+        ),
         "{text}"
     );
     // Listed twice by one device.
     let manifest = with_rtc(|rtc| rtc.interrupts = vec![34, 40, 34]);
-    let (_, text) = expect_error!(
-        manifest,
-        ValidationError::DeviceInterruptShared { position: 2, .. },
-        "personality \"personal\" device \"rtc\" interrupts[2]"
-    );
+    let (_, text) =
+        expect_error!(manifest, ValidationError::DeviceInterruptShared { position: 2, .. }, "personality \"personal\" device \"rtc\" interrupts[2]");
     assert!(text.contains("interrupt 34 is listed twice") && text.contains("Fix: list interrupt 34 once"), "{text}");
 }
 

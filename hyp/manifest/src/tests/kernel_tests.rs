@@ -25,12 +25,7 @@ pub(crate) struct Segment<'a> {
 }
 
 pub(crate) fn load(physical: u64, data: &[u8], memory_size: u64) -> Segment<'_> {
-    Segment {
-        kind: 1,
-        physical,
-        data,
-        memory_size,
-    }
+    Segment { kind: 1, physical, data, memory_size }
 }
 
 /// A minimal ELF64 little-endian AArch64 executable.
@@ -69,39 +64,20 @@ pub(crate) fn elf(entry: u64, segments: &[Segment<'_>]) -> Vec<u8> {
 #[test]
 fn detects_linux_image() {
     let bytes = image(0x8_0000, 0x20_0000, 100);
-    assert_eq!(
-        KernelFormat::detect(&bytes),
-        KernelFormat::LinuxImage {
-            text_offset: 0x8_0000,
-            image_size: 0x20_0000
-        }
-    );
+    assert_eq!(KernelFormat::detect(&bytes), KernelFormat::LinuxImage { text_offset: 0x8_0000, image_size: 0x20_0000 });
 }
 
 #[test]
 fn legacy_image_without_size_uses_defaults() {
     let bytes = image(0x1234, 0, 100);
-    assert_eq!(
-        KernelFormat::detect(&bytes),
-        KernelFormat::LinuxImage {
-            text_offset: 0x8_0000,
-            image_size: 164
-        }
-    );
+    assert_eq!(KernelFormat::detect(&bytes), KernelFormat::LinuxImage { text_offset: 0x8_0000, image_size: 164 });
 }
 
 #[test]
 fn detects_elf_and_raw() {
     assert_eq!(KernelFormat::detect(&elf(0, &[])), KernelFormat::Elf);
-    assert_eq!(
-        KernelFormat::detect(&[0x1f, 0x20, 0x03, 0xd5]),
-        KernelFormat::Raw
-    );
-    assert_eq!(
-        KernelFormat::detect(b"ARM\x64"),
-        KernelFormat::Raw,
-        "magic must be at byte 56"
-    );
+    assert_eq!(KernelFormat::detect(&[0x1f, 0x20, 0x03, 0xd5]), KernelFormat::Raw);
+    assert_eq!(KernelFormat::detect(b"ARM\x64"), KernelFormat::Raw, "magic must be at byte 56");
 }
 
 #[test]
@@ -113,24 +89,14 @@ fn image_is_loaded_at_text_offset_with_its_full_footprint() {
     assert_eq!(flat.entry, KernelPlacement::RamOffset(0x8_0000));
     assert_eq!(flat.footprint, 0x20_0000);
     let small_size = flatten_kernel(&image(0, 16, 100)).unwrap();
-    assert_eq!(
-        small_size.footprint, 164,
-        "footprint is never below the file length"
-    );
+    assert_eq!(small_size.footprint, 164, "footprint is never below the file length");
 }
 
 #[test]
 fn raw_is_loaded_at_ram_start() {
     let flat = flatten_kernel(&[1, 2, 3, 4]).unwrap();
     assert_eq!(flat.format, KernelFormat::Raw);
-    assert_eq!(
-        (flat.load, flat.entry, flat.footprint),
-        (
-            KernelPlacement::RamOffset(0),
-            KernelPlacement::RamOffset(0),
-            4
-        )
-    );
+    assert_eq!((flat.load, flat.entry, flat.footprint), (KernelPlacement::RamOffset(0), KernelPlacement::RamOffset(0), 4));
 }
 
 #[test]
@@ -142,27 +108,12 @@ fn empty_kernel_is_rejected() {
 fn elf_segments_are_flattened_by_physical_address_with_bss() {
     let bytes = elf(
         0x4808_0010,
-        &[
-            load(0x4809_0000, &[5, 6], 0x10),
-            Segment {
-                kind: 4,
-                physical: 0,
-                data: &[9; 8],
-                memory_size: 8,
-            },
-            load(0x4808_0000, &[1, 2, 3], 3),
-        ],
+        &[load(0x4809_0000, &[5, 6], 0x10), Segment { kind: 4, physical: 0, data: &[9; 8], memory_size: 8 }, load(0x4808_0000, &[1, 2, 3], 3)],
     );
     let flat = flatten_kernel(&bytes).unwrap();
     assert_eq!(flat.format, KernelFormat::Elf);
-    assert_eq!(
-        flat.load,
-        KernelPlacement::Address(GuestPhysAddr(0x4808_0000))
-    );
-    assert_eq!(
-        flat.entry,
-        KernelPlacement::Address(GuestPhysAddr(0x4808_0010))
-    );
+    assert_eq!(flat.load, KernelPlacement::Address(GuestPhysAddr(0x4808_0000)));
+    assert_eq!(flat.entry, KernelPlacement::Address(GuestPhysAddr(0x4808_0010)));
     assert_eq!(flat.footprint, 0x1_0010);
     assert_eq!(flat.bytes.len(), 0x1_0010);
     assert_eq!(&flat.bytes[..4], &[1, 2, 3, 0]);
@@ -178,24 +129,13 @@ fn elf_of_another_kind_is_unsupported() {
         bytes[offset..offset + value.len()].copy_from_slice(value);
         flatten_kernel(&bytes).unwrap_err()
     };
-    assert!(
-        matches!(patched(4, &[1]), LayoutError::UnsupportedElf { problem } if problem.contains("64-bit"))
-    );
-    assert!(
-        matches!(patched(5, &[2]), LayoutError::UnsupportedElf { problem } if problem.contains("little-endian"))
-    );
-    assert!(
-        matches!(patched(16, &3u16.to_le_bytes()), LayoutError::UnsupportedElf { problem } if problem.contains("ET_EXEC"))
-    );
-    assert!(
-        matches!(patched(56, &0xffffu16.to_le_bytes()), LayoutError::UnsupportedElf { problem } if problem.contains("extended"))
-    );
+    assert!(matches!(patched(4, &[1]), LayoutError::UnsupportedElf { problem } if problem.contains("64-bit")));
+    assert!(matches!(patched(5, &[2]), LayoutError::UnsupportedElf { problem } if problem.contains("little-endian")));
+    assert!(matches!(patched(16, &3u16.to_le_bytes()), LayoutError::UnsupportedElf { problem } if problem.contains("ET_EXEC")));
+    assert!(matches!(patched(56, &0xffffu16.to_le_bytes()), LayoutError::UnsupportedElf { problem } if problem.contains("extended")));
     let wrong = patched(18, &62u16.to_le_bytes());
     assert_eq!(wrong, LayoutError::ElfWrongMachine { machine: 62 });
-    assert!(
-        wrong.to_string().contains("machine 62, not AArch64"),
-        "{wrong}"
-    );
+    assert!(wrong.to_string().contains("machine 62, not AArch64"), "{wrong}");
 }
 
 #[test]
@@ -214,80 +154,32 @@ fn malformed_elf_is_rejected() {
     huge_table[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(problem(&huge_table).contains("program header lies outside"));
     assert!(problem(&good[..good.len() - 1]).contains("runs past the end"));
-    assert!(
-        problem(&elf(0x4808_0000, &[load(0x4808_0000, &[1, 2], 1)]))
-            .contains("exceeds its memory size")
-    );
+    assert!(problem(&elf(0x4808_0000, &[load(0x4808_0000, &[1, 2], 1)])).contains("exceeds its memory size"));
     assert!(problem(&elf(0, &[load(u64::MAX - 1, &[1, 2], 4)])).contains("wraps"));
 }
 
 #[test]
 fn elf_without_loadable_segments() {
-    let bytes = elf(
-        0,
-        &[
-            Segment {
-                kind: 4,
-                physical: 0,
-                data: &[1],
-                memory_size: 1,
-            },
-            load(0x1000, &[], 0),
-        ],
-    );
-    assert_eq!(
-        flatten_kernel(&bytes),
-        Err(LayoutError::ElfWithoutLoadableSegments)
-    );
+    let bytes = elf(0, &[Segment { kind: 4, physical: 0, data: &[1], memory_size: 1 }, load(0x1000, &[], 0)]);
+    assert_eq!(flatten_kernel(&bytes), Err(LayoutError::ElfWithoutLoadableSegments));
 }
 
 #[test]
 fn elf_overlapping_segments() {
-    let bytes = elf(
-        0x1000,
-        &[load(0x1000, &[1; 4], 0x100), load(0x10f0, &[2; 4], 4)],
-    );
-    assert_eq!(
-        flatten_kernel(&bytes),
-        Err(LayoutError::ElfSegmentsOverlap {
-            first: PhysRange::new(0x1000, 0x100),
-            second: PhysRange::new(0x10f0, 4)
-        })
-    );
+    let bytes = elf(0x1000, &[load(0x1000, &[1; 4], 0x100), load(0x10f0, &[2; 4], 4)]);
+    assert_eq!(flatten_kernel(&bytes), Err(LayoutError::ElfSegmentsOverlap { first: PhysRange::new(0x1000, 0x100), second: PhysRange::new(0x10f0, 4) }));
 }
 
 #[test]
 fn elf_too_large() {
-    let bytes = elf(
-        0x1000,
-        &[
-            load(0x1000, &[1], 1),
-            load(0x1000 + MAX_FLAT_KERNEL_SIZE, &[1], 1),
-        ],
-    );
-    assert_eq!(
-        flatten_kernel(&bytes),
-        Err(LayoutError::KernelTooLarge {
-            size: MAX_FLAT_KERNEL_SIZE + 1
-        })
-    );
+    let bytes = elf(0x1000, &[load(0x1000, &[1], 1), load(0x1000 + MAX_FLAT_KERNEL_SIZE, &[1], 1)]);
+    assert_eq!(flatten_kernel(&bytes), Err(LayoutError::KernelTooLarge { size: MAX_FLAT_KERNEL_SIZE + 1 }));
 }
 
 #[test]
 fn elf_entry_outside_segments() {
     let bytes = elf(0x2000, &[load(0x1000, &[1; 16], 0x100)]);
     let error = flatten_kernel(&bytes).unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::ElfEntryOutsideSegments {
-            entry: 0x2000,
-            loaded: PhysRange::new(0x1000, 0x100)
-        }
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("0x2000 is outside its loaded range 0x1000..0x1100"),
-        "{error}"
-    );
+    assert_eq!(error, LayoutError::ElfEntryOutsideSegments { entry: 0x2000, loaded: PhysRange::new(0x1000, 0x100) });
+    assert!(error.to_string().contains("0x2000 is outside its loaded range 0x1000..0x1100"), "{error}");
 }

@@ -36,116 +36,57 @@ fn raw_without_initrd() {
 
 #[test]
 fn elf_inside_ram() {
-    let kernel =
-        flatten_kernel(&elf(0x4800_0100, &[load(0x4800_0000, &[1; 0x200], 0x1000)])).unwrap();
+    let kernel = flatten_kernel(&elf(0x4800_0100, &[load(0x4800_0000, &[1; 0x200], 0x1000)])).unwrap();
     let layout = plan_layout(RAM, &kernel, None).unwrap();
-    assert_eq!(
-        (layout.kernel_load, layout.entry),
-        (GuestPhysAddr(0x4800_0000), GuestPhysAddr(0x4800_0100))
-    );
+    assert_eq!((layout.kernel_load, layout.entry), (GuestPhysAddr(0x4800_0000), GuestPhysAddr(0x4800_0100)));
 }
 
 #[test]
 fn kernel_reaching_the_initrd_needs_more_ram() {
     let kernel = flatten_kernel(&image(0x8_0000, 100 * MIB, 100)).unwrap();
     let error = plan_layout(RAM, &kernel, Some(30 * MIB)).unwrap_err();
-    assert!(
-        matches!(error, LayoutError::NotEnoughRam { needed_ram, .. } if needed_ram == 134 * MIB),
-        "{error:?}"
-    );
-    let named = plan_personality_layout(
-        &personality("work", &[2], RAM.start.get(), RAM.size),
-        &image(0x8_0000, 100 * MIB, 100),
-        Some(30 * MIB),
-    )
-    .unwrap_err();
+    assert!(matches!(error, LayoutError::NotEnoughRam { needed_ram, .. } if needed_ram == 134 * MIB), "{error:?}");
+    let named = plan_personality_layout(&personality("work", &[2], RAM.start.get(), RAM.size), &image(0x8_0000, 100 * MIB, 100), Some(30 * MIB)).unwrap_err();
     let text = named.to_string();
-    assert!(
-        text.starts_with("personality \"work\": RAM 0x48000000..0x50000000 is 128 MiB"),
-        "{text}"
-    );
+    assert!(text.starts_with("personality \"work\": RAM 0x48000000..0x50000000 is 128 MiB"), "{text}");
     assert!(text.contains("initrd needs 0x1e00000 bytes"), "{text}");
-    assert!(
-        text.contains("Fix: give work more RAM: needs at least 134 MiB"),
-        "{text}"
-    );
+    assert!(text.contains("Fix: give work more RAM: needs at least 134 MiB"), "{text}");
 }
 
 #[test]
 fn kernel_reaching_the_dtb_needs_more_ram() {
     let kernel = flatten_kernel(&image(0, 127 * MIB, 100)).unwrap();
-    assert!(
-        matches!(plan_layout(RAM, &kernel, None), Err(LayoutError::NotEnoughRam { needed_ram, .. }) if needed_ram == 130 * MIB)
-    );
+    assert!(matches!(plan_layout(RAM, &kernel, None), Err(LayoutError::NotEnoughRam { needed_ram, .. }) if needed_ram == 130 * MIB));
 }
 
 #[test]
 fn initrd_larger_than_ram() {
     let kernel = flatten_kernel(&[0; 64]).unwrap();
-    assert!(matches!(
-        plan_layout(RAM, &kernel, Some(200 * MIB)),
-        Err(LayoutError::NotEnoughRam { .. })
-    ));
+    assert!(matches!(plan_layout(RAM, &kernel, Some(200 * MIB)), Err(LayoutError::NotEnoughRam { .. })));
 }
 
 #[test]
 fn ram_without_room_for_the_dtb() {
     let kernel = flatten_kernel(&[0; 64]).unwrap();
-    assert!(matches!(
-        plan_layout(PhysRange::new(0x4800_0000, MIB), &kernel, None),
-        Err(LayoutError::NotEnoughRam { .. })
-    ));
+    assert!(matches!(plan_layout(PhysRange::new(0x4800_0000, MIB), &kernel, None), Err(LayoutError::NotEnoughRam { .. })));
 }
 
 #[test]
 fn image_beyond_ram_end_needs_more_ram() {
     let kernel = flatten_kernel(&image(200 * MIB, MIB, 100)).unwrap();
     let error = plan_layout(RAM, &kernel, None).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            LayoutError::KernelOutsideRam {
-                needed_ram: Some(_),
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("give the personality more RAM: needs at least 204 MiB"),
-        "{error}"
-    );
+    assert!(matches!(error, LayoutError::KernelOutsideRam { needed_ram: Some(_), .. }), "{error:?}");
+    assert!(error.to_string().contains("give the personality more RAM: needs at least 204 MiB"), "{error}");
     let overflowing = flatten_kernel(&image(u64::MAX - 10, MIB, 100)).unwrap();
-    assert!(matches!(
-        plan_layout(RAM, &overflowing, None),
-        Err(LayoutError::KernelOutsideRam {
-            needed_ram: None,
-            ..
-        })
-    ));
+    assert!(matches!(plan_layout(RAM, &overflowing, None), Err(LayoutError::KernelOutsideRam { needed_ram: None, .. })));
 }
 
 #[test]
 fn elf_linked_below_ram_must_be_relinked() {
     let kernel = flatten_kernel(&elf(0x4000_0000, &[load(0x4000_0000, &[1; 16], 16)])).unwrap();
     let error = plan_layout(RAM, &kernel, None).unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::KernelOutsideRam {
-            start: 0x4000_0000,
-            footprint: 16,
-            ram: RAM,
-            needed_ram: None
-        }
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("link the kernel to load inside 0x48000000..0x50000000"),
-        "{error}"
-    );
+    assert_eq!(error, LayoutError::KernelOutsideRam { start: 0x4000_0000, footprint: 16, ram: RAM, needed_ram: None });
+    assert!(error.to_string().contains("link the kernel to load inside 0x48000000..0x50000000"), "{error}");
 }
 
 #[test]
@@ -157,55 +98,29 @@ fn entry_outside_ram() {
         entry: KernelPlacement::Address(GuestPhysAddr(0x1000)),
         footprint: 16,
     };
-    assert_eq!(
-        plan_layout(RAM, &kernel, None),
-        Err(LayoutError::EntryOutsideRam {
-            entry: 0x1000,
-            ram: RAM
-        })
-    );
+    assert_eq!(plan_layout(RAM, &kernel, None), Err(LayoutError::EntryOutsideRam { entry: 0x1000, ram: RAM }));
 }
 
 #[test]
 fn wrapping_ram() {
     let ram = PhysRange::new(u64::MAX - MIB, 4 * MIB);
     let kernel = flatten_kernel(&[0; 4]).unwrap();
-    assert_eq!(
-        plan_layout(ram, &kernel, None),
-        Err(LayoutError::RamWraps { ram })
-    );
+    assert_eq!(plan_layout(ram, &kernel, None), Err(LayoutError::RamWraps { ram }));
 }
 
 #[test]
 fn assembling_a_plan_entry() {
     let config = personality("work", &[2, 3], RAM.start.get(), RAM.size);
-    let (kernel, layout) =
-        plan_personality_layout(&config, &image(0x8_0000, MIB, 10), Some(10)).unwrap();
-    let blob = Blob {
-        offset: 0x1000,
-        size: kernel.bytes.len() as u64,
-    };
-    let dtb = Blob {
-        offset: 0x2000,
-        size: 10,
-    };
-    let initrd = Blob {
-        offset: 0x3000,
-        size: 10,
-    };
+    let (kernel, layout) = plan_personality_layout(&config, &image(0x8_0000, MIB, 10), Some(10)).unwrap();
+    let blob = Blob { offset: 0x1000, size: kernel.bytes.len() as u64 };
+    let dtb = Blob { offset: 0x2000, size: 10 };
+    let initrd = Blob { offset: 0x3000, size: 10 };
     let plan = PersonalityPlan::assemble(&config, [], &layout, blob, dtb, Some(initrd)).unwrap();
     assert_eq!(plan.name.as_str(), "work");
     assert_eq!(plan.initrd, Some((initrd, layout.initrd_load.unwrap())));
-    assert_eq!(
-        PersonalityPlan::assemble(&config, [], &layout, blob, dtb, None),
-        None,
-        "layout has an initrd"
-    );
+    assert_eq!(PersonalityPlan::assemble(&config, [], &layout, blob, dtb, None), None, "layout has an initrd");
     let long_name = personality("this-name-is-too-long", &[2], RAM.start.get(), RAM.size);
-    assert_eq!(
-        PersonalityPlan::assemble(&long_name, [], &layout, blob, dtb, Some(initrd)),
-        None
-    );
+    assert_eq!(PersonalityPlan::assemble(&long_name, [], &layout, blob, dtb, Some(initrd)), None);
 }
 
 #[test]

@@ -12,9 +12,7 @@ mod plan_tests;
 mod properties;
 mod validate_tests;
 
-use janus_platform::{
-    BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription,
-};
+use janus_platform::{BoardDescription, Cpu, GicDescription, GuestPhysAddr, PhysAddr, PhysRange, StorageDescription};
 
 use crate::model::{DeviceConfig, Manifest, PersonalityConfig};
 use crate::plan::{Blob, BootPlan, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan};
@@ -34,21 +32,12 @@ pub(crate) fn board_with_cpus(count: u64) -> BoardDescription {
         hypervisor: PhysRange::new(0x4000_0000, 0x800_0000),
         cpus: (0..count).map(|mpidr| Cpu { mpidr }).collect(),
         uart: PhysAddr(0x0900_0000),
-        gic: GicDescription::V3 {
-            distributor: PhysAddr(0x0800_0000),
-            redistributor: PhysAddr(0x080a_0000),
-            redistributor_stride: 0x2_0000,
-        },
+        gic: GicDescription::V3 { distributor: PhysAddr(0x0800_0000), redistributor: PhysAddr(0x080a_0000), redistributor_stride: 0x2_0000 },
         guest_uart: GuestPhysAddr(0x0900_0000),
         guest_uart_interrupt: 33,
         uart_interrupt: 33,
         hotkey_button: None,
-        storage: Some(StorageDescription::VirtioMmio {
-            base: PhysAddr(0x0a00_0000),
-            slots: 32,
-            stride: 0x200,
-            first_interrupt: 48,
-        }),
+        storage: Some(StorageDescription::VirtioMmio { base: PhysAddr(0x0a00_0000), slots: 32, stride: 0x200, first_interrupt: 48 }),
         guest_disk: GuestPhysAddr(0x0a00_0000),
         guest_disk_interrupt: 48,
         dma_masters: heapless::Vec::new(),
@@ -84,10 +73,7 @@ pub(crate) fn sample() -> Manifest {
     Manifest {
         console: crate::ConsoleMode::default(),
         board: "qemu-virt".into(),
-        personalities: vec![
-            personality("personal", &[0, 1], 0x4800_0000, 128 * MIB),
-            personality("work", &[2, 3], 0x5000_0000, 128 * MIB),
-        ],
+        personalities: vec![personality("personal", &[0, 1], 0x4800_0000, 128 * MIB), personality("work", &[2, 3], 0x5000_0000, 128 * MIB)],
         devices: vec![],
     }
     .with(|manifest| {
@@ -125,35 +111,19 @@ pub(crate) fn valid_plan() -> BootPlan {
         name: name.try_into().unwrap(),
         cpus: heapless::Vec::from_slice(cpus).unwrap(),
         ram: PhysRange::new(base, 128 * MIB),
-        kernel: Blob {
-            offset: 0x1000,
-            size: 0x3000,
-        },
+        kernel: Blob { offset: 0x1000, size: 0x3000 },
         kernel_load: GuestPhysAddr(base + 0x8_0000),
         entry: GuestPhysAddr(base + 0x8_0000),
-        dtb: Blob {
-            offset: 0x4000,
-            size: 0x1000,
-        },
+        dtb: Blob { offset: 0x4000, size: 0x1000 },
         dtb_load: GuestPhysAddr(base + 126 * MIB),
-        initrd: Some((
-            Blob {
-                offset: 0x5000,
-                size: 0x1000,
-            },
-            GuestPhysAddr(base + 125 * MIB),
-        )),
+        initrd: Some((Blob { offset: 0x5000, size: 0x1000 }, GuestPhysAddr(base + 125 * MIB))),
         disk: None,
         devices: heapless::Vec::new(),
     };
     BootPlan {
         board: board(),
         console: crate::ConsoleMode::Tagged,
-        personalities: heapless::Vec::from_slice(&[
-            entry("personal", &[0, 1], 0x4800_0000),
-            entry("work", &[2, 3], 0x5000_0000),
-        ])
-        .unwrap(),
+        personalities: heapless::Vec::from_slice(&[entry("personal", &[0, 1], 0x4800_0000), entry("work", &[2, 3], 0x5000_0000)]).unwrap(),
         device_key: None,
     }
 }
@@ -162,14 +132,8 @@ pub(crate) fn valid_plan() -> BootPlan {
 /// device key that wraps the latter's key.
 pub(crate) fn valid_plan_with_disks() -> BootPlan {
     valid_plan().with(|plan| {
-        plan.personalities[0].disk = Some(DiskPlan {
-            partition: DiskPartition::Personal,
-            encrypted: false,
-        });
-        plan.personalities[1].disk = Some(DiskPlan {
-            partition: DiskPartition::Work,
-            encrypted: true,
-        });
+        plan.personalities[0].disk = Some(DiskPlan { partition: DiskPartition::Personal, encrypted: false });
+        plan.personalities[1].disk = Some(DiskPlan { partition: DiskPartition::Work, encrypted: true });
         plan.device_key = Some(DEVICE_KEY);
     })
 }
@@ -195,24 +159,14 @@ pub(crate) fn sample_with_rtc() -> Manifest {
 
 /// The boot plan's view of a device.
 pub(crate) fn device_plan(name: &str, base: u64, size: u64, interrupts: &[u32]) -> DevicePlan {
-    DevicePlan {
-        name: name.try_into().unwrap(),
-        mmio: PhysRange::new(base, size),
-        interrupts: heapless::Vec::from_slice(interrupts).unwrap(),
-    }
+    DevicePlan { name: name.try_into().unwrap(), mmio: PhysRange::new(base, size), interrupts: heapless::Vec::from_slice(interrupts).unwrap() }
 }
 
 /// [`valid_plan`] with the RTC passed through to personal and a GPIO
 /// controller-like device (two interrupts) to work.
 pub(crate) fn valid_plan_with_devices() -> BootPlan {
     valid_plan().with(|plan| {
-        plan.personalities[0]
-            .devices
-            .push(device_plan("rtc", 0x0901_0000, 0x1000, &[34]))
-            .unwrap();
-        plan.personalities[1]
-            .devices
-            .push(device_plan("gpio", 0x0902_0000, 0x2000, &[40, 41]))
-            .unwrap();
+        plan.personalities[0].devices.push(device_plan("rtc", 0x0901_0000, 0x1000, &[34])).unwrap();
+        plan.personalities[1].devices.push(device_plan("gpio", 0x0902_0000, 0x2000, &[40, 41])).unwrap();
     })
 }

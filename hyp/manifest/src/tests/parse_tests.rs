@@ -24,27 +24,14 @@ fn sizes_accept_integers_and_suffixes() {
     assert_eq!(parse_size(" 4096 "), Some(4096));
     assert_eq!(parse_size("0x4800_0000"), Some(0x4800_0000));
     assert_eq!(parse_size("1_024K"), Some(1 << 20));
-    for bad in [
-        "",
-        "M",
-        "12Q",
-        "-1",
-        "1.5G",
-        "_1",
-        "0x",
-        "1 M",
-        "99999999999999999999",
-        "17179869184G",
-    ] {
+    for bad in ["", "M", "12Q", "-1", "1.5G", "_1", "0x", "1 M", "99999999999999999999", "17179869184G"] {
         assert_eq!(parse_size(bad), None, "{bad:?}");
     }
 }
 
 #[test]
 fn integer_size_and_string_base_are_accepted() {
-    let text = SAMPLE
-        .replace("size = \"128M\" }    #", "size = 134217728 }    #")
-        .replace("base = 0x5000_0000", "base = \"0x5000_0000\"");
+    let text = SAMPLE.replace("size = \"128M\" }    #", "size = 134217728 }    #").replace("base = 0x5000_0000", "base = \"0x5000_0000\"");
     assert_eq!(parse("janus.toml", &text), Ok(sample()));
 }
 
@@ -56,44 +43,27 @@ fn syntax_error_carries_its_line() {
     let error = &errors.errors[0];
     assert!(matches!(error.kind, ManifestErrorKind::Syntax { .. }));
     assert!(error.line == 14 || error.line == 15, "line {}", error.line);
-    assert!(
-        error
-            .to_string()
-            .starts_with(&format!("janus.toml:{}: toml: ", error.line)),
-        "{error}"
-    );
+    assert!(error.to_string().starts_with(&format!("janus.toml:{}: toml: ", error.line)), "{error}");
     assert!(error.to_string().contains("Fix: "), "{error}");
 }
 
 #[test]
 fn unknown_field_is_rejected_with_its_line() {
-    let text = SAMPLE
-        .replace("kernel = \"builtin:testguest\"\n\"", "")
-        .replace("name = \"work\"", "name = \"work\"\ncolour = \"blue\"");
+    let text = SAMPLE.replace("kernel = \"builtin:testguest\"\n\"", "").replace("name = \"work\"", "name = \"work\"\ncolour = \"blue\"");
     let errors = parse("janus.toml", &text).unwrap_err();
     let lines = rendered(&errors);
     assert_eq!(lines.len(), 1);
-    assert!(
-        lines[0].starts_with("janus.toml:14: toml: unknown field `colour`"),
-        "{}",
-        lines[0]
-    );
+    assert!(lines[0].starts_with("janus.toml:14: toml: unknown field `colour`"), "{}", lines[0]);
     assert!(lines[0].contains("Fix: remove the key"), "{}", lines[0]);
 }
 
 #[test]
 fn unknown_top_level_and_ram_fields_are_rejected() {
     let errors = parse("a.toml", "board = \"qemu-virt\"\nbored = 1\n").unwrap_err();
-    assert!(
-        rendered(&errors)[0].starts_with("a.toml:2: toml: unknown field `bored`"),
-        "{errors}"
-    );
+    assert!(rendered(&errors)[0].starts_with("a.toml:2: toml: unknown field `bored`"), "{errors}");
     let text = SAMPLE.replace("size = \"128M\" }    #", "sise = \"128M\" }    #");
     let errors = parse("a.toml", &text).unwrap_err();
-    assert!(
-        rendered(&errors)[0].starts_with("a.toml:7: toml: unknown field `sise`"),
-        "{errors}"
-    );
+    assert!(rendered(&errors)[0].starts_with("a.toml:7: toml: unknown field `sise`"), "{errors}");
 }
 
 #[test]
@@ -101,16 +71,8 @@ fn missing_field_points_at_the_table_header() {
     let text = SAMPLE.replace("name = \"work\"\n", "");
     let errors = parse("janus.toml", &text).unwrap_err();
     let lines = rendered(&errors);
-    assert!(
-        lines[0].starts_with("janus.toml:12: toml: missing field `name`"),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains("Fix: add the missing key"),
-        "{}",
-        lines[0]
-    );
+    assert!(lines[0].starts_with("janus.toml:12: toml: missing field `name`"), "{}", lines[0]);
+    assert!(lines[0].contains("Fix: add the missing key"), "{}", lines[0]);
 }
 
 #[test]
@@ -122,39 +84,17 @@ fn bad_values_are_all_reported_with_lines() {
     let errors = parse("janus.toml", &text).unwrap_err();
     let lines = rendered(&errors);
     assert_eq!(lines.len(), 3, "{lines:#?}");
-    assert!(
-        lines[0].starts_with(
-            "janus.toml:7: personality \"personal\" ram.size: size \"128Q\" is not a number"
-        ),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[0].contains("Fix: write e.g. size = \"128M\""),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1]
-            .starts_with("janus.toml:15: personality \"work\" cpus[1]: 300 is not a core index"),
-        "{}",
-        lines[1]
-    );
-    assert!(
-        lines[2].starts_with("janus.toml:16: personality \"work\" ram.base: base -5 is negative"),
-        "{}",
-        lines[2]
-    );
+    assert!(lines[0].starts_with("janus.toml:7: personality \"personal\" ram.size: size \"128Q\" is not a number"), "{}", lines[0]);
+    assert!(lines[0].contains("Fix: write e.g. size = \"128M\""), "{}", lines[0]);
+    assert!(lines[1].starts_with("janus.toml:15: personality \"work\" cpus[1]: 300 is not a core index"), "{}", lines[1]);
+    assert!(lines[2].starts_with("janus.toml:16: personality \"work\" ram.base: base -5 is negative"), "{}", lines[2]);
 }
 
 #[test]
 fn wrong_type_for_size_is_a_value_error() {
     let text = SAMPLE.replace("size = \"128M\" }    #", "size = true }    #");
     let errors = parse("janus.toml", &text).unwrap_err();
-    assert!(
-        rendered(&errors)[0].contains("must be an integer or a string, not a boolean"),
-        "{errors}"
-    );
+    assert!(rendered(&errors)[0].contains("must be an integer or a string, not a boolean"), "{errors}");
 }
 
 #[test]
@@ -166,33 +106,11 @@ fn validation_errors_carry_lines() {
     let errors = load("janus.toml", &text, &board()).unwrap_err();
     let lines = rendered(&errors);
     assert_eq!(lines.len(), 3, "{lines:#?}");
-    assert!(
-        lines[0].starts_with("janus.toml:2: board: "),
-        "{}",
-        lines[0]
-    );
-    assert!(
-        lines[1]
-            .starts_with("janus.toml:16: personality \"work\" cpus[1]: core 1 is already given"),
-        "{}",
-        lines[1]
-    );
-    assert!(
-        lines[2].starts_with(
-            "janus.toml:18: personality \"work\" ram.base: RAM 0x4c000000..0x54000000 overlaps"
-        ),
-        "{}",
-        lines[2]
-    );
-    assert!(
-        lines[2].contains("Fix: move work's RAM above 0x50000000 or shrink personal's"),
-        "{}",
-        lines[2]
-    );
-    assert!(matches!(
-        errors.errors[2].kind,
-        ManifestErrorKind::Invalid(ValidationError::RamOverlapsPersonality { .. })
-    ));
+    assert!(lines[0].starts_with("janus.toml:2: board: "), "{}", lines[0]);
+    assert!(lines[1].starts_with("janus.toml:16: personality \"work\" cpus[1]: core 1 is already given"), "{}", lines[1]);
+    assert!(lines[2].starts_with("janus.toml:18: personality \"work\" ram.base: RAM 0x4c000000..0x54000000 overlaps"), "{}", lines[2]);
+    assert!(lines[2].contains("Fix: move work's RAM above 0x50000000 or shrink personal's"), "{}", lines[2]);
+    assert!(matches!(errors.errors[2].kind, ManifestErrorKind::Invalid(ValidationError::RamOverlapsPersonality { .. })));
 }
 
 #[test]
@@ -201,46 +119,29 @@ fn table_level_errors_point_at_the_header() {
         .map(|index| format!("\n[[personality]]\nname = \"p{index}\"\ncpus = [3]\nram = {{ base = 0x6000_0000, size = \"16M\" }}\nkernel = \"k\"\n"))
         .collect();
     let errors = load("janus.toml", &format!("{SAMPLE}{extra}"), &board()).unwrap_err();
-    let too_many = errors
-        .errors
-        .iter()
-        .find(|error| {
-            matches!(
-                error.kind,
-                ManifestErrorKind::Invalid(ValidationError::TooManyPersonalities { .. })
-            )
-        })
-        .unwrap();
+    let too_many = errors.errors.iter().find(|error| matches!(error.kind, ManifestErrorKind::Invalid(ValidationError::TooManyPersonalities { .. }))).unwrap();
     // The fifth [[personality]] header: SAMPLE is 16 lines, each extra table 6.
     assert_eq!(too_many.line, 30, "{errors}");
-    assert!(
-        too_many
-            .to_string()
-            .starts_with("janus.toml:30: personality \"p2\": "),
-        "{too_many}"
-    );
+    assert!(too_many.to_string().starts_with("janus.toml:30: personality \"p2\": "), "{too_many}");
 }
 
 #[test]
 fn no_personality_points_at_line_one() {
     let errors = load("janus.toml", "board = \"qemu-virt\"\n", &board()).unwrap_err();
-    assert_eq!(rendered(&errors), vec![
-        "janus.toml:1: personality: the manifest defines no personality. Fix: add a [[personality]] table with \
+    assert_eq!(
+        rendered(&errors),
+        vec![
+            "janus.toml:1: personality: the manifest defines no personality. Fix: add a [[personality]] table with \
          name, cpus, ram and kernel"
-            .to_owned()
-    ]);
+                .to_owned()
+        ]
+    );
 }
 
 #[test]
 fn image_sources() {
-    assert_eq!(
-        ImageSource::from_spec("builtin:testguest"),
-        ImageSource::Builtin("testguest")
-    );
-    assert_eq!(
-        ImageSource::from_spec("../linux/Image"),
-        ImageSource::File("../linux/Image")
-    );
+    assert_eq!(ImageSource::from_spec("builtin:testguest"), ImageSource::Builtin("testguest"));
+    assert_eq!(ImageSource::from_spec("../linux/Image"), ImageSource::File("../linux/Image"));
 }
 
 #[test]
@@ -290,25 +191,13 @@ fn with_disks(personal_disk: &str, work_disk: &str) -> String {
 #[test]
 fn disks_parse_with_encryption_off_by_default() {
     use crate::plan::{DiskPartition, DiskPlan};
-    let text = with_disks(
-        "disk = { partition = \"personal\" }",
-        "disk = { partition = \"work\", encrypted = true }",
-    );
+    let text = with_disks("disk = { partition = \"personal\" }", "disk = { partition = \"work\", encrypted = true }");
     let manifest = load("janus.toml", &text, &board()).unwrap();
-    assert_eq!(
-        manifest.personalities[0].disk,
-        Some(DiskPlan { partition: DiskPartition::Personal, encrypted: false })
-    );
-    assert_eq!(
-        manifest.personalities[1].disk,
-        Some(DiskPlan { partition: DiskPartition::Work, encrypted: true })
-    );
+    assert_eq!(manifest.personalities[0].disk, Some(DiskPlan { partition: DiskPartition::Personal, encrypted: false }));
+    assert_eq!(manifest.personalities[1].disk, Some(DiskPlan { partition: DiskPartition::Work, encrypted: true }));
     // The sub-table form means the same.
     let text = format!("{SAMPLE}\n[personality.disk]\npartition = \"work\"\nencrypted = false\n");
-    assert_eq!(
-        parse("janus.toml", &text).unwrap().personalities[1].disk,
-        Some(DiskPlan { partition: DiskPartition::Work, encrypted: false })
-    );
+    assert_eq!(parse("janus.toml", &text).unwrap().personalities[1].disk, Some(DiskPlan { partition: DiskPartition::Work, encrypted: false }));
     assert_eq!(parse("janus.toml", SAMPLE).unwrap().personalities[0].disk, None);
 }
 
@@ -344,10 +233,7 @@ fn the_shared_space_is_not_a_private_disk() {
 
 #[test]
 fn a_partition_given_twice_is_refused_at_the_second() {
-    let text = with_disks(
-        "disk = { partition = \"work\" }",
-        "disk = { partition = \"work\", encrypted = true }",
-    );
+    let text = with_disks("disk = { partition = \"work\" }", "disk = { partition = \"work\", encrypted = true }");
     let errors = load("janus.toml", &text, &board()).unwrap_err();
     let lines = rendered(&errors);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -359,10 +245,7 @@ fn a_partition_given_twice_is_refused_at_the_second() {
         "{lines:?}"
     );
     assert!(lines[0].contains("Fix: give each personality its own partition"), "{lines:?}");
-    assert!(matches!(
-        errors.errors[0].kind,
-        ManifestErrorKind::Invalid(ValidationError::DiskShared { .. })
-    ));
+    assert!(matches!(errors.errors[0].kind, ManifestErrorKind::Invalid(ValidationError::DiskShared { .. })));
 }
 
 #[test]
@@ -372,10 +255,7 @@ fn a_disk_on_a_board_without_storage_is_refused_with_its_line() {
     no_storage.storage = None;
     let lines = rendered(&load("janus.toml", &text, &no_storage).unwrap_err());
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].starts_with("janus.toml:18: personality \"work\" disk: board \"qemu-virt\" has no storage"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("janus.toml:18: personality \"work\" disk: board \"qemu-virt\" has no storage"), "{lines:?}");
     assert!(lines[0].contains("Fix: remove the disk from work"), "{lines:?}");
 }
 
@@ -384,10 +264,7 @@ fn unknown_keys_in_the_disk_table_are_refused_with_their_line() {
     let text = with_disks("", "disk = { partition = \"work\", encrypt = true }");
     let lines = rendered(&parse("janus.toml", &text).unwrap_err());
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(
-        lines[0].starts_with("janus.toml:18: toml: unknown field `encrypt`, expected `partition` or `encrypted`"),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("janus.toml:18: toml: unknown field `encrypt`, expected `partition` or `encrypted`"), "{lines:?}");
     assert!(lines[0].contains("Fix: remove the key or correct its spelling"), "{lines:?}");
     let text = with_disks("", "disk = { encrypted = true }");
     let lines = rendered(&parse("janus.toml", &text).unwrap_err());
@@ -397,18 +274,10 @@ fn unknown_keys_in_the_disk_table_are_refused_with_their_line() {
 
 #[test]
 fn wrongly_typed_disk_values_are_refused_with_their_line() {
-    let text = with_disks(
-        "disk = { partition = 2 }",
-        "disk = { partition = \"work\", encrypted = \"yes\" }",
-    );
+    let text = with_disks("disk = { partition = 2 }", "disk = { partition = \"work\", encrypted = \"yes\" }");
     let lines = rendered(&parse("janus.toml", &text).unwrap_err());
     assert_eq!(lines.len(), 2, "{lines:?}");
-    assert!(
-        lines[0].starts_with(
-            "janus.toml:9: personality \"personal\" disk.partition: partition must be a string, not an integer"
-        ),
-        "{lines:?}"
-    );
+    assert!(lines[0].starts_with("janus.toml:9: personality \"personal\" disk.partition: partition must be a string, not an integer"), "{lines:?}");
     assert!(lines[0].contains("Fix: use partition = \"personal\" or \"work\""), "{lines:?}");
     assert!(
         lines[1].starts_with(

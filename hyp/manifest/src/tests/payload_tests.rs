@@ -1,14 +1,8 @@
 //! Payload layout, round trip, and one test per `PayloadError` variant.
 
-use super::{
-    DEVICE_KEY, PLAN_PAYLOAD_LENGTH, device_plan, valid_plan, valid_plan_with_devices,
-    valid_plan_with_disks,
-};
+use super::{DEVICE_KEY, PLAN_PAYLOAD_LENGTH, device_plan, valid_plan, valid_plan_with_devices, valid_plan_with_disks};
 use crate::codec::{MAX_ENCODED_PLAN_SIZE, decode_plan, encode_plan};
-use crate::payload::{
-    PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_HEADER_SIZE, PayloadBuilder, PayloadError, fnv1a64,
-    parse_payload, payload_length,
-};
+use crate::payload::{PAYLOAD_BLOB_ALIGNMENT, PAYLOAD_HEADER_SIZE, PayloadBuilder, PayloadError, fnv1a64, parse_payload, payload_length};
 use crate::plan::{Blob, validate_plan};
 use janus_platform::PhysRange;
 
@@ -16,10 +10,7 @@ use janus_platform::PhysRange;
 fn built() -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut builder = PayloadBuilder::new();
     let contents: Vec<Vec<u8>> = vec![vec![0x11; 0x3000], vec![0x22; 0x1000], vec![0x33; 0x1000]];
-    let blobs: Vec<Blob> = contents
-        .iter()
-        .map(|bytes| builder.add_blob(bytes))
-        .collect();
+    let blobs: Vec<Blob> = contents.iter().map(|bytes| builder.add_blob(bytes)).collect();
     let mut plan = valid_plan();
     for personality in &mut plan.personalities {
         personality.kernel = blobs[0];
@@ -56,31 +47,13 @@ fn round_trip_with_blobs() {
     let (plan, blobs) = parse_payload(&payload).unwrap();
     assert_eq!(blobs.len(), payload.len() as u64);
     let personality = &plan.personalities[0];
-    assert_eq!(
-        personality.kernel,
-        Blob {
-            offset: PAYLOAD_BLOB_ALIGNMENT,
-            size: 0x3000
-        }
-    );
+    assert_eq!(personality.kernel, Blob { offset: PAYLOAD_BLOB_ALIGNMENT, size: 0x3000 });
     assert_eq!(personality.dtb.offset % PAYLOAD_BLOB_ALIGNMENT, 0);
-    assert_eq!(
-        personality.initrd.unwrap().0.offset % PAYLOAD_BLOB_ALIGNMENT,
-        0
-    );
+    assert_eq!(personality.initrd.unwrap().0.offset % PAYLOAD_BLOB_ALIGNMENT, 0);
     assert_eq!(blobs.get(personality.kernel), Some(&contents[0][..]));
     assert_eq!(blobs.get(personality.dtb), Some(&contents[1][..]));
-    assert_eq!(
-        blobs.get(personality.initrd.unwrap().0),
-        Some(&contents[2][..])
-    );
-    assert_eq!(
-        blobs.get(Blob {
-            offset: payload.len() as u64,
-            size: 1
-        }),
-        None
-    );
+    assert_eq!(blobs.get(personality.initrd.unwrap().0), Some(&contents[2][..]));
+    assert_eq!(blobs.get(Blob { offset: payload.len() as u64, size: 1 }), None);
     assert_eq!(validate_plan(&plan, blobs.len()), Ok(()));
     let mut expected = valid_plan();
     for (expected, decoded) in expected.personalities.iter_mut().zip(&plan.personalities) {
@@ -95,10 +68,7 @@ fn round_trip_with_blobs() {
 fn plan_without_blobs_round_trips() {
     let plan = valid_plan();
     let payload = PayloadBuilder::new().finish(&plan);
-    assert_eq!(
-        payload.len() as u64,
-        PAYLOAD_HEADER_SIZE + encode_plan(&plan).len() as u64
-    );
+    assert_eq!(payload.len() as u64, PAYLOAD_HEADER_SIZE + encode_plan(&plan).len() as u64);
     assert_eq!(parse_payload(&payload).unwrap().0, plan);
     assert_eq!(validate_plan(&plan, PLAN_PAYLOAD_LENGTH), Ok(()));
 }
@@ -119,14 +89,8 @@ fn gic_v2_board_round_trips() {
 #[test]
 fn too_short() {
     let (payload, _) = built();
-    assert_eq!(
-        payload_length(&payload[..63]),
-        Err(PayloadError::TooShort { length: 63 })
-    );
-    assert_eq!(
-        parse_payload(&[]).unwrap_err(),
-        PayloadError::TooShort { length: 0 }
-    );
+    assert_eq!(payload_length(&payload[..63]), Err(PayloadError::TooShort { length: 63 }));
+    assert_eq!(parse_payload(&[]).unwrap_err(), PayloadError::TooShort { length: 0 });
 }
 
 #[test]
@@ -143,20 +107,14 @@ fn unsupported_version() {
     let (mut payload, _) = built();
     let newer = crate::PAYLOAD_FORMAT_VERSION + 1;
     payload[8..12].copy_from_slice(&newer.to_le_bytes());
-    assert_eq!(
-        payload_length(&payload),
-        Err(PayloadError::UnsupportedVersion { version: newer })
-    );
+    assert_eq!(payload_length(&payload), Err(PayloadError::UnsupportedVersion { version: newer }));
 }
 
 #[test]
 fn bad_header_size() {
     let (mut payload, _) = built();
     payload[12] = 32;
-    assert_eq!(
-        payload_length(&payload),
-        Err(PayloadError::BadHeaderSize { size: 32 })
-    );
+    assert_eq!(payload_length(&payload), Err(PayloadError::BadHeaderSize { size: 32 }));
 }
 
 #[test]
@@ -170,10 +128,7 @@ fn reserved_not_zero() {
 fn total_too_small() {
     let (mut payload, _) = built();
     payload[32..40].copy_from_slice(&10u64.to_le_bytes());
-    assert_eq!(
-        payload_length(&payload),
-        Err(PayloadError::TotalTooSmall { total: 10 })
-    );
+    assert_eq!(payload_length(&payload), Err(PayloadError::TotalTooSmall { total: 10 }));
 }
 
 #[test]
@@ -184,14 +139,7 @@ fn plan_out_of_bounds() {
         let mut edited = payload.clone();
         edited[16..24].copy_from_slice(&offset.to_le_bytes());
         edited[24..32].copy_from_slice(&length.to_le_bytes());
-        assert_eq!(
-            payload_length(&edited),
-            Err(PayloadError::PlanOutOfBounds {
-                offset,
-                length,
-                total
-            })
-        );
+        assert_eq!(payload_length(&edited), Err(PayloadError::PlanOutOfBounds { offset, length, total }));
     }
 }
 
@@ -200,21 +148,9 @@ fn length_mismatch() {
     let (mut payload, _) = built();
     let declared = payload.len() as u64;
     payload.push(0);
-    assert_eq!(
-        parse_payload(&payload).unwrap_err(),
-        PayloadError::LengthMismatch {
-            declared,
-            actual: declared + 1
-        }
-    );
+    assert_eq!(parse_payload(&payload).unwrap_err(), PayloadError::LengthMismatch { declared, actual: declared + 1 });
     payload.truncate(100);
-    assert_eq!(
-        parse_payload(&payload).unwrap_err(),
-        PayloadError::LengthMismatch {
-            declared,
-            actual: 100
-        }
-    );
+    assert_eq!(parse_payload(&payload).unwrap_err(), PayloadError::LengthMismatch { declared, actual: 100 });
 }
 
 #[test]
@@ -222,81 +158,41 @@ fn checksum_mismatch() {
     let (mut payload, _) = built();
     let last = payload.len() - 1;
     payload[last] ^= 1;
-    assert!(matches!(
-        parse_payload(&payload),
-        Err(PayloadError::ChecksumMismatch { .. })
-    ));
+    assert!(matches!(parse_payload(&payload), Err(PayloadError::ChecksumMismatch { .. })));
 }
 
 #[test]
 fn plan_truncated() {
     let plan = encode_plan(&valid_plan());
     let error = parse_payload(&with_plan_bytes(&plan[..plan.len() - 3])).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            PayloadError::PlanTruncated {
-                field: "initrd load address",
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(
-        decode_plan(&[]),
-        Err(PayloadError::PlanTruncated {
-            field: "board name",
-            offset: 0
-        })
-    );
+    assert!(matches!(error, PayloadError::PlanTruncated { field: "initrd load address", .. }), "{error:?}");
+    assert_eq!(decode_plan(&[]), Err(PayloadError::PlanTruncated { field: "board name", offset: 0 }));
 }
 
 #[test]
 fn plan_trailing_bytes() {
     let mut plan = encode_plan(&valid_plan());
     plan.extend_from_slice(&[0, 0]);
-    assert_eq!(
-        parse_payload(&with_plan_bytes(&plan)).unwrap_err(),
-        PayloadError::PlanTrailingBytes { count: 2 }
-    );
+    assert_eq!(parse_payload(&with_plan_bytes(&plan)).unwrap_err(), PayloadError::PlanTrailingBytes { count: 2 });
 }
 
 #[test]
 fn plan_not_utf8() {
     let mut plan = encode_plan(&valid_plan());
     plan[1] = 0xff; // first byte of the board name
-    assert_eq!(
-        parse_payload(&with_plan_bytes(&plan)).unwrap_err(),
-        PayloadError::PlanNotUtf8 {
-            field: "board name"
-        }
-    );
+    assert_eq!(parse_payload(&with_plan_bytes(&plan)).unwrap_err(), PayloadError::PlanNotUtf8 { field: "board name" });
 }
 
 #[test]
 fn plan_capacity_exceeded() {
     let mut plan = encode_plan(&valid_plan());
     plan[0] = 33; // board name length
-    assert_eq!(
-        decode_plan(&plan),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "board name",
-            count: 33,
-            capacity: 32
-        })
-    );
+    assert_eq!(decode_plan(&plan), Err(PayloadError::PlanCapacityExceeded { field: "board name", count: 33, capacity: 32 }));
     let mut plan = encode_plan(&valid_plan());
     let cpu_count = 1 + 9 + 32;
     assert_eq!(plan[cpu_count], 4);
     plan[cpu_count] = 9;
-    assert!(matches!(
-        decode_plan(&plan),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "board cpus",
-            count: 9,
-            ..
-        })
-    ));
+    assert!(matches!(decode_plan(&plan), Err(PayloadError::PlanCapacityExceeded { field: "board cpus", count: 9, .. })));
 }
 
 #[test]
@@ -306,26 +202,14 @@ fn plan_invalid_tag() {
     assert_eq!(plan[gic_tag], 3);
     plan[gic_tag] = 7;
     let error = decode_plan(&plan).unwrap_err();
-    assert_eq!(
-        error,
-        PayloadError::PlanInvalidTag {
-            field: "gic version",
-            value: 7
-        }
-    );
+    assert_eq!(error, PayloadError::PlanInvalidTag { field: "gic version", value: 7 });
     assert!(error.to_string().contains("gic version"));
     let mut plan = encode_plan(&valid_plan());
     // The last personality ends with its initrd (1 + 24), no disk (1) and
     // no devices (1).
     let initrd_tag = plan.len() - 27;
     plan[initrd_tag] = 2;
-    assert_eq!(
-        decode_plan(&plan),
-        Err(PayloadError::PlanInvalidTag {
-            field: "initrd presence",
-            value: 2
-        })
-    );
+    assert_eq!(decode_plan(&plan), Err(PayloadError::PlanInvalidTag { field: "initrd presence", value: 2 }));
 }
 
 #[test]
@@ -348,10 +232,7 @@ fn plan_invalid_storage_and_device_key_tags() {
     for (at, value, field) in [(storage_tag, 2, "storage"), (master_tag, 9, "board dma master"), (key_tag, 2, "device key presence")] {
         let mut edited = bytes.clone();
         edited[at] = value;
-        assert_eq!(
-            decode_plan(&edited),
-            Err(PayloadError::PlanInvalidTag { field, value })
-        );
+        assert_eq!(decode_plan(&edited), Err(PayloadError::PlanInvalidTag { field, value }));
     }
 }
 
@@ -362,11 +243,7 @@ fn plan_invalid_disk_tags() {
     let bytes = encode_plan(&valid_plan_with_disks());
     let end = bytes.len() - 1;
     assert_eq!(bytes[end - 3..end], [1, 1, 1]);
-    for (at, value, field) in [
-        (end - 3, 2, "disk presence"),
-        (end - 2, 2, "disk partition"),
-        (end - 1, 2, "disk encrypted"),
-    ] {
+    for (at, value, field) in [(end - 3, 2, "disk presence"), (end - 2, 2, "disk partition"), (end - 1, 2, "disk encrypted")] {
         let mut edited = bytes.clone();
         edited[at] = value;
         let error = decode_plan(&edited).unwrap_err();
@@ -411,24 +288,12 @@ fn the_device_key_span_covers_exactly_the_key_bytes() {
 fn disk_and_device_key_truncation_is_rejected() {
     let bytes = encode_plan(&valid_plan_with_disks());
     // Drop the device count and the encrypted flag before it.
-    assert!(matches!(
-        decode_plan(&bytes[..bytes.len() - 2]),
-        Err(PayloadError::PlanTruncated {
-            field: "disk encrypted",
-            ..
-        })
-    ));
+    assert!(matches!(decode_plan(&bytes[..bytes.len() - 2]), Err(PayloadError::PlanTruncated { field: "disk encrypted", .. })));
     let mut plan = valid_plan_with_disks();
     plan.personalities.clear();
     let bytes = encode_plan(&plan);
     // Cut inside the key: drop the count and the key's last byte.
-    assert!(matches!(
-        decode_plan(&bytes[..bytes.len() - 2]),
-        Err(PayloadError::PlanTruncated {
-            field: "device key",
-            ..
-        })
-    ));
+    assert!(matches!(decode_plan(&bytes[..bytes.len() - 2]), Err(PayloadError::PlanTruncated { field: "device key", .. })));
 }
 
 #[test]
@@ -443,11 +308,7 @@ fn the_largest_plan_encodes_to_the_size_bound() {
         hypervisor_interface: PhysAddr(3),
         virtual_cpu_interface: PhysAddr(4),
     };
-    plan.board.hotkey_button = Some(GpioButton {
-        controller: PhysAddr(0x0903_0000),
-        line: 3,
-        interrupt: 39,
-    });
+    plan.board.hotkey_button = Some(GpioButton { controller: PhysAddr(0x0903_0000), line: 3, interrupt: 39 });
     while plan.board.dma_masters.push((janus_platform::DmaMaster::GicIts, PhysRange::new(0x0808_0000, 0x2_0000))).is_ok() {}
     while plan.board.dma_incapable.push(PhysRange::new(0x0901_0000, 0x1000)).is_ok() {}
     let mut personality = plan.personalities[1].clone();
@@ -474,14 +335,7 @@ fn too_many_personalities_in_plan() {
     for _ in 0..5 {
         bytes.extend_from_slice(&one);
     }
-    assert_eq!(
-        decode_plan(&bytes),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "personalities",
-            count: 5,
-            capacity: 4
-        })
-    );
+    assert_eq!(decode_plan(&bytes), Err(PayloadError::PlanCapacityExceeded { field: "personalities", count: 5, capacity: 4 }));
 }
 
 #[test]
@@ -515,10 +369,7 @@ fn device_truncation_is_rejected() {
         (WORK_DEVICE_SIZE, "device count"),
     ] {
         let error = decode_plan(&bytes[..bytes.len() - cut]).unwrap_err();
-        assert!(
-            matches!(error, PayloadError::PlanTruncated { field: found, .. } if found == field),
-            "cut {cut}: {error:?}"
-        );
+        assert!(matches!(error, PayloadError::PlanTruncated { field: found, .. } if found == field), "cut {cut}: {error:?}");
     }
 }
 
@@ -535,45 +386,19 @@ fn device_capacities_are_enforced() {
     for _ in 0..5 {
         edited.extend_from_slice(&device);
     }
-    assert_eq!(
-        decode_plan(&edited),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "devices",
-            count: 5,
-            capacity: 4
-        })
-    );
+    assert_eq!(decode_plan(&edited), Err(PayloadError::PlanCapacityExceeded { field: "devices", count: 5, capacity: 4 }));
     let interrupt_count = bytes.len() - 9;
     assert_eq!(bytes[interrupt_count], 2);
     let mut edited = bytes.clone();
     edited[interrupt_count] = 5;
     edited.extend_from_slice(&[0; 12]);
-    assert_eq!(
-        decode_plan(&edited),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "device interrupts",
-            count: 5,
-            capacity: 4
-        })
-    );
+    assert_eq!(decode_plan(&edited), Err(PayloadError::PlanCapacityExceeded { field: "device interrupts", count: 5, capacity: 4 }));
     let name_length = start + 1;
     assert_eq!(bytes[name_length], 4);
     let mut edited = bytes.clone();
     edited[name_length] = 17;
-    assert_eq!(
-        decode_plan(&edited),
-        Err(PayloadError::PlanCapacityExceeded {
-            field: "device name",
-            count: 17,
-            capacity: 16
-        })
-    );
+    assert_eq!(decode_plan(&edited), Err(PayloadError::PlanCapacityExceeded { field: "device name", count: 17, capacity: 16 }));
     let mut edited = bytes;
     edited[name_length + 1] = 0xff;
-    assert_eq!(
-        decode_plan(&edited),
-        Err(PayloadError::PlanNotUtf8 {
-            field: "device name"
-        })
-    );
+    assert_eq!(decode_plan(&edited), Err(PayloadError::PlanNotUtf8 { field: "device name" }));
 }

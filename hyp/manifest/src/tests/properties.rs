@@ -12,9 +12,7 @@ use crate::kernel::flatten_kernel;
 use crate::layout::plan_personality_layout;
 use crate::model::{DeviceConfig, Manifest, parse_size};
 use crate::payload::{PayloadBuilder, parse_payload, payload_length};
-use crate::plan::{
-    Blob, BootPlan, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan, validate_plan,
-};
+use crate::plan::{Blob, BootPlan, DevicePlan, DiskPartition, DiskPlan, PersonalityPlan, validate_plan};
 use crate::validate::{ValidationError, validate};
 
 fn blob() -> impl Strategy<Value = Blob> {
@@ -22,8 +20,7 @@ fn blob() -> impl Strategy<Value = Blob> {
 }
 
 fn disk() -> impl Strategy<Value = DiskPlan> {
-    (prop::sample::select(DiskPartition::ALL.to_vec()), any::<bool>())
-        .prop_map(|(partition, encrypted)| DiskPlan { partition, encrypted })
+    (prop::sample::select(DiskPartition::ALL.to_vec()), any::<bool>()).prop_map(|(partition, encrypted)| DiskPlan { partition, encrypted })
 }
 
 /// Up to `N` bytes of `text`, cut at a character boundary.
@@ -38,21 +35,19 @@ fn truncated<const N: usize>(text: &str) -> heapless::String<N> {
 }
 
 fn device() -> impl Strategy<Value = DevicePlan> {
-    (
-        "\\PC{0,5}",
-        (any::<u64>(), any::<u64>()),
-        proptest::collection::vec(any::<u32>(), 0..=4),
-    )
-        .prop_map(|(name, (base, size), interrupts)| DevicePlan {
-            name: truncated(&name),
-            mmio: PhysRange::new(base, size),
-            interrupts: heapless::Vec::from_slice(&interrupts).unwrap(),
-        })
+    ("\\PC{0,5}", (any::<u64>(), any::<u64>()), proptest::collection::vec(any::<u32>(), 0..=4)).prop_map(|(name, (base, size), interrupts)| DevicePlan {
+        name: truncated(&name),
+        mmio: PhysRange::new(base, size),
+        interrupts: heapless::Vec::from_slice(&interrupts).unwrap(),
+    })
 }
 
 fn storage() -> impl Strategy<Value = StorageDescription> {
-    (any::<u64>(), any::<u32>(), any::<u64>(), any::<u32>()).prop_map(|(base, slots, stride, first_interrupt)| {
-        StorageDescription::VirtioMmio { base: PhysAddr(base), slots, stride, first_interrupt }
+    (any::<u64>(), any::<u32>(), any::<u64>(), any::<u32>()).prop_map(|(base, slots, stride, first_interrupt)| StorageDescription::VirtioMmio {
+        base: PhysAddr(base),
+        slots,
+        stride,
+        first_interrupt,
     })
 }
 
@@ -67,23 +62,19 @@ fn personality_plan() -> impl Strategy<Value = PersonalityPlan> {
         proptest::option::of(disk()),
         proptest::collection::vec(device(), 0..=4),
     )
-        .prop_map(
-            |(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd, disk, devices)| {
-                PersonalityPlan {
-                    name: truncated(&name),
-                    cpus: heapless::Vec::from_slice(&cpus).unwrap(),
-                    ram: PhysRange::new(base, size),
-                    kernel,
-                    kernel_load: GuestPhysAddr(kernel_load),
-                    entry: GuestPhysAddr(entry),
-                    dtb,
-                    dtb_load: GuestPhysAddr(dtb_load),
-                    initrd: initrd.map(|(blob, load)| (blob, GuestPhysAddr(load))),
-                    disk,
-                    devices: heapless::Vec::from_slice(&devices).unwrap(),
-                }
-            },
-        )
+        .prop_map(|(name, cpus, (base, size), (kernel, kernel_load, entry), (dtb, dtb_load), initrd, disk, devices)| PersonalityPlan {
+            name: truncated(&name),
+            cpus: heapless::Vec::from_slice(&cpus).unwrap(),
+            ram: PhysRange::new(base, size),
+            kernel,
+            kernel_load: GuestPhysAddr(kernel_load),
+            entry: GuestPhysAddr(entry),
+            dtb,
+            dtb_load: GuestPhysAddr(dtb_load),
+            initrd: initrd.map(|(blob, load)| (blob, GuestPhysAddr(load))),
+            disk,
+            devices: heapless::Vec::from_slice(&devices).unwrap(),
+        })
 }
 
 fn boot_plan() -> impl Strategy<Value = BootPlan> {
@@ -146,26 +137,14 @@ fn disjoint_manifest() -> impl Strategy<Value = Manifest> {
                 .enumerate()
                 .map(|(index, &(size_units, gap_units))| {
                     base += gap_units * 2 * MIB;
-                    let mut config = personality(
-                        &format!("p{index}"),
-                        &[index as u8],
-                        base,
-                        size_units * 2 * MIB,
-                    );
-                    config.disk = DiskPartition::ALL
-                        .get(index)
-                        .zip(disks.get(index).copied().flatten())
-                        .map(|(&partition, encrypted)| DiskPlan { partition, encrypted });
+                    let mut config = personality(&format!("p{index}"), &[index as u8], base, size_units * 2 * MIB);
+                    config.disk =
+                        DiskPartition::ALL.get(index).zip(disks.get(index).copied().flatten()).map(|(&partition, encrypted)| DiskPlan { partition, encrypted });
                     base += size_units * 2 * MIB;
                     config
                 })
                 .collect();
-            Manifest {
-                console: crate::ConsoleMode::default(),
-                board: "qemu-virt".into(),
-                personalities,
-                devices,
-            }
+            Manifest { console: crate::ConsoleMode::default(), board: "qemu-virt".into(), personalities, devices }
         })
 }
 

@@ -71,16 +71,9 @@ fuzz_target!(|data: &[u8]| {
         Exception::SystemRegister(access) => {
             let _ = access.set_way_operation();
         }
-        Exception::DataAbort {
-            access: Some(access),
-            ..
-        } => {
+        Exception::DataAbort { access: Some(access), .. } => {
             let value = input.word();
-            let _ = (
-                access.bytes(),
-                access.value_to_write(value),
-                access.value_to_load(value),
-            );
+            let _ = (access.bytes(), access.value_to_write(value), access.value_to_load(value));
         }
         _ => {}
     }
@@ -97,11 +90,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let ram_start = input.word();
     let ram_end = input.word();
-    let personality = FuzzPersonality {
-        states,
-        ram_start,
-        ram_end,
-    };
+    let personality = FuzzPersonality { states, ram_start, ram_end };
 
     let call = psci::decode(function_id, arg1, arg2, arg3);
     if let PsciAction::StartVcpu { vcpu, entry, .. } = psci::emulate(call, caller, &personality) {

@@ -68,9 +68,7 @@ impl FaultStatus {
                 Kind::Translation => Self::Translation { level },
                 Kind::AccessFlag => Self::AccessFlag { level },
                 Kind::Permission => Self::Permission { level },
-                Kind::SynchronousExternalAbortOnTableWalk => {
-                    Self::SynchronousExternalAbortOnTableWalk { level }
-                }
+                Kind::SynchronousExternalAbortOnTableWalk => Self::SynchronousExternalAbortOnTableWalk { level },
             };
         }
         use FAULT_STATUS_CODE::CODE::Value as Code;
@@ -91,10 +89,7 @@ impl FaultStatus {
             | Self::AccessFlag { level }
             | Self::Permission { level }
             | Self::SynchronousExternalAbortOnTableWalk { level } => Some(level),
-            Self::SynchronousExternalAbort
-            | Self::Alignment
-            | Self::TlbConflict
-            | Self::Other { .. } => None,
+            Self::SynchronousExternalAbort | Self::Alignment | Self::TlbConflict | Self::Other { .. } => None,
         }
     }
 }

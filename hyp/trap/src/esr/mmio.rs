@@ -143,15 +143,7 @@ impl MmioAccess {
     #[must_use]
     pub fn value_to_load(&self, device_value: u64) -> u64 {
         let item = self.size.truncate(device_value);
-        let extended = if self.sign_extend {
-            self.size.sign_extend(item)
-        } else {
-            item
-        };
-        if self.sixty_four_bit_register {
-            extended
-        } else {
-            AccessSize::Word.truncate(extended)
-        }
+        let extended = if self.sign_extend { self.size.sign_extend(item) } else { item };
+        if self.sixty_four_bit_register { extended } else { AccessSize::Word.truncate(extended) }
     }
 }

@@ -79,11 +79,7 @@ impl SystemRegisterAccess {
     /// 10 / 14, executed as SYS, so not a read).
     #[must_use]
     pub fn set_way_operation(&self) -> Option<SetWayOperation> {
-        let is_set_way_group = self.op0 == SET_WAY_OP0
-            && self.op1 == SET_WAY_OP1
-            && self.crn == SET_WAY_CRN
-            && self.op2 == SET_WAY_OP2
-            && !self.is_read;
+        let is_set_way_group = self.op0 == SET_WAY_OP0 && self.op1 == SET_WAY_OP1 && self.crn == SET_WAY_CRN && self.op2 == SET_WAY_OP2 && !self.is_read;
         if !is_set_way_group {
             return None;
         }

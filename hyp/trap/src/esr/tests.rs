@@ -14,43 +14,19 @@ fn esr(class: u64, iss: u64) -> u64 {
 }
 
 /// ISS of a Data Abort with a valid instruction syndrome.
-fn data_abort_iss(
-    size: u64,
-    sign_extend: bool,
-    register: u64,
-    sixty_four: bool,
-    is_write: bool,
-    dfsc: u64,
-) -> u64 {
-    (1 << 24)
-        | (size << 22)
-        | (u64::from(sign_extend) << 21)
-        | (register << 16)
-        | (u64::from(sixty_four) << 15)
-        | (u64::from(is_write) << 6)
-        | dfsc
+fn data_abort_iss(size: u64, sign_extend: bool, register: u64, sixty_four: bool, is_write: bool, dfsc: u64) -> u64 {
+    (1 << 24) | (size << 22) | (u64::from(sign_extend) << 21) | (register << 16) | (u64::from(sixty_four) << 15) | (u64::from(is_write) << 6) | dfsc
 }
 
 /// ISS of a trapped MSR / MRS / System instruction.
-fn system_register_iss(
-    op0: u64,
-    op1: u64,
-    crn: u64,
-    crm: u64,
-    op2: u64,
-    rt: u64,
-    read: bool,
-) -> u64 {
+fn system_register_iss(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64, rt: u64, read: bool) -> u64 {
     (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (rt << 5) | (crm << 1) | u64::from(read)
 }
 
 /// The `MmioAccess` carried by a Data Abort, failing the test otherwise.
 fn mmio_access(esr_value: u64) -> MmioAccess {
     match decode(esr_value) {
-        Exception::DataAbort {
-            access: Some(access),
-            ..
-        } => access,
+        Exception::DataAbort { access: Some(access), .. } => access,
         other => panic!("expected a data abort with a syndrome, got {other:?}"),
     }
 }
@@ -67,66 +43,34 @@ fn unknown_class() {
 
 #[test]
 fn wait_for_interrupt() {
-    assert_eq!(
-        decode(esr(0x01, 0b00)),
-        Exception::WaitForInterrupt { is_wfe: false }
-    );
-    assert_eq!(
-        decode(esr(0x01, 0b01)),
-        Exception::WaitForInterrupt { is_wfe: true }
-    );
+    assert_eq!(decode(esr(0x01, 0b00)), Exception::WaitForInterrupt { is_wfe: false });
+    assert_eq!(decode(esr(0x01, 0b01)), Exception::WaitForInterrupt { is_wfe: true });
     // WFIT and WFET (FEAT_WFxT).
-    assert_eq!(
-        decode(esr(0x01, 0b10)),
-        Exception::WaitForInterrupt { is_wfe: false }
-    );
-    assert_eq!(
-        decode(esr(0x01, 0b11)),
-        Exception::WaitForInterrupt { is_wfe: true }
-    );
+    assert_eq!(decode(esr(0x01, 0b10)), Exception::WaitForInterrupt { is_wfe: false });
+    assert_eq!(decode(esr(0x01, 0b11)), Exception::WaitForInterrupt { is_wfe: true });
 }
 
 #[test]
 fn floating_point_access() {
-    assert_eq!(
-        decode(esr(0x07, 0x1e0_0000)),
-        Exception::FloatingPointAccess
-    );
+    assert_eq!(decode(esr(0x07, 0x1e0_0000)), Exception::FloatingPointAccess);
 }
 
 #[test]
 fn hypercall_immediate() {
     assert_eq!(decode(esr(0x16, 0)), Exception::Hypercall { immediate: 0 });
-    assert_eq!(
-        decode(esr(0x16, 0xbeef)),
-        Exception::Hypercall { immediate: 0xbeef }
-    );
+    assert_eq!(decode(esr(0x16, 0xbeef)), Exception::Hypercall { immediate: 0xbeef });
 }
 
 #[test]
 fn secure_monitor_call_immediate() {
-    assert_eq!(
-        decode(esr(0x17, 0x1234)),
-        Exception::SecureMonitorCall { immediate: 0x1234 }
-    );
+    assert_eq!(decode(esr(0x17, 0x1234)), Exception::SecureMonitorCall { immediate: 0x1234 });
 }
 
 #[test]
 fn system_register_read_of_ctr_el0() {
     // MRS x3, CTR_EL0: op0 = 3, op1 = 3, CRn = 0, CRm = 0, op2 = 1.
     let value = esr(0x18, system_register_iss(3, 3, 0, 0, 1, 3, true));
-    assert_eq!(
-        decode(value),
-        Exception::SystemRegister(SystemRegisterAccess {
-            op0: 3,
-            op1: 3,
-            crn: 0,
-            crm: 0,
-            op2: 1,
-            rt: 3,
-            is_read: true,
-        })
-    );
+    assert_eq!(decode(value), Exception::SystemRegister(SystemRegisterAccess { op0: 3, op1: 3, crn: 0, crm: 0, op2: 1, rt: 3, is_read: true }));
 }
 
 #[test]
@@ -144,48 +88,22 @@ fn system_register_write_from_zero_register() {
 #[test]
 fn system_register_fields_at_maximum() {
     let value = esr(0x18, system_register_iss(3, 7, 15, 15, 7, 31, true));
-    assert_eq!(
-        decode(value),
-        Exception::SystemRegister(SystemRegisterAccess {
-            op0: 3,
-            op1: 7,
-            crn: 15,
-            crm: 15,
-            op2: 7,
-            rt: 31,
-            is_read: true,
-        })
-    );
+    assert_eq!(decode(value), Exception::SystemRegister(SystemRegisterAccess { op0: 3, op1: 7, crn: 15, crm: 15, op2: 7, rt: 31, is_read: true }));
 }
 
 #[test]
 fn instruction_abort() {
     let value = esr(0x20, (1 << 7) | 0b00_1111);
-    assert_eq!(
-        decode(value),
-        Exception::InstructionAbort {
-            fault: FaultStatus::Permission { level: 3 },
-            stage1_walk: true,
-        }
-    );
+    assert_eq!(decode(value), Exception::InstructionAbort { fault: FaultStatus::Permission { level: 3 }, stage1_walk: true });
 }
 
 #[test]
 fn data_abort_with_syndrome() {
-    let value = esr(
-        0x24,
-        data_abort_iss(0b10, false, 5, false, true, DFSC_TRANSLATION_LEVEL_3),
-    );
+    let value = esr(0x24, data_abort_iss(0b10, false, 5, false, true, DFSC_TRANSLATION_LEVEL_3));
     assert_eq!(
         decode(value),
         Exception::DataAbort {
-            access: Some(MmioAccess {
-                size: AccessSize::Word,
-                register: 5,
-                sign_extend: false,
-                sixty_four_bit_register: false,
-                is_write: true,
-            }),
+            access: Some(MmioAccess { size: AccessSize::Word, register: 5, sign_extend: false, sixty_four_bit_register: false, is_write: true }),
             is_write: true,
             fault: FaultStatus::Translation { level: 3 },
             stage1_walk: false,
@@ -201,13 +119,7 @@ fn data_abort_without_syndrome_has_no_access() {
     let iss = data_abort_iss(0b11, true, 7, true, false, DFSC_TRANSLATION_LEVEL_3) & !(1 << 24);
     assert_eq!(
         decode(esr(0x24, iss)),
-        Exception::DataAbort {
-            access: None,
-            is_write: false,
-            fault: FaultStatus::Translation { level: 3 },
-            stage1_walk: false,
-            cache_maintenance: false,
-        }
+        Exception::DataAbort { access: None, is_write: false, fault: FaultStatus::Translation { level: 3 }, stage1_walk: false, cache_maintenance: false }
     );
 }
 
@@ -216,52 +128,22 @@ fn data_abort_from_cache_maintenance_on_table_walk() {
     let iss = (1 << 8) | (1 << 7) | (1 << 6) | 0b00_0101;
     assert_eq!(
         decode(esr(0x24, iss)),
-        Exception::DataAbort {
-            access: None,
-            is_write: true,
-            fault: FaultStatus::Translation { level: 1 },
-            stage1_walk: true,
-            cache_maintenance: true,
-        }
+        Exception::DataAbort { access: None, is_write: true, fault: FaultStatus::Translation { level: 1 }, stage1_walk: true, cache_maintenance: true }
     );
 }
 
 #[test]
 fn aborts_from_the_same_level_are_other() {
-    assert_eq!(
-        decode(esr(0x25, 0b00_0111)),
-        Exception::Other {
-            class: 0x25,
-            syndrome: 0b00_0111
-        }
-    );
-    assert_eq!(
-        decode(esr(0x21, 0b00_0111)),
-        Exception::Other {
-            class: 0x21,
-            syndrome: 0b00_0111
-        }
-    );
+    assert_eq!(decode(esr(0x25, 0b00_0111)), Exception::Other { class: 0x25, syndrome: 0b00_0111 });
+    assert_eq!(decode(esr(0x21, 0b00_0111)), Exception::Other { class: 0x21, syndrome: 0b00_0111 });
 }
 
 #[test]
 fn other_class_keeps_class_and_syndrome() {
     // EC 0x15: SVC from AArch64, never routed to EL2 but still decodable.
-    assert_eq!(
-        decode(esr(0x15, 0x1ff_ffff)),
-        Exception::Other {
-            class: 0x15,
-            syndrome: 0x1ff_ffff
-        }
-    );
+    assert_eq!(decode(esr(0x15, 0x1ff_ffff)), Exception::Other { class: 0x15, syndrome: 0x1ff_ffff });
     // The largest class value, with ISS2 bits set above bit 32.
-    assert_eq!(
-        decode((0xff_ffff << 32) | esr(0x3f, 0)),
-        Exception::Other {
-            class: 0x3f,
-            syndrome: 0
-        }
-    );
+    assert_eq!(decode((0xff_ffff << 32) | esr(0x3f, 0)), Exception::Other { class: 0x3f, syndrome: 0 });
 }
 
 #[test]
@@ -277,36 +159,18 @@ fn instruction_length_follows_il() {
 #[test]
 fn fault_status_levelled_kinds() {
     for level in 0..=3u8 {
-        assert_eq!(
-            FaultStatus::decode(level),
-            FaultStatus::AddressSize { level }
-        );
-        assert_eq!(
-            FaultStatus::decode(0b00_0100 | level),
-            FaultStatus::Translation { level }
-        );
-        assert_eq!(
-            FaultStatus::decode(0b00_1000 | level),
-            FaultStatus::AccessFlag { level }
-        );
-        assert_eq!(
-            FaultStatus::decode(0b00_1100 | level),
-            FaultStatus::Permission { level }
-        );
-        assert_eq!(
-            FaultStatus::decode(0b01_0100 | level),
-            FaultStatus::SynchronousExternalAbortOnTableWalk { level }
-        );
+        assert_eq!(FaultStatus::decode(level), FaultStatus::AddressSize { level });
+        assert_eq!(FaultStatus::decode(0b00_0100 | level), FaultStatus::Translation { level });
+        assert_eq!(FaultStatus::decode(0b00_1000 | level), FaultStatus::AccessFlag { level });
+        assert_eq!(FaultStatus::decode(0b00_1100 | level), FaultStatus::Permission { level });
+        assert_eq!(FaultStatus::decode(0b01_0100 | level), FaultStatus::SynchronousExternalAbortOnTableWalk { level });
         assert_eq!(FaultStatus::decode(0b00_0100 | level).level(), Some(level));
     }
 }
 
 #[test]
 fn fault_status_synchronous_external_abort() {
-    assert_eq!(
-        FaultStatus::decode(0b01_0000),
-        FaultStatus::SynchronousExternalAbort
-    );
+    assert_eq!(FaultStatus::decode(0b01_0000), FaultStatus::SynchronousExternalAbort);
     assert_eq!(FaultStatus::SynchronousExternalAbort.level(), None);
 }
 
@@ -327,10 +191,7 @@ fn fault_status_other_codes_stay_raw() {
         assert_eq!(FaultStatus::decode(code), FaultStatus::Other { code });
     }
     // Bits above the six-bit field are ignored.
-    assert_eq!(
-        FaultStatus::decode(0b1100_0111),
-        FaultStatus::Translation { level: 3 }
-    );
+    assert_eq!(FaultStatus::decode(0b1100_0111), FaultStatus::Translation { level: 3 });
 }
 
 #[test]
@@ -347,10 +208,7 @@ fn fault_status_through_data_abort() {
 #[test]
 fn load_signed_byte_into_w_register() {
     // LDRSB w1, [x0]: SAS = byte, SSE = 1, SF = 0.
-    let access = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b00, true, 1, false, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let access = mmio_access(esr(0x24, data_abort_iss(0b00, true, 1, false, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(access.bytes(), 1);
     assert!(!access.is_write);
     assert_eq!(access.value_to_load(0x80), 0xffff_ff80);
@@ -362,10 +220,7 @@ fn load_signed_byte_into_w_register() {
 #[test]
 fn load_signed_byte_into_x_register() {
     // LDRSB x1, [x0]: SAS = byte, SSE = 1, SF = 1.
-    let access = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b00, true, 1, true, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let access = mmio_access(esr(0x24, data_abort_iss(0b00, true, 1, true, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(access.value_to_load(0x80), 0xffff_ffff_ffff_ff80);
     assert_eq!(access.value_to_load(0x17f), 0x7f);
 }
@@ -373,35 +228,23 @@ fn load_signed_byte_into_x_register() {
 #[test]
 fn load_signed_halfword_and_word() {
     // LDRSH w2 and LDRSW x2.
-    let halfword = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b01, true, 2, false, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let halfword = mmio_access(esr(0x24, data_abort_iss(0b01, true, 2, false, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(halfword.value_to_load(0x8001), 0xffff_8001);
-    let word = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b10, true, 2, true, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let word = mmio_access(esr(0x24, data_abort_iss(0b10, true, 2, true, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(word.value_to_load(0x8000_0000), 0xffff_ffff_8000_0000);
 }
 
 #[test]
 fn load_unsigned_halfword_zero_extends() {
     // LDRH w3, [x0]: SAS = halfword, SSE = 0, SF = 0.
-    let access = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b01, false, 3, false, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let access = mmio_access(esr(0x24, data_abort_iss(0b01, false, 3, false, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(access.bytes(), 2);
     assert_eq!(access.value_to_load(0xffff_ffff_1234_8765), 0x8765);
 }
 
 #[test]
 fn load_doubleword_keeps_all_bits() {
-    let access = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b11, false, 4, true, false, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let access = mmio_access(esr(0x24, data_abort_iss(0b11, false, 4, true, false, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(access.bytes(), 8);
     assert_eq!(access.value_to_load(u64::MAX - 1), u64::MAX - 1);
 }
@@ -409,10 +252,7 @@ fn load_doubleword_keeps_all_bits() {
 #[test]
 fn store_byte_truncates() {
     // STRB w5, [x0]: SAS = byte, WnR = 1.
-    let access = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b00, false, 5, false, true, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let access = mmio_access(esr(0x24, data_abort_iss(0b00, false, 5, false, true, DFSC_TRANSLATION_LEVEL_3)));
     assert!(access.is_write);
     assert_eq!(access.register, 5);
     assert_eq!(access.value_to_write(0x1234_5678_9abc_def0), 0xf0);
@@ -420,20 +260,11 @@ fn store_byte_truncates() {
 
 #[test]
 fn store_word_and_doubleword_truncate() {
-    let word = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b10, false, 30, false, true, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let word = mmio_access(esr(0x24, data_abort_iss(0b10, false, 30, false, true, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(word.value_to_write(0x1234_5678_9abc_def0), 0x9abc_def0);
-    let doubleword = mmio_access(esr(
-        0x24,
-        data_abort_iss(0b11, false, 31, true, true, DFSC_TRANSLATION_LEVEL_3),
-    ));
+    let doubleword = mmio_access(esr(0x24, data_abort_iss(0b11, false, 31, true, true, DFSC_TRANSLATION_LEVEL_3)));
     assert_eq!(doubleword.register, 31);
-    assert_eq!(
-        doubleword.value_to_write(0x1234_5678_9abc_def0),
-        0x1234_5678_9abc_def0
-    );
+    assert_eq!(doubleword.value_to_write(0x1234_5678_9abc_def0), 0x1234_5678_9abc_def0);
 }
 
 // ---- Set/way recognition ----
@@ -448,18 +279,9 @@ fn cache_instruction(crm: u64, op2: u64, read: bool) -> SystemRegisterAccess {
 
 #[test]
 fn set_way_operations_are_recognised() {
-    assert_eq!(
-        cache_instruction(6, 2, false).set_way_operation(),
-        Some(SetWayOperation::Invalidate)
-    );
-    assert_eq!(
-        cache_instruction(10, 2, false).set_way_operation(),
-        Some(SetWayOperation::Clean)
-    );
-    assert_eq!(
-        cache_instruction(14, 2, false).set_way_operation(),
-        Some(SetWayOperation::CleanInvalidate)
-    );
+    assert_eq!(cache_instruction(6, 2, false).set_way_operation(), Some(SetWayOperation::Invalidate));
+    assert_eq!(cache_instruction(10, 2, false).set_way_operation(), Some(SetWayOperation::Clean));
+    assert_eq!(cache_instruction(14, 2, false).set_way_operation(), Some(SetWayOperation::CleanInvalidate));
 }
 
 #[test]
@@ -469,16 +291,9 @@ fn other_cache_instructions_are_not_set_way() {
     assert_eq!(cache_instruction(6, 1, false).set_way_operation(), None);
     assert_eq!(cache_instruction(10, 1, false).set_way_operation(), None);
     assert_eq!(cache_instruction(6, 2, true).set_way_operation(), None);
-    let civac = SystemRegisterAccess {
-        op1: 3,
-        op2: 1,
-        ..cache_instruction(14, 1, false)
-    };
+    let civac = SystemRegisterAccess { op1: 3, op2: 1, ..cache_instruction(14, 1, false) };
     assert_eq!(civac.set_way_operation(), None);
-    let wrong_op1 = SystemRegisterAccess {
-        op1: 4,
-        ..cache_instruction(6, 2, false)
-    };
+    let wrong_op1 = SystemRegisterAccess { op1: 4, ..cache_instruction(6, 2, false) };
     assert_eq!(wrong_op1.set_way_operation(), None);
 }
 

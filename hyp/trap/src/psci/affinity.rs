@@ -49,11 +49,7 @@ pub fn virtual_mpidr(vcpu: usize) -> u64 {
     let index = vcpu as u64;
     // `Field::val` keeps the low eight bits of each shifted index.
     let level = |level: u32| index >> (level * AFFINITY_FIELD_BITS);
-    let value = MPIDR::AFF0.val(level(0))
-        + MPIDR::AFF1.val(level(1))
-        + MPIDR::AFF2.val(level(2))
-        + MPIDR::AFF3.val(level(3))
-        + MPIDR::RES1::SET;
+    let value = MPIDR::AFF0.val(level(0)) + MPIDR::AFF1.val(level(1)) + MPIDR::AFF2.val(level(2)) + MPIDR::AFF3.val(level(3)) + MPIDR::RES1::SET;
     value.value
 }
 
@@ -68,14 +64,9 @@ pub fn virtual_mpidr(vcpu: usize) -> u64 {
 #[must_use]
 pub fn vcpu_from_mpidr(target: u64, vcpu_count: usize) -> Option<usize> {
     let affinity = LocalRegisterCopy::<u64, MPIDR::Register>::new(target & affinity_bits());
-    let index = [MPIDR::AFF3, MPIDR::AFF2, MPIDR::AFF1, MPIDR::AFF0]
-        .into_iter()
-        .fold(0u64, |index, field| {
-            (index << AFFINITY_FIELD_BITS) | affinity.read(field)
-        });
-    usize::try_from(index)
-        .ok()
-        .filter(|vcpu| *vcpu < vcpu_count)
+    let index =
+        [MPIDR::AFF3, MPIDR::AFF2, MPIDR::AFF1, MPIDR::AFF0].into_iter().fold(0u64, |index, field| (index << AFFINITY_FIELD_BITS) | affinity.read(field));
+    usize::try_from(index).ok().filter(|vcpu| *vcpu < vcpu_count)
 }
 
 /// Whether `target` only has bits in the affinity fields, as DEN0022 requires

@@ -16,14 +16,7 @@ const RAM_END: u64 = 0x5000_0000;
 impl FakePersonality {
     /// vCPU 0 on, 1 off, 2 on pending, 3 off.
     fn new() -> Self {
-        Self {
-            states: [
-                VcpuPowerState::On,
-                VcpuPowerState::Off,
-                VcpuPowerState::OnPending,
-                VcpuPowerState::Off,
-            ],
-        }
+        Self { states: [VcpuPowerState::On, VcpuPowerState::Off, VcpuPowerState::OnPending, VcpuPowerState::Off] }
     }
 }
 
@@ -72,96 +65,48 @@ fn decode_cpu_suspend_both_widths() {
 
 #[test]
 fn decode_cpu_on_32_uses_low_halves() {
-    assert_eq!(
-        decode(0x8400_0003, GARBAGE | 1, GARBAGE | RAM_START, GARBAGE | 7),
-        PsciCall::CpuOn {
-            target: 1,
-            entry: RAM_START,
-            context: 7
-        }
-    );
+    assert_eq!(decode(0x8400_0003, GARBAGE | 1, GARBAGE | RAM_START, GARBAGE | 7), PsciCall::CpuOn { target: 1, entry: RAM_START, context: 7 });
 }
 
 #[test]
 fn decode_cpu_on_64_uses_full_registers() {
     assert_eq!(
         decode(0xC400_0003, 0xff_0000_0001, 0x1_4000_0000, u64::MAX),
-        PsciCall::CpuOn {
-            target: 0xff_0000_0001,
-            entry: 0x1_4000_0000,
-            context: u64::MAX
-        }
+        PsciCall::CpuOn { target: 0xff_0000_0001, entry: 0x1_4000_0000, context: u64::MAX }
     );
 }
 
 #[test]
 fn decode_affinity_info_both_widths() {
-    assert_eq!(
-        decode(0x8400_0004, GARBAGE | 2, GARBAGE, 0),
-        PsciCall::AffinityInfo {
-            target: 2,
-            lowest_level: 0
-        }
-    );
-    assert_eq!(
-        decode(0xC400_0004, GARBAGE | 2, GARBAGE, 0),
-        PsciCall::AffinityInfo {
-            target: GARBAGE | 2,
-            lowest_level: GARBAGE
-        }
-    );
+    assert_eq!(decode(0x8400_0004, GARBAGE | 2, GARBAGE, 0), PsciCall::AffinityInfo { target: 2, lowest_level: 0 });
+    assert_eq!(decode(0xC400_0004, GARBAGE | 2, GARBAGE, 0), PsciCall::AffinityInfo { target: GARBAGE | 2, lowest_level: GARBAGE });
 }
 
 #[test]
 fn decode_features_take_a_32_bit_function_id() {
-    assert_eq!(
-        decode(0x8400_000A, GARBAGE | 0xC400_0003, 0, 0),
-        PsciCall::Features {
-            function_id: 0xC400_0003
-        }
-    );
-    assert_eq!(
-        decode(0x8000_0001, GARBAGE | 0x8000_8000, 0, 0),
-        PsciCall::SmcccArchFeatures {
-            function_id: 0x8000_8000
-        }
-    );
+    assert_eq!(decode(0x8400_000A, GARBAGE | 0xC400_0003, 0, 0), PsciCall::Features { function_id: 0xC400_0003 });
+    assert_eq!(decode(0x8000_0001, GARBAGE | 0x8000_8000, 0, 0), PsciCall::SmcccArchFeatures { function_id: 0x8000_8000 });
 }
 
 #[test]
 fn decode_unknown_function() {
     // MIGRATE, SYSTEM_SUSPEND and a vendor-specific service call.
     for function_id in [0x8400_0005, 0xC400_000E, 0xC600_0000, 0] {
-        assert_eq!(
-            decode(function_id, 0, 0, 0),
-            PsciCall::Unknown { function_id }
-        );
+        assert_eq!(decode(function_id, 0, 0, 0), PsciCall::Unknown { function_id });
     }
 }
 
 #[test]
 fn decode_smc64_form_of_32_bit_only_calls_is_unknown() {
-    for function_id in [
-        0xC400_0000,
-        0xC400_0002,
-        0xC400_0008,
-        0xC400_000A,
-        0xC000_0000,
-    ] {
-        assert_eq!(
-            decode(function_id, 0, 0, 0),
-            PsciCall::Unknown { function_id }
-        );
+    for function_id in [0xC400_0000, 0xC400_0002, 0xC400_0008, 0xC400_000A, 0xC000_0000] {
+        assert_eq!(decode(function_id, 0, 0, 0), PsciCall::Unknown { function_id });
     }
 }
 
 #[test]
 fn decode_garbage_in_upper_function_id_bits_is_unknown() {
     for function_id in [GARBAGE | 0x8400_0000, 1 << 32 | 0xC400_0003, u64::MAX] {
-        assert_eq!(
-            decode(function_id, 0, 0, 0),
-            PsciCall::Unknown { function_id }
-        );
+        assert_eq!(decode(function_id, 0, 0, 0), PsciCall::Unknown { function_id });
     }
 }
 
@@ -171,26 +116,14 @@ fn decode_garbage_in_upper_function_id_bits_is_unknown() {
 fn return_codes_are_sign_extended() {
     assert_eq!(PsciReturn::Success.as_register(), 0);
     assert_eq!(PsciReturn::NotSupported.as_register(), u64::MAX);
-    assert_eq!(
-        PsciReturn::InvalidParameters.as_register(),
-        0xffff_ffff_ffff_fffe
-    );
+    assert_eq!(PsciReturn::InvalidParameters.as_register(), 0xffff_ffff_ffff_fffe);
     assert_eq!(PsciReturn::Denied.as_register(), (-3i64).cast_unsigned());
     assert_eq!(PsciReturn::AlreadyOn.as_register(), (-4i64).cast_unsigned());
     assert_eq!(PsciReturn::OnPending.as_register(), (-5i64).cast_unsigned());
-    assert_eq!(
-        PsciReturn::InternalFailure.as_register(),
-        (-6i64).cast_unsigned()
-    );
-    assert_eq!(
-        PsciReturn::NotPresent.as_register(),
-        (-7i64).cast_unsigned()
-    );
+    assert_eq!(PsciReturn::InternalFailure.as_register(), (-6i64).cast_unsigned());
+    assert_eq!(PsciReturn::NotPresent.as_register(), (-7i64).cast_unsigned());
     assert_eq!(PsciReturn::Disabled.as_register(), (-8i64).cast_unsigned());
-    assert_eq!(
-        PsciReturn::InvalidAddress.as_register(),
-        0xffff_ffff_ffff_fff7
-    );
+    assert_eq!(PsciReturn::InvalidAddress.as_register(), 0xffff_ffff_ffff_fff7);
 }
 
 // ---- Emulation, one test per outcome ----
@@ -213,30 +146,15 @@ fn cpu_off_stops_the_caller() {
 #[test]
 fn cpu_on_starts_an_off_vcpu() {
     let call = decode(0xC400_0003, 1, RAM_START + 0x8_0000, 0x1234);
-    assert_eq!(
-        run(call),
-        PsciAction::StartVcpu {
-            vcpu: 1,
-            entry: RAM_START + 0x8_0000,
-            context: 0x1234
-        }
-    );
+    assert_eq!(run(call), PsciAction::StartVcpu { vcpu: 1, entry: RAM_START + 0x8_0000, context: 0x1234 });
 }
 
 #[test]
 fn cpu_on_unknown_target_is_invalid_parameters() {
     // vCPU 4 does not exist; Aff1 = 1 is another cluster.
     for target in [4, 0x100, 0xff_0000_0001] {
-        let call = PsciCall::CpuOn {
-            target,
-            entry: RAM_START,
-            context: 0,
-        };
-        assert_eq!(
-            run(call),
-            returns(PsciReturn::InvalidParameters),
-            "target {target:#x}"
-        );
+        let call = PsciCall::CpuOn { target, entry: RAM_START, context: 0 };
+        assert_eq!(run(call), returns(PsciReturn::InvalidParameters), "target {target:#x}");
     }
 }
 
@@ -244,83 +162,42 @@ fn cpu_on_unknown_target_is_invalid_parameters() {
 fn cpu_on_target_with_non_affinity_bits_is_invalid_parameters() {
     // RES1 bit 31, MT bit 24, and a bit above Aff3.
     for target in [virtual_mpidr(1), 1 << 24 | 1, 1 << 40 | 1] {
-        let call = PsciCall::CpuOn {
-            target,
-            entry: RAM_START,
-            context: 0,
-        };
-        assert_eq!(
-            run(call),
-            returns(PsciReturn::InvalidParameters),
-            "target {target:#x}"
-        );
+        let call = PsciCall::CpuOn { target, entry: RAM_START, context: 0 };
+        assert_eq!(run(call), returns(PsciReturn::InvalidParameters), "target {target:#x}");
     }
 }
 
 #[test]
 fn cpu_on_entry_outside_ram_is_invalid_address() {
     for entry in [0, RAM_START - 4, RAM_END, u64::MAX] {
-        let call = PsciCall::CpuOn {
-            target: 1,
-            entry,
-            context: 0,
-        };
-        assert_eq!(
-            run(call),
-            returns(PsciReturn::InvalidAddress),
-            "entry {entry:#x}"
-        );
+        let call = PsciCall::CpuOn { target: 1, entry, context: 0 };
+        assert_eq!(run(call), returns(PsciReturn::InvalidAddress), "entry {entry:#x}");
     }
 }
 
 #[test]
 fn cpu_on_running_vcpu_is_already_on() {
-    let personality = FakePersonality {
-        states: [VcpuPowerState::On; 4],
-    };
-    let call = PsciCall::CpuOn {
-        target: 3,
-        entry: RAM_START,
-        context: 0,
-    };
-    assert_eq!(
-        emulate(call, 0, &personality),
-        returns(PsciReturn::AlreadyOn)
-    );
+    let personality = FakePersonality { states: [VcpuPowerState::On; 4] };
+    let call = PsciCall::CpuOn { target: 3, entry: RAM_START, context: 0 };
+    assert_eq!(emulate(call, 0, &personality), returns(PsciReturn::AlreadyOn));
 }
 
 #[test]
 fn cpu_on_of_the_caller_itself_is_already_on() {
     // vCPU 1 is Off in the fake's bookkeeping, but it is the caller.
-    let call = PsciCall::CpuOn {
-        target: 1,
-        entry: RAM_START,
-        context: 0,
-    };
-    assert_eq!(
-        emulate(call, 1, &FakePersonality::new()),
-        returns(PsciReturn::AlreadyOn)
-    );
+    let call = PsciCall::CpuOn { target: 1, entry: RAM_START, context: 0 };
+    assert_eq!(emulate(call, 1, &FakePersonality::new()), returns(PsciReturn::AlreadyOn));
 }
 
 #[test]
 fn cpu_on_starting_vcpu_is_on_pending() {
-    let call = PsciCall::CpuOn {
-        target: 2,
-        entry: RAM_START,
-        context: 0,
-    };
+    let call = PsciCall::CpuOn { target: 2, entry: RAM_START, context: 0 };
     assert_eq!(run(call), returns(PsciReturn::OnPending));
 }
 
 #[test]
 fn affinity_info_reports_each_state() {
-    let ask = |target| {
-        run(PsciCall::AffinityInfo {
-            target,
-            lowest_level: 0,
-        })
-    };
+    let ask = |target| run(PsciCall::AffinityInfo { target, lowest_level: 0 });
     assert_eq!(ask(0), PsciAction::Return(0));
     assert_eq!(ask(1), PsciAction::Return(1));
     assert_eq!(ask(2), PsciAction::Return(2));
@@ -330,10 +207,7 @@ fn affinity_info_reports_each_state() {
 #[test]
 fn affinity_info_above_level_0_is_invalid_parameters() {
     for lowest_level in [1, 3, GARBAGE] {
-        let call = PsciCall::AffinityInfo {
-            target: 1,
-            lowest_level,
-        };
+        let call = PsciCall::AffinityInfo { target: 1, lowest_level };
         assert_eq!(run(call), returns(PsciReturn::InvalidParameters));
     }
 }
@@ -341,10 +215,7 @@ fn affinity_info_above_level_0_is_invalid_parameters() {
 #[test]
 fn affinity_info_unknown_target_is_invalid_parameters() {
     for target in [4, 0x1_0000, u64::MAX] {
-        let call = PsciCall::AffinityInfo {
-            target,
-            lowest_level: 0,
-        };
+        let call = PsciCall::AffinityInfo { target, lowest_level: 0 };
         assert_eq!(run(call), returns(PsciReturn::InvalidParameters));
     }
 }
@@ -375,11 +246,7 @@ fn features_reports_implemented_functions() {
         function_id::PSCI_FEATURES,
         function_id::SMCCC_VERSION,
     ] {
-        assert_eq!(
-            run(PsciCall::Features { function_id }),
-            returns(PsciReturn::Success),
-            "function {function_id:#x}"
-        );
+        assert_eq!(run(PsciCall::Features { function_id }), returns(PsciReturn::Success), "function {function_id:#x}");
     }
 }
 
@@ -394,11 +261,7 @@ fn features_reports_everything_else_not_supported() {
         0xC400_0000, // SMC64 form of PSCI_VERSION, which does not exist
         u32::MAX,
     ] {
-        assert_eq!(
-            run(PsciCall::Features { function_id }),
-            returns(PsciReturn::NotSupported),
-            "function {function_id:#x}"
-        );
+        assert_eq!(run(PsciCall::Features { function_id }), returns(PsciReturn::NotSupported), "function {function_id:#x}");
     }
 }
 
@@ -409,17 +272,13 @@ fn smccc_version_is_1_1() {
 
 #[test]
 fn smccc_arch_features_is_not_supported() {
-    let call = PsciCall::SmcccArchFeatures {
-        function_id: 0x8000_8000,
-    };
+    let call = PsciCall::SmcccArchFeatures { function_id: 0x8000_8000 };
     assert_eq!(run(call), returns(PsciReturn::NotSupported));
 }
 
 #[test]
 fn unknown_function_is_not_supported() {
-    let call = PsciCall::Unknown {
-        function_id: GARBAGE | 0x8400_0000,
-    };
+    let call = PsciCall::Unknown { function_id: GARBAGE | 0x8400_0000 };
     assert_eq!(run(call), returns(PsciReturn::NotSupported));
 }
 
@@ -480,11 +339,7 @@ impl PsciPersonality for ArbitraryPersonality {
 }
 
 fn power_state_strategy() -> impl Strategy<Value = VcpuPowerState> {
-    prop_oneof![
-        Just(VcpuPowerState::Off),
-        Just(VcpuPowerState::OnPending),
-        Just(VcpuPowerState::On),
-    ]
+    prop_oneof![Just(VcpuPowerState::Off), Just(VcpuPowerState::OnPending), Just(VcpuPowerState::On),]
 }
 
 /// Function identifiers biased towards the ones this module knows.
@@ -500,12 +355,7 @@ fn function_id_strategy() -> impl Strategy<Value = u64> {
 
 /// Arguments biased towards small affinities and the fake's RAM.
 fn argument_strategy() -> impl Strategy<Value = u64> {
-    prop_oneof![
-        any::<u64>(),
-        0u64..8,
-        RAM_START..RAM_END,
-        Just(virtual_mpidr(1))
-    ]
+    prop_oneof![any::<u64>(), 0u64..8, RAM_START..RAM_END, Just(virtual_mpidr(1))]
 }
 
 /// vCPU indices: mostly realistic ones, some up to the 32 affinity bits.

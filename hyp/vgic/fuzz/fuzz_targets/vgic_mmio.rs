@@ -15,10 +15,7 @@
 //! interrupt the vCPU can see, reads are no wider than the access.
 #![no_main]
 
-use janus_vgic::{
-    AccessSize, GicVersion, ListRegister, ListRegisters, LrState, VirtualGic, decode_v2,
-    decode_v3, encode_v2, encode_v3,
-};
+use janus_vgic::{AccessSize, GicVersion, ListRegister, ListRegisters, LrState, VirtualGic, decode_v2, decode_v3, encode_v2, encode_v3};
 use libfuzzer_sys::fuzz_target;
 
 /// A cursor over the fuzz input that yields zeros once it runs out.
@@ -113,10 +110,7 @@ impl ListRegisters for Bank {
     }
 
     fn write(&mut self, index: usize, value: ListRegister) {
-        assert!(
-            !(value.hardware.is_some() && value.state == LrState::PendingActive),
-            "HW = 1 with pending and active: {value:?}"
-        );
+        assert!(!(value.hardware.is_some() && value.state == LrState::PendingActive), "HW = 1 with pending and active: {value:?}");
         self.raw[index] = match self.version {
             GicVersion::V3 => encode_v3(&value),
             GicVersion::V2 => u64::from(encode_v2(&value)),

@@ -39,20 +39,14 @@ pub(crate) fn inject_and_flush_checked(
             assert_eq!(probe_bank.writes, bank.writes + 1, "one write");
         } else {
             assert_eq!(&probe, gic, "a declined in-place path changed the model");
-            assert_eq!(
-                probe_bank.writes, bank.writes,
-                "a declined in-place path wrote"
-            );
+            assert_eq!(probe_bank.writes, bank.writes, "a declined in-place path wrote");
         }
         let mut second = gic.clone();
         let mut second_bank = bank.clone();
         let taken = second.inject_directly(vcpu, intid, physical_intid, &mut second_bank);
         if !taken {
             assert_eq!(&second, gic, "a declined direct path changed the model");
-            assert_eq!(
-                second_bank.writes, bank.writes,
-                "a declined direct path wrote"
-            );
+            assert_eq!(second_bank.writes, bank.writes, "a declined direct path wrote");
         } else if in_place {
             assert_eq!(second, probe, "the two direct paths disagree");
             for index in 0..bank.raw_count() {
@@ -70,11 +64,7 @@ pub(crate) fn inject_and_flush_checked(
     assert_eq!(outcome, expected, "outcome ({direct:?})");
     assert_eq!(gic, &general, "model state ({direct:?})");
     for index in 0..bank.raw_count() {
-        assert_eq!(
-            bank.raw(index),
-            general_bank.raw(index),
-            "list register {index} ({direct:?})"
-        );
+        assert_eq!(bank.raw(index), general_bank.raw(index), "list register {index} ({direct:?})");
     }
     (outcome, direct)
 }
@@ -95,13 +85,7 @@ fn guest_handles(bank: &mut FakeListRegisters, index: usize) {
     assert!(bank.acknowledge(index).is_some());
     let fields = bank.get(index);
     assert_eq!(bank.complete(index), Some(27));
-    bank.set(
-        index,
-        ListRegister {
-            state: LrState::Invalid,
-            ..fields
-        },
-    );
+    bank.set(index, ListRegister { state: LrState::Invalid, ..fields });
 }
 
 #[test]
@@ -112,18 +96,8 @@ fn the_timer_cycle_takes_the_direct_path() {
         // The first flush clears the list registers: general path.
         let _ = gic.flush(1, &mut bank);
         let (_, path) = inject_and_flush_checked(&mut gic, 1, 27, 27, &mut bank);
-        assert_eq!(
-            path,
-            Path::Direct,
-            "first injection into empty list registers"
-        );
-        let expected = ListRegister {
-            state: LrState::Pending,
-            intid: 27,
-            priority: 0xa0,
-            group1: version == GicVersion::V3,
-            hardware: Some(27),
-        };
+        assert_eq!(path, Path::Direct, "first injection into empty list registers");
+        let expected = ListRegister { state: LrState::Pending, intid: 27, priority: 0xa0, group1: version == GicVersion::V3, hardware: Some(27) };
         assert_eq!(bank.get(0), expected);
         for _ in 0..3 {
             guest_handles(&mut bank, 0);
@@ -159,10 +133,7 @@ fn a_completed_timer_in_a_higher_register_moves_to_register_0() {
     // completed timer entry stays (its completion is noted at the next
     // injection).
     assert_eq!(bank.run_guest(), vec![20, 21, 27]);
-    let mut entry = ListRegister {
-        state: LrState::Invalid,
-        ..bank.get(2)
-    };
+    let mut entry = ListRegister { state: LrState::Invalid, ..bank.get(2) };
     entry.hardware = Some(27);
     bank.set(2, entry);
     let _ = gic.flush(0, &mut bank);
@@ -189,30 +160,17 @@ fn the_direct_path_declines_what_it_does_not_cover() {
         ("dirty", |gic, _| {
             let _ = gic.inject(0, 20);
         }),
-        (
-            "pending again in software while the hardware instance was active",
-            |gic, bank| {
-                let _ = gic.inject_hardware(0, 27, 27);
-                let _ = gic.flush(0, bank);
-                let _ = bank.acknowledge(0);
-                let _ = write_bit(gic, 0, GICD_ISPENDR, 27);
-                let _ = gic.flush(0, bank);
-                assert_eq!(
-                    bank.get(0).state,
-                    LrState::Active,
-                    "the second instance waits in software"
-                );
-                let fields = bank.get(0);
-                let _ = bank.complete(0);
-                bank.set(
-                    0,
-                    ListRegister {
-                        state: LrState::Invalid,
-                        ..fields
-                    },
-                );
-            },
-        ),
+        ("pending again in software while the hardware instance was active", |gic, bank| {
+            let _ = gic.inject_hardware(0, 27, 27);
+            let _ = gic.flush(0, bank);
+            let _ = bank.acknowledge(0);
+            let _ = write_bit(gic, 0, GICD_ISPENDR, 27);
+            let _ = gic.flush(0, bank);
+            assert_eq!(bank.get(0).state, LrState::Active, "the second instance waits in software");
+            let fields = bank.get(0);
+            let _ = bank.complete(0);
+            bank.set(0, ListRegister { state: LrState::Invalid, ..fields });
+        }),
         ("waiting", |gic, bank| {
             configure(gic, 0, 20, 0x10);
             configure(gic, 0, 21, 0x10);
@@ -229,25 +187,13 @@ fn the_direct_path_declines_what_it_does_not_cover() {
             let _ = gic.inject(0, 20);
             let _ = gic.flush(0, bank);
         }),
-        (
-            "register overwritten behind the model's back",
-            |gic, bank| {
-                let _ = gic.inject_hardware(0, 27, 27);
-                let _ = gic.flush(0, bank);
-                let foreign = ListRegister {
-                    intid: 99,
-                    ..bank.get(0)
-                };
-                bank.set(
-                    0,
-                    ListRegister {
-                        state: LrState::Invalid,
-                        ..foreign
-                    },
-                );
-                let _ = gic;
-            },
-        ),
+        ("register overwritten behind the model's back", |gic, bank| {
+            let _ = gic.inject_hardware(0, 27, 27);
+            let _ = gic.flush(0, bank);
+            let foreign = ListRegister { intid: 99, ..bank.get(0) };
+            bank.set(0, ListRegister { state: LrState::Invalid, ..foreign });
+            let _ = gic;
+        }),
     ];
     for (name, setup) in cases {
         let mut gic = timer_gic(version, 1, 0x80);
@@ -257,11 +203,7 @@ fn the_direct_path_declines_what_it_does_not_cover() {
         let (_, path) = inject_and_flush_checked(&mut gic, 0, 27, 27, &mut bank);
         // The last case is covered: an Invalid register is a completed one
         // whatever its other fields say.
-        let expected = if name == "register overwritten behind the model's back" {
-            Path::InPlace
-        } else {
-            Path::General
-        };
+        let expected = if name == "register overwritten behind the model's back" { Path::InPlace } else { Path::General };
         assert_eq!(path, expected, "{name}");
         check_word_sets(&gic);
     }
@@ -272,13 +214,7 @@ fn the_direct_path_declines_bad_arguments() {
     let mut gic = timer_gic(GicVersion::V3, 1, 0x80);
     let mut bank = FakeListRegisters::new(GicVersion::V3, 2);
     let _ = gic.flush(0, &mut bank);
-    for (vcpu, intid, physical) in [
-        (0, 3, 27),
-        (0, 27, 5),
-        (0, 27, 1020),
-        (1, 27, 27),
-        (0, 40, 40),
-    ] {
+    for (vcpu, intid, physical) in [(0, 3, 27), (0, 27, 5), (0, 27, 1020), (1, 27, 27), (0, 40, 40)] {
         let (_, path) = inject_and_flush_checked(&mut gic, vcpu, intid, physical, &mut bank);
         assert_eq!(path, Path::General, "{vcpu} {intid} {physical}");
     }

@@ -29,10 +29,7 @@ fn control_v2_has_one_enable_bit() {
 fn type_and_identification() {
     let mut v3 = gic(GicVersion::V3, 4, &[]);
     // ITLinesNumber 7, CPUNumber 3, SecurityExtn (bit 10), IDbits 9 at [23:19].
-    assert_eq!(
-        v3.distributor_read(0, GICD_TYPER, Word),
-        7 | (3 << 5) | (1 << 10) | (9 << 19)
-    );
+    assert_eq!(v3.distributor_read(0, GICD_TYPER, Word), 7 | (3 << 5) | (1 << 10) | (9 << 19));
     assert_eq!(v3.distributor_read(0, GICD_IIDR, Word), 0x4A00_0000);
     assert_eq!(v3.distributor_read(0, GICD_PIDR2, Word), 0x3B);
     assert_eq!(v3.distributor_read(0, GICD_ICPIDR2, Word), 0);
@@ -52,15 +49,9 @@ fn group_registers() {
     let mut v3 = gic(GicVersion::V3, 1, &[33, 40]);
     // Everything visible is Non-secure Group 1; SGIs/PPIs live in the GICR.
     assert_eq!(v3.distributor_read(0, GICD_IGROUPR, Word), 0);
-    assert_eq!(
-        v3.distributor_read(0, GICD_IGROUPR + 4, Word),
-        (1 << 1) | (1 << 8)
-    );
+    assert_eq!(v3.distributor_read(0, GICD_IGROUPR + 4, Word), (1 << 1) | (1 << 8));
     let _ = v3.distributor_write(0, GICD_IGROUPR + 4, Word, 0);
-    assert_eq!(
-        v3.distributor_read(0, GICD_IGROUPR + 4, Word),
-        (1 << 1) | (1 << 8)
-    );
+    assert_eq!(v3.distributor_read(0, GICD_IGROUPR + 4, Word), (1 << 1) | (1 << 8));
 
     let mut v2 = gic(GicVersion::V2, 1, &[33]);
     assert_eq!(v2.distributor_read(0, GICD_IGROUPR, Word), 0);
@@ -72,19 +63,10 @@ fn enable_registers() {
     for version in [GicVersion::V3, GicVersion::V2] {
         let mut gic = gic(version, 2, &[32, 63]);
         let _ = gic.distributor_write(0, GICD_ISENABLER + 4, Word, 0x8000_0001);
-        assert_eq!(
-            gic.distributor_read(0, GICD_ISENABLER + 4, Word),
-            0x8000_0001
-        );
-        assert_eq!(
-            gic.distributor_read(1, GICD_ICENABLER + 4, Word),
-            0x8000_0001
-        );
+        assert_eq!(gic.distributor_read(0, GICD_ISENABLER + 4, Word), 0x8000_0001);
+        assert_eq!(gic.distributor_read(1, GICD_ICENABLER + 4, Word), 0x8000_0001);
         let _ = gic.distributor_write(0, GICD_ICENABLER + 4, Word, 1);
-        assert_eq!(
-            gic.distributor_read(0, GICD_ISENABLER + 4, Word),
-            0x8000_0000
-        );
+        assert_eq!(gic.distributor_read(0, GICD_ISENABLER + 4, Word), 0x8000_0000);
     }
     // GICv3: word 0 is RAZ/WI in the distributor.
     let mut v3 = gic(GicVersion::V3, 1, &[]);
@@ -136,10 +118,7 @@ fn priority_registers() {
     assert_eq!(v3.distributor_read(0, GICD_IPRIORITYR + 33, Byte), 0xF8);
     // Word access.
     let _ = v3.distributor_write(0, GICD_IPRIORITYR + 32, Word, 0x8040_2010);
-    assert_eq!(
-        v3.distributor_read(0, GICD_IPRIORITYR + 32, Word),
-        0x8040_2010
-    );
+    assert_eq!(v3.distributor_read(0, GICD_IPRIORITYR + 32, Word), 0x8040_2010);
     assert_eq!(v3.distributor_read(0, GICD_IPRIORITYR + 34, Byte), 0x40);
     // Halfword and doubleword are not allowed: RAZ/WI, counted.
     assert_eq!(v3.distributor_read(0, GICD_IPRIORITYR + 32, Halfword), 0);
@@ -170,11 +149,7 @@ fn configuration_registers() {
     assert_eq!(v2.distributor_read(0, GICD_ICFGR + 8, Word), 0x8000_0002);
 
     let mut v3 = gic(GicVersion::V3, 1, &[32]);
-    assert_eq!(
-        v3.distributor_read(0, GICD_ICFGR, Word),
-        0,
-        "GICR owns SGIs"
-    );
+    assert_eq!(v3.distributor_read(0, GICD_ICFGR, Word), 0, "GICR owns SGIs");
     let _ = v3.distributor_write(0, GICD_ICFGR + 8, Word, 2);
     assert_eq!(v3.distributor_read(0, GICD_ICFGR + 8, Word), 2);
 }
@@ -203,10 +178,7 @@ fn router_registers() {
     assert!(read_bit(&mut gic, 0, GICD_ISPENDR, 40));
     // INTIDs 0..32 have no router.
     let _ = gic.distributor_write(0, GICD_IROUTER + 8 * 27, Doubleword, 1);
-    assert_eq!(
-        gic.distributor_read(0, GICD_IROUTER + 8 * 27, Doubleword),
-        0
-    );
+    assert_eq!(gic.distributor_read(0, GICD_IROUTER + 8 * 27, Doubleword), 0);
 }
 
 #[test]
@@ -214,25 +186,13 @@ fn router_mirrors_hardware_lines() {
     let mut gic = gic(GicVersion::V3, 2, &[40]);
     gic.bind_hardware(0, 40, Some(100)).unwrap();
     let effects = gic.distributor_write(0, GICD_IROUTER + 8 * 40, Doubleword, 1);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::Route(100, 1)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::Route(100, 1)]);
     let effects = gic.distributor_write(0, GICD_ISENABLER + 4, Word, 1 << 8);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::Enable(100)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::Enable(100)]);
     let effects = gic.distributor_write(0, GICD_IPRIORITYR + 40, Byte, 0x47);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::SetPriority(100, 0x40)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::SetPriority(100, 0x40)]);
     let effects = gic.distributor_write(0, GICD_ICENABLER + 4, Word, 1 << 8);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::Disable(100)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::Disable(100)]);
 }
 
 #[test]
@@ -245,12 +205,7 @@ fn physical_actions_overflow_is_reported() {
     let effects = gic.distributor_write(0, GICD_ISENABLER + 4, Word, 0xFF);
     assert_eq!(effects.physical.len(), 4);
     assert!(effects.physical.overflowed());
-    assert_eq!(
-        gic.hardware_mirrors()
-            .filter(|mirror| mirror.enabled)
-            .count(),
-        8
-    );
+    assert_eq!(gic.hardware_mirrors().filter(|mirror| mirror.enabled).count(), 8);
 }
 
 #[test]
@@ -258,10 +213,7 @@ fn targets_registers() {
     let mut gic = gic(GicVersion::V2, 3, &[33]);
     // SGIs / PPIs: read-only, each byte the accessing vCPU's own bit.
     assert_eq!(gic.distributor_read(2, GICD_ITARGETSR, Word), 0x0404_0404);
-    assert_eq!(
-        gic.distributor_read(0, GICD_ITARGETSR + 28, Word),
-        0x0101_0101
-    );
+    assert_eq!(gic.distributor_read(0, GICD_ITARGETSR + 28, Word), 0x0101_0101);
     let _ = gic.distributor_write(0, GICD_ITARGETSR, Word, 0);
     assert_eq!(gic.distributor_read(1, GICD_ITARGETSR + 4, Byte), 0x02);
     // SPI targets: bits for missing vCPUs read as zero; lowest set vCPU wins.
@@ -309,18 +261,10 @@ fn unknown_offsets_and_widths_read_zero_and_count_writes() {
             (GICD_ISENABLER + 5, Word),
             (GICD_IPRIORITYR + 33, Word),
         ] {
-            assert_eq!(
-                gic.distributor_read(0, offset, size),
-                0,
-                "{version:?} {offset:#x}"
-            );
+            assert_eq!(gic.distributor_read(0, offset, size), 0, "{version:?} {offset:#x}");
             let _ = gic.distributor_write(0, offset, size, u64::MAX);
         }
         assert_eq!(gic.ignored_writes(), 9, "{version:?}");
-        assert_eq!(
-            gic.distributor_read(0, GICD_ISENABLER + 4, Word),
-            0,
-            "{version:?}"
-        );
+        assert_eq!(gic.distributor_read(0, GICD_ISENABLER + 4, Word), 0, "{version:?}");
     }
 }

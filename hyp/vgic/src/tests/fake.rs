@@ -6,8 +6,8 @@
 //! out from the specifications here, independently of the crate's decoders.
 
 use crate::{
-    AccessSize, Effects, FlushOutcome, GicVersion, ListRegister, ListRegisters, LrState,
-    REDISTRIBUTOR_FRAME_SIZE, VirtualGic, decode_v2, decode_v3, encode_v2, encode_v3,
+    AccessSize, Effects, FlushOutcome, GicVersion, ListRegister, ListRegisters, LrState, REDISTRIBUTOR_FRAME_SIZE, VirtualGic, decode_v2, decode_v3, encode_v2,
+    encode_v3,
 };
 
 /// The list registers of one simulated core.
@@ -24,12 +24,7 @@ pub(crate) struct FakeListRegisters {
 impl FakeListRegisters {
     /// `count` empty list registers.
     pub(crate) fn new(version: GicVersion, count: usize) -> Self {
-        Self {
-            version,
-            raw: vec![0; count],
-            reads: std::cell::Cell::new(0),
-            writes: 0,
-        }
+        Self { version, raw: vec![0; count], reads: std::cell::Cell::new(0), writes: 0 }
     }
 
     /// The content of list register `index`, without counting a read.
@@ -49,19 +44,12 @@ impl FakeListRegisters {
 
     /// Every non-Invalid entry with its index.
     pub(crate) fn entries(&self) -> Vec<(usize, ListRegister)> {
-        (0..self.raw.len())
-            .map(|index| (index, self.get(index)))
-            .filter(|(_, entry)| entry.state != LrState::Invalid)
-            .collect()
+        (0..self.raw.len()).map(|index| (index, self.get(index))).filter(|(_, entry)| entry.state != LrState::Invalid).collect()
     }
 
     /// INTIDs in the Pending state.
     pub(crate) fn pending_intids(&self) -> Vec<u32> {
-        self.entries()
-            .into_iter()
-            .filter(|(_, entry)| entry.state == LrState::Pending)
-            .map(|(_, entry)| entry.intid)
-            .collect()
+        self.entries().into_iter().filter(|(_, entry)| entry.state == LrState::Pending).map(|(_, entry)| entry.intid).collect()
     }
 
     /// The guest acknowledges list register `index` (reads ICC_IAR1_EL1 /
@@ -136,10 +124,7 @@ impl ListRegisters for FakeListRegisters {
     }
 
     fn write(&mut self, index: usize, value: ListRegister) {
-        assert!(
-            !(value.hardware.is_some() && value.state == LrState::PendingActive),
-            "pending and active with HW = 1: {value:?}"
-        );
+        assert!(!(value.hardware.is_some() && value.state == LrState::PendingActive), "pending and active with HW = 1: {value:?}");
         self.writes += 1;
         self.set(index, value);
     }
@@ -211,32 +196,17 @@ pub(crate) fn enable_distributor(gic: &mut VirtualGic) {
 /// redistributor for GICv3 SGIs / PPIs and the distributor otherwise.
 /// `distributor_base` is the GICD offset of the group; the GICR offset is the
 /// same inside SGI_base.
-pub(crate) fn write_bit(
-    gic: &mut VirtualGic,
-    vcpu: usize,
-    distributor_base: u64,
-    intid: u32,
-) -> Effects {
+pub(crate) fn write_bit(gic: &mut VirtualGic, vcpu: usize, distributor_base: u64, intid: u32) -> Effects {
     if gic.version() == GicVersion::V3 && intid < 32 {
         let offset = frame(vcpu) + SGI_BASE + distributor_base;
         gic.redistributor_write(offset, AccessSize::Word, bit(intid))
     } else {
-        gic.distributor_write(
-            vcpu,
-            bit_word(distributor_base, intid),
-            AccessSize::Word,
-            bit(intid),
-        )
+        gic.distributor_write(vcpu, bit_word(distributor_base, intid), AccessSize::Word, bit(intid))
     }
 }
 
 /// Reads the bit of `intid` in a one-bit register group, as [`write_bit`].
-pub(crate) fn read_bit(
-    gic: &mut VirtualGic,
-    vcpu: usize,
-    distributor_base: u64,
-    intid: u32,
-) -> bool {
+pub(crate) fn read_bit(gic: &mut VirtualGic, vcpu: usize, distributor_base: u64, intid: u32) -> bool {
     let word = if gic.version() == GicVersion::V3 && intid < 32 {
         gic.redistributor_read(frame(vcpu) + SGI_BASE + distributor_base, AccessSize::Word)
     } else {
@@ -246,12 +216,7 @@ pub(crate) fn read_bit(
 }
 
 /// Writes the priority byte of `intid`, as [`write_bit`].
-pub(crate) fn write_priority(
-    gic: &mut VirtualGic,
-    vcpu: usize,
-    intid: u32,
-    priority: u8,
-) -> Effects {
+pub(crate) fn write_priority(gic: &mut VirtualGic, vcpu: usize, intid: u32, priority: u8) -> Effects {
     if gic.version() == GicVersion::V3 && intid < 32 {
         let offset = frame(vcpu) + GICR_IPRIORITYR + u64::from(intid);
         gic.redistributor_write(offset, AccessSize::Byte, u64::from(priority))
@@ -288,10 +253,6 @@ pub(crate) fn frame(vcpu: usize) -> u64 {
 }
 
 /// Flushes and returns the outcome, for brevity.
-pub(crate) fn flush(
-    gic: &mut VirtualGic,
-    vcpu: usize,
-    lrs: &mut FakeListRegisters,
-) -> FlushOutcome {
+pub(crate) fn flush(gic: &mut VirtualGic, vcpu: usize, lrs: &mut FakeListRegisters) -> FlushOutcome {
     gic.flush(vcpu, lrs)
 }

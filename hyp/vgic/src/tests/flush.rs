@@ -2,9 +2,7 @@
 //! pending-and-active, hardware interrupts, eviction, and the fast path.
 
 use super::fake::*;
-use crate::{
-    AccessSize, GicVersion, ListRegister, ListRegisters, LrState, PhysicalAction, VirtualGic,
-};
+use crate::{AccessSize, GicVersion, ListRegister, ListRegisters, LrState, PhysicalAction, VirtualGic};
 
 const BOTH: [GicVersion; 2] = [GicVersion::V3, GicVersion::V2];
 
@@ -29,11 +27,7 @@ fn overflow_delivers_everything_once_by_priority() {
         for &intid in &intids {
             assert_eq!(gic.inject(0, intid), Some(0));
         }
-        let mut expected: Vec<(u8, u32)> = priorities
-            .iter()
-            .copied()
-            .zip(intids.iter().copied())
-            .collect();
+        let mut expected: Vec<(u8, u32)> = priorities.iter().copied().zip(intids.iter().copied()).collect();
         expected.sort();
 
         let outcome = flush(&mut gic, 0, &mut lrs);
@@ -47,11 +41,7 @@ fn overflow_delivers_everything_once_by_priority() {
         let mut delivered = Vec::new();
         for _ in 0..10 {
             // The guest handles one interrupt at a time, the best one first.
-            let mut pending: Vec<(usize, ListRegister)> = lrs
-                .entries()
-                .into_iter()
-                .filter(|(_, entry)| entry.state == LrState::Pending)
-                .collect();
+            let mut pending: Vec<(usize, ListRegister)> = lrs.entries().into_iter().filter(|(_, entry)| entry.state == LrState::Pending).collect();
             pending.sort_by_key(|(_, entry)| (entry.priority, entry.intid));
             let Some((index, _)) = pending.first().copied() else {
                 break;
@@ -61,10 +51,7 @@ fn overflow_delivers_everything_once_by_priority() {
             let _ = flush(&mut gic, 0, &mut lrs);
         }
         let in_order: Vec<u32> = expected.iter().map(|(_, intid)| *intid).collect();
-        assert_eq!(
-            delivered, in_order,
-            "{version:?}: each exactly once, by priority"
-        );
+        assert_eq!(delivered, in_order, "{version:?}: each exactly once, by priority");
         assert!(lrs.entries().is_empty());
         assert!(!flush(&mut gic, 0, &mut lrs).needs_maintenance);
     }
@@ -104,16 +91,10 @@ fn higher_priority_preempts_a_pending_entry() {
         let _ = gic.inject(0, 36);
         let outcome = flush(&mut gic, 0, &mut lrs);
         let held = lrs.pending_intids();
-        assert!(
-            held.contains(&36),
-            "{version:?}: the urgent one is in: {held:?}"
-        );
+        assert!(held.contains(&36), "{version:?}: the urgent one is in: {held:?}");
         // Among equal priorities the highest INTID is the one evicted.
         assert!(!held.contains(&35), "{version:?}: {held:?}");
-        assert!(
-            outcome.needs_maintenance,
-            "{version:?}: the evicted one waits"
-        );
+        assert!(outcome.needs_maintenance, "{version:?}: the evicted one waits");
         // Evicted, not lost: still reads as pending.
         assert!(read_bit(&mut gic, 0, GICD_ISPENDR, 35));
     }
@@ -133,11 +114,7 @@ fn active_entries_are_never_evicted() {
     let _ = gic.inject(0, 36);
     let outcome = flush(&mut gic, 0, &mut lrs);
     assert!(outcome.needs_maintenance);
-    assert!(
-        lrs.entries()
-            .iter()
-            .all(|(_, entry)| entry.state == LrState::Active)
-    );
+    assert!(lrs.entries().iter().all(|(_, entry)| entry.state == LrState::Active));
     // Once one completes, the waiting interrupt takes its place.
     lrs.complete(2);
     let _ = flush(&mut gic, 0, &mut lrs);
@@ -183,10 +160,7 @@ fn pending_twice_before_acknowledgement_merges() {
 #[test]
 fn hardware_interrupt_carries_hw_and_pintid() {
     for version in BOTH {
-        let (mut gic, _) = spis_with_priorities(
-            version,
-            &[0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0],
-        );
+        let (mut gic, _) = spis_with_priorities(version, &[0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0, 0xA0]);
         let mut lrs = FakeListRegisters::new(version, 4);
         assert_eq!(gic.inject_hardware(0, 40, 72), Some(0));
         let _ = flush(&mut gic, 0, &mut lrs);
@@ -208,11 +182,7 @@ fn hardware_interrupt_carries_hw_and_pintid() {
         assert_eq!((mirror.intid, mirror.physical_intid), (40, 72));
         assert!(mirror.physical_active);
         lrs.acknowledge(index);
-        assert_eq!(
-            lrs.complete(index),
-            Some(72),
-            "the guest deactivates the line"
-        );
+        assert_eq!(lrs.complete(index), Some(72), "the guest deactivates the line");
         let _ = flush(&mut gic, 0, &mut lrs);
         assert!(!gic.hardware_mirrors().next().unwrap().physical_active);
     }
@@ -250,11 +220,7 @@ fn hardware_line_firing_again_before_synchronization_stays_active() {
     // The line fires again before the next flush saw the completion.
     let _ = gic.inject_hardware(0, 32, 64);
     let _ = flush(&mut gic, 0, &mut lrs);
-    assert_eq!(
-        lrs.get(0).hardware,
-        Some(64),
-        "the new instance still deactivates the line"
-    );
+    assert_eq!(lrs.get(0).hardware, Some(64), "the new instance still deactivates the line");
 }
 
 #[test]
@@ -267,19 +233,11 @@ fn clearing_state_through_the_distributor_reaches_the_list_register() {
     let effects = write_bit(&mut gic, 0, GICD_ICPENDR, 32);
     assert_eq!(effects.vcpus_to_refresh, 1);
     assert!(!read_bit(&mut gic, 0, GICD_ISPENDR, 32));
-    let hardware_index = lrs
-        .entries()
-        .iter()
-        .find(|(_, entry)| entry.intid == 33)
-        .unwrap()
-        .0;
+    let hardware_index = lrs.entries().iter().find(|(_, entry)| entry.intid == 33).unwrap().0;
     lrs.acknowledge(hardware_index);
     let _ = flush(&mut gic, 0, &mut lrs);
     let effects = write_bit(&mut gic, 0, GICD_ICACTIVER, 33);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::Deactivate(90)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::Deactivate(90)]);
     let _ = flush(&mut gic, 0, &mut lrs);
     assert!(lrs.entries().is_empty());
 }
@@ -333,10 +291,7 @@ fn completion_on_the_old_vcpu_hands_over_to_the_new_one() {
     // Pending again while still active on vCPU 0.
     assert_eq!(gic.inject(0, 32), Some(1));
     let _ = flush(&mut gic, 1, &mut lrs1);
-    assert!(
-        lrs1.entries().is_empty(),
-        "not in two list registers at once"
-    );
+    assert!(lrs1.entries().is_empty(), "not in two list registers at once");
     lrs0.complete(0);
     let outcome = flush(&mut gic, 0, &mut lrs0);
     assert_eq!(outcome.vcpus_to_refresh, 0b10);
@@ -377,14 +332,7 @@ fn flush_is_free_when_nothing_changed() {
 fn first_flush_clears_stale_list_registers() {
     let mut gic = gic(GicVersion::V3, 1, &[]);
     let mut lrs = FakeListRegisters::new(GicVersion::V3, 4);
-    lrs.set(
-        1,
-        ListRegister {
-            state: LrState::Pending,
-            intid: 99,
-            ..ListRegister::INVALID
-        },
-    );
+    lrs.set(1, ListRegister { state: LrState::Pending, intid: 99, ..ListRegister::INVALID });
     let _ = flush(&mut gic, 0, &mut lrs);
     assert!(lrs.entries().is_empty());
 }
@@ -411,14 +359,7 @@ fn lost_list_register_gives_its_state_back() {
     let _ = gic.inject(0, 32);
     let _ = flush(&mut gic, 0, &mut lrs);
     // Someone overwrote the register with something else.
-    lrs.set(
-        0,
-        ListRegister {
-            state: LrState::Active,
-            intid: 77,
-            ..ListRegister::INVALID
-        },
-    );
+    lrs.set(0, ListRegister { state: LrState::Active, intid: 77, ..ListRegister::INVALID });
     let _ = flush(&mut gic, 0, &mut lrs);
     assert_eq!(lrs.pending_intids(), vec![32]);
     // A bank that shrank to nothing: no panic, the interrupt waits.
@@ -439,20 +380,12 @@ fn reset_vcpu_drops_the_shadow_and_keeps_spis_pending() {
     let _ = gic.inject(0, 27);
     let _ = gic.inject_hardware(0, 33, 80);
     let _ = flush(&mut gic, 0, &mut lrs);
-    let hardware_index = lrs
-        .entries()
-        .iter()
-        .find(|(_, entry)| entry.intid == 33)
-        .unwrap()
-        .0;
+    let hardware_index = lrs.entries().iter().find(|(_, entry)| entry.intid == 33).unwrap().0;
     lrs.acknowledge(hardware_index);
     let _ = flush(&mut gic, 0, &mut lrs);
 
     let effects = gic.reset_vcpu(0);
-    assert_eq!(
-        effects.physical.iter().collect::<Vec<_>>(),
-        vec![PhysicalAction::Deactivate(80)]
-    );
+    assert_eq!(effects.physical.iter().collect::<Vec<_>>(), vec![PhysicalAction::Deactivate(80)]);
     // The PPI is gone with the vCPU's banked state, the SPI is still pending.
     assert!(!read_bit(&mut gic, 0, GICD_ISPENDR, 27));
     assert!(!read_bit(&mut gic, 0, GICD_ISENABLER, 27));
@@ -477,10 +410,7 @@ fn reset_returns_everything_to_power_on() {
     assert!(!read_bit(&mut gic, 0, GICD_ISPENDR, 32));
     assert!(!read_bit(&mut gic, 0, GICD_ISENABLER, 32));
     let mirror = gic.hardware_mirrors().next().unwrap();
-    assert_eq!(
-        (mirror.enabled, mirror.priority, mirror.vcpu),
-        (false, 0, Some(0))
-    );
+    assert_eq!((mirror.enabled, mirror.priority, mirror.vcpu), (false, 0, Some(0)));
 }
 
 #[test]
@@ -493,10 +423,6 @@ fn list_register_count_above_the_maximum_is_capped() {
     }
     assert!(flush(&mut gic, 0, &mut lrs).needs_maintenance);
     assert_eq!(lrs.entries().len(), crate::MAX_LIST_REGISTERS);
-    assert!(
-        lrs.entries()
-            .iter()
-            .all(|(index, _)| *index < crate::MAX_LIST_REGISTERS)
-    );
+    assert!(lrs.entries().iter().all(|(index, _)| *index < crate::MAX_LIST_REGISTERS));
     let _ = lrs.count();
 }

@@ -8,19 +8,11 @@ use proptest::prelude::*;
 use super::fake::*;
 use crate::line::{FIRST_SPI_WORD, Flag, LINES, SPI_WORDS, Slot, WORDS};
 use crate::registers::{BitRegister, View};
-use crate::{
-    AccessSize, GicVersion, ListRegister, ListRegisters, LrState, MAX_LIST_REGISTERS, MAX_SPIS,
-    MAX_VCPUS, VirtualGic,
-};
+use crate::{AccessSize, GicVersion, ListRegister, ListRegisters, LrState, MAX_LIST_REGISTERS, MAX_SPIS, MAX_VCPUS, VirtualGic};
 
 /// One bit-per-INTID register group per kind of state (the set and clear
 /// groups read the same).
-const BIT_REGISTERS: [BitRegister; 4] = [
-    BitRegister::Group,
-    BitRegister::SetEnable,
-    BitRegister::ClearPending,
-    BitRegister::SetActive,
-];
+const BIT_REGISTERS: [BitRegister; 4] = [BitRegister::Group, BitRegister::SetEnable, BitRegister::ClearPending, BitRegister::SetActive];
 
 /// The line sets the shadows imply: (resident, listed pending, listed
 /// active), one bit per line.
@@ -35,18 +27,8 @@ fn shadow_sets(gic: &VirtualGic) -> [[u32; WORDS]; 3] {
                 continue;
             };
             let (word, bit) = (slot.line() / 32, 1u32 << (slot.line() % 32));
-            assert_eq!(
-                gic.residence(slot),
-                Some((vcpu, index)),
-                "shadow {vcpu}/{index} holds {} but its residence disagrees",
-                entry.intid
-            );
-            assert_eq!(
-                sets[0][word] & bit,
-                0,
-                "line {} in two shadows",
-                slot.line()
-            );
+            assert_eq!(gic.residence(slot), Some((vcpu, index)), "shadow {vcpu}/{index} holds {} but its residence disagrees", entry.intid);
+            assert_eq!(sets[0][word] & bit, 0, "line {} in two shadows", slot.line());
             sets[0][word] |= bit;
             if entry.state.is_pending() {
                 sets[1][word] |= bit;
@@ -62,11 +44,7 @@ fn shadow_sets(gic: &VirtualGic) -> [[u32; WORDS]; 3] {
 /// What one bit of `register` reads as, INTID by INTID as the GIC
 /// specification puts it.
 fn reference_bit(gic: &VirtualGic, view: View, register: BitRegister, intid: u32) -> bool {
-    let shown = if intid < 32 {
-        view.private
-    } else {
-        view.shared
-    };
+    let shown = if intid < 32 { view.private } else { view.shared };
     let Some(slot) = gic.locate(view.vcpu, intid).filter(|_| shown) else {
         return false;
     };
@@ -86,12 +64,8 @@ fn reference_best(gic: &VirtualGic, vcpu: usize) -> Option<Slot> {
         .chain(shared)
         .flatten()
         .filter(|&slot| {
-            let signalable = gic.flag(slot, Flag::Pending)
-                && gic.flag(slot, Flag::Enabled)
-                && gic.distributor_enabled;
-            (signalable || gic.flag(slot, Flag::Active))
-                && !gic.flag(slot, Flag::Resident)
-                && gic.target_vcpu(slot) == Some(vcpu)
+            let signalable = gic.flag(slot, Flag::Pending) && gic.flag(slot, Flag::Enabled) && gic.distributor_enabled;
+            (signalable || gic.flag(slot, Flag::Active)) && !gic.flag(slot, Flag::Resident) && gic.target_vcpu(slot) == Some(vcpu)
         })
         .min_by_key(|&slot| (gic.priority(slot), slot.intid()))
 }
@@ -102,55 +76,26 @@ pub(crate) fn check_word_sets(gic: &VirtualGic) {
     // Shadow-derived sets and occupancy.
     let [resident, listed_pending, listed_active] = shadow_sets(gic);
     for word in 0..WORDS {
-        assert_eq!(
-            gic.flag_word(Flag::Resident, word),
-            resident[word],
-            "resident word {word}"
-        );
-        assert_eq!(
-            gic.flag_word(Flag::ListedPending, word),
-            listed_pending[word],
-            "listed pending word {word}"
-        );
-        assert_eq!(
-            gic.flag_word(Flag::ListedActive, word),
-            listed_active[word],
-            "listed active word {word}"
-        );
+        assert_eq!(gic.flag_word(Flag::Resident, word), resident[word], "resident word {word}");
+        assert_eq!(gic.flag_word(Flag::ListedPending, word), listed_pending[word], "listed pending word {word}");
+        assert_eq!(gic.flag_word(Flag::ListedActive, word), listed_active[word], "listed active word {word}");
     }
     for vcpu in 0..MAX_VCPUS {
-        let expected = (0..MAX_LIST_REGISTERS)
-            .filter(|&index| gic.shadow(vcpu, index).is_some())
-            .fold(0u32, |mask, index| mask | 1 << index);
-        assert_eq!(
-            gic.vcpus[vcpu].occupied, expected,
-            "occupancy of vCPU {vcpu}"
-        );
+        let expected = (0..MAX_LIST_REGISTERS).filter(|&index| gic.shadow(vcpu, index).is_some()).fold(0u32, |mask, index| mask | 1 << index);
+        assert_eq!(gic.vcpus[vcpu].occupied, expected, "occupancy of vCPU {vcpu}");
     }
     // Pending and active words against the per-line answers.
     for line in 0..LINES {
         let slot = Slot::from_bit(line / 32, line % 32);
         let bit = 1u32 << (line % 32);
-        assert_eq!(
-            gic.pending_word(line / 32) & bit != 0,
-            gic.is_pending(slot),
-            "pending line {line}"
-        );
-        assert_eq!(
-            gic.active_word(line / 32) & bit != 0,
-            gic.is_active(slot),
-            "active line {line}"
-        );
+        assert_eq!(gic.pending_word(line / 32) & bit != 0, gic.is_pending(slot), "pending line {line}");
+        assert_eq!(gic.active_word(line / 32) & bit != 0, gic.is_active(slot), "active line {line}");
     }
     // Routed SPI sets.
     for vcpu in 0..MAX_VCPUS {
         for index in 0..MAX_SPIS {
             let expected = gic.owned.get(index) && gic.routed_vcpu(index) == Some(vcpu);
-            assert_eq!(
-                gic.routed_spis[vcpu].get(index),
-                expected,
-                "SPI {index} for vCPU {vcpu}"
-            );
+            assert_eq!(gic.routed_spis[vcpu].get(index), expected, "SPI {index} for vCPU {vcpu}");
         }
         for spi_word in 0..SPI_WORDS {
             let nonzero = gic.routed_spis[vcpu].word(spi_word) != 0;
@@ -162,21 +107,13 @@ pub(crate) fn check_word_sets(gic: &VirtualGic) {
         let mut candidates = crate::candidates::Candidates::EMPTY;
         gic.collect_candidates(vcpu, &mut candidates);
         let expected = reference_best(gic, vcpu);
-        assert_eq!(
-            candidates.best(gic),
-            expected,
-            "best candidate of vCPU {vcpu}"
-        );
+        assert_eq!(candidates.best(gic), expected, "best candidate of vCPU {vcpu}");
         assert_eq!(candidates.is_empty(), expected.is_none());
         // What the direct timer path relies on: a vCPU with nothing changed
         // since a flush that left nothing waiting has no candidates.
         let state = &gic.vcpus[vcpu];
         if !state.dirty && !state.waiting && !state.clear_list_registers {
-            assert!(
-                candidates.is_empty(),
-                "clean vCPU {vcpu} has candidates: {:?}",
-                candidates.best(gic)
-            );
+            assert!(candidates.is_empty(), "clean vCPU {vcpu} has candidates: {:?}", candidates.best(gic));
         }
     }
     check_clean_vcpus(gic);
@@ -208,39 +145,21 @@ fn check_clean_vcpus(gic: &VirtualGic) {
             let slot = gic.slot_of(vcpu, entry.intid).unwrap();
             let line = format!("clean vCPU {vcpu}, register {index}, INTID {}", entry.intid);
             assert!(!gic.flag(slot, Flag::Active), "{line}: active in software");
-            assert!(
-                !gic.flag(slot, Flag::CancelPending),
-                "{line}: pending cancelled"
-            );
-            assert!(
-                !gic.flag(slot, Flag::CancelActive),
-                "{line}: active cancelled"
-            );
+            assert!(!gic.flag(slot, Flag::CancelPending), "{line}: pending cancelled");
+            assert!(!gic.flag(slot, Flag::CancelActive), "{line}: active cancelled");
             if entry.state == LrState::Pending {
-                assert!(
-                    !gic.flag(slot, Flag::Pending),
-                    "{line}: pending in software too"
-                );
-                assert!(
-                    gic.may_signal(slot, vcpu),
-                    "{line}: pending but not signalable"
-                );
+                assert!(!gic.flag(slot, Flag::Pending), "{line}: pending in software too");
+                assert!(gic.may_signal(slot, vcpu), "{line}: pending but not signalable");
             }
             if entry.physical.is_some() {
-                assert!(
-                    gic.flag(slot, Flag::PhysicalActive),
-                    "{line}: HW = 1, line inactive"
-                );
+                assert!(gic.flag(slot, Flag::PhysicalActive), "{line}: HW = 1, line inactive");
             }
         }
     }
     for line in 0..LINES {
         let slot = Slot::from_bit(line / 32, line % 32);
         if gic.hardware(slot).is_some() {
-            assert!(
-                slot.intid() >= crate::SGI_COUNT,
-                "SGI line {line} is hardware-backed"
-            );
+            assert!(slot.intid() >= crate::SGI_COUNT, "SGI line {line} is hardware-backed");
         }
     }
 }
@@ -250,44 +169,16 @@ fn check_clean_vcpus(gic: &VirtualGic) {
 pub(crate) fn check_register_reads(gic: &VirtualGic) {
     // Register words against INTID-by-INTID reads, in every frame.
     for vcpu in 0..=gic.vcpu_count() {
-        let views = [
-            View {
-                vcpu,
-                private: true,
-                shared: false,
-            },
-            View {
-                vcpu,
-                private: false,
-                shared: true,
-            },
-            View {
-                vcpu,
-                private: true,
-                shared: true,
-            },
-        ];
+        let views = [View { vcpu, private: true, shared: false }, View { vcpu, private: false, shared: true }, View { vcpu, private: true, shared: true }];
         for view in views {
             for number in 0..9u32 {
                 let word = gic.register_word(view, number);
                 for bit in 0..32 {
                     let intid = number * 32 + bit;
-                    let shown = if intid < 32 {
-                        view.private
-                    } else {
-                        view.shared
-                    };
+                    let shown = if intid < 32 { view.private } else { view.shared };
                     let visible = shown && gic.locate(vcpu, intid).is_some();
-                    assert_eq!(
-                        word.shown & (1 << bit) != 0,
-                        shown,
-                        "shown {intid} {view:?}"
-                    );
-                    assert_eq!(
-                        word.visible & (1 << bit) != 0,
-                        visible,
-                        "visible {intid} {view:?}"
-                    );
+                    assert_eq!(word.shown & (1 << bit) != 0, shown, "shown {intid} {view:?}");
+                    assert_eq!(word.visible & (1 << bit) != 0, visible, "visible {intid} {view:?}");
                     if visible {
                         let line_word = match intid {
                             0..32 => vcpu,
@@ -297,16 +188,8 @@ pub(crate) fn check_register_reads(gic: &VirtualGic) {
                     }
                 }
                 for register in BIT_REGISTERS {
-                    let expected = (0..32).fold(0u32, |value, bit| {
-                        value
-                            | u32::from(reference_bit(gic, view, register, number * 32 + bit))
-                                << bit
-                    });
-                    assert_eq!(
-                        gic.read_bits(view, register, number),
-                        expected,
-                        "{register:?} word {number} {view:?}"
-                    );
+                    let expected = (0..32).fold(0u32, |value, bit| value | u32::from(reference_bit(gic, view, register, number * 32 + bit)) << bit);
+                    assert_eq!(gic.read_bits(view, register, number), expected, "{register:?} word {number} {view:?}");
                 }
             }
         }
@@ -394,37 +277,14 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn apply(gic: &mut VirtualGic, banks: &mut [FakeListRegisters], step: &Step) {
-    const GROUPS: [u64; 7] = [
-        GICD_IGROUPR,
-        GICD_ISENABLER,
-        GICD_ICENABLER,
-        GICD_ISPENDR,
-        GICD_ICPENDR,
-        GICD_ISACTIVER,
-        GICD_ICACTIVER,
-    ];
+    const GROUPS: [u64; 7] = [GICD_IGROUPR, GICD_ISENABLER, GICD_ICENABLER, GICD_ISPENDR, GICD_ICPENDR, GICD_ISACTIVER, GICD_ICACTIVER];
     match *step {
-        Step::Bits {
-            redistributor,
-            vcpu,
-            group,
-            number,
-            value,
-        } => {
+        Step::Bits { redistributor, vcpu, group, number, value } => {
             let base = GROUPS[group];
             let _ = if redistributor {
-                gic.redistributor_write(
-                    frame(vcpu) + SGI_BASE + base,
-                    AccessSize::Word,
-                    u64::from(value),
-                )
+                gic.redistributor_write(frame(vcpu) + SGI_BASE + base, AccessSize::Word, u64::from(value))
             } else {
-                gic.distributor_write(
-                    vcpu,
-                    base + 4 * u64::from(number),
-                    AccessSize::Word,
-                    u64::from(value),
-                )
+                gic.distributor_write(vcpu, base + 4 * u64::from(number), AccessSize::Word, u64::from(value))
             };
         }
         Step::Priority { vcpu, intid, value } => {
@@ -454,12 +314,7 @@ fn apply(gic: &mut VirtualGic, banks: &mut [FakeListRegisters], step: &Step) {
                 let _ = gic.flush(vcpu, bank);
             }
         }
-        Step::Guest {
-            vcpu,
-            index,
-            action,
-            raw,
-        } => {
+        Step::Guest { vcpu, index, action, raw } => {
             let Some(bank) = banks.get_mut(vcpu) else {
                 return;
             };
@@ -537,13 +392,7 @@ fn a_completed_entry_is_refilled_without_an_intermediate_invalid_write() {
     let outcome = gic.flush(0, &mut lrs);
     assert!(!outcome.needs_maintenance);
     assert_eq!(lrs.writes, writes + 1, "one write: the new instance");
-    let expected = ListRegister {
-        state: LrState::Pending,
-        intid: 27,
-        priority: 0x80,
-        group1: true,
-        hardware: Some(27),
-    };
+    let expected = ListRegister { state: LrState::Pending, intid: 27, priority: 0x80, group1: true, hardware: Some(27) };
     assert_eq!(lrs.get(0), expected);
     check_word_sets(&gic);
 }

@@ -16,13 +16,7 @@ fn state_bits(state: LrState) -> u64 {
 
 #[test]
 fn v3_layout_with_hardware() {
-    let register = ListRegister {
-        state: LrState::Pending,
-        intid: 0x1234,
-        priority: 0xA0,
-        group1: true,
-        hardware: Some(0x55),
-    };
+    let register = ListRegister { state: LrState::Pending, intid: 0x1234, priority: 0xA0, group1: true, hardware: Some(0x55) };
     let expected = (0b01 << 62) | (1 << 61) | (1 << 60) | (0xA0 << 48) | (0x55 << 32) | 0x1234;
     assert_eq!(encode_v3(&register), expected);
     assert_eq!(decode_v3(expected), register);
@@ -30,13 +24,7 @@ fn v3_layout_with_hardware() {
 
 #[test]
 fn v3_layout_without_hardware_leaves_pintid_and_eoi_clear() {
-    let register = ListRegister {
-        state: LrState::PendingActive,
-        intid: 27,
-        priority: 0xF8,
-        group1: false,
-        hardware: None,
-    };
+    let register = ListRegister { state: LrState::PendingActive, intid: 27, priority: 0xF8, group1: false, hardware: None };
     let raw = encode_v3(&register);
     assert_eq!(raw, (0b11 << 62) | (0xF8 << 48) | 27);
     // Bits [44:32] (pINTID, with EOI at 41) stay zero.
@@ -56,29 +44,15 @@ fn v3_decode_ignores_pintid_when_hw_is_clear() {
 
 #[test]
 fn v3_states() {
-    for state in [
-        LrState::Invalid,
-        LrState::Pending,
-        LrState::Active,
-        LrState::PendingActive,
-    ] {
-        let register = ListRegister {
-            state,
-            ..ListRegister::INVALID
-        };
+    for state in [LrState::Invalid, LrState::Pending, LrState::Active, LrState::PendingActive] {
+        let register = ListRegister { state, ..ListRegister::INVALID };
         assert_eq!(encode_v3(&register) >> 62, state_bits(state));
     }
 }
 
 #[test]
 fn v2_layout_with_hardware() {
-    let register = ListRegister {
-        state: LrState::Active,
-        intid: 0x3FF,
-        priority: 0xF8,
-        group1: true,
-        hardware: Some(0x3FE),
-    };
+    let register = ListRegister { state: LrState::Active, intid: 0x3FF, priority: 0xF8, group1: true, hardware: Some(0x3FE) };
     let expected: u32 = (1 << 31) | (1 << 30) | (0b10 << 28) | (0x1F << 23) | (0x3FE << 10) | 0x3FF;
     assert_eq!(encode_v2(&register), expected);
     assert_eq!(decode_v2(expected), register);
@@ -86,13 +60,7 @@ fn v2_layout_with_hardware() {
 
 #[test]
 fn v2_layout_without_hardware_never_requests_eoi() {
-    let register = ListRegister {
-        state: LrState::Pending,
-        intid: 3,
-        priority: 0x48,
-        group1: false,
-        hardware: None,
-    };
+    let register = ListRegister { state: LrState::Pending, intid: 3, priority: 0x48, group1: false, hardware: None };
     let raw = encode_v2(&register);
     assert_eq!(raw, (0b01 << 28) | (0x09 << 23) | 3);
     // PhysicalID [19:10] zero: EOI (bit 19) clear and CPUID 0.
@@ -102,13 +70,7 @@ fn v2_layout_without_hardware_never_requests_eoi() {
 
 #[test]
 fn v2_keeps_five_priority_bits() {
-    let register = ListRegister {
-        state: LrState::Pending,
-        intid: 40,
-        priority: 0xFF,
-        group1: false,
-        hardware: None,
-    };
+    let register = ListRegister { state: LrState::Pending, intid: 40, priority: 0xFF, group1: false, hardware: None };
     assert_eq!(decode_v2(encode_v2(&register)).priority, 0xF8);
 }
 
@@ -121,12 +83,7 @@ fn v2_decode_ignores_physical_id_when_hw_is_clear() {
 }
 
 fn any_state() -> impl Strategy<Value = LrState> {
-    prop_oneof![
-        Just(LrState::Invalid),
-        Just(LrState::Pending),
-        Just(LrState::Active),
-        Just(LrState::PendingActive),
-    ]
+    prop_oneof![Just(LrState::Invalid), Just(LrState::Pending), Just(LrState::Active), Just(LrState::PendingActive),]
 }
 
 proptest! {

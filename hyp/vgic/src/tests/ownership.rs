@@ -47,10 +47,7 @@ fn writes_to_a_foreign_spi_have_no_effect_and_are_counted() {
             assert_eq!(value & bits, 0, "{version:?} {offset:#x}");
         }
         assert_eq!(gic.distributor_read(1, GICD_ISPENDR + 4, Word), 0);
-        assert_eq!(
-            gic.distributor_read(0, GICD_IPRIORITYR + u64::from(FOREIGN), Byte),
-            0
-        );
+        assert_eq!(gic.distributor_read(0, GICD_IPRIORITYR + u64::from(FOREIGN), Byte), 0);
         assert_eq!(gic.distributor_read(0, route_write.0, route_write.1), 0);
         assert_eq!(gic.inject(0, FOREIGN), None);
         assert_eq!(gic.inject_hardware(0, FOREIGN, 99), None);
@@ -97,52 +94,22 @@ fn private_interrupts_of_missing_vcpus_do_not_exist() {
 
 #[test]
 fn construction_errors() {
-    assert_eq!(
-        VirtualGic::new(GicVersion::V3, 0, &[]).unwrap_err(),
-        VgicError::InvalidVcpuCount { vcpu_count: 0 }
-    );
-    assert_eq!(
-        VirtualGic::new(GicVersion::V2, 9, &[]).unwrap_err(),
-        VgicError::InvalidVcpuCount { vcpu_count: 9 }
-    );
-    assert_eq!(
-        VirtualGic::new(GicVersion::V3, 1, &[31]).unwrap_err(),
-        VgicError::InvalidSpi { intid: 31 }
-    );
-    assert_eq!(
-        VirtualGic::new(GicVersion::V3, 1, &[32, 256]).unwrap_err(),
-        VgicError::InvalidSpi { intid: 256 }
-    );
+    assert_eq!(VirtualGic::new(GicVersion::V3, 0, &[]).unwrap_err(), VgicError::InvalidVcpuCount { vcpu_count: 0 });
+    assert_eq!(VirtualGic::new(GicVersion::V2, 9, &[]).unwrap_err(), VgicError::InvalidVcpuCount { vcpu_count: 9 });
+    assert_eq!(VirtualGic::new(GicVersion::V3, 1, &[31]).unwrap_err(), VgicError::InvalidSpi { intid: 31 });
+    assert_eq!(VirtualGic::new(GicVersion::V3, 1, &[32, 256]).unwrap_err(), VgicError::InvalidSpi { intid: 256 });
     assert!(VirtualGic::new(GicVersion::V3, 8, &[32, 32, 255]).is_ok());
 }
 
 #[test]
 fn hardware_binding_errors() {
     let mut gic = gic(GicVersion::V3, 1, &[OWNED]);
-    assert_eq!(
-        gic.bind_hardware(0, FOREIGN, Some(64)),
-        Err(VgicError::NotVisible { intid: FOREIGN })
-    );
-    assert_eq!(
-        gic.bind_hardware(0, 3, Some(64)),
-        Err(VgicError::NotVisible { intid: 3 })
-    );
-    assert_eq!(
-        gic.bind_hardware(0, OWNED, Some(1020)),
-        Err(VgicError::InvalidPhysicalIntid {
-            physical_intid: 1020
-        })
-    );
-    assert_eq!(
-        gic.bind_hardware(0, OWNED, Some(15)),
-        Err(VgicError::InvalidPhysicalIntid { physical_intid: 15 })
-    );
+    assert_eq!(gic.bind_hardware(0, FOREIGN, Some(64)), Err(VgicError::NotVisible { intid: FOREIGN }));
+    assert_eq!(gic.bind_hardware(0, 3, Some(64)), Err(VgicError::NotVisible { intid: 3 }));
+    assert_eq!(gic.bind_hardware(0, OWNED, Some(1020)), Err(VgicError::InvalidPhysicalIntid { physical_intid: 1020 }));
+    assert_eq!(gic.bind_hardware(0, OWNED, Some(15)), Err(VgicError::InvalidPhysicalIntid { physical_intid: 15 }));
     assert_eq!(gic.bind_hardware(0, 27, Some(27)), Ok(()));
     assert_eq!(gic.bind_hardware(0, OWNED, Some(64)), Ok(()));
     assert_eq!(gic.inject_hardware(0, OWNED, 5000), None);
-    assert_eq!(
-        gic.inject_hardware(0, 1, 64),
-        None,
-        "SGIs cannot be hardware-backed"
-    );
+    assert_eq!(gic.inject_hardware(0, 1, 64), None, "SGIs cannot be hardware-backed");
 }

@@ -42,11 +42,7 @@ fn operation() -> impl Strategy<Value = Operation> {
 #[test]
 fn scenarios_take_both_timer_paths() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let scenario = (
-        prop_oneof![Just(GicVersion::V3), Just(GicVersion::V2)],
-        1usize..=3,
-        proptest::collection::vec(operation(), 0..120),
-    );
+    let scenario = (prop_oneof![Just(GicVersion::V3), Just(GicVersion::V2)], 1usize..=3, proptest::collection::vec(operation(), 0..120));
     let mut paths = [0; 3];
     for _ in 0..128 {
         let (version, vcpus, operations) = scenario.new_tree(&mut runner).unwrap().current();
@@ -61,10 +57,7 @@ fn scenarios_take_both_timer_paths() {
         }
     }
     // General, direct, in place.
-    assert!(
-        paths.iter().all(|&count| count >= 20),
-        "timer injections by path: {paths:?}"
-    );
+    assert!(paths.iter().all(|&count| count >= 20), "timer injections by path: {paths:?}");
 }
 
 /// Operations on the hardware-backed lines only (the timer PPI 27 and the

@@ -12,11 +12,7 @@ fn type_register_names_each_vcpu_and_marks_the_last() {
         let last = if vcpu == 2 { 1 << 4 } else { 0 };
         let expected = (vcpu << 32) | (vcpu << 8) | last;
         let offset = frame(vcpu as usize) + GICR_TYPER;
-        assert_eq!(
-            gic.redistributor_read(offset, Doubleword),
-            expected,
-            "vCPU {vcpu}"
-        );
+        assert_eq!(gic.redistributor_read(offset, Doubleword), expected, "vCPU {vcpu}");
         assert_eq!(gic.redistributor_read(offset, Word), expected & 0xFFFF_FFFF);
         assert_eq!(gic.redistributor_read(offset + 4, Word), expected >> 32);
     }
@@ -35,16 +31,9 @@ fn single_vcpu_frame_is_the_last() {
 fn identification_and_control() {
     let mut gic = gic(GicVersion::V3, 2, &[]);
     assert_eq!(gic.redistributor_read(frame(1) + GICR_PIDR2, Word), 0x3B);
-    assert_eq!(
-        gic.redistributor_read(frame(1) + GICR_IIDR, Word),
-        0x4A00_0000
-    );
+    assert_eq!(gic.redistributor_read(frame(1) + GICR_IIDR, Word), 0x4A00_0000);
     let _ = gic.redistributor_write(GICR_CTLR, Word, 0xFFFF_FFFF);
-    assert_eq!(
-        gic.redistributor_read(GICR_CTLR, Word),
-        0,
-        "no LPIs, RWP = 0"
-    );
+    assert_eq!(gic.redistributor_read(GICR_CTLR, Word), 0, "no LPIs, RWP = 0");
     assert_eq!(gic.ignored_writes(), 0);
 }
 
@@ -77,16 +66,10 @@ fn enable_pending_and_active_per_frame() {
     let mut gic = gic(GicVersion::V3, 2, &[]);
     let one = frame(1);
     let _ = gic.redistributor_write(one + GICR_ISENABLER0, Word, 0x0800_0001);
-    assert_eq!(
-        gic.redistributor_read(one + GICR_ICENABLER0, Word),
-        0x0800_0001
-    );
+    assert_eq!(gic.redistributor_read(one + GICR_ICENABLER0, Word), 0x0800_0001);
     assert_eq!(gic.redistributor_read(GICR_ISENABLER0, Word), 0);
     let _ = gic.redistributor_write(one + GICR_ICENABLER0, Word, 1);
-    assert_eq!(
-        gic.redistributor_read(one + GICR_ISENABLER0, Word),
-        0x0800_0000
-    );
+    assert_eq!(gic.redistributor_read(one + GICR_ISENABLER0, Word), 0x0800_0000);
 
     let effects = gic.redistributor_write(one + GICR_ISPENDR0, Word, 1 << 3);
     assert_eq!(effects.vcpus_to_refresh, 0b10);
@@ -104,14 +87,8 @@ fn enable_pending_and_active_per_frame() {
 fn priorities_per_frame() {
     let mut gic = gic(GicVersion::V3, 2, &[]);
     let _ = gic.redistributor_write(frame(1) + GICR_IPRIORITYR + 27, Byte, 0x9F);
-    assert_eq!(
-        gic.redistributor_read(frame(1) + GICR_IPRIORITYR + 27, Byte),
-        0x98
-    );
-    assert_eq!(
-        gic.redistributor_read(frame(1) + GICR_IPRIORITYR + 24, Word),
-        0x9800_0000
-    );
+    assert_eq!(gic.redistributor_read(frame(1) + GICR_IPRIORITYR + 27, Byte), 0x98);
+    assert_eq!(gic.redistributor_read(frame(1) + GICR_IPRIORITYR + 24, Word), 0x9800_0000);
     assert_eq!(gic.redistributor_read(GICR_IPRIORITYR + 24, Word), 0);
     // Only IPRIORITYR0..7 exist in SGI_base.
     let _ = gic.redistributor_write(GICR_IPRIORITYR + 32, Word, 0xFFFF_FFFF);

@@ -34,11 +34,7 @@ type PhysicalLine = (Option<usize>, u32);
 
 /// The physical line behind a list register of `vcpu` naming `physical`.
 fn physical_line(vcpu: usize, physical: u32) -> PhysicalLine {
-    if physical < 32 {
-        (Some(vcpu), physical)
-    } else {
-        (None, physical)
-    }
+    if physical < 32 { (Some(vcpu), physical) } else { (None, physical) }
 }
 
 /// An interrupt of the reference: `(Some(vcpu), intid)` for an SGI / PPI,
@@ -172,11 +168,7 @@ impl Harness {
 
     /// The reference key of `intid` as seen by `vcpu`, if visible.
     fn key(&self, vcpu: usize, intid: u32) -> Option<Key> {
-        if intid < 32 {
-            (vcpu < self.vcpus).then_some((Some(vcpu), intid))
-        } else {
-            OWNED.contains(&intid).then_some((None, intid))
-        }
+        if intid < 32 { (vcpu < self.vcpus).then_some((Some(vcpu), intid)) } else { OWNED.contains(&intid).then_some((None, intid)) }
     }
 
     /// The vCPU `key` is delivered to.
@@ -188,9 +180,7 @@ impl Harness {
     }
 
     fn signalable(&self, key: Key, vcpu: usize) -> bool {
-        self.distributor_enabled
-            && self.enabled.get(&key).copied().unwrap_or(false)
-            && self.target(key) == Some(vcpu)
+        self.distributor_enabled && self.enabled.get(&key).copied().unwrap_or(false) && self.target(key) == Some(vcpu)
     }
 
     fn apply(&mut self, effects: Effects) {
@@ -199,25 +189,16 @@ impl Harness {
                 self.runnable[vcpu] = false;
             }
         }
-        assert!(
-            !effects.physical.overflowed(),
-            "at most one hardware line per write here"
-        );
+        assert!(!effects.physical.overflowed(), "at most one hardware line per write here");
         for action in effects.physical.iter() {
             let physical = match action {
                 PhysicalAction::Deactivate(physical) => (None, physical),
                 PhysicalAction::DeactivatePrivate(vcpu, physical) => (Some(vcpu), physical),
                 _ => continue,
             };
-            let redundant = self
-                .deactivated_by_guest
-                .iter()
-                .any(|lines| lines.contains(&physical));
+            let redundant = self.deactivated_by_guest.iter().any(|lines| lines.contains(&physical));
             let line = self.physical_active.get_mut(&physical).unwrap();
-            assert!(
-                *line || redundant,
-                "deactivating line {physical:?}, which is not active"
-            );
+            assert!(*line || redundant, "deactivating line {physical:?}, which is not active");
             *line = false;
         }
     }
@@ -253,13 +234,7 @@ impl Harness {
                 if vcpu < self.vcpus && !self.physical_active[&line] {
                     self.physical_active.insert(line, true);
                     self.owed.insert((Some(vcpu), TIMER), true);
-                    let (outcome, path) = super::direct::inject_and_flush_checked(
-                        &mut self.gic,
-                        vcpu,
-                        TIMER,
-                        TIMER,
-                        &mut self.banks[vcpu],
-                    );
+                    let (outcome, path) = super::direct::inject_and_flush_checked(&mut self.gic, vcpu, TIMER, TIMER, &mut self.banks[vcpu]);
                     self.timer_paths[path as usize] += 1;
                     self.flushed(vcpu, outcome);
                 }
@@ -294,26 +269,14 @@ impl Harness {
                     self.complete(vcpu, index);
                 }
             }
-            Operation::Enable {
-                vcpu,
-                intid,
-                enabled,
-            } => {
-                let base = if enabled {
-                    GICD_ISENABLER
-                } else {
-                    GICD_ICENABLER
-                };
+            Operation::Enable { vcpu, intid, enabled } => {
+                let base = if enabled { GICD_ISENABLER } else { GICD_ICENABLER };
                 self.write_bit(vcpu, base, intid);
                 if let Some(key) = self.key(vcpu, intid) {
                     self.enabled.insert(key, enabled);
                 }
             }
-            Operation::Priority {
-                vcpu,
-                intid,
-                priority,
-            } => {
+            Operation::Priority { vcpu, intid, priority } => {
                 let effects = write_priority(&mut self.gic, vcpu, intid, priority);
                 self.apply(effects);
                 if let Some(key) = self.key(vcpu, intid) {
@@ -351,8 +314,7 @@ impl Harness {
                     let effects = route(&mut self.gic, intid, vcpu);
                     self.apply(effects);
                     if OWNED.contains(&intid) {
-                        self.route
-                            .insert(intid, (vcpu < self.vcpus).then_some(vcpu));
+                        self.route.insert(intid, (vcpu < self.vcpus).then_some(vcpu));
                     }
                 }
             }
@@ -362,21 +324,13 @@ impl Harness {
                     (GicVersion::V3, true) => 0b10,
                     (GicVersion::V2, true) => 0b01,
                 };
-                let effects = self
-                    .gic
-                    .distributor_write(0, GICD_CTLR, AccessSize::Word, value);
+                let effects = self.gic.distributor_write(0, GICD_CTLR, AccessSize::Word, value);
                 self.apply(effects);
                 self.distributor_enabled = enabled;
             }
-            Operation::Sgi {
-                sender,
-                intid,
-                targets,
-            } => {
+            Operation::Sgi { sender, intid, targets } => {
                 let outcome = match self.version {
-                    GicVersion::V3 => self
-                        .gic
-                        .send_sgi_v3(sender, u64::from(targets) | (u64::from(intid) << 24)),
+                    GicVersion::V3 => self.gic.send_sgi_v3(sender, u64::from(targets) | (u64::from(intid) << 24)),
                     GicVersion::V2 => {
                         let list = u32::from(targets & 0xFF);
                         self.gic.send_sgi_v2(sender, (list << 16) | intid)
@@ -391,11 +345,7 @@ impl Harness {
                         }
                     }
                 }
-                assert_eq!(
-                    outcome.delivered >> self.vcpus,
-                    0,
-                    "delivered to a missing vCPU"
-                );
+                assert_eq!(outcome.delivered >> self.vcpus, 0, "delivered to a missing vCPU");
             }
         }
         self.check_unique();
@@ -408,11 +358,7 @@ impl Harness {
     pub(crate) fn configure_timers(&mut self) {
         self.run(&Operation::Distributor { enabled: true });
         for vcpu in 0..self.vcpus {
-            self.run(&Operation::Enable {
-                vcpu,
-                intid: TIMER,
-                enabled: true,
-            });
+            self.run(&Operation::Enable { vcpu, intid: TIMER, enabled: true });
             self.flush(vcpu);
         }
     }
@@ -429,21 +375,14 @@ impl Harness {
     }
 
     fn key_of_entry(&self, vcpu: usize, intid: u32) -> Key {
-        if intid < 32 {
-            (Some(vcpu), intid)
-        } else {
-            (None, intid)
-        }
+        if intid < 32 { (Some(vcpu), intid) } else { (None, intid) }
     }
 
     fn acknowledge(&mut self, vcpu: usize, index: usize) {
         if let Some(intid) = self.banks[vcpu].acknowledge(index) {
             let key = self.key_of_entry(vcpu, intid);
             let owed = self.owed.insert(key, false).unwrap_or(false);
-            assert!(
-                owed,
-                "vCPU {vcpu} acknowledged {intid}, which was not owed: duplicate"
-            );
+            assert!(owed, "vCPU {vcpu} acknowledged {intid}, which was not owed: duplicate");
             self.active.insert(key, true);
         }
     }
@@ -457,10 +396,7 @@ impl Harness {
         if let Some(physical) = self.banks[vcpu].complete(index) {
             let physical = physical_line(vcpu, physical);
             let line = self.physical_active.get_mut(&physical).unwrap();
-            assert!(
-                *line,
-                "the guest deactivated line {physical:?}, which is not active"
-            );
+            assert!(*line, "the guest deactivated line {physical:?}, which is not active");
             *line = false;
             self.deactivated_by_guest[vcpu].insert(physical);
         }
@@ -502,13 +438,10 @@ impl Harness {
     /// Whether `key` is in some list register, or was until the guest
     /// completed it behind the model's back.
     fn held(&self, key: Key) -> bool {
-        self.banks.iter().enumerate().any(|(vcpu, bank)| {
-            self.vacated[vcpu].contains(&key)
-                || bank
-                    .entries()
-                    .iter()
-                    .any(|(_, entry)| self.key_of_entry(vcpu, entry.intid) == key)
-        })
+        self.banks
+            .iter()
+            .enumerate()
+            .any(|(vcpu, bank)| self.vacated[vcpu].contains(&key) || bank.entries().iter().any(|(_, entry)| self.key_of_entry(vcpu, entry.intid) == key))
     }
 
     fn check_after_flush(&self, vcpu: usize, needs_maintenance: bool) {
@@ -516,27 +449,14 @@ impl Harness {
         let entries = bank.entries();
         for (_, entry) in &entries {
             let key = self.key_of_entry(vcpu, entry.intid);
-            assert!(
-                self.key(vcpu, entry.intid).is_some(),
-                "{key:?} is not visible"
-            );
-            assert_eq!(
-                entry.priority,
-                self.priority.get(&key).copied().unwrap_or(0),
-                "{key:?}"
-            );
+            assert!(self.key(vcpu, entry.intid).is_some(), "{key:?} is not visible");
+            assert_eq!(entry.priority, self.priority.get(&key).copied().unwrap_or(0), "{key:?}");
             assert_eq!(entry.group1, self.version == GicVersion::V3);
             if entry.state.is_pending() {
-                assert!(
-                    self.signalable(key, vcpu),
-                    "{key:?} pending in vCPU {vcpu}'s list register"
-                );
+                assert!(self.signalable(key, vcpu), "{key:?} pending in vCPU {vcpu}'s list register");
             }
             if let Some(physical) = entry.hardware {
-                assert!(
-                    self.physical_active[&physical_line(vcpu, physical)],
-                    "HW = 1 for inactive line {physical}"
-                );
+                assert!(self.physical_active[&physical_line(vcpu, physical)], "HW = 1 for inactive line {physical}");
                 assert_ne!(entry.state, LrState::PendingActive);
             }
         }
@@ -546,36 +466,15 @@ impl Harness {
             .iter()
             .filter(|&(&key, &owed)| owed && self.signalable(key, vcpu))
             .map(|(&key, _)| key)
-            .chain(
-                self.active
-                    .iter()
-                    .filter(|&(&key, &active)| active && self.target(key) == Some(vcpu))
-                    .map(|(&key, _)| key),
-            )
+            .chain(self.active.iter().filter(|&(&key, &active)| active && self.target(key) == Some(vcpu)).map(|(&key, _)| key))
             .filter(|&key| !self.held(key))
             .map(|key| (self.priority.get(&key).copied().unwrap_or(0), key.1))
             .collect();
-        assert_eq!(
-            needs_maintenance,
-            !waiting.is_empty(),
-            "vCPU {vcpu} waiting: {waiting:?}"
-        );
+        assert_eq!(needs_maintenance, !waiting.is_empty(), "vCPU {vcpu} waiting: {waiting:?}");
         if let Some(best) = waiting.iter().map(|(priority, _)| *priority).min() {
-            assert_eq!(
-                entries.len(),
-                bank.raw_count(),
-                "a free list register and {waiting:?} waiting"
-            );
-            for (_, entry) in entries
-                .iter()
-                .filter(|(_, entry)| entry.state == LrState::Pending)
-            {
-                assert!(
-                    entry.priority <= best,
-                    "Pending {} (priority {:#x}) while priority {best:#x} waits",
-                    entry.intid,
-                    entry.priority
-                );
+            assert_eq!(entries.len(), bank.raw_count(), "a free list register and {waiting:?} waiting");
+            for (_, entry) in entries.iter().filter(|(_, entry)| entry.state == LrState::Pending) {
+                assert!(entry.priority <= best, "Pending {} (priority {:#x}) while priority {best:#x} waits", entry.intid, entry.priority);
             }
         }
     }
@@ -586,11 +485,7 @@ impl Harness {
         self.run(&Operation::Distributor { enabled: true });
         for vcpu in 0..self.vcpus {
             for intid in (0..32).chain(INTIDS) {
-                self.run(&Operation::Enable {
-                    vcpu,
-                    intid,
-                    enabled: true,
-                });
+                self.run(&Operation::Enable { vcpu, intid, enabled: true });
                 if intid >= 32 {
                     self.run(&Operation::Route { intid, vcpu: 0 });
                 }
@@ -616,19 +511,12 @@ impl Harness {
         assert!(owed.is_empty(), "lost: {owed:?}");
         let active: Vec<_> = self.active.iter().filter(|(_, active)| **active).collect();
         assert!(active.is_empty(), "still active: {active:?}");
-        assert!(
-            self.physical_active.values().all(|line| !line),
-            "stuck line {:?}",
-            self.physical_active
-        );
+        assert!(self.physical_active.values().all(|line| !line), "stuck line {:?}", self.physical_active);
         for mirror in self.gic.hardware_mirrors() {
             let key = (None, mirror.intid);
             assert!(!mirror.physical_active);
             assert!(mirror.enabled);
-            assert_eq!(
-                mirror.priority,
-                self.priority.get(&key).copied().unwrap_or(0)
-            );
+            assert_eq!(mirror.priority, self.priority.get(&key).copied().unwrap_or(0));
             assert_eq!(mirror.vcpu, Some(0));
         }
     }

@@ -13,9 +13,7 @@
 //! a kept key slot); a scrub leaves no rewrite pending.
 #![no_main]
 
-use janus_diskcrypt::meta::{
-    META_BLOCK_SIZE, MetaError, MetaRecord, decode, encode, plan_scrub, plan_wipe, select,
-};
+use janus_diskcrypt::meta::{META_BLOCK_SIZE, MetaError, MetaRecord, decode, encode, plan_scrub, plan_wipe, select};
 use janus_diskcrypt::{WRAPPED_KEY_SIZE, WrappedKey};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,12 +23,7 @@ type Block = [u8; META_BLOCK_SIZE];
 fn seed_record(tag: u8) -> MetaRecord {
     MetaRecord {
         sequence: u64::from(tag).wrapping_mul(0x0101_0101_0101_0101),
-        key_slots: [
-            Some(WrappedKey([tag; WRAPPED_KEY_SIZE])),
-            None,
-            Some(WrappedKey([tag ^ 0x55; WRAPPED_KEY_SIZE])),
-            None,
-        ],
+        key_slots: [Some(WrappedKey([tag; WRAPPED_KEY_SIZE])), None, Some(WrappedKey([tag ^ 0x55; WRAPPED_KEY_SIZE])), None],
         plaintext: [false, tag % 2 == 0, false, false],
         wipe_counter: u64::from(tag),
         last_wipe_command: 3,
@@ -90,11 +83,7 @@ fuzz_target!(|data: &[u8]| {
             }
             // Wipe slot 0 and check no copy of its key survives.
             if let Ok(plan) = plan_wipe(selection, 0) {
-                let keys: Vec<WrappedKey> = decoded
-                    .iter()
-                    .filter_map(|result| result.as_ref().ok())
-                    .filter_map(|record| record.key_slots[0])
-                    .collect();
+                let keys: Vec<WrappedKey> = decoded.iter().filter_map(|result| result.as_ref().ok()).filter_map(|record| record.key_slots[0]).collect();
                 let mut after = slots;
                 for write in &plan.writes {
                     write.encode(&mut after[write.slot]);
@@ -115,10 +104,7 @@ fuzz_target!(|data: &[u8]| {
                 scrub.encode(&mut slots[scrub.slot]);
                 let settled = select(&slots[0], &slots[1]).unwrap();
                 assert!(!settled.other_slot_needs_rewrite);
-                assert_eq!(
-                    settled.current.as_ref().map(|record| &record.key_slots),
-                    Some(&current.key_slots)
-                );
+                assert_eq!(settled.current.as_ref().map(|record| &record.key_slots), Some(&current.key_slots));
             }
         }
         (_, _, Err(error)) => panic!("a valid slot but select failed: {error}"),

@@ -10,10 +10,7 @@ fn sample_random(seed: u8) -> [u8; DATA_KEY_SIZE] {
 }
 
 fn device(seed: u8) -> DeviceKey {
-    DeviceKey::from_bytes(core::array::from_fn(|index| {
-        (index as u8).wrapping_mul(13).wrapping_add(seed)
-    }))
-    .unwrap()
+    DeviceKey::from_bytes(core::array::from_fn(|index| (index as u8).wrapping_mul(13).wrapping_add(seed))).unwrap()
 }
 
 #[test]
@@ -27,15 +24,9 @@ fn data_key_refuses_equal_halves() {
     let mut bytes = [0u8; 64];
     bytes[..32].copy_from_slice(&half);
     bytes[32..].copy_from_slice(&half);
-    assert_eq!(
-        DataKey::from_bytes(bytes).unwrap_err(),
-        KeyError::EqualHalves
-    );
+    assert_eq!(DataKey::from_bytes(bytes).unwrap_err(), KeyError::EqualHalves);
     // Uniform non-zero bytes have equal halves too.
-    assert_eq!(
-        DataKey::from_bytes([0xff; 64]).unwrap_err(),
-        KeyError::EqualHalves
-    );
+    assert_eq!(DataKey::from_bytes([0xff; 64]).unwrap_err(), KeyError::EqualHalves);
 }
 
 #[test]
@@ -49,24 +40,15 @@ fn data_key_accepts_distinct_halves() {
 
 #[test]
 fn device_key_refuses_all_zero_and_uniform() {
-    assert_eq!(
-        DeviceKey::from_bytes([0; 32]).unwrap_err(),
-        KeyError::AllZero
-    );
-    assert_eq!(
-        DeviceKey::from_bytes([0xff; 32]).unwrap_err(),
-        KeyError::UniformBytes
-    );
+    assert_eq!(DeviceKey::from_bytes([0; 32]).unwrap_err(), KeyError::AllZero);
+    assert_eq!(DeviceKey::from_bytes([0xff; 32]).unwrap_err(), KeyError::UniformBytes);
     assert!(DeviceKey::from_bytes(core::array::from_fn(|index| index as u8)).is_ok());
 }
 
 #[test]
 fn new_data_key_refuses_non_random_input() {
     assert_eq!(new_data_key([0; 64]).unwrap_err(), KeyError::AllZero);
-    assert_eq!(
-        new_data_key([0x42; 64]).unwrap_err(),
-        KeyError::UniformBytes
-    );
+    assert_eq!(new_data_key([0x42; 64]).unwrap_err(), KeyError::UniformBytes);
     let mut repeated = [0u8; 64];
     repeated[..32].copy_from_slice(&sample_random(3)[..32]);
     repeated[32..].copy_from_slice(&sample_random(3)[..32]);
@@ -75,14 +57,8 @@ fn new_data_key_refuses_non_random_input() {
 
 #[test]
 fn new_data_key_uses_the_random_bytes() {
-    assert_eq!(
-        new_data_key(sample_random(5)).unwrap().bytes.0,
-        sample_random(5)
-    );
-    assert_ne!(
-        new_data_key(sample_random(5)).unwrap().bytes.0,
-        new_data_key(sample_random(6)).unwrap().bytes.0
-    );
+    assert_eq!(new_data_key(sample_random(5)).unwrap().bytes.0, sample_random(5));
+    assert_ne!(new_data_key(sample_random(5)).unwrap().bytes.0, new_data_key(sample_random(6)).unwrap().bytes.0);
 }
 
 #[test]
@@ -94,12 +70,7 @@ fn debug_hides_secrets() {
 
 #[test]
 fn errors_display_one_line() {
-    for error in [
-        KeyError::AllZero,
-        KeyError::UniformBytes,
-        KeyError::EqualHalves,
-        KeyError::UnwrapFailed,
-    ] {
+    for error in [KeyError::AllZero, KeyError::UniformBytes, KeyError::EqualHalves, KeyError::UnwrapFailed] {
         let text = error.to_string();
         assert!(!text.is_empty() && !text.contains('\n'), "{text}");
     }
@@ -112,17 +83,13 @@ fn errors_display_one_line() {
 fn rfc3394_section_4_6_vector() {
     let kek = hex("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F");
     let data = hex("00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F");
-    let expected =
-        hex("28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21");
+    let expected = hex("28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21");
     let device = DeviceKey::from_bytes(kek.try_into().unwrap()).unwrap();
     let mut wrapped = [0u8; 40];
     device.wrapper().wrap_key(&data, &mut wrapped).unwrap();
     assert_eq!(wrapped[..], expected[..]);
     let mut unwrapped = [0u8; 32];
-    device
-        .wrapper()
-        .unwrap_key(&wrapped, &mut unwrapped)
-        .unwrap();
+    device.wrapper().unwrap_key(&wrapped, &mut unwrapped).unwrap();
     assert_eq!(unwrapped[..], data[..]);
 }
 
@@ -140,10 +107,7 @@ fn wrap_is_72_bytes_and_unwraps() {
 fn wrong_device_key_fails() {
     let key = DataKey::from_bytes(sample_random(7)).unwrap();
     let wrapped = wrap(&device(1), &key);
-    assert_eq!(
-        unwrap(&device(2), &wrapped).unwrap_err(),
-        KeyError::UnwrapFailed
-    );
+    assert_eq!(unwrap(&device(2), &wrapped).unwrap_err(), KeyError::UnwrapFailed);
 }
 
 #[test]

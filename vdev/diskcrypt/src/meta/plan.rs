@@ -2,9 +2,7 @@
 
 use core::fmt;
 
-use super::{
-    KEY_SLOTS, META_BLOCK_SIZE, MetaError, MetaRecord, SLOT_BYTE_OFFSETS, Selection, encode,
-};
+use super::{KEY_SLOTS, META_BLOCK_SIZE, MetaError, MetaRecord, SLOT_BYTE_OFFSETS, Selection, encode};
 use crate::keys::{self, DataKey, DeviceKey, KeyError};
 
 /// One block to write: encode `record` into slot `slot`, write it, flush.
@@ -19,11 +17,7 @@ pub struct PlannedWrite {
 impl PlannedWrite {
     /// Byte offset of the slot in the `janus-meta` partition.
     pub fn byte_offset(&self) -> u64 {
-        if self.slot == 0 {
-            SLOT_BYTE_OFFSETS[0]
-        } else {
-            SLOT_BYTE_OFFSETS[1]
-        }
+        if self.slot == 0 { SLOT_BYTE_OFFSETS[0] } else { SLOT_BYTE_OFFSETS[1] }
     }
 
     /// First 512-byte sector of the slot in the `janus-meta` partition.
@@ -51,19 +45,8 @@ pub struct CommitPlan {
 pub fn plan_commit(selection: &Selection, record: &MetaRecord) -> CommitPlan {
     let first = selection.next_slot;
     let sequence = selection.next_sequence;
-    let write = |slot, sequence| PlannedWrite {
-        slot,
-        record: MetaRecord {
-            sequence,
-            ..record.clone()
-        },
-    };
-    CommitPlan {
-        writes: [
-            write(first, sequence),
-            write(1 - first.min(1), sequence.wrapping_add(1)),
-        ],
-    }
+    let write = |slot, sequence| PlannedWrite { slot, record: MetaRecord { sequence, ..record.clone() } };
+    CommitPlan { writes: [write(first, sequence), write(1 - first.min(1), sequence.wrapping_add(1))] }
 }
 
 /// Plans destroying the key in `key_slot` (the remote wipe): both slots end
@@ -72,10 +55,7 @@ pub fn plan_commit(selection: &Selection, record: &MetaRecord) -> CommitPlan {
 /// write; the key is gone from the disk once the second write is flushed.
 pub fn plan_wipe(selection: &Selection, key_slot: usize) -> Result<CommitPlan, MetaError> {
     let mut record = without_key(selection, key_slot)?;
-    record.wipe_counter = record
-        .wipe_counter
-        .checked_add(1)
-        .ok_or(MetaError::WipeCounterExhausted)?;
+    record.wipe_counter = record.wipe_counter.checked_add(1).ok_or(MetaError::WipeCounterExhausted)?;
     Ok(plan_commit(selection, &record))
 }
 
@@ -83,10 +63,7 @@ pub fn plan_wipe(selection: &Selection, key_slot: usize) -> Result<CommitPlan, M
 fn without_key(selection: &Selection, key_slot: usize) -> Result<MetaRecord, MetaError> {
     let current = selection.current.as_ref().ok_or(MetaError::Unformatted)?;
     let mut record = current.clone();
-    *record
-        .key_slots
-        .get_mut(key_slot)
-        .ok_or(MetaError::NoSuchKeySlot { slot: key_slot })? = None;
+    *record.key_slots.get_mut(key_slot).ok_or(MetaError::NoSuchKeySlot { slot: key_slot })? = None;
     Ok(record)
 }
 
@@ -95,13 +72,7 @@ fn without_key(selection: &Selection, key_slot: usize) -> Result<MetaRecord, Met
 /// commit).
 pub fn plan_scrub(selection: &Selection) -> Option<PlannedWrite> {
     match (&selection.current, selection.other_slot_needs_rewrite) {
-        (Some(current), true) => Some(PlannedWrite {
-            slot: selection.next_slot,
-            record: MetaRecord {
-                sequence: selection.next_sequence,
-                ..current.clone()
-            },
-        }),
+        (Some(current), true) => Some(PlannedWrite { slot: selection.next_slot, record: MetaRecord { sequence: selection.next_sequence, ..current.clone() } }),
         _ => None,
     }
 }
@@ -154,13 +125,8 @@ impl fmt::Display for ProvisionError {
         match self {
             Self::Key(error) => write!(formatter, "disk key: {error}"),
             Self::Meta(error) => write!(formatter, "disk key metadata: {error}"),
-            Self::ModeMismatch { recorded, requested } => write!(
-                formatter,
-                "janus-meta records it as {recorded}, the manifest asks for {requested}"
-            ),
-            Self::UnrecordedData => formatter.write_str(
-                "it holds data and janus-meta records no mode for it, the manifest asks for encrypted",
-            ),
+            Self::ModeMismatch { recorded, requested } => write!(formatter, "janus-meta records it as {recorded}, the manifest asks for {requested}"),
+            Self::UnrecordedData => formatter.write_str("it holds data and janus-meta records no mode for it, the manifest asks for encrypted"),
             Self::NoDeviceKey => formatter.write_str("it is encrypted and there is no device key"),
         }
     }
@@ -210,34 +176,20 @@ pub enum Provisioned {
 ///
 /// A key that fails to unwrap is an error, never a reason to make a new key:
 /// a wrong device key must not silently destroy the partition.
-pub fn provision_or_load(
-    selection: &Selection,
-    device: &DeviceKey,
-    key_slot: usize,
-    random: impl FnOnce() -> [u8; 64],
-) -> Result<Provisioned, ProvisionError> {
+pub fn provision_or_load(selection: &Selection, device: &DeviceKey, key_slot: usize, random: impl FnOnce() -> [u8; 64]) -> Result<Provisioned, ProvisionError> {
     if key_slot >= KEY_SLOTS {
         return Err(MetaError::NoSuchKeySlot { slot: key_slot }.into());
     }
-    let stored = selection
-        .current
-        .as_ref()
-        .and_then(|record| record.key_slots.get(key_slot).copied().flatten());
+    let stored = selection.current.as_ref().and_then(|record| record.key_slots.get(key_slot).copied().flatten());
     if let Some(wrapped) = stored {
-        return Ok(Provisioned::Loaded {
-            key: keys::unwrap(device, &wrapped)?,
-            scrub: plan_scrub(selection),
-        });
+        return Ok(Provisioned::Loaded { key: keys::unwrap(device, &wrapped)?, scrub: plan_scrub(selection) });
     }
     let key = keys::new_data_key(random())?;
     let mut record = selection.current.clone().unwrap_or_else(MetaRecord::empty);
     if let Some(target) = record.key_slots.get_mut(key_slot) {
         *target = Some(keys::wrap(device, &key));
     }
-    Ok(Provisioned::Created {
-        plan: plan_commit(selection, &record),
-        key,
-    })
+    Ok(Provisioned::Created { plan: plan_commit(selection, &record), key })
 }
 
 /// The outcome of [`provision_partition`].
@@ -277,51 +229,28 @@ pub fn provision_partition(
     if key_slot >= KEY_SLOTS {
         return Err(MetaError::NoSuchKeySlot { slot: key_slot }.into());
     }
-    let recorded = selection
-        .current
-        .as_ref()
-        .and_then(|record| record.mode(key_slot));
+    let recorded = selection.current.as_ref().and_then(|record| record.mode(key_slot));
     match (recorded, requested) {
-        (Some(recorded), requested) if recorded != requested => {
-            Err(ProvisionError::ModeMismatch { recorded, requested })
-        }
+        (Some(recorded), requested) if recorded != requested => Err(ProvisionError::ModeMismatch { recorded, requested }),
         (None, PartitionMode::Encrypted) if !blank => Err(ProvisionError::UnrecordedData),
         (_, PartitionMode::Encrypted) => {
             let device = device.ok_or(ProvisionError::NoDeviceKey)?;
-            Ok(
-                match provision_or_load(selection, device, key_slot, random)? {
-                    Provisioned::Loaded { key, scrub } => PartitionProvisioned {
-                        key: Some(key),
-                        new: false,
-                        writes: [scrub, None],
-                    },
-                    Provisioned::Created { key, plan } => {
-                        let [first, second] = plan.writes;
-                        PartitionProvisioned {
-                            key: Some(key),
-                            new: true,
-                            writes: [Some(first), Some(second)],
-                        }
-                    }
-                },
-            )
+            Ok(match provision_or_load(selection, device, key_slot, random)? {
+                Provisioned::Loaded { key, scrub } => PartitionProvisioned { key: Some(key), new: false, writes: [scrub, None] },
+                Provisioned::Created { key, plan } => {
+                    let [first, second] = plan.writes;
+                    PartitionProvisioned { key: Some(key), new: true, writes: [Some(first), Some(second)] }
+                }
+            })
         }
-        (Some(_), PartitionMode::Plaintext) => Ok(PartitionProvisioned {
-            key: None,
-            new: false,
-            writes: [plan_scrub(selection), None],
-        }),
+        (Some(_), PartitionMode::Plaintext) => Ok(PartitionProvisioned { key: None, new: false, writes: [plan_scrub(selection), None] }),
         (None, PartitionMode::Plaintext) => {
             let mut record = selection.current.clone().unwrap_or_else(MetaRecord::empty);
             if let Some(target) = record.plaintext.get_mut(key_slot) {
                 *target = true;
             }
             let [first, second] = plan_commit(selection, &record).writes;
-            Ok(PartitionProvisioned {
-                key: None,
-                new: blank,
-                writes: [Some(first), Some(second)],
-            })
+            Ok(PartitionProvisioned { key: None, new: blank, writes: [Some(first), Some(second)] })
         }
     }
 }

@@ -12,10 +12,7 @@ type Block = [u8; META_BLOCK_SIZE];
 const BLANK: Block = [0; META_BLOCK_SIZE];
 
 fn device(seed: u8) -> DeviceKey {
-    DeviceKey::from_bytes(core::array::from_fn(|index| {
-        (index as u8).wrapping_mul(29).wrapping_add(seed)
-    }))
-    .unwrap()
+    DeviceKey::from_bytes(core::array::from_fn(|index| (index as u8).wrapping_mul(29).wrapping_add(seed))).unwrap()
 }
 
 fn random(seed: u8) -> [u8; 64] {
@@ -64,10 +61,7 @@ fn layout_constants() {
     assert_eq!(META_PARTITION_MIN_SIZE, 8192);
     assert_eq!(KEY_SLOT_ENTRY_SIZE, 80);
     assert_eq!(MAX_ENCODED_KEY_SLOTS, 50);
-    let write = PlannedWrite {
-        slot: 1,
-        record: MetaRecord::empty(),
-    };
+    let write = PlannedWrite { slot: 1, record: MetaRecord::empty() };
     assert_eq!((write.byte_offset(), write.first_sector()), (4096, 8));
 }
 
@@ -86,21 +80,14 @@ fn encode_layout_is_as_documented() {
     // Slot 1: provisioned in plaintext, no key bytes.
     assert_eq!(block[128], 2);
     assert!(block[129..208].iter().all(|byte| *byte == 0));
-    assert!(
-        block[128 + 80 * 3..CHECKSUM_OFFSET]
-            .iter()
-            .all(|byte| *byte == 0)
-    );
+    assert!(block[128 + 80 * 3..CHECKSUM_OFFSET].iter().all(|byte| *byte == 0));
 }
 
 #[test]
 fn encode_decode_round_trip() {
     let original = record(42);
     assert_eq!(decode(&encoded(&original)), Ok(original));
-    assert_eq!(
-        decode(&encoded(&MetaRecord::empty())),
-        Ok(MetaRecord::empty())
-    );
+    assert_eq!(decode(&encoded(&MetaRecord::empty())), Ok(MetaRecord::empty()));
 }
 
 #[test]
@@ -132,10 +119,7 @@ fn decode_unsupported_version() {
     let mut block = encoded(&record(1));
     block[8..12].copy_from_slice(&2u32.to_le_bytes());
     reseal(&mut block);
-    assert_eq!(
-        decode(&block),
-        Err(MetaError::UnsupportedVersion { version: 2 })
-    );
+    assert_eq!(decode(&block), Err(MetaError::UnsupportedVersion { version: 2 }));
 }
 
 #[test]
@@ -162,10 +146,7 @@ fn decode_unknown_key_slot_state() {
     let mut block = encoded(&record(1));
     block[48 + 80] = 7;
     reseal(&mut block);
-    assert_eq!(
-        decode(&block),
-        Err(MetaError::UnknownKeySlotState { slot: 1, state: 7 })
-    );
+    assert_eq!(decode(&block), Err(MetaError::UnknownKeySlotState { slot: 1, state: 7 }));
 }
 
 #[test]
@@ -179,10 +160,7 @@ fn more_slots_on_disk_than_in_this_build() {
     block[48 + 80 * 5] = 1;
     block[48 + 80 * 5 + 8..48 + 80 * 6].copy_from_slice(&wrapped(3).0);
     reseal(&mut block);
-    assert_eq!(
-        decode(&block),
-        Err(MetaError::KeySlotBeyondCapacity { slot: 5 })
-    );
+    assert_eq!(decode(&block), Err(MetaError::KeySlotBeyondCapacity { slot: 5 }));
 }
 
 #[test]
@@ -223,16 +201,7 @@ fn errors_display_one_line() {
 #[test]
 fn select_both_blank_is_unformatted() {
     let selection = select(&BLANK, &BLANK).unwrap();
-    assert_eq!(
-        selection,
-        Selection {
-            current: None,
-            current_slot: None,
-            next_slot: 0,
-            next_sequence: 1,
-            other_slot_needs_rewrite: false,
-        }
-    );
+    assert_eq!(selection, Selection { current: None, current_slot: None, next_slot: 0, next_sequence: 1, other_slot_needs_rewrite: false });
 }
 
 #[test]
@@ -256,14 +225,7 @@ fn select_both_corrupt_is_an_error() {
 fn select_highest_sequence() {
     let (older, newer) = (encoded(&record(4)), encoded(&record(5)));
     let selection = select(&older, &newer).unwrap();
-    assert_eq!(
-        (
-            selection.current_slot,
-            selection.next_slot,
-            selection.next_sequence
-        ),
-        (Some(1), 0, 6)
-    );
+    assert_eq!((selection.current_slot, selection.next_slot, selection.next_sequence), (Some(1), 0, 6));
     assert_eq!(selection.current, Some(record(5)));
     assert!(!selection.other_slot_needs_rewrite);
     let selection = select(&newer, &older).unwrap();
@@ -347,10 +309,7 @@ fn wipe_interrupted_between_writes_is_finished_by_scrub() {
     apply(&mut slots, &plan.writes[0]);
     // Power lost here: the older slot still holds the key.
     let reboot = select(&slots[0], &slots[1]).unwrap();
-    assert_eq!(
-        reboot.current.as_ref().unwrap().key_slots[WORK_KEY_SLOT],
-        None
-    );
+    assert_eq!(reboot.current.as_ref().unwrap().key_slots[WORK_KEY_SLOT], None);
     assert!(reboot.other_slot_needs_rewrite);
     assert!(holds(&slots[1], &work_key));
     apply(&mut slots, &plan_scrub(&reboot).unwrap());
@@ -365,17 +324,11 @@ fn plan_wipe_errors() {
     let unformatted = select(&BLANK, &BLANK).unwrap();
     assert_eq!(plan_wipe(&unformatted, 0), Err(MetaError::Unformatted));
     let selection = select(&encoded(&record(1)), &BLANK).unwrap();
-    assert_eq!(
-        plan_wipe(&selection, KEY_SLOTS),
-        Err(MetaError::NoSuchKeySlot { slot: KEY_SLOTS })
-    );
+    assert_eq!(plan_wipe(&selection, KEY_SLOTS), Err(MetaError::NoSuchKeySlot { slot: KEY_SLOTS }));
     let mut exhausted = record(1);
     exhausted.wipe_counter = u64::MAX;
     let selection = select(&encoded(&exhausted), &BLANK).unwrap();
-    assert_eq!(
-        plan_wipe(&selection, 0),
-        Err(MetaError::WipeCounterExhausted)
-    );
+    assert_eq!(plan_wipe(&selection, 0), Err(MetaError::WipeCounterExhausted));
 }
 
 #[test]
@@ -383,9 +336,7 @@ fn first_boot_creates_and_records_a_key() {
     let device = device(1);
     let mut slots = [BLANK, BLANK];
     let selection = select(&slots[0], &slots[1]).unwrap();
-    let Provisioned::Created { key, plan } =
-        provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(50)).unwrap()
-    else {
+    let Provisioned::Created { key, plan } = provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(50)).unwrap() else {
         panic!("expected a new key");
     };
     assert_eq!(key.test_bytes(), random(50));
@@ -396,12 +347,7 @@ fn first_boot_creates_and_records_a_key() {
     // Next boot loads the same key from either slot.
     let selection = select(&slots[0], &slots[1]).unwrap();
     assert!(!selection.other_slot_needs_rewrite);
-    let Provisioned::Loaded { key, scrub } =
-        provision_or_load(&selection, &device, WORK_KEY_SLOT, || {
-            panic!("no random bytes needed")
-        })
-        .unwrap()
-    else {
+    let Provisioned::Loaded { key, scrub } = provision_or_load(&selection, &device, WORK_KEY_SLOT, || panic!("no random bytes needed")).unwrap() else {
         panic!("expected the stored key");
     };
     assert_eq!(key.test_bytes(), random(50));
@@ -413,16 +359,12 @@ fn first_format_torn_after_first_flush_still_loads() {
     let device = device(1);
     let mut slots = [BLANK, BLANK];
     let selection = select(&slots[0], &slots[1]).unwrap();
-    let Provisioned::Created { plan, .. } =
-        provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(50)).unwrap()
-    else {
+    let Provisioned::Created { plan, .. } = provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(50)).unwrap() else {
         panic!("expected a new key");
     };
     apply(&mut slots, &plan.writes[0]);
     let selection = select(&slots[0], &slots[1]).unwrap();
-    let Provisioned::Loaded { key, scrub } =
-        provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(0)).unwrap()
-    else {
+    let Provisioned::Loaded { key, scrub } = provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(0)).unwrap() else {
         panic!("expected the stored key");
     };
     assert_eq!(key.test_bytes(), random(50));
@@ -438,9 +380,7 @@ fn after_a_wipe_a_new_key_is_made() {
         apply(&mut slots, write);
     }
     let selection = select(&slots[0], &slots[1]).unwrap();
-    let Provisioned::Created { key, plan } =
-        provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(77)).unwrap()
-    else {
+    let Provisioned::Created { key, plan } = provision_or_load(&selection, &device, WORK_KEY_SLOT, || random(77)).unwrap() else {
         panic!("expected a new key");
     };
     assert_eq!(key.test_bytes(), random(77));
@@ -454,13 +394,8 @@ fn after_a_wipe_a_new_key_is_made() {
 #[test]
 fn wrong_device_key_is_an_error_not_a_new_key() {
     let selection = select(&encoded(&record(1)), &BLANK).unwrap();
-    let outcome = provision_or_load(&selection, &device(2), WORK_KEY_SLOT, || {
-        panic!("must not make a new key")
-    });
-    assert_eq!(
-        outcome.unwrap_err(),
-        ProvisionError::Key(KeyError::UnwrapFailed)
-    );
+    let outcome = provision_or_load(&selection, &device(2), WORK_KEY_SLOT, || panic!("must not make a new key"));
+    assert_eq!(outcome.unwrap_err(), ProvisionError::Key(KeyError::UnwrapFailed));
 }
 
 #[test]
@@ -469,10 +404,7 @@ fn provision_rejects_bad_random_and_bad_slot() {
     let outcome = provision_or_load(&selection, &device(1), WORK_KEY_SLOT, || [0; 64]);
     assert_eq!(outcome.unwrap_err(), ProvisionError::Key(KeyError::AllZero));
     let outcome = provision_or_load(&selection, &device(1), KEY_SLOTS, || random(1));
-    assert_eq!(
-        outcome.unwrap_err(),
-        ProvisionError::Meta(MetaError::NoSuchKeySlot { slot: KEY_SLOTS })
-    );
+    assert_eq!(outcome.unwrap_err(), ProvisionError::Meta(MetaError::NoSuchKeySlot { slot: KEY_SLOTS }));
 }
 
 /// Keeps the first `boundary` bytes of `new` over `old`: a write torn after

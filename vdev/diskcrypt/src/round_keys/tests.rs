@@ -98,11 +98,7 @@ fn xts_model(keys: &XtsRoundKeys, first_sector: u64, buffer: &mut [u8], decrypt:
         let mut tweak = encrypt_block(keys.tweak(), number);
         for chunk in sector.chunks_exact_mut(16) {
             let input = xor(chunk.try_into().unwrap(), &tweak);
-            let output = if decrypt {
-                decrypt_block(keys.data(), input)
-            } else {
-                encrypt_block(keys.data(), input)
-            };
+            let output = if decrypt { decrypt_block(keys.data(), input) } else { encrypt_block(keys.data(), input) };
             chunk.copy_from_slice(&xor(output, &tweak));
             tweak = double(tweak);
         }
@@ -110,19 +106,14 @@ fn xts_model(keys: &XtsRoundKeys, first_sector: u64, buffer: &mut [u8], decrypt:
 }
 
 fn data_key(seed: u8) -> DataKey {
-    DataKey::from_bytes(core::array::from_fn(|index| {
-        (index as u8).wrapping_mul(53).wrapping_add(seed)
-    }))
-    .unwrap()
+    DataKey::from_bytes(core::array::from_fn(|index| (index as u8).wrapping_mul(53).wrapping_add(seed))).unwrap()
 }
 
 // --- FIPS-197 vectors.
 
 #[test]
 fn fips197_a3_key_expansion() {
-    let keys = Aes256RoundKeys::new(&key32(
-        "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4",
-    ));
+    let keys = Aes256RoundKeys::new(&key32("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"));
     let schedule = keys.encrypt();
     // w[0..8] is the key; w[8..16] and w[56..60] from Appendix A.3.
     assert_eq!(schedule[0], round_key("603deb1015ca71be2b73aef0857d7781"));
@@ -134,39 +125,16 @@ fn fips197_a3_key_expansion() {
 
 #[test]
 fn fips197_c3_schedules_and_block() {
-    let keys = Aes256RoundKeys::new(&key32(
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
-    ));
+    let keys = Aes256RoundKeys::new(&key32("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
     // Appendix C.3, cipher: round[r].k_sch.
-    assert_eq!(
-        keys.encrypt()[0],
-        round_key("000102030405060708090a0b0c0d0e0f")
-    );
-    assert_eq!(
-        keys.encrypt()[1],
-        round_key("101112131415161718191a1b1c1d1e1f")
-    );
-    assert_eq!(
-        keys.encrypt()[2],
-        round_key("a573c29fa176c498a97fce93a572c09c")
-    );
-    assert_eq!(
-        keys.encrypt()[14],
-        round_key("24fc79ccbf0979e9371ac23c6d68de36")
-    );
+    assert_eq!(keys.encrypt()[0], round_key("000102030405060708090a0b0c0d0e0f"));
+    assert_eq!(keys.encrypt()[1], round_key("101112131415161718191a1b1c1d1e1f"));
+    assert_eq!(keys.encrypt()[2], round_key("a573c29fa176c498a97fce93a572c09c"));
+    assert_eq!(keys.encrypt()[14], round_key("24fc79ccbf0979e9371ac23c6d68de36"));
     // Appendix C.3, equivalent inverse cipher: round[r].ik_sch.
-    assert_eq!(
-        keys.decrypt()[0],
-        round_key("24fc79ccbf0979e9371ac23c6d68de36")
-    );
-    assert_eq!(
-        keys.decrypt()[1],
-        round_key("34f1d1ffbfceaa2ffce9e25f2558016e")
-    );
-    assert_eq!(
-        keys.decrypt()[14],
-        round_key("000102030405060708090a0b0c0d0e0f")
-    );
+    assert_eq!(keys.decrypt()[0], round_key("24fc79ccbf0979e9371ac23c6d68de36"));
+    assert_eq!(keys.decrypt()[1], round_key("34f1d1ffbfceaa2ffce9e25f2558016e"));
+    assert_eq!(keys.decrypt()[14], round_key("000102030405060708090a0b0c0d0e0f"));
 
     let plaintext = round_key("00112233445566778899aabbccddeeff");
     let ciphertext = round_key("8ea2b7ca516745bfeafc49904b496089");
@@ -265,15 +233,6 @@ fn check_request_counts_sectors_and_refuses_what_sector_cipher_refuses() {
     assert_eq!(check_request(u64::MAX, SECTOR_SIZE), Ok(1));
     assert_eq!(check_request(u64::MAX - 1, 2 * SECTOR_SIZE), Ok(2));
     assert_eq!(check_request(0, 0), Err(CryptError::Empty));
-    assert_eq!(
-        check_request(0, 100),
-        Err(CryptError::PartialSector { length: 100 })
-    );
-    assert_eq!(
-        check_request(u64::MAX, 2 * SECTOR_SIZE),
-        Err(CryptError::SectorOutOfRange {
-            first_sector: u64::MAX,
-            sectors: 2
-        })
-    );
+    assert_eq!(check_request(0, 100), Err(CryptError::PartialSector { length: 100 }));
+    assert_eq!(check_request(u64::MAX, 2 * SECTOR_SIZE), Err(CryptError::SectorOutOfRange { first_sector: u64::MAX, sectors: 2 }));
 }

@@ -13,10 +13,7 @@ fn key_from_hex(text: &str) -> DataKey {
 }
 
 fn test_key(seed: u8) -> DataKey {
-    DataKey::from_bytes(core::array::from_fn(|index| {
-        (index as u8).wrapping_mul(31).wrapping_add(seed)
-    }))
-    .unwrap()
+    DataKey::from_bytes(core::array::from_fn(|index| (index as u8).wrapping_mul(31).wrapping_add(seed))).unwrap()
 }
 
 #[test]
@@ -26,13 +23,9 @@ fn ieee1619_vectors_10_to_14_encrypt_and_decrypt() {
     for (number, vector) in ieee1619::VECTORS {
         let expected = hex(&vector.ciphertext.concat());
         let mut buffer = plaintext.clone();
-        cipher
-            .encrypt_sectors(vector.data_unit, &mut buffer)
-            .unwrap();
+        cipher.encrypt_sectors(vector.data_unit, &mut buffer).unwrap();
         assert_eq!(buffer, expected, "vector {number} encrypt");
-        cipher
-            .decrypt_sectors(vector.data_unit, &mut buffer)
-            .unwrap();
+        cipher.decrypt_sectors(vector.data_unit, &mut buffer).unwrap();
         assert_eq!(buffer, plaintext, "vector {number} decrypt");
     }
 }
@@ -87,19 +80,13 @@ fn dm_crypt_plain64_vector_across_two_sectors() {
     let cipher = SectorCipher::new(&key);
     let plaintext: Vec<u8> = (0..1024u32).map(|i| (i * 7 + 3) as u8).collect();
     let mut buffer = plaintext.clone();
-    cipher
-        .encrypt_sectors(0x0123_4567_89ab_cdef, &mut buffer)
-        .unwrap();
+    cipher.encrypt_sectors(0x0123_4567_89ab_cdef, &mut buffer).unwrap();
     assert_eq!(buffer, hex(PLAIN64_CIPHERTEXT));
     // Sector by sector gives the same bytes as the two-sector call.
     let mut second = plaintext[512..].to_vec();
-    cipher
-        .encrypt_sectors(0x0123_4567_89ab_cdf0, &mut second)
-        .unwrap();
+    cipher.encrypt_sectors(0x0123_4567_89ab_cdf0, &mut second).unwrap();
     assert_eq!(second, buffer[512..]);
-    cipher
-        .decrypt_sectors(0x0123_4567_89ab_cdef, &mut buffer)
-        .unwrap();
+    cipher.decrypt_sectors(0x0123_4567_89ab_cdef, &mut buffer).unwrap();
     assert_eq!(buffer, plaintext);
 }
 
@@ -120,12 +107,8 @@ fn identical_plaintext_in_different_sectors_differs() {
 fn different_keys_give_different_ciphertext() {
     let mut first = vec![0u8; SECTOR_SIZE];
     let mut second = first.clone();
-    SectorCipher::new(&test_key(1))
-        .encrypt_sectors(0, &mut first)
-        .unwrap();
-    SectorCipher::new(&test_key(2))
-        .encrypt_sectors(0, &mut second)
-        .unwrap();
+    SectorCipher::new(&test_key(1)).encrypt_sectors(0, &mut first).unwrap();
+    SectorCipher::new(&test_key(2)).encrypt_sectors(0, &mut second).unwrap();
     assert_ne!(first, second);
 }
 
@@ -141,14 +124,8 @@ fn partial_sectors_are_refused_and_buffer_untouched() {
     let cipher = SectorCipher::new(&test_key(1));
     for length in [1, 16, 511, 513, 1000, 1025] {
         let mut buffer = vec![7u8; length];
-        assert_eq!(
-            cipher.encrypt_sectors(0, &mut buffer),
-            Err(CryptError::PartialSector { length })
-        );
-        assert_eq!(
-            cipher.decrypt_sectors(0, &mut buffer),
-            Err(CryptError::PartialSector { length })
-        );
+        assert_eq!(cipher.encrypt_sectors(0, &mut buffer), Err(CryptError::PartialSector { length }));
+        assert_eq!(cipher.decrypt_sectors(0, &mut buffer), Err(CryptError::PartialSector { length }));
         assert!(buffer.iter().all(|byte| *byte == 7));
     }
 }
@@ -161,10 +138,7 @@ fn sector_numbers_past_u64_max_are_refused() {
     cipher.decrypt_sectors(u64::MAX, &mut one).unwrap();
     assert!(one.iter().all(|byte| *byte == 0));
     let mut two = vec![0u8; 2 * SECTOR_SIZE];
-    let error = CryptError::SectorOutOfRange {
-        first_sector: u64::MAX,
-        sectors: 2,
-    };
+    let error = CryptError::SectorOutOfRange { first_sector: u64::MAX, sectors: 2 };
     assert_eq!(cipher.encrypt_sectors(u64::MAX, &mut two), Err(error));
     assert_eq!(cipher.decrypt_sectors(u64::MAX, &mut two), Err(error));
     assert!(two.iter().all(|byte| *byte == 0));
@@ -172,14 +146,7 @@ fn sector_numbers_past_u64_max_are_refused() {
 
 #[test]
 fn errors_display_one_line() {
-    for error in [
-        CryptError::Empty,
-        CryptError::PartialSector { length: 3 },
-        CryptError::SectorOutOfRange {
-            first_sector: 1,
-            sectors: 2,
-        },
-    ] {
+    for error in [CryptError::Empty, CryptError::PartialSector { length: 3 }, CryptError::SectorOutOfRange { first_sector: 1, sectors: 2 }] {
         let text = error.to_string();
         assert!(!text.is_empty() && !text.contains('\n'), "{text}");
     }

@@ -45,9 +45,7 @@ impl Disk {
             }
             let position = u32::from_le_bytes(position);
             let lba = if position & 0x8000_0000 != 0 {
-                disk_sectors
-                    .saturating_sub(1)
-                    .saturating_sub(u64::from(position & 0x7fff_ffff))
+                disk_sectors.saturating_sub(1).saturating_sub(u64::from(position & 0x7fff_ffff))
             } else {
                 u64::from(position)
             };

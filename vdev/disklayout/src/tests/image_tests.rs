@@ -8,17 +8,12 @@ use std::time::SystemTime;
 
 use super::{SMALL_DATA, SMALL_META, TempDir, mbr_only_sector};
 use crate::{
-    ForeignTable, HeaderProblem, ImageError, LayoutError, MIB, MIN_DISK_SECTORS, Partition, PartitionKind, SECTOR_SIZE,
-    Sizes, check_image, create_image, extract_partition, read_partition, read_partition_range, write_partition_range,
+    ForeignTable, HeaderProblem, ImageError, LayoutError, MIB, MIN_DISK_SECTORS, Partition, PartitionKind, SECTOR_SIZE, Sizes, check_image, create_image,
+    extract_partition, read_partition, read_partition_range, write_partition_range,
 };
 
 /// The smallest sizes create_image accepts.
-pub(crate) const SMALL: Sizes = Sizes {
-    meta: MIB,
-    personal: 16 * MIB,
-    work: 16 * MIB,
-    shared: 16 * MIB,
-};
+pub(crate) const SMALL: Sizes = Sizes { meta: MIB, personal: 16 * MIB, work: 16 * MIB, shared: 16 * MIB };
 
 /// Length, modification time and every byte.
 fn fingerprint(path: &Path) -> (u64, SystemTime, Vec<u8>) {
@@ -48,34 +43,10 @@ fn create_then_check_round_trip() {
     let path = directory.join("disk.img");
     let created = create_image(&path, &Sizes::default()).unwrap();
     let data = 256 * MIB / SECTOR_SIZE;
-    assert_eq!(
-        created.meta,
-        Partition {
-            first_lba: 2048,
-            sectors: 2048
-        }
-    );
-    assert_eq!(
-        created.personal,
-        Partition {
-            first_lba: 4096,
-            sectors: data
-        }
-    );
-    assert_eq!(
-        created.work,
-        Partition {
-            first_lba: 4096 + data,
-            sectors: data
-        }
-    );
-    assert_eq!(
-        created.shared,
-        Partition {
-            first_lba: 4096 + 2 * data,
-            sectors: data
-        }
-    );
+    assert_eq!(created.meta, Partition { first_lba: 2048, sectors: 2048 });
+    assert_eq!(created.personal, Partition { first_lba: 4096, sectors: data });
+    assert_eq!(created.work, Partition { first_lba: 4096 + data, sectors: data });
+    assert_eq!(created.shared, Partition { first_lba: 4096 + 2 * data, sectors: data });
     assert!(created.headers_intact());
     for (_, partition) in created.partitions() {
         assert_eq!(partition.byte_offset().unwrap() % MIB, 0, "1 MiB aligned");
@@ -83,11 +54,7 @@ fn create_then_check_round_trip() {
     let metadata = fs::metadata(&path).unwrap();
     assert_eq!(metadata.len(), (4096 + 3 * data + 33) * SECTOR_SIZE);
     assert_eq!(Some(metadata.len()), Sizes::default().image_bytes());
-    assert!(
-        metadata.blocks() * 512 < MIB,
-        "sparse: {} blocks allocated",
-        metadata.blocks()
-    );
+    assert!(metadata.blocks() * 512 < MIB, "sparse: {} blocks allocated", metadata.blocks());
     assert_eq!(check_image(&path).unwrap(), created);
 }
 
@@ -97,18 +64,7 @@ fn created_guids_differ_between_images() {
     let (first, second) = (directory.join("a.img"), directory.join("b.img"));
     create_image(&first, &SMALL).unwrap();
     create_image(&second, &SMALL).unwrap();
-    let header = |path: &Path| {
-        read_partition_range(
-            path,
-            &Partition {
-                first_lba: 1,
-                sectors: 1,
-            },
-            0,
-            512,
-        )
-        .unwrap()
-    };
+    let header = |path: &Path| read_partition_range(path, &Partition { first_lba: 1, sectors: 1 }, 0, 512).unwrap();
     assert_ne!(header(&first)[56..72], header(&second)[56..72], "disk GUIDs");
 }
 
@@ -134,33 +90,11 @@ fn create_rejects_bad_sizes() {
     let directory = TempDir::new("sizes");
     let path = directory.join("disk.img");
     let error = create_image(&path, &Sizes { meta: MIB / 2, ..SMALL }).unwrap_err();
-    assert!(
-        matches!(error, ImageError::BadSize { kind: PartitionKind::Meta, bytes, minimum } if bytes == MIB / 2 && minimum == MIB)
-    );
+    assert!(matches!(error, ImageError::BadSize { kind: PartitionKind::Meta, bytes, minimum } if bytes == MIB / 2 && minimum == MIB));
     assert_fix(&error);
-    let error = create_image(
-        &path,
-        &Sizes {
-            work: 16 * MIB + 512,
-            ..SMALL
-        },
-    )
-    .unwrap_err();
-    assert!(matches!(
-        error,
-        ImageError::BadSize {
-            kind: PartitionKind::Work,
-            ..
-        }
-    ));
-    let error = create_image(
-        &path,
-        &Sizes {
-            shared: u64::MAX / MIB * MIB,
-            ..SMALL
-        },
-    )
-    .unwrap_err();
+    let error = create_image(&path, &Sizes { work: 16 * MIB + 512, ..SMALL }).unwrap_err();
+    assert!(matches!(error, ImageError::BadSize { kind: PartitionKind::Work, .. }));
+    let error = create_image(&path, &Sizes { shared: u64::MAX / MIB * MIB, ..SMALL }).unwrap_err();
     assert!(matches!(error, ImageError::BadSize { .. }));
     assert!(!path.exists(), "nothing created");
 }
@@ -213,13 +147,7 @@ fn check_blank_image_is_foreign() {
     let path = directory.join("disk.img");
     zero_file(&path, 64 * MIB);
     let error = check_image(&path).unwrap_err();
-    assert!(matches!(
-        error,
-        ImageError::Foreign {
-            problem: LayoutError::NoProtectiveMbr,
-            ..
-        }
-    ));
+    assert!(matches!(error, ImageError::Foreign { problem: LayoutError::NoProtectiveMbr, .. }));
     assert_fix(&error);
 }
 
@@ -231,15 +159,7 @@ fn check_mbr_image_is_foreign_and_untouched() {
     write_at(&path, 0, &mbr_only_sector(64 * MIB / 512));
     let before = fingerprint(&path);
     let error = check_image(&path).unwrap_err();
-    assert!(matches!(
-        error,
-        ImageError::Foreign {
-            problem: LayoutError::ForeignPartitionTable {
-                table: ForeignTable::Mbr
-            },
-            ..
-        }
-    ));
+    assert!(matches!(error, ImageError::Foreign { problem: LayoutError::ForeignPartitionTable { table: ForeignTable::Mbr }, .. }));
     let text = error.to_string();
     assert!(
         text.ends_with(
@@ -264,13 +184,7 @@ fn check_damaged_janus_image() {
     let error = check_image(&path).unwrap_err();
     assert!(matches!(
         error,
-        ImageError::Damaged {
-            problem: LayoutError::BadHeaders {
-                primary: HeaderProblem::HeaderChecksum,
-                backup: HeaderProblem::BadSignature
-            },
-            ..
-        }
+        ImageError::Damaged { problem: LayoutError::BadHeaders { primary: HeaderProblem::HeaderChecksum, backup: HeaderProblem::BadSignature }, .. }
     ));
     assert_fix(&error);
     assert_eq!(fingerprint(&path), before);
@@ -312,10 +226,7 @@ fn partition_ranges_are_read_and_written_in_place() {
     let path = directory.join("disk.img");
     let layout = create_image(&path, &SMALL).unwrap();
     write_partition_range(&path, &layout.work, 4096, b"JANUS-MARKER").unwrap();
-    assert_eq!(
-        read_partition_range(&path, &layout.work, 4096, 12).unwrap(),
-        b"JANUS-MARKER"
-    );
+    assert_eq!(read_partition_range(&path, &layout.work, 4096, 12).unwrap(), b"JANUS-MARKER");
     let work = read_partition(&path, &layout.work).unwrap();
     assert_eq!(work.len() as u64, SMALL_DATA * 512);
     assert_eq!(&work[4096..4108], b"JANUS-MARKER");
@@ -337,10 +248,7 @@ fn writes_only_go_to_janus_partitions() {
     let path = directory.join("disk.img");
     create_image(&path, &SMALL).unwrap();
     let before = fingerprint(&path);
-    let header = Partition {
-        first_lba: 0,
-        sectors: 34,
-    };
+    let header = Partition { first_lba: 0, sectors: 34 };
     let error = write_partition_range(&path, &header, 0, b"boom").unwrap_err();
     assert!(matches!(error, ImageError::NotAPartition { .. }));
     assert_fix(&error);
@@ -348,15 +256,7 @@ fn writes_only_go_to_janus_partitions() {
     // And never into a foreign file.
     let foreign = directory.join("foreign.img");
     zero_file(&foreign, 64 * MIB);
-    let error = write_partition_range(
-        &foreign,
-        &Partition {
-            first_lba: 2048,
-            sectors: 2048,
-        },
-        0,
-        b"boom",
-    );
+    let error = write_partition_range(&foreign, &Partition { first_lba: 2048, sectors: 2048 }, 0, b"boom");
     assert!(matches!(error, Err(ImageError::Foreign { .. })));
     assert!(fs::read(&foreign).unwrap().iter().all(|byte| *byte == 0));
 }
@@ -366,21 +266,12 @@ fn partition_outside_the_image() {
     let directory = TempDir::new("outside");
     let path = directory.join("disk.img");
     let layout = create_image(&path, &SMALL).unwrap();
-    let beyond = Partition {
-        first_lba: layout.disk_sectors - 10,
-        sectors: 20,
-    };
+    let beyond = Partition { first_lba: layout.disk_sectors - 10, sectors: 20 };
     let error = read_partition(&path, &beyond).unwrap_err();
     assert!(matches!(error, ImageError::PartitionOutsideImage { .. }));
     assert_fix(&error);
-    let overflowing = Partition {
-        first_lba: u64::MAX,
-        sectors: u64::MAX,
-    };
-    assert!(matches!(
-        read_partition(&path, &overflowing),
-        Err(ImageError::PartitionOutsideImage { .. })
-    ));
+    let overflowing = Partition { first_lba: u64::MAX, sectors: u64::MAX };
+    assert!(matches!(read_partition(&path, &overflowing), Err(ImageError::PartitionOutsideImage { .. })));
 }
 
 #[test]
@@ -394,76 +285,30 @@ fn extract_partition_copies_sparsely_and_never_overwrites() {
     let extracted = fs::read(&out).unwrap();
     assert_eq!(extracted.len() as u64, 16 * MIB);
     assert_eq!(extracted, read_partition(&path, &layout.personal).unwrap());
-    assert!(
-        fs::metadata(&out).unwrap().blocks() * 512 <= 2 * MIB,
-        "holes for zero chunks"
-    );
+    assert!(fs::metadata(&out).unwrap().blocks() * 512 <= 2 * MIB, "holes for zero chunks");
     let error = extract_partition(&path, &layout.work, &out).unwrap_err();
     assert!(matches!(&error, ImageError::Exists { path } if *path == out));
     assert_eq!(fs::read(&out).unwrap(), extracted);
-    assert!(matches!(
-        extract_partition(
-            &directory.join("missing.img"),
-            &layout.work,
-            &directory.join("work.raw")
-        ),
-        Err(ImageError::Missing { .. })
-    ));
+    assert!(matches!(extract_partition(&directory.join("missing.img"), &layout.work, &directory.join("work.raw")), Err(ImageError::Missing { .. })));
     assert!(!directory.join("work.raw").exists());
 }
 
 #[test]
 fn every_image_error_names_a_fix() {
     let path = Path::new("target/janus/disk.img").to_path_buf();
-    let partition = Partition {
-        first_lba: 1,
-        sectors: 2,
-    };
+    let partition = Partition { first_lba: 1, sectors: 2 };
     let errors = [
         ImageError::Missing { path: path.clone() },
         ImageError::Exists { path: path.clone() },
-        ImageError::TooSmall {
-            path: path.clone(),
-            bytes: 1,
-            minimum: 2,
-        },
-        ImageError::PartialSector {
-            path: path.clone(),
-            bytes: 1,
-        },
-        ImageError::Foreign {
-            path: path.clone(),
-            problem: LayoutError::NoProtectiveMbr,
-        },
-        ImageError::Damaged {
-            path: path.clone(),
-            problem: LayoutError::MissingPartition {
-                kind: PartitionKind::Work,
-            },
-        },
-        ImageError::BadSize {
-            kind: PartitionKind::Work,
-            bytes: 1,
-            minimum: 16 * MIB,
-        },
-        ImageError::NotAPartition {
-            path: path.clone(),
-            partition,
-        },
-        ImageError::RangeOutsidePartition {
-            offset: 1,
-            length: 2,
-            partition_bytes: 3,
-        },
-        ImageError::PartitionOutsideImage {
-            path: path.clone(),
-            partition,
-            image_bytes: 5,
-        },
-        ImageError::Io {
-            path: path.clone(),
-            error: std::io::Error::other("disk on fire"),
-        },
+        ImageError::TooSmall { path: path.clone(), bytes: 1, minimum: 2 },
+        ImageError::PartialSector { path: path.clone(), bytes: 1 },
+        ImageError::Foreign { path: path.clone(), problem: LayoutError::NoProtectiveMbr },
+        ImageError::Damaged { path: path.clone(), problem: LayoutError::MissingPartition { kind: PartitionKind::Work } },
+        ImageError::BadSize { kind: PartitionKind::Work, bytes: 1, minimum: 16 * MIB },
+        ImageError::NotAPartition { path: path.clone(), partition },
+        ImageError::RangeOutsidePartition { offset: 1, length: 2, partition_bytes: 3 },
+        ImageError::PartitionOutsideImage { path: path.clone(), partition, image_bytes: 5 },
+        ImageError::Io { path: path.clone(), error: std::io::Error::other("disk on fire") },
     ];
     for error in &errors {
         assert_fix(error);

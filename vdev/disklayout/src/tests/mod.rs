@@ -12,8 +12,7 @@ use std::path::PathBuf;
 
 use gpt_disk_io::{BlockIo, Disk};
 use gpt_disk_types::{
-    BlockSize, GptHeader, GptPartitionEntry, GptPartitionEntryArray, GptPartitionName, GptPartitionType, Lba, LbaLe,
-    MasterBootRecord, U32Le, guid,
+    BlockSize, GptHeader, GptPartitionEntry, GptPartitionEntryArray, GptPartitionName, GptPartitionType, Lba, LbaLe, MasterBootRecord, U32Le, guid,
 };
 
 use crate::{Layout, LayoutError, PartitionKind, SECTOR_SIZE, read_layout};
@@ -38,10 +37,7 @@ pub(crate) struct MemoryDisk {
 
 impl MemoryDisk {
     pub(crate) fn new(disk_sectors: u64) -> Self {
-        Self {
-            sectors: HashMap::new(),
-            disk_sectors,
-        }
+        Self { sectors: HashMap::new(), disk_sectors }
     }
 
     pub(crate) fn sector(&self, lba: u64) -> [u8; 512] {
@@ -123,11 +119,7 @@ pub(crate) fn janus_entries() -> Vec<GptPartitionEntry> {
     PartitionKind::ALL
         .into_iter()
         .map(|kind| {
-            let sectors = if kind == PartitionKind::Meta {
-                SMALL_META
-            } else {
-                SMALL_DATA
-            };
+            let sectors = if kind == PartitionKind::Meta { SMALL_META } else { SMALL_DATA };
             let built = janus(kind, lba, sectors);
             lba += sectors;
             built
@@ -147,13 +139,7 @@ pub(crate) struct GptBuilder {
 
 impl GptBuilder {
     pub(crate) fn new(entries: Vec<GptPartitionEntry>) -> Self {
-        Self {
-            disk_sectors: SMALL_DISK,
-            entries,
-            entry_count: 128,
-            edit_primary: Box::new(|_| {}),
-            edit_backup: Box::new(|_| {}),
-        }
+        Self { disk_sectors: SMALL_DISK, entries, entry_count: 128, edit_primary: Box::new(|_| {}), edit_backup: Box::new(|_| {}) }
     }
 
     pub(crate) fn janus() -> Self {
@@ -230,11 +216,7 @@ impl TempDir {
     pub(crate) fn new(label: &str) -> Self {
         use std::sync::atomic::{AtomicU32, Ordering};
         static COUNT: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "janus-disklayout-{label}-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let path = std::env::temp_dir().join(format!("janus-disklayout-{label}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
     }

@@ -12,10 +12,7 @@ fn assert_sound(layout: &Layout) {
     for (index, (kind, partition)) in partitions.iter().enumerate() {
         assert!(partition.sectors >= kind.minimum_sectors(), "{kind} too small");
         assert!(partition.first_lba >= 2, "{kind} covers the MBR or primary header");
-        assert!(
-            partition.end_lba().unwrap() < layout.disk_sectors,
-            "{kind} reaches the backup header"
-        );
+        assert!(partition.end_lba().unwrap() < layout.disk_sectors, "{kind} reaches the backup header");
         for (other_kind, other) in partitions.iter().skip(index + 1) {
             assert!(!partition.overlaps(other), "{kind} overlaps {other_kind}");
         }
@@ -24,20 +21,12 @@ fn assert_sound(layout: &Layout) {
 
 /// A sector LBA: near the start, near the end, or anywhere.
 fn sector_lba(disk_sectors: u64) -> impl Strategy<Value = u64> {
-    prop_oneof![
-        0..40u64,
-        (1..40u64).prop_map(move |back| disk_sectors.saturating_sub(back)),
-        any::<u64>()
-    ]
+    prop_oneof![0..40u64, (1..40u64).prop_map(move |back| disk_sectors.saturating_sub(back)), any::<u64>()]
 }
 
 fn sparse_disk() -> impl Strategy<Value = MemoryDisk> {
     prop_oneof![Just(SMALL_DISK), MIN_DISK_SECTORS..SMALL_DISK * 2, any::<u64>()].prop_flat_map(|disk_sectors| {
-        proptest::collection::vec(
-            (sector_lba(disk_sectors), proptest::array::uniform32(any::<[u8; 16]>())),
-            0..6,
-        )
-        .prop_map(move |sectors| {
+        proptest::collection::vec((sector_lba(disk_sectors), proptest::array::uniform32(any::<[u8; 16]>())), 0..6).prop_map(move |sectors| {
             let mut disk = MemoryDisk::new(disk_sectors);
             for (lba, chunks) in sectors {
                 let sector = disk.sector_mut(lba);
@@ -51,11 +40,7 @@ fn sparse_disk() -> impl Strategy<Value = MemoryDisk> {
 }
 
 fn type_guid() -> impl Strategy<Value = GptPartitionType> {
-    prop_oneof![
-        proptest::sample::select(PartitionKind::ALL.to_vec()).prop_map(PartitionKind::type_guid),
-        Just(LINUX_DATA),
-        Just(GptPartitionType::UNUSED),
-    ]
+    prop_oneof![proptest::sample::select(PartitionKind::ALL.to_vec()).prop_map(PartitionKind::type_guid), Just(LINUX_DATA), Just(GptPartitionType::UNUSED),]
 }
 
 fn name() -> impl Strategy<Value = &'static str> {
@@ -73,8 +58,7 @@ fn boundary_lba() -> impl Strategy<Value = u64> {
 }
 
 fn gpt_entry() -> impl Strategy<Value = GptPartitionEntry> {
-    (type_guid(), name(), boundary_lba(), boundary_lba())
-        .prop_map(|(type_guid, name, first, last)| entry(type_guid, name, first, last))
+    (type_guid(), name(), boundary_lba(), boundary_lba()).prop_map(|(type_guid, name, first, last)| entry(type_guid, name, first, last))
 }
 
 proptest! {

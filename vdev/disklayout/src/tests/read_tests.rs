@@ -2,10 +2,7 @@
 
 use gpt_disk_types::{GptHeaderRevision, GptHeaderSignature, GptPartitionType, LbaLe, U32Le, U64Le};
 
-use super::{
-    FIRST_LBA, GptBuilder, LINUX_DATA, MemoryDisk, SMALL_DATA, SMALL_DISK, SMALL_META, entry, janus, janus_entries,
-    mbr_only_sector,
-};
+use super::{FIRST_LBA, GptBuilder, LINUX_DATA, MemoryDisk, SMALL_DATA, SMALL_DISK, SMALL_META, entry, janus, janus_entries, mbr_only_sector};
 use crate::{ForeignTable, HeaderProblem, LayoutError, MIN_DISK_SECTORS, Partition, PartitionKind, read_layout};
 
 fn damage(disk: &mut MemoryDisk, lba: u64, offset: usize) {
@@ -15,34 +12,10 @@ fn damage(disk: &mut MemoryDisk, lba: u64, offset: usize) {
 #[test]
 fn janus_layout_is_read() {
     let layout = GptBuilder::janus().build().layout().unwrap();
-    assert_eq!(
-        layout.meta,
-        Partition {
-            first_lba: 2048,
-            sectors: SMALL_META
-        }
-    );
-    assert_eq!(
-        layout.personal,
-        Partition {
-            first_lba: 4096,
-            sectors: SMALL_DATA
-        }
-    );
-    assert_eq!(
-        layout.work,
-        Partition {
-            first_lba: 4096 + SMALL_DATA,
-            sectors: SMALL_DATA
-        }
-    );
-    assert_eq!(
-        layout.shared,
-        Partition {
-            first_lba: 4096 + 2 * SMALL_DATA,
-            sectors: SMALL_DATA
-        }
-    );
+    assert_eq!(layout.meta, Partition { first_lba: 2048, sectors: SMALL_META });
+    assert_eq!(layout.personal, Partition { first_lba: 4096, sectors: SMALL_DATA });
+    assert_eq!(layout.work, Partition { first_lba: 4096 + SMALL_DATA, sectors: SMALL_DATA });
+    assert_eq!(layout.shared, Partition { first_lba: 4096 + 2 * SMALL_DATA, sectors: SMALL_DATA });
     assert_eq!(layout.disk_sectors, SMALL_DISK);
     assert!(!layout.used_backup_header);
     assert_eq!(layout.other_header_problem, None);
@@ -63,10 +36,7 @@ fn partitions_in_any_entry_order_and_extra_partitions_are_accepted() {
 
 #[test]
 fn partition_helpers() {
-    let partition = Partition {
-        first_lba: 2048,
-        sectors: 100,
-    };
+    let partition = Partition { first_lba: 2048, sectors: 100 };
     assert_eq!(partition.byte_offset(), Some(2048 * 512));
     assert_eq!(partition.byte_length(), Some(100 * 512));
     assert_eq!(partition.end_lba(), Some(2148));
@@ -77,22 +47,10 @@ fn partition_helpers() {
     assert!(!partition.contains_relative(99, 2) && !partition.contains_relative(u64::MAX, 2));
     assert_eq!(partition.disk_lba(5), Some(2053));
     assert_eq!(partition.disk_lba(100), None);
-    assert!(partition.overlaps(&Partition {
-        first_lba: 2147,
-        sectors: 1
-    }));
-    assert!(!partition.overlaps(&Partition {
-        first_lba: 2148,
-        sectors: 10
-    }));
-    assert!(!partition.overlaps(&Partition {
-        first_lba: 2100,
-        sectors: 0
-    }));
-    let huge = Partition {
-        first_lba: u64::MAX,
-        sectors: 2,
-    };
+    assert!(partition.overlaps(&Partition { first_lba: 2147, sectors: 1 }));
+    assert!(!partition.overlaps(&Partition { first_lba: 2148, sectors: 10 }));
+    assert!(!partition.overlaps(&Partition { first_lba: 2100, sectors: 0 }));
+    let huge = Partition { first_lba: u64::MAX, sectors: 2 };
     assert_eq!(huge.end_lba(), None);
     assert_eq!(huge.byte_offset(), None);
     assert!(huge.contains(u64::MAX));
@@ -129,13 +87,7 @@ fn read_failure_names_the_sector() {
 #[test]
 fn disk_smaller_than_the_smallest_janus_disk() {
     let disk = GptBuilder::janus().build();
-    assert_eq!(
-        disk.layout_as(MIN_DISK_SECTORS - 1).unwrap_err(),
-        LayoutError::DiskTooSmall {
-            sectors: MIN_DISK_SECTORS - 1,
-            minimum: MIN_DISK_SECTORS
-        }
-    );
+    assert_eq!(disk.layout_as(MIN_DISK_SECTORS - 1).unwrap_err(), LayoutError::DiskTooSmall { sectors: MIN_DISK_SECTORS - 1, minimum: MIN_DISK_SECTORS });
     assert!(matches!(disk.layout_as(0), Err(LayoutError::DiskTooSmall { .. })));
 }
 
@@ -150,12 +102,7 @@ fn mbr_only_disk_is_foreign() {
     let mut disk = MemoryDisk::new(SMALL_DISK);
     *disk.sector_mut(0) = mbr_only_sector(SMALL_DISK);
     let error = disk.layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Mbr
-        }
-    );
+    assert_eq!(error, LayoutError::ForeignPartitionTable { table: ForeignTable::Mbr });
     assert!(error.is_foreign());
 }
 
@@ -167,12 +114,7 @@ fn gpt_without_janus_types_is_foreign_even_with_janus_names() {
         entry(LINUX_DATA, "work", 40001, 90000),
     ];
     let error = GptBuilder::new(entries).build().layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Gpt
-        }
-    );
+    assert_eq!(error, LayoutError::ForeignPartitionTable { table: ForeignTable::Gpt });
     assert!(error.is_foreign());
 }
 
@@ -181,13 +123,7 @@ fn both_headers_damaged() {
     let mut disk = GptBuilder::janus().build();
     damage(&mut disk, 1, 40);
     disk.sectors.remove(&(SMALL_DISK - 1));
-    assert_eq!(
-        disk.layout().unwrap_err(),
-        LayoutError::BadHeaders {
-            primary: HeaderProblem::HeaderChecksum,
-            backup: HeaderProblem::BadSignature
-        }
-    );
+    assert_eq!(disk.layout().unwrap_err(), LayoutError::BadHeaders { primary: HeaderProblem::HeaderChecksum, backup: HeaderProblem::BadSignature });
 }
 
 #[test]
@@ -200,12 +136,7 @@ fn missing_partition() {
         })
         .collect();
     let error = GptBuilder::new(entries).build().layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::MissingPartition {
-            kind: PartitionKind::Work
-        }
-    );
+    assert_eq!(error, LayoutError::MissingPartition { kind: PartitionKind::Work });
     assert!(!error.is_foreign());
 }
 
@@ -214,12 +145,7 @@ fn duplicate_partition() {
     let mut entries = janus_entries();
     entries.push(janus(PartitionKind::Shared, 40, 100));
     let error = GptBuilder::new(entries).build().layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::DuplicatePartition {
-            kind: PartitionKind::Shared
-        }
-    );
+    assert_eq!(error, LayoutError::DuplicatePartition { kind: PartitionKind::Shared });
 }
 
 #[test]
@@ -228,13 +154,7 @@ fn janus_name_with_another_type() {
     let work = entries[2];
     entries[2] = entry(LINUX_DATA, "work", work.starting_lba.to_u64(), work.ending_lba.to_u64());
     let error = GptBuilder::new(entries).build().layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::WrongPartitionType {
-            kind: PartitionKind::Work,
-            found: LINUX_DATA.0
-        }
-    );
+    assert_eq!(error, LayoutError::WrongPartitionType { kind: PartitionKind::Work, found: LINUX_DATA.0 });
 }
 
 #[test]
@@ -242,13 +162,7 @@ fn swapped_types_are_a_wrong_type() {
     let mut entries = janus_entries();
     entries[1].partition_type_guid = PartitionKind::Work.type_guid();
     entries[2].partition_type_guid = PartitionKind::Personal.type_guid();
-    assert!(matches!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::WrongPartitionName {
-            kind: PartitionKind::Work,
-            ..
-        }
-    ));
+    assert!(matches!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::WrongPartitionName { kind: PartitionKind::Work, .. }));
 }
 
 #[test]
@@ -256,13 +170,7 @@ fn janus_type_with_another_name() {
     let mut entries = janus_entries();
     entries[3].name = "scratch".parse().unwrap();
     let error = GptBuilder::new(entries).build().layout().unwrap_err();
-    assert_eq!(
-        error,
-        LayoutError::WrongPartitionName {
-            kind: PartitionKind::Shared,
-            found: "scratch".parse().unwrap()
-        }
-    );
+    assert_eq!(error, LayoutError::WrongPartitionName { kind: PartitionKind::Shared, found: "scratch".parse().unwrap() });
     assert!(error.to_string().contains("\"scratch\""), "{error}");
 }
 
@@ -272,11 +180,7 @@ fn partition_ending_before_it_starts() {
     entries[0].ending_lba = LbaLe::from_u64(FIRST_LBA - 1);
     assert_eq!(
         GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::EmptyPartition {
-            kind: PartitionKind::Meta,
-            first_lba: FIRST_LBA,
-            last_lba: FIRST_LBA - 1
-        }
+        LayoutError::EmptyPartition { kind: PartitionKind::Meta, first_lba: FIRST_LBA, last_lba: FIRST_LBA - 1 }
     );
 }
 
@@ -299,63 +203,31 @@ fn partition_outside_the_usable_sectors() {
     // Into the primary array.
     let mut entries = janus_entries();
     entries[0].starting_lba = LbaLe::from_u64(33);
-    assert!(matches!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::PartitionOutsideDisk {
-            kind: PartitionKind::Meta,
-            ..
-        }
-    ));
+    assert!(matches!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::PartitionOutsideDisk { kind: PartitionKind::Meta, .. }));
 }
 
 #[test]
 fn overlapping_janus_partitions() {
     let mut entries = janus_entries();
     entries[2].starting_lba = LbaLe::from_u64(entries[1].ending_lba.to_u64());
-    assert_eq!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::Overlap {
-            a: PartitionKind::Work,
-            b: "personal".parse().unwrap()
-        }
-    );
+    assert_eq!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::Overlap { a: PartitionKind::Work, b: "personal".parse().unwrap() });
 }
 
 #[test]
 fn janus_partition_overlapping_a_foreign_one() {
     let mut entries = janus_entries();
     entries.push(entry(LINUX_DATA, "intruder", SMALL_DISK - 30_000, SMALL_DISK - 20_000));
-    assert_eq!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::Overlap {
-            a: PartitionKind::Shared,
-            b: "intruder".parse().unwrap()
-        }
-    );
+    assert_eq!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::Overlap { a: PartitionKind::Shared, b: "intruder".parse().unwrap() });
 }
 
 #[test]
 fn too_small_partition() {
     let mut entries = janus_entries();
     entries[2].ending_lba = LbaLe::from_u64(entries[2].starting_lba.to_u64() + 999);
-    assert_eq!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::TooSmall {
-            kind: PartitionKind::Work,
-            sectors: 1000,
-            minimum: 32768
-        }
-    );
+    assert_eq!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::TooSmall { kind: PartitionKind::Work, sectors: 1000, minimum: 32768 });
     let mut entries = janus_entries();
     entries[0].ending_lba = LbaLe::from_u64(FIRST_LBA + 2046);
-    assert_eq!(
-        GptBuilder::new(entries).build().layout().unwrap_err(),
-        LayoutError::TooSmall {
-            kind: PartitionKind::Meta,
-            sectors: 2047,
-            minimum: 2048
-        }
-    );
+    assert_eq!(GptBuilder::new(entries).build().layout().unwrap_err(), LayoutError::TooSmall { kind: PartitionKind::Meta, sectors: 2047, minimum: 2048 });
 }
 
 // --- Header fallback and one test per HeaderProblem -------------------------
@@ -414,10 +286,7 @@ fn primary_problem(builder: GptBuilder) -> HeaderProblem {
     let mut disk = builder.build();
     disk.sectors.remove(&(disk.disk_sectors - 1));
     match disk.layout() {
-        Err(LayoutError::BadHeaders {
-            primary,
-            backup: HeaderProblem::BadSignature,
-        }) => primary,
+        Err(LayoutError::BadHeaders { primary, backup: HeaderProblem::BadSignature }) => primary,
         other => panic!("expected BadHeaders, got {other:?}"),
     }
 }
@@ -435,15 +304,8 @@ fn header_unsupported_revision() {
     let builder = GptBuilder::janus().edit_primary(|header| {
         header.revision = GptHeaderRevision(U32Le::from_u32(0x0002_0000));
     });
-    assert_eq!(
-        primary_problem(builder),
-        HeaderProblem::UnsupportedRevision { revision: 0x0002_0000 }
-    );
-    assert_eq!(
-        GptHeaderRevision::VERSION_1_0.0.to_u32(),
-        0x0001_0000,
-        "what Janus accepts"
-    );
+    assert_eq!(primary_problem(builder), HeaderProblem::UnsupportedRevision { revision: 0x0002_0000 });
+    assert_eq!(GptHeaderRevision::VERSION_1_0.0.to_u32(), 0x0001_0000, "what Janus accepts");
 }
 
 #[test]
@@ -457,22 +319,13 @@ fn header_checksum() {
     let mut disk = GptBuilder::janus().build();
     damage(&mut disk, 1, 24); // MyLBA, covered by the header CRC32.
     disk.sectors.remove(&(SMALL_DISK - 1));
-    assert!(matches!(
-        disk.layout(),
-        Err(LayoutError::BadHeaders {
-            primary: HeaderProblem::HeaderChecksum,
-            ..
-        })
-    ));
+    assert!(matches!(disk.layout(), Err(LayoutError::BadHeaders { primary: HeaderProblem::HeaderChecksum, .. })));
 }
 
 #[test]
 fn header_wrong_location() {
     let builder = GptBuilder::janus().edit_primary(|header| header.my_lba = LbaLe::from_u64(5));
-    assert_eq!(
-        primary_problem(builder),
-        HeaderProblem::WrongLocation { my_lba: 5, expected: 1 }
-    );
+    assert_eq!(primary_problem(builder), HeaderProblem::WrongLocation { my_lba: 5, expected: 1 });
 }
 
 #[test]
@@ -482,10 +335,7 @@ fn header_wrong_alternate_after_the_disk_grew() {
     assert_eq!(
         disk.layout_as(grown).unwrap_err(),
         LayoutError::BadHeaders {
-            primary: HeaderProblem::WrongAlternate {
-                alternate_lba: SMALL_DISK - 1,
-                expected: grown - 1
-            },
+            primary: HeaderProblem::WrongAlternate { alternate_lba: SMALL_DISK - 1, expected: grown - 1 },
             backup: HeaderProblem::BadSignature,
         }
     );
@@ -508,12 +358,7 @@ fn header_entry_array_too_large() {
     let builder = GptBuilder::janus().edit_primary(|header| {
         header.number_of_partition_entries = U32Le::from_u32(u32::MAX);
     });
-    assert_eq!(
-        primary_problem(builder),
-        HeaderProblem::EntryArrayTooLarge {
-            bytes: u64::from(u32::MAX) * 128
-        }
-    );
+    assert_eq!(primary_problem(builder), HeaderProblem::EntryArrayTooLarge { bytes: u64::from(u32::MAX) * 128 });
 }
 
 #[test]
@@ -521,29 +366,14 @@ fn header_bad_usable_range() {
     let builder = GptBuilder::janus().edit_primary(|header| {
         header.last_usable_lba = LbaLe::from_u64(SMALL_DISK - 1);
     });
-    assert_eq!(
-        primary_problem(builder),
-        HeaderProblem::BadUsableRange {
-            first: 34,
-            last: SMALL_DISK - 1
-        }
-    );
+    assert_eq!(primary_problem(builder), HeaderProblem::BadUsableRange { first: 34, last: SMALL_DISK - 1 });
     let builder = GptBuilder::janus().edit_primary(|header| header.first_usable_lba = LbaLe::from_u64(1));
-    assert!(matches!(
-        primary_problem(builder),
-        HeaderProblem::BadUsableRange { first: 1, .. }
-    ));
+    assert!(matches!(primary_problem(builder), HeaderProblem::BadUsableRange { first: 1, .. }));
     let builder = GptBuilder::janus().edit_primary(|header| {
         header.first_usable_lba = LbaLe::from_u64(5000);
         header.last_usable_lba = LbaLe::from_u64(4000);
     });
-    assert!(matches!(
-        primary_problem(builder),
-        HeaderProblem::BadUsableRange {
-            first: 5000,
-            last: 4000
-        }
-    ));
+    assert!(matches!(primary_problem(builder), HeaderProblem::BadUsableRange { first: 5000, last: 4000 }));
 }
 
 #[test]
@@ -552,11 +382,7 @@ fn header_entry_array_misplaced() {
         let builder = GptBuilder::janus().edit_primary(move |header| {
             header.partition_entry_lba = LbaLe::from_u64(lba);
         });
-        assert_eq!(
-            primary_problem(builder),
-            HeaderProblem::EntryArrayMisplaced { lba },
-            "array at {lba}"
-        );
+        assert_eq!(primary_problem(builder), HeaderProblem::EntryArrayMisplaced { lba }, "array at {lba}");
     }
 }
 
@@ -565,13 +391,7 @@ fn header_entry_array_checksum() {
     let mut disk = GptBuilder::janus().build();
     damage(&mut disk, 33, 500); // The last sector of the array is covered too.
     disk.sectors.remove(&(SMALL_DISK - 1));
-    assert!(matches!(
-        disk.layout(),
-        Err(LayoutError::BadHeaders {
-            primary: HeaderProblem::EntryArrayChecksum,
-            ..
-        })
-    ));
+    assert!(matches!(disk.layout(), Err(LayoutError::BadHeaders { primary: HeaderProblem::EntryArrayChecksum, .. })));
 }
 
 #[test]
@@ -614,51 +434,17 @@ fn every_error_displays_as_one_line() {
         LayoutError::ReadFailed { lba: 7 },
         LayoutError::DiskTooSmall { sectors: 1, minimum: 2 },
         LayoutError::NoProtectiveMbr,
-        LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Mbr,
-        },
-        LayoutError::ForeignPartitionTable {
-            table: ForeignTable::Gpt,
-        },
-        LayoutError::BadHeaders {
-            primary: HeaderProblem::BadSignature,
-            backup: HeaderProblem::HeaderChecksum,
-        },
-        LayoutError::MissingPartition {
-            kind: PartitionKind::Meta,
-        },
-        LayoutError::DuplicatePartition {
-            kind: PartitionKind::Work,
-        },
-        LayoutError::WrongPartitionType {
-            kind: PartitionKind::Work,
-            found: LINUX_DATA.0,
-        },
-        LayoutError::WrongPartitionName {
-            kind: PartitionKind::Work,
-            found: name,
-        },
-        LayoutError::EmptyPartition {
-            kind: PartitionKind::Work,
-            first_lba: 5,
-            last_lba: 4,
-        },
-        LayoutError::PartitionOutsideDisk {
-            kind: PartitionKind::Work,
-            first_lba: 1,
-            last_lba: 2,
-            first_usable: 34,
-            last_usable: 99,
-        },
-        LayoutError::Overlap {
-            a: PartitionKind::Work,
-            b: name,
-        },
-        LayoutError::TooSmall {
-            kind: PartitionKind::Work,
-            sectors: 1,
-            minimum: 2,
-        },
+        LayoutError::ForeignPartitionTable { table: ForeignTable::Mbr },
+        LayoutError::ForeignPartitionTable { table: ForeignTable::Gpt },
+        LayoutError::BadHeaders { primary: HeaderProblem::BadSignature, backup: HeaderProblem::HeaderChecksum },
+        LayoutError::MissingPartition { kind: PartitionKind::Meta },
+        LayoutError::DuplicatePartition { kind: PartitionKind::Work },
+        LayoutError::WrongPartitionType { kind: PartitionKind::Work, found: LINUX_DATA.0 },
+        LayoutError::WrongPartitionName { kind: PartitionKind::Work, found: name },
+        LayoutError::EmptyPartition { kind: PartitionKind::Work, first_lba: 5, last_lba: 4 },
+        LayoutError::PartitionOutsideDisk { kind: PartitionKind::Work, first_lba: 1, last_lba: 2, first_usable: 34, last_usable: 99 },
+        LayoutError::Overlap { a: PartitionKind::Work, b: name },
+        LayoutError::TooSmall { kind: PartitionKind::Work, sectors: 1, minimum: 2 },
     ];
     let problems = [
         HeaderProblem::BadSignature,
@@ -666,10 +452,7 @@ fn every_error_displays_as_one_line() {
         HeaderProblem::BadHeaderSize { size: 1 },
         HeaderProblem::HeaderChecksum,
         HeaderProblem::WrongLocation { my_lba: 1, expected: 2 },
-        HeaderProblem::WrongAlternate {
-            alternate_lba: 1,
-            expected: 2,
-        },
+        HeaderProblem::WrongAlternate { alternate_lba: 1, expected: 2 },
         HeaderProblem::BadEntrySize { size: 1 },
         HeaderProblem::EntryArrayTooLarge { bytes: 1 },
         HeaderProblem::BadUsableRange { first: 1, last: 2 },
@@ -677,22 +460,14 @@ fn every_error_displays_as_one_line() {
         HeaderProblem::EntryArrayChecksum,
         HeaderProblem::DisagreesWithPrimary,
     ];
-    let texts: Vec<String> = errors
-        .iter()
-        .map(ToString::to_string)
-        .chain(problems.iter().map(ToString::to_string))
-        .collect();
+    let texts: Vec<String> = errors.iter().map(ToString::to_string).chain(problems.iter().map(ToString::to_string)).collect();
     for text in &texts {
         assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
     }
     let unique: std::collections::HashSet<_> = texts.iter().collect();
     assert_eq!(unique.len(), texts.len(), "messages are distinct");
     assert_eq!(
-        LayoutError::WrongPartitionType {
-            kind: PartitionKind::Work,
-            found: LINUX_DATA.0
-        }
-        .to_string(),
+        LayoutError::WrongPartitionType { kind: PartitionKind::Work, found: LINUX_DATA.0 }.to_string(),
         "the partition \"work\" has type 0fc63daf-8483-4772-8e79-3d69d8477de4, not \
          ef3ce24a-077f-4aac-a18f-9f5f7ac2b20a"
     );
@@ -710,11 +485,7 @@ fn fuzz_seeds_are_janus_disks() {
         let mut disk = MemoryDisk::new(disk_sectors);
         for record in bytes[9..].chunks(516) {
             let position = u32::from_le_bytes(record[..4].try_into().unwrap());
-            let lba = if position & 0x8000_0000 != 0 {
-                disk_sectors - 1 - u64::from(position & 0x7fff_ffff)
-            } else {
-                u64::from(position)
-            };
+            let lba = if position & 0x8000_0000 != 0 { disk_sectors - 1 - u64::from(position & 0x7fff_ffff) } else { u64::from(position) };
             disk.sector_mut(lba)[..record.len() - 4].copy_from_slice(&record[4..]);
         }
         assert!(disk.layout().unwrap().headers_intact());

@@ -6,9 +6,7 @@ use std::process::{Command, Stdio};
 
 use super::TempDir;
 use super::image_tests::SMALL;
-use crate::{
-    ForeignTable, ImageError, Layout, LayoutError, MIB, Partition, PartitionKind, Sizes, check_image, create_image,
-};
+use crate::{ForeignTable, ImageError, Layout, LayoutError, MIB, Partition, PartitionKind, Sizes, check_image, create_image};
 
 /// The tool's path, looked up in PATH and the sbin directories (which a
 /// normal user's PATH may lack).
@@ -30,14 +28,7 @@ fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
 }
 
 fn run(tool: &Path, arguments: &[&str], input: Option<&str>) -> String {
-    let mut child = Command::new(tool)
-        .args(arguments)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("LC_ALL", "C")
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(tool).args(arguments).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("LC_ALL", "C").spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     if let Some(input) = input {
         stdin.write_all(input.as_bytes()).unwrap();
@@ -45,12 +36,7 @@ fn run(tool: &Path, arguments: &[&str], input: Option<&str>) -> String {
     drop(stdin);
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{} {arguments:?} failed: {}\n{stdout}",
-        tool.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{} {arguments:?} failed: {}\n{stdout}", tool.display(), String::from_utf8_lossy(&output.stderr));
     stdout
 }
 
@@ -109,12 +95,7 @@ fn sgdisk_partitions(sgdisk: &Path, image: &Path) -> Vec<Reported> {
                 let line = info.lines().find(|line| line.starts_with(key)).unwrap();
                 line[key.len()..].trim().to_string()
             };
-            let first = value("First sector:")
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap();
+            let first = value("First sector:").split(' ').next().unwrap().parse::<u64>().unwrap();
             let last = value("Last sector:").split(' ').next().unwrap().parse::<u64>().unwrap();
             Reported {
                 name: value("Partition name:").trim_matches('\'').to_string(),
@@ -178,12 +159,7 @@ fn linux_tools_agree_on_partition_offsets() {
     };
     let directory = TempDir::new("agree");
     let image = directory.join("disk.img");
-    let sizes = Sizes {
-        meta: 2 * MIB,
-        personal: 64 * MIB,
-        work: 32 * MIB,
-        shared: 16 * MIB,
-    };
+    let sizes = Sizes { meta: 2 * MIB, personal: 64 * MIB, work: 32 * MIB, shared: 16 * MIB };
     let layout = create_image(&image, &sizes).unwrap();
     let ours = expected(&layout);
     assert_eq!(sfdisk_partitions(&sfdisk, &image), ours, "sfdisk");
@@ -206,27 +182,12 @@ fn gpt_made_by_sgdisk_with_other_partitions_is_foreign() {
     let image = directory.join("disk.img");
     zero_file(&image, 128 * MIB);
     let path = image.to_str().unwrap();
-    run(
-        &sgdisk,
-        &["-n", "1:2048:+32M", "-t", "1:8300", "-c", "1:root", path],
-        None,
-    );
+    run(&sgdisk, &["-n", "1:2048:+32M", "-t", "1:8300", "-c", "1:root", path], None);
     // Even a partition named "work" does not make it a Janus disk.
     run(&sgdisk, &["-n", "2:0:0", "-t", "2:8300", "-c", "2:work", path], None);
     let before = std::fs::read(&image).unwrap();
     let error = check_image(&image).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ImageError::Foreign {
-                problem: LayoutError::ForeignPartitionTable {
-                    table: ForeignTable::Gpt
-                },
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, ImageError::Foreign { problem: LayoutError::ForeignPartitionTable { table: ForeignTable::Gpt }, .. }), "{error}");
     assert_eq!(std::fs::read(&image).unwrap(), before);
 }
 
@@ -256,20 +217,8 @@ fn janus_table_made_by_sgdisk_is_accepted() {
     run(&sgdisk, &arguments, None);
     let layout = check_image(&image).unwrap();
     assert!(layout.headers_intact());
-    assert_eq!(
-        layout.meta,
-        Partition {
-            first_lba: 2048,
-            sectors: 2048
-        }
-    );
-    assert_eq!(
-        layout.personal,
-        Partition {
-            first_lba: 4096,
-            sectors: 32768
-        }
-    );
+    assert_eq!(layout.meta, Partition { first_lba: 2048, sectors: 2048 });
+    assert_eq!(layout.personal, Partition { first_lba: 4096, sectors: 32768 });
     assert_eq!(layout.shared.first_lba, 4096 + 2 * 32768);
 }
 
@@ -281,22 +230,7 @@ fn mbr_made_by_sfdisk_is_foreign() {
     let directory = TempDir::new("sfdisk-mbr");
     let image = directory.join("disk.img");
     zero_file(&image, 64 * MIB);
-    run(
-        &sfdisk,
-        &["--quiet", image.to_str().unwrap()],
-        Some("label: dos\nstart=2048, type=83\n"),
-    );
+    run(&sfdisk, &["--quiet", image.to_str().unwrap()], Some("label: dos\nstart=2048, type=83\n"));
     let error = check_image(&image).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ImageError::Foreign {
-                problem: LayoutError::ForeignPartitionTable {
-                    table: ForeignTable::Mbr
-                },
-                ..
-            }
-        ),
-        "{error}"
-    );
+    assert!(matches!(error, ImageError::Foreign { problem: LayoutError::ForeignPartitionTable { table: ForeignTable::Mbr }, .. }), "{error}");
 }

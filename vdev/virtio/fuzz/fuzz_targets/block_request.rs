@@ -50,18 +50,8 @@ struct World {
 impl World {
     fn write(&mut self, offset: u64, width: u8, value: u64) {
         let line = self.device.interrupt_line();
-        let effects = self.device.write(
-            offset,
-            width,
-            value,
-            &mut self.memory,
-            &mut self.disk,
-            &mut self.scratch,
-        );
-        assert_eq!(
-            effects.interrupt_changed,
-            line != self.device.interrupt_line()
-        );
+        let effects = self.device.write(offset, width, value, &mut self.memory, &mut self.disk, &mut self.scratch);
+        assert_eq!(effects.interrupt_changed, line != self.device.interrupt_line());
         assert!(effects.completed <= 256);
         if effects.reset {
             assert_eq!(self.device.status(), 0);
@@ -75,11 +65,7 @@ impl World {
     fn read(&mut self, offset: u64, width: u8) -> u64 {
         let value = self.device.read(offset, width, &self.disk);
         if width < 8 {
-            assert_eq!(
-                value >> (8 * u32::from(width)),
-                0,
-                "read wider than the access"
-            );
+            assert_eq!(value >> (8 * u32::from(width)), 0, "read wider than the access");
         }
         value
     }
@@ -89,31 +75,17 @@ impl World {
     }
 
     /// Reset, features, queue at `descriptors`, DRIVER_OK.
-    fn initialize(
-        &mut self,
-        size: u32,
-        descriptors: u64,
-        available: u64,
-        used: u64,
-        features: u64,
-    ) {
+    fn initialize(&mut self, size: u32, descriptors: u64, available: u64, used: u64, features: u64) {
         self.register(offset::STATUS, 0);
         self.register(offset::STATUS, status::ACKNOWLEDGE | status::DRIVER);
         self.register(offset::DRIVER_FEATURES_SELECT, 0);
         self.register(offset::DRIVER_FEATURES, features as u32);
         self.register(offset::DRIVER_FEATURES_SELECT, 1);
         self.register(offset::DRIVER_FEATURES, (features >> 32) as u32);
-        self.register(
-            offset::STATUS,
-            status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK,
-        );
+        self.register(offset::STATUS, status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK);
         self.register(offset::QUEUE_SELECT, 0);
         self.register(offset::QUEUE_SIZE, size);
-        for (low, value) in [
-            (offset::QUEUE_DESCRIPTOR_LOW, descriptors),
-            (offset::QUEUE_DRIVER_LOW, available),
-            (offset::QUEUE_DEVICE_LOW, used),
-        ] {
+        for (low, value) in [(offset::QUEUE_DESCRIPTOR_LOW, descriptors), (offset::QUEUE_DRIVER_LOW, available), (offset::QUEUE_DEVICE_LOW, used)] {
             self.register(low, value as u32);
             self.register(low + 4, (value >> 32) as u32);
         }
@@ -139,11 +111,7 @@ impl World {
             6 => 4,
             _ => u32::from(input.byte() % 10),
         };
-        let sector = if input.byte().is_multiple_of(8) {
-            input.u64()
-        } else {
-            u64::from(input.byte() % 70)
-        };
+        let sector = if input.byte().is_multiple_of(8) { input.u64() } else { u64::from(input.byte() % 70) };
         let header = BASE + 0x8000 + (u64::from(input.byte()) << 4);
         let mut raw = [0u8; 16];
         raw[..4].copy_from_slice(&kind.to_le_bytes());
@@ -170,45 +138,26 @@ impl World {
         let mut index = head;
         for (position, &(address, length, flags)) in buffers.iter().enumerate() {
             let next = (index + 1) % size;
-            let flags = if position + 1 < buffers.len() {
-                flags | 1
-            } else {
-                flags
-            };
+            let flags = if position + 1 < buffers.len() { flags | 1 } else { flags };
             let mut raw = [0u8; 16];
             raw[..8].copy_from_slice(&address.to_le_bytes());
             raw[8..12].copy_from_slice(&length.to_le_bytes());
             raw[12..14].copy_from_slice(&flags.to_le_bytes());
             raw[14..].copy_from_slice(&next.to_le_bytes());
-            self.poke(
-                queue.descriptors().wrapping_add(16 * u64::from(index)),
-                &raw,
-            );
+            self.poke(queue.descriptors().wrapping_add(16 * u64::from(index)), &raw);
             index = next;
         }
         let slot = u64::from(self.available_index % size);
-        self.poke(
-            queue.available().wrapping_add(4 + 2 * slot),
-            &head.to_le_bytes(),
-        );
+        self.poke(queue.available().wrapping_add(4 + 2 * slot), &head.to_le_bytes());
         self.available_index = self.available_index.wrapping_add(1);
-        self.poke(
-            queue.available().wrapping_add(2),
-            &self.available_index.to_le_bytes(),
-        );
+        self.poke(queue.available().wrapping_add(2), &self.available_index.to_le_bytes());
     }
 
     fn poke(&mut self, address: u64, data: &[u8]) {
-        let Some(start) = address
-            .checked_sub(BASE)
-            .and_then(|start| usize::try_from(start).ok())
-        else {
+        let Some(start) = address.checked_sub(BASE).and_then(|start| usize::try_from(start).ok()) else {
             return;
         };
-        if let Some(target) = start
-            .checked_add(data.len())
-            .and_then(|end| self.memory.bytes.get_mut(start..end))
-        {
+        if let Some(target) = start.checked_add(data.len()).and_then(|end| self.memory.bytes.get_mut(start..end)) {
             target.copy_from_slice(data);
         }
     }
@@ -241,19 +190,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut world = World {
         device: VirtioBlock::new(config),
-        memory: VecMemory {
-            base: BASE,
-            bytes: memory,
-        },
-        disk: VecDisk {
-            data: vec![0x5a; sectors * 512],
-            read_only,
-            fail: false,
-            direct,
-            asynchronous,
-            capacity,
-            pending: Vec::new(),
-        },
+        memory: VecMemory { base: BASE, bytes: memory },
+        disk: VecDisk { data: vec![0x5a; sectors * 512], read_only, fail: false, direct, asynchronous, capacity, pending: Vec::new() },
         scratch: vec![0; scratch],
         available: BASE,
         available_index: 0,
@@ -275,21 +213,11 @@ fuzz_target!(|data: &[u8]| {
                 let size = 1u32 << (input.byte() % 10);
                 let descriptors = BASE + 0x4000 + (u64::from(input.byte() % 16) << 8);
                 let (available, used) = if input.byte().is_multiple_of(8) {
-                    (
-                        address(&mut input) & !1,
-                        BASE + (u64::from(input.u16()) & 0xfffc),
-                    )
+                    (address(&mut input) & !1, BASE + (u64::from(input.u16()) & 0xfffc))
                 } else {
-                    (
-                        BASE + 0x1000 + (u64::from(input.byte() % 16) << 4),
-                        BASE + 0x2000,
-                    )
+                    (BASE + 0x1000 + (u64::from(input.byte() % 16) << 4), BASE + 0x2000)
                 };
-                let features = if input.byte().is_multiple_of(8) {
-                    input.u64()
-                } else {
-                    VirtioBlock::offered_features(read_only)
-                };
+                let features = if input.byte().is_multiple_of(8) { input.u64() } else { VirtioBlock::offered_features(read_only) };
                 world.initialize(size, descriptors, available, used, features);
             }
             3 | 4 => {
@@ -319,11 +247,7 @@ fuzz_target!(|data: &[u8]| {
                 let at = address(&mut input);
                 let mut header = [0u8; 16];
                 header[..4].copy_from_slice(&u32::from(input.byte() % 10).to_le_bytes());
-                let sector = if input.byte().is_multiple_of(4) {
-                    input.u64()
-                } else {
-                    u64::from(input.byte() % 70)
-                };
+                let sector = if input.byte().is_multiple_of(4) { input.u64() } else { u64::from(input.byte() % 70) };
                 header[8..].copy_from_slice(&sector.to_le_bytes());
                 world.poke(at, &header);
             }
@@ -340,11 +264,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             7 | 8 => {
-                let queue = if input.byte().is_multiple_of(8) {
-                    input.u32()
-                } else {
-                    0
-                };
+                let queue = if input.byte().is_multiple_of(8) { input.u32() } else { 0 };
                 world.register(offset::QUEUE_NOTIFY, queue);
             }
             9 => {
@@ -373,21 +293,12 @@ fuzz_target!(|data: &[u8]| {
                 let position = usize::from(input.byte());
                 if let Some((tag, result)) = world.disk.finish(position, &mut world.memory) {
                     let line = world.device.interrupt_line();
-                    let effects = world.device.complete(
-                        tag,
-                        result,
-                        &mut world.memory,
-                        &mut world.disk,
-                        &mut world.scratch,
-                    );
+                    let effects = world.device.complete(tag, result, &mut world.memory, &mut world.disk, &mut world.scratch);
                     assert_eq!(effects.interrupt_changed, line != world.device.interrupt_line());
                 }
             }
             _ => {
-                let _ = world
-                    .device
-                    .take_last_error()
-                    .map(|error| error.to_string());
+                let _ = world.device.take_last_error().map(|error| error.to_string());
                 let interrupt_status = world.read(offset::INTERRUPT_STATUS, 4);
                 assert_eq!(world.device.interrupt_line(), interrupt_status != 0);
                 // Every failed request was also a completed one.

@@ -19,10 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input { bytes: data };
     let size = 1u32 << (input.byte() % 9);
     let head = input.u16();
-    let memory = VecMemory {
-        base: 0,
-        bytes: input.bytes.to_vec(),
-    };
+    let memory = VecMemory { base: 0, bytes: input.bytes.to_vec() };
     let Ok(layout) = QueueLayout::new(size, 256, 0, 0, 0) else {
         panic!("a power of two up to 256 is a valid size");
     };
@@ -51,26 +48,15 @@ fuzz_target!(|data: &[u8]| {
     for (position, descriptor) in descriptors.iter().enumerate() {
         assert!(u32::from(descriptor.index) < size);
         let mut raw = [0u8; 16];
-        memory
-            .read(16 * u64::from(descriptor.index), &mut raw)
-            .expect("descriptor inside RAM");
-        assert_eq!(
-            u64::from_le_bytes(raw[..8].try_into().unwrap()),
-            descriptor.address
-        );
-        assert_eq!(
-            u32::from_le_bytes(raw[8..12].try_into().unwrap()),
-            descriptor.length
-        );
+        memory.read(16 * u64::from(descriptor.index), &mut raw).expect("descriptor inside RAM");
+        assert_eq!(u64::from_le_bytes(raw[..8].try_into().unwrap()), descriptor.address);
+        assert_eq!(u32::from_le_bytes(raw[8..12].try_into().unwrap()), descriptor.length);
         let flags = u16::from_le_bytes(raw[12..14].try_into().unwrap());
         assert_eq!(flags, descriptor.flags);
         let last = position + 1 == descriptors.len();
         assert_eq!(flags & 1 == 0, last);
         if !last {
-            assert_eq!(
-                descriptors[position + 1].index,
-                u16::from_le_bytes([raw[14], raw[15]])
-            );
+            assert_eq!(descriptors[position + 1].index, u16::from_le_bytes([raw[14], raw[15]]));
         }
         assert!(!descriptor.is_indirect());
         let end = descriptor.end().expect("no overflow");
@@ -80,8 +66,5 @@ fuzz_target!(|data: &[u8]| {
         assert!(!writable || descriptor.is_writable());
         writable |= descriptor.is_writable();
     }
-    assert_eq!(
-        chain.readable().len() + chain.writable().len(),
-        descriptors.len()
-    );
+    assert_eq!(chain.readable().len() + chain.writable().len(), descriptors.len());
 });

@@ -22,9 +22,7 @@ fn async_driver(capacity: usize) -> Driver {
 }
 
 fn expected_data(driver: &Driver, sector: u64, sectors: u64) -> Vec<u8> {
-    (sector..sector + sectors)
-        .flat_map(|at| driver.disk.sector(at).to_vec())
-        .collect()
+    (sector..sector + sectors).flat_map(|at| driver.disk.sector(at).to_vec()).collect()
 }
 
 #[test]
@@ -95,13 +93,7 @@ fn failed_transfer_completes_with_an_io_error() {
     assert_eq!(driver.take_used(), vec![(u32::from(request.head), 1)]);
     assert_eq!(driver.status_of(&request), request_status::IO_ERROR);
     assert_eq!(driver.device.statistics().failed, 1);
-    assert_eq!(
-        driver.device.take_last_error(),
-        Some(DeviceError::Backend {
-            error: BackendError::Io,
-            sector: 3
-        })
-    );
+    assert_eq!(driver.device.take_last_error(), Some(DeviceError::Backend { error: BackendError::Io, sector: 3 }));
     assert!(!driver.needs_reset());
 }
 
@@ -143,8 +135,7 @@ fn full_backend_with_nothing_in_flight_fails_the_request() {
 #[test]
 fn in_flight_table_full_waits_for_a_completion() {
     let mut driver = async_driver(usize::MAX);
-    let requests: Vec<Request> =
-        (0..=MAX_IN_FLIGHT as u64).map(|i| driver.submit_read(i, &[512])).collect();
+    let requests: Vec<Request> = (0..=MAX_IN_FLIGHT as u64).map(|i| driver.submit_read(i, &[512])).collect();
     driver.notify();
     assert_eq!(driver.device.in_flight(), MAX_IN_FLIGHT);
     assert_eq!(driver.disk.pending.len(), MAX_IN_FLIGHT);

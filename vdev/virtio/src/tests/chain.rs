@@ -30,15 +30,7 @@ fn single_descriptor() {
     put(&mut memory, 3, DATA, 512, WRITE, 0);
     let chain = parse_chain(&memory, &layout(8), 3).unwrap();
     assert_eq!(chain.head(), 3);
-    assert_eq!(
-        chain.descriptors(),
-        &[Descriptor {
-            address: DATA,
-            length: 512,
-            flags: WRITE,
-            index: 3
-        }]
-    );
+    assert_eq!(chain.descriptors(), &[Descriptor { address: DATA, length: 512, flags: WRITE, index: 3 }]);
     assert!(chain.readable().is_empty());
     assert_eq!(chain.writable().len(), 1);
 }
@@ -51,11 +43,7 @@ fn readable_then_writable_in_any_index_order() {
     put(&mut memory, 7, DATA + 8192, 4096, NEXT | WRITE, 0);
     put(&mut memory, 0, DATA + 16384, 1, WRITE, 0);
     let chain = parse_chain(&memory, &layout(8), 5).unwrap();
-    let indices: Vec<u16> = chain
-        .descriptors()
-        .iter()
-        .map(|descriptor| descriptor.index)
-        .collect();
+    let indices: Vec<u16> = chain.descriptors().iter().map(|descriptor| descriptor.index).collect();
     assert_eq!(indices, [5, 1, 7, 0]);
     assert_eq!(chain.readable().len(), 2);
     assert_eq!(chain.writable().len(), 2);
@@ -69,33 +57,18 @@ fn chain_as_long_as_the_queue() {
         let flags = if index < 3 { NEXT } else { 0 };
         put(&mut memory, index, DATA, 1, flags, index + 1);
     }
-    assert_eq!(
-        parse_chain(&memory, &layout(4), 0)
-            .unwrap()
-            .descriptors()
-            .len(),
-        4
-    );
+    assert_eq!(parse_chain(&memory, &layout(4), 0).unwrap().descriptors().len(), 4);
 }
 
 #[test]
 fn head_beyond_queue_size() {
     let memory = memory();
     let error = parse_chain(&memory, &layout(256), 300).unwrap_err();
-    assert_eq!(
-        error,
-        ChainError::HeadOutOfRange {
-            head: 300,
-            size: 256
-        }
-    );
+    assert_eq!(error, ChainError::HeadOutOfRange { head: 300, size: 256 });
     assert!(error.is_structural());
     assert_eq!(error.to_string(), "descriptor 300 beyond queue size 256");
     // The table beyond the queue is never read, even when it holds memory.
-    assert_eq!(
-        parse_chain(&memory, &layout(8), 8).unwrap_err(),
-        ChainError::HeadOutOfRange { head: 8, size: 8 }
-    );
+    assert_eq!(parse_chain(&memory, &layout(8), 8).unwrap_err(), ChainError::HeadOutOfRange { head: 8, size: 8 });
 }
 
 #[test]
@@ -104,14 +77,7 @@ fn next_beyond_queue_size() {
     put(&mut memory, 0, DATA, 16, NEXT, 1);
     put(&mut memory, 1, DATA, 16, NEXT, 8);
     let error = parse_chain(&memory, &layout(8), 0).unwrap_err();
-    assert_eq!(
-        error,
-        ChainError::NextOutOfRange {
-            index: 1,
-            next: 8,
-            size: 8
-        }
-    );
+    assert_eq!(error, ChainError::NextOutOfRange { index: 1, next: 8, size: 8 });
     assert!(error.is_structural());
     // `next` is ignored without NEXT.
     put(&mut memory, 1, DATA, 16, 0, 0xffff);
@@ -129,10 +95,7 @@ fn descriptor_loop() {
     assert!(error.is_structural());
     // A descriptor pointing at itself.
     put(&mut memory, 5, DATA, 16, NEXT, 5);
-    assert_eq!(
-        parse_chain(&memory, &layout(256), 5).unwrap_err(),
-        ChainError::TooLong { size: 256 }
-    );
+    assert_eq!(parse_chain(&memory, &layout(256), 5).unwrap_err(), ChainError::TooLong { size: 256 });
 }
 
 #[test]
@@ -140,10 +103,7 @@ fn descriptor_table_outside_memory() {
     let memory = memory();
     let outside = QueueLayout::new(8, 256, BASE + RAM - 64, AVAILABLE, USED).unwrap();
     // Descriptors 0..3 are inside RAM, 4 is not.
-    assert_eq!(
-        parse_chain(&memory, &outside, 4).unwrap_err(),
-        ChainError::DescriptorUnreadable { index: 4 }
-    );
+    assert_eq!(parse_chain(&memory, &outside, 4).unwrap_err(), ChainError::DescriptorUnreadable { index: 4 });
     let mut memory = memory;
     let mut raw = [0u8; 16];
     raw[12] = NEXT as u8;
@@ -170,44 +130,20 @@ fn address_overflow() {
     let mut memory = memory();
     put(&mut memory, 0, 0xffff_ffff_ffff_fff0, 0x100, 0, 0);
     let error = parse_chain(&memory, &layout(8), 0).unwrap_err();
-    assert_eq!(
-        error,
-        ChainError::AddressOverflow {
-            index: 0,
-            address: 0xffff_ffff_ffff_fff0,
-            length: 0x100
-        }
-    );
+    assert_eq!(error, ChainError::AddressOverflow { index: 0, address: 0xffff_ffff_ffff_fff0, length: 0x100 });
     assert!(!error.is_structural());
     // Ending exactly at 2^64 overflows too.
     put(&mut memory, 0, 0xffff_ffff_ffff_ff00, 0x100, WRITE, 0);
-    assert!(matches!(
-        parse_chain(&memory, &layout(8), 0).unwrap_err(),
-        ChainError::AddressOverflow { .. }
-    ));
+    assert!(matches!(parse_chain(&memory, &layout(8), 0).unwrap_err(), ChainError::AddressOverflow { .. }));
 }
 
 #[test]
 fn buffer_outside_memory() {
     let mut memory = memory();
-    for (address, length) in [
-        (BASE - 16, 16),
-        (BASE + RAM - 8, 16),
-        (BASE + RAM, 1),
-        (0, 1),
-        (BASE - 1, 2),
-    ] {
+    for (address, length) in [(BASE - 16, 16), (BASE + RAM - 8, 16), (BASE + RAM, 1), (0, 1), (BASE - 1, 2)] {
         put(&mut memory, 0, address, length, 0, 0);
         let error = parse_chain(&memory, &layout(8), 0).unwrap_err();
-        assert_eq!(
-            error,
-            ChainError::OutsideMemory {
-                index: 0,
-                address,
-                length
-            },
-            "{address:#x}+{length}"
-        );
+        assert_eq!(error, ChainError::OutsideMemory { index: 0, address, length }, "{address:#x}+{length}");
         assert!(!error.is_structural());
     }
     // The last byte of RAM is fine.
@@ -240,24 +176,12 @@ fn four_gigabyte_descriptor_inside_sparse_memory() {
 fn every_error_displays_one_line() {
     let errors = [
         ChainError::HeadOutOfRange { head: 1, size: 1 },
-        ChainError::NextOutOfRange {
-            index: 1,
-            next: 2,
-            size: 1,
-        },
+        ChainError::NextOutOfRange { index: 1, next: 2, size: 1 },
         ChainError::TooLong { size: 4 },
         ChainError::DescriptorUnreadable { index: 1 },
         ChainError::Indirect { index: 1 },
-        ChainError::AddressOverflow {
-            index: 1,
-            address: 2,
-            length: 3,
-        },
-        ChainError::OutsideMemory {
-            index: 1,
-            address: 2,
-            length: 3,
-        },
+        ChainError::AddressOverflow { index: 1, address: 2, length: 3 },
+        ChainError::OutsideMemory { index: 1, address: 2, length: 3 },
         ChainError::ReadableAfterWritable { index: 1 },
     ];
     for error in errors {

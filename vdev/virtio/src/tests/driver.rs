@@ -20,12 +20,7 @@ pub const WRITE: u16 = 2;
 pub const INDIRECT: u16 = 4;
 
 pub fn config() -> BlockConfig {
-    BlockConfig {
-        serial: SERIAL,
-        queue_size_max: 256,
-        segment_max: 64,
-        size_max: 65536,
-    }
+    BlockConfig { serial: SERIAL, queue_size_max: 256, segment_max: 64, size_max: 65536 }
 }
 
 /// One buffer of a chain.
@@ -38,19 +33,11 @@ pub struct Buffer {
 
 impl Buffer {
     pub fn readable(address: u64, length: u32) -> Self {
-        Self {
-            address,
-            length,
-            writable: false,
-        }
+        Self { address, length, writable: false }
     }
 
     pub fn writable(address: u64, length: u32) -> Self {
-        Self {
-            address,
-            length,
-            writable: true,
-        }
+        Self { address, length, writable: true }
     }
 }
 
@@ -109,14 +96,7 @@ impl Driver {
     }
 
     pub fn write(&mut self, offset: u64, value: u32) -> Effects {
-        self.device.write(
-            offset,
-            4,
-            u64::from(value),
-            &mut self.memory,
-            &mut self.disk,
-            &mut self.scratch,
-        )
+        self.device.write(offset, 4, u64::from(value), &mut self.memory, &mut self.disk, &mut self.scratch)
     }
 
     pub fn device_features(&mut self) -> u64 {
@@ -142,10 +122,7 @@ impl Driver {
         self.write(offset::STATUS, status::ACKNOWLEDGE);
         self.write(offset::STATUS, status::ACKNOWLEDGE | status::DRIVER);
         self.write_driver_features(features);
-        self.write(
-            offset::STATUS,
-            status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK,
-        );
+        self.write(offset::STATUS, status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK);
         self.read(offset::STATUS) & status::FEATURES_OK != 0
     }
 
@@ -168,13 +145,7 @@ impl Driver {
         self.setup_queue_at(size, DESCRIPTORS, AVAILABLE, USED)
     }
 
-    pub fn setup_queue_at(
-        &mut self,
-        size: u32,
-        descriptors: u64,
-        available: u64,
-        used: u64,
-    ) -> bool {
+    pub fn setup_queue_at(&mut self, size: u32, descriptors: u64, available: u64, used: u64) -> bool {
         self.write(offset::QUEUE_SELECT, 0);
         assert_eq!(self.read(offset::QUEUE_READY), 0);
         assert!(self.read(offset::QUEUE_SIZE_MAX) >= 1);
@@ -205,10 +176,7 @@ impl Driver {
         assert!(self.setup_queue(u32::from(size)));
         let current = self.read(offset::STATUS);
         self.write(offset::STATUS, current | status::DRIVER_OK);
-        assert_eq!(
-            self.read(offset::STATUS) & status::DRIVER_OK,
-            status::DRIVER_OK
-        );
+        assert_eq!(self.read(offset::STATUS) & status::DRIVER_OK, status::DRIVER_OK);
         // Linux zeroes its rings; make the fake's explicit.
         self.memory.store(AVAILABLE, &[0; 4]);
         self.memory.store(USED, &[0; 4]);
@@ -260,11 +228,9 @@ impl Driver {
     /// Puts `head` in the next available ring slot and publishes the index.
     pub fn make_available(&mut self, head: u16) {
         let slot = u64::from(self.available_index % self.size.max(1));
-        self.memory
-            .store(AVAILABLE + 4 + 2 * slot, &head.to_le_bytes());
+        self.memory.store(AVAILABLE + 4 + 2 * slot, &head.to_le_bytes());
         self.available_index = self.available_index.wrapping_add(1);
-        self.memory
-            .store(AVAILABLE + 2, &self.available_index.to_le_bytes());
+        self.memory.store(AVAILABLE + 2, &self.available_index.to_le_bytes());
     }
 
     pub fn set_available_index(&mut self, index: u16) {
@@ -286,10 +252,7 @@ impl Driver {
         let mut used = Vec::new();
         while self.used_seen != index {
             let slot = u64::from(self.used_seen % self.size);
-            used.push((
-                self.memory.u32(USED + 4 + 8 * slot),
-                self.memory.u32(USED + 8 + 8 * slot),
-            ));
+            used.push((self.memory.u32(USED + 4 + 8 * slot), self.memory.u32(USED + 8 + 8 * slot)));
             self.used_seen = self.used_seen.wrapping_add(1);
         }
         used
@@ -313,21 +276,13 @@ impl Driver {
         for &(length, writable) in data {
             let address = self.allocate(u64::from(length), 0xee);
             addresses.push((address, length));
-            buffers.push(Buffer {
-                address,
-                length,
-                writable,
-            });
+            buffers.push(Buffer { address, length, writable });
         }
         let status = self.allocate(1, 0xff);
         buffers.push(Buffer::writable(status, 1));
         let head = self.add_chain(&buffers);
         self.make_available(head);
-        Request {
-            head,
-            data: addresses,
-            status,
-        }
+        Request { head, data: addresses, status }
     }
 
     /// A read of `segments` (lengths) at `sector`.
@@ -338,10 +293,7 @@ impl Driver {
 
     /// A write of `segments` (contents) at `sector`.
     pub fn submit_write(&mut self, sector: u64, segments: &[&[u8]]) -> Request {
-        let data: Vec<_> = segments
-            .iter()
-            .map(|segment| (segment.len() as u32, false))
-            .collect();
+        let data: Vec<_> = segments.iter().map(|segment| (segment.len() as u32, false)).collect();
         let request = self.submit(request_type::OUT, sector, &data);
         for (&(address, _), segment) in request.data.iter().zip(segments) {
             self.memory.store(address, segment);
@@ -355,11 +307,7 @@ impl Driver {
 
     /// The data buffers of `request`, concatenated.
     pub fn data_of(&self, request: &Request) -> Vec<u8> {
-        request
-            .data
-            .iter()
-            .flat_map(|&(address, length)| self.memory.bytes(address, length as usize))
-            .collect()
+        request.data.iter().flat_map(|&(address, length)| self.memory.bytes(address, length as usize)).collect()
     }
 
     /// Submits one request, notifies, and returns (status, used len).
@@ -375,13 +323,7 @@ impl Driver {
     /// completes it; `None` if nothing is pending there.
     pub fn finish(&mut self, position: usize) -> Option<Effects> {
         let (tag, result) = self.disk.finish(position, &mut self.memory)?;
-        Some(self.device.complete(
-            tag,
-            result,
-            &mut self.memory,
-            &mut self.disk,
-            &mut self.scratch,
-        ))
+        Some(self.device.complete(tag, result, &mut self.memory, &mut self.disk, &mut self.scratch))
     }
 
     /// Resets the device (Status 0) and sets it up again from scratch, as

@@ -5,11 +5,8 @@
 
 use proptest::prelude::*;
 
-use crate::driver_queue::{
-    AddError, Buffer, ChainSlot, DESCRIPTOR_NEXT, DESCRIPTOR_WRITE, DRIVER_QUEUE_SIZE,
-    DriverQueue, RingMemory, Used,
-};
 use crate::Segment;
+use crate::driver_queue::{AddError, Buffer, ChainSlot, DESCRIPTOR_NEXT, DESCRIPTOR_WRITE, DRIVER_QUEUE_SIZE, DriverQueue, RingMemory, Used};
 
 /// A descriptor as written: address, length, flags, next.
 type Written = (u64, u32, u16, u16);

@@ -29,25 +29,14 @@ pub struct FakeMemory {
 
 impl FakeMemory {
     pub fn new(base: u64, size: u64) -> Self {
-        Self {
-            base,
-            size,
-            pages: BTreeMap::new(),
-            holes: Vec::new(),
-            write_protected: Vec::new(),
-            refused_writes: Cell::new(0),
-            fences: Cell::new(0),
-        }
+        Self { base, size, pages: BTreeMap::new(), holes: Vec::new(), write_protected: Vec::new(), refused_writes: Cell::new(0), fences: Cell::new(0) }
     }
 
     fn in_range(&self, address: u64, length: usize) -> bool {
         let Some(end) = address.checked_add(length as u64) else {
             return false;
         };
-        let in_hole = self
-            .holes
-            .iter()
-            .any(|&(start, stop)| address < stop && start < end);
+        let in_hole = self.holes.iter().any(|&(start, stop)| address < stop && start < end);
         address >= self.base && end <= self.base + self.size && !in_hole
     }
 
@@ -72,10 +61,7 @@ impl FakeMemory {
         while !rest.is_empty() {
             let start = (at % PAGE) as usize;
             let length = rest.len().min(PAGE as usize - start);
-            let page = self
-                .pages
-                .entry(at / PAGE)
-                .or_insert_with(|| vec![0; PAGE as usize]);
+            let page = self.pages.entry(at / PAGE).or_insert_with(|| vec![0; PAGE as usize]);
             page[start..start + length].copy_from_slice(&rest[..length]);
             rest = &rest[length..];
             at += length as u64;
@@ -117,10 +103,7 @@ impl GuestMemory for FakeMemory {
 
     fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
         let end = address.checked_add(data.len() as u64);
-        let protected = self
-            .write_protected
-            .iter()
-            .any(|&(start, stop)| end.is_some_and(|end| address < stop && start < end));
+        let protected = self.write_protected.iter().any(|&(start, stop)| end.is_some_and(|end| address < stop && start < end));
         if !self.in_range(address, data.len()) || protected {
             self.refused_writes.set(self.refused_writes.get() + 1);
             return Err(MemoryError);
@@ -152,12 +135,24 @@ fn split_at_pages(address: u64, buffer: &mut [u8]) -> Vec<&mut [u8]> {
 /// One call the disk received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DiskCall {
-    Read { sector: u64, length: usize },
-    Write { sector: u64, length: usize },
+    Read {
+        sector: u64,
+        length: usize,
+    },
+    Write {
+        sector: u64,
+        length: usize,
+    },
     /// A direct transfer into guest memory, with the segments it was given.
-    ReadDirect { sector: u64, segments: Vec<Segment> },
+    ReadDirect {
+        sector: u64,
+        segments: Vec<Segment>,
+    },
     /// A direct transfer out of guest memory.
-    WriteDirect { sector: u64, segments: Vec<Segment> },
+    WriteDirect {
+        sector: u64,
+        segments: Vec<Segment>,
+    },
     Flush,
 }
 
@@ -193,27 +188,14 @@ pub struct Pending {
 impl FakeDisk {
     /// `sectors` sectors, sector `n` filled with byte pattern `n * 7 + i`.
     pub fn new(sectors: u64) -> Self {
-        let data = (0..sectors * 512)
-            .map(|i| ((i / 512) * 7 + i % 251) as u8)
-            .collect();
-        Self {
-            data,
-            ..Self::default()
-        }
+        let data = (0..sectors * 512).map(|i| ((i / 512) * 7 + i % 251) as u8).collect();
+        Self { data, ..Self::default() }
     }
 
     fn check_contract(&self, sector: u64, length: usize) -> std::ops::Range<usize> {
-        assert!(
-            length > 0 && length.is_multiple_of(512),
-            "backend called with {length} bytes"
-        );
-        let end = sector
-            .checked_add(length as u64 / 512)
-            .expect("sector overflow reached the backend");
-        assert!(
-            end <= self.sectors(),
-            "backend called past the end: {sector} + {length} bytes"
-        );
+        assert!(length > 0 && length.is_multiple_of(512), "backend called with {length} bytes");
+        let end = sector.checked_add(length as u64 / 512).expect("sector overflow reached the backend");
+        assert!(end <= self.sectors(), "backend called past the end: {sector} + {length} bytes");
         (sector as usize * 512)..(end as usize * 512)
     }
 
@@ -222,19 +204,11 @@ impl FakeDisk {
     /// the disk. Like a DMA backend, the fake then checks every byte itself
     /// (`contains` only probes the ends, so a segment over a hole in RAM
     /// gets here) and fails the request if one is not guest RAM.
-    fn check_segments(
-        &self,
-        sector: u64,
-        segments: &[Segment],
-        memory: &dyn GuestMemory,
-    ) -> Result<std::ops::Range<usize>, BackendError> {
+    fn check_segments(&self, sector: u64, segments: &[Segment], memory: &dyn GuestMemory) -> Result<std::ops::Range<usize>, BackendError> {
         let mut exact = true;
         for segment in segments {
             assert!(segment.length > 0, "empty segment {segment:?}");
-            assert!(
-                memory.contains(segment.address, u64::from(segment.length)),
-                "segment outside guest RAM reached the backend: {segment:?}"
-            );
+            assert!(memory.contains(segment.address, u64::from(segment.length)), "segment outside guest RAM reached the backend: {segment:?}");
             let mut probe = vec![0u8; segment.length as usize];
             exact &= memory.read(segment.address, &mut probe).is_ok();
         }
@@ -244,24 +218,14 @@ impl FakeDisk {
     }
 
     /// Moves a direct transfer's data (failing as the switches say).
-    fn move_data(
-        &mut self,
-        write: bool,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-    ) -> Result<(), BackendError> {
+    fn move_data(&mut self, write: bool, sector: u64, segments: &[Segment], memory: &mut dyn GuestMemory) -> Result<(), BackendError> {
         if (write && self.fail_writes) || (!write && self.fail_reads) {
             return Err(BackendError::Io);
         }
         let mut at = sector as usize * 512;
         for segment in segments {
             let end = at + segment.length as usize;
-            let moved = if write {
-                memory.read(segment.address, &mut self.data[at..end])
-            } else {
-                memory.write(segment.address, &self.data[at..end])
-            };
+            let moved = if write { memory.read(segment.address, &mut self.data[at..end]) } else { memory.write(segment.address, &self.data[at..end]) };
             moved.map_err(|_| BackendError::Io)?;
             at = end;
         }
@@ -270,11 +234,7 @@ impl FakeDisk {
 
     /// Finishes the pending transfer at `position` (0: the oldest): moves
     /// its data and returns its tag and result for `complete`.
-    pub fn finish(
-        &mut self,
-        position: usize,
-        memory: &mut dyn GuestMemory,
-    ) -> Option<(RequestTag, Result<(), BackendError>)> {
+    pub fn finish(&mut self, position: usize, memory: &mut dyn GuestMemory) -> Option<(RequestTag, Result<(), BackendError>)> {
         let pending = self.pending.remove(position)?;
         let result = self.move_data(pending.write, pending.sector, &pending.segments, memory);
         Some((pending.tag, result))
@@ -296,10 +256,7 @@ impl BlockBackend for FakeDisk {
 
     fn read(&mut self, sector: u64, buffer: &mut [u8]) -> Result<(), BackendError> {
         let range = self.check_contract(sector, buffer.len());
-        self.calls.push(DiskCall::Read {
-            sector,
-            length: buffer.len(),
-        });
+        self.calls.push(DiskCall::Read { sector, length: buffer.len() });
         if self.fail_reads {
             return Err(BackendError::Io);
         }
@@ -310,10 +267,7 @@ impl BlockBackend for FakeDisk {
     fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
         let range = self.check_contract(sector, data.len());
         assert!(!self.read_only, "write reached a read-only backend");
-        self.calls.push(DiskCall::Write {
-            sector,
-            length: data.len(),
-        });
+        self.calls.push(DiskCall::Write { sector, length: data.len() });
         if self.fail_writes {
             return Err(BackendError::Io);
         }
@@ -346,10 +300,7 @@ impl BlockBackend for FakeDisk {
             DiskCall::ReadDirect { sector, segments: segments.clone() }
         });
         if self.asynchronous {
-            assert!(
-                self.pending.iter().all(|pending| pending.tag != tag),
-                "tag {tag:?} handed out twice while in flight"
-            );
+            assert!(self.pending.iter().all(|pending| pending.tag != tag), "tag {tag:?} handed out twice while in flight");
             self.pending.push_back(Pending { tag, write, sector, segments });
             return Ok(Transfer::Submitted);
         }
@@ -359,10 +310,6 @@ impl BlockBackend for FakeDisk {
 
     fn flush(&mut self) -> Result<(), BackendError> {
         self.calls.push(DiskCall::Flush);
-        if self.fail_flush {
-            Err(BackendError::Io)
-        } else {
-            Ok(())
-        }
+        if self.fail_flush { Err(BackendError::Io) } else { Ok(()) }
     }
 }

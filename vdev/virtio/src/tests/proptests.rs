@@ -29,18 +29,11 @@ fn raw_descriptor() -> impl Strategy<Value = (u64, u32, u16, u16)> {
 fn queue() -> impl Strategy<Value = (u16, Vec<(u64, u32, u16, u16)>)> {
     (0u32..=8).prop_flat_map(|size_log| {
         let size = 1u16 << size_log;
-        (
-            Just(size),
-            proptest::collection::vec(raw_descriptor(), usize::from(size)),
-        )
+        (Just(size), proptest::collection::vec(raw_descriptor(), usize::from(size)))
     })
 }
 
-fn store_descriptor(
-    memory: &mut FakeMemory,
-    index: u16,
-    (address, length, flags, next): (u64, u32, u16, u16),
-) {
+fn store_descriptor(memory: &mut FakeMemory, index: u16, (address, length, flags, next): (u64, u32, u16, u16)) {
     let mut raw = [0u8; 16];
     raw[..8].copy_from_slice(&address.to_le_bytes());
     raw[8..12].copy_from_slice(&length.to_le_bytes());

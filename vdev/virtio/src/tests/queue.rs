@@ -16,19 +16,10 @@ fn valid_sizes() {
 #[test]
 fn invalid_sizes() {
     for size in [0u32, 3, 6, 100, 255, 512, 65536, u32::MAX] {
-        assert_eq!(
-            QueueLayout::new(size, 256, DESCRIPTORS, AVAILABLE, USED),
-            Err(QueueError::InvalidSize { size, maximum: 256 })
-        );
+        assert_eq!(QueueLayout::new(size, 256, DESCRIPTORS, AVAILABLE, USED), Err(QueueError::InvalidSize { size, maximum: 256 }));
     }
     // Above the device's maximum.
-    assert_eq!(
-        QueueLayout::new(128, 64, DESCRIPTORS, AVAILABLE, USED),
-        Err(QueueError::InvalidSize {
-            size: 128,
-            maximum: 64
-        })
-    );
+    assert_eq!(QueueLayout::new(128, 64, DESCRIPTORS, AVAILABLE, USED), Err(QueueError::InvalidSize { size: 128, maximum: 64 }));
     // The maximum itself is capped at 256.
     assert!(QueueLayout::new(512, 1024, DESCRIPTORS, AVAILABLE, USED).is_err());
 }
@@ -46,10 +37,7 @@ fn alignment() {
             RingPart::Available => available,
             RingPart::Used => used,
         };
-        assert_eq!(
-            QueueLayout::new(8, 256, descriptors, available, used),
-            Err(QueueError::Misaligned { part, address })
-        );
+        assert_eq!(QueueLayout::new(8, 256, descriptors, available, used), Err(QueueError::Misaligned { part, address }));
     }
     // The minimum alignments are enough.
     assert!(QueueLayout::new(8, 256, DESCRIPTORS + 16, AVAILABLE + 2, USED + 4).is_ok());
@@ -58,19 +46,10 @@ fn alignment() {
 #[test]
 fn overflowing_areas() {
     let address = 0xffff_ffff_ffff_fff0;
-    assert_eq!(
-        QueueLayout::new(8, 256, address, AVAILABLE, USED),
-        Err(QueueError::OutsideMemory {
-            part: RingPart::Descriptors,
-            address
-        })
-    );
+    assert_eq!(QueueLayout::new(8, 256, address, AVAILABLE, USED), Err(QueueError::OutsideMemory { part: RingPart::Descriptors, address }));
     assert_eq!(
         QueueLayout::new(8, 256, DESCRIPTORS, 0xffff_ffff_ffff_fffe, USED),
-        Err(QueueError::OutsideMemory {
-            part: RingPart::Available,
-            address: 0xffff_ffff_ffff_fffe
-        })
+        Err(QueueError::OutsideMemory { part: RingPart::Available, address: 0xffff_ffff_ffff_fffe })
     );
 }
 
@@ -80,21 +59,9 @@ fn areas_outside_memory() {
     // The used ring of 256 entries is 6 + 2048 bytes: 2 past the end of RAM.
     let used = BASE + RAM - 2052;
     let layout = QueueLayout::new(256, 256, DESCRIPTORS, AVAILABLE, used).unwrap();
-    assert_eq!(
-        layout.check_memory(&memory),
-        Err(QueueError::OutsideMemory {
-            part: RingPart::Used,
-            address: used
-        })
-    );
+    assert_eq!(layout.check_memory(&memory), Err(QueueError::OutsideMemory { part: RingPart::Used, address: used }));
     let layout = QueueLayout::new(4, 256, 0, AVAILABLE, USED).unwrap();
-    assert_eq!(
-        layout.check_memory(&memory),
-        Err(QueueError::OutsideMemory {
-            part: RingPart::Descriptors,
-            address: 0
-        })
-    );
+    assert_eq!(layout.check_memory(&memory), Err(QueueError::OutsideMemory { part: RingPart::Descriptors, address: 0 }));
 }
 
 #[test]
@@ -102,12 +69,5 @@ fn ring_sizes_follow_the_spec() {
     assert_eq!(RingPart::Descriptors.bytes(256), 4096);
     assert_eq!(RingPart::Available.bytes(256), 518);
     assert_eq!(RingPart::Used.bytes(256), 2054);
-    assert_eq!(
-        QueueError::InvalidSize {
-            size: 3,
-            maximum: 256
-        }
-        .to_string(),
-        "queue size 3 is not a power of two between 1 and 256"
-    );
+    assert_eq!(QueueError::InvalidSize { size: 3, maximum: 256 }.to_string(), "queue size 3 is not a power of two between 1 and 256");
 }

@@ -2,15 +2,10 @@
 //! test per request error (completed with an error status) and one per
 //! queue error (the device needs a reset).
 
-use super::driver::{
-    AVAILABLE, BASE, Buffer, DESCRIPTORS, Driver, INDIRECT, NEXT, RAM, Request, SERIAL, USED, WRITE,
-};
+use super::driver::{AVAILABLE, BASE, Buffer, DESCRIPTORS, Driver, INDIRECT, NEXT, RAM, Request, SERIAL, USED, WRITE};
 use super::fake::DiskCall;
 use crate::registers::{interrupt, offset, status};
-use crate::{
-    BackendError, ChainError, DeviceError, ErrorKind, RingPart, Segment, request_status,
-    request_type,
-};
+use crate::{BackendError, ChainError, DeviceError, ErrorKind, RingPart, Segment, request_status, request_type};
 
 const IO_ERROR: u8 = request_status::IO_ERROR;
 
@@ -40,10 +35,7 @@ fn broken(driver: &mut Driver, kind: ErrorKind) -> DeviceError {
     assert_eq!(effects.completed, 0);
     assert!(driver.take_used().is_empty());
     assert!(driver.needs_reset());
-    assert_ne!(
-        driver.read(offset::INTERRUPT_STATUS) & interrupt::CONFIG_CHANGE,
-        0
-    );
+    assert_ne!(driver.read(offset::INTERRUPT_STATUS) & interrupt::CONFIG_CHANGE, 0);
     assert_eq!(driver.device.statistics().errors(kind), 1);
     assert_eq!(driver.device.statistics().needs_reset, 1);
     let error = driver.device.take_last_error().unwrap();
@@ -52,18 +44,13 @@ fn broken(driver: &mut Driver, kind: ErrorKind) -> DeviceError {
     let calls = driver.disk.calls.len();
     driver.submit_read(0, &[512]);
     assert!(!driver.notify().needs_reset);
-    assert_eq!(
-        driver.device.take_last_error(),
-        Some(DeviceError::NotifyWhileBroken)
-    );
+    assert_eq!(driver.device.take_last_error(), Some(DeviceError::NotifyWhileBroken));
     assert_eq!(driver.disk.calls.len(), calls);
     error
 }
 
 fn pattern(length: usize, seed: u8) -> Vec<u8> {
-    (0..length)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+    (0..length).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
 #[test]
@@ -76,22 +63,9 @@ fn read_one_sector() {
     assert_eq!(driver.take_used(), [(u32::from(request.head), 513)]);
     assert_eq!(driver.status_of(&request), request_status::OK);
     assert_eq!(driver.data_of(&request), driver.disk.sector(3));
-    assert_eq!(
-        driver.disk.calls,
-        [DiskCall::Read {
-            sector: 3,
-            length: 512
-        }]
-    );
+    assert_eq!(driver.disk.calls, [DiskCall::Read { sector: 3, length: 512 }]);
     let statistics = driver.device.statistics();
-    assert_eq!(
-        (
-            statistics.reads,
-            statistics.bytes_read,
-            statistics.completed
-        ),
-        (1, 512, 1)
-    );
+    assert_eq!((statistics.reads, statistics.bytes_read, statistics.completed), (1, 512, 1));
     assert_eq!(statistics.total_errors(), 0);
     assert!(driver.memory.fences.get() >= 2);
 }
@@ -104,10 +78,7 @@ fn multi_segment_round_trip() {
     let write = driver.submit_write(10, &slices);
     assert_eq!(driver.run(&write), (request_status::OK, 1));
     let written: Vec<u8> = segments.concat();
-    assert_eq!(
-        &driver.disk.data[10 * 512..10 * 512 + written.len()],
-        &written[..]
-    );
+    assert_eq!(&driver.disk.data[10 * 512..10 * 512 + written.len()], &written[..]);
     // Read back with a different segmentation.
     let read = driver.submit_read(10, &[1024, 11776]);
     assert_eq!(driver.run(&read), (request_status::OK, 12801));
@@ -139,11 +110,7 @@ fn arbitrary_framing() {
     let mut driver = Driver::ready(64, 8);
     let header = driver.header(request_type::IN, 5);
     let buffer = driver.allocate(513, 0xee);
-    let head = driver.add_chain(&[
-        Buffer::readable(header, 4),
-        Buffer::readable(header + 4, 12),
-        Buffer::writable(buffer, 513),
-    ]);
+    let head = driver.add_chain(&[Buffer::readable(header, 4), Buffer::readable(header + 4, 12), Buffer::writable(buffer, 513)]);
     driver.make_available(head);
     driver.notify();
     assert_eq!(driver.take_used(), [(u32::from(head), 513)]);
@@ -160,11 +127,7 @@ fn arbitrary_framing() {
     let second = driver.allocate(412, 0);
     driver.memory.store(second, &data[100..]);
     let status = driver.allocate(1, 0xff);
-    let head = driver.add_chain(&[
-        Buffer::readable(first, 116),
-        Buffer::readable(second, 412),
-        Buffer::writable(status, 1),
-    ]);
+    let head = driver.add_chain(&[Buffer::readable(first, 116), Buffer::readable(second, 412), Buffer::writable(status, 1)]);
     driver.make_available(head);
     driver.notify();
     assert_eq!(driver.take_used(), [(u32::from(head), 1)]);
@@ -180,13 +143,7 @@ fn data_moves_in_scratch_sized_chunks() {
     assert_eq!(driver.run(&read).0, request_status::OK);
     assert_eq!(driver.data_of(&read), &driver.disk.data[..2048]);
     assert_eq!(driver.disk.calls.len(), 4);
-    assert!(
-        driver
-            .disk
-            .calls
-            .iter()
-            .all(|call| matches!(call, DiskCall::Read { length: 512, .. }))
-    );
+    assert!(driver.disk.calls.iter().all(|call| matches!(call, DiskCall::Read { length: 512, .. })));
 
     driver.scratch = vec![0; 64 * 1024];
     driver.disk.calls.clear();
@@ -195,25 +152,9 @@ fn data_moves_in_scratch_sized_chunks() {
     assert_eq!(driver.run(&write).0, request_status::OK);
     assert_eq!(
         driver.disk.calls,
-        [
-            DiskCall::Write {
-                sector: 100,
-                length: 65536
-            },
-            DiskCall::Write {
-                sector: 228,
-                length: 65536
-            },
-            DiskCall::Write {
-                sector: 356,
-                length: 32768
-            },
-        ]
+        [DiskCall::Write { sector: 100, length: 65536 }, DiskCall::Write { sector: 228, length: 65536 }, DiskCall::Write { sector: 356, length: 32768 },]
     );
-    assert_eq!(
-        &driver.disk.data[100 * 512..100 * 512 + data.len()],
-        &data[..]
-    );
+    assert_eq!(&driver.disk.data[100 * 512..100 * 512 + data.len()], &data[..]);
 }
 
 #[test]
@@ -221,10 +162,7 @@ fn scratch_too_small() {
     let mut driver = Driver::ready(64, 8);
     driver.scratch = vec![0; 511];
     let read = driver.submit_read(0, &[512]);
-    assert_eq!(
-        failed(&mut driver, &read, ErrorKind::ScratchTooSmall),
-        DeviceError::ScratchTooSmall { length: 511 }
-    );
+    assert_eq!(failed(&mut driver, &read, ErrorKind::ScratchTooSmall), DeviceError::ScratchTooSmall { length: 511 });
     assert_eq!(driver.memory.bytes(read.data[0].0, 512), vec![0xee; 512]);
     // Requests without data still work.
     let flush = driver.submit(request_type::FLUSH, 0, &[]);
@@ -232,13 +170,7 @@ fn scratch_too_small() {
     driver.scratch = Vec::new();
     let write = driver.submit_write(0, &[&[1; 512]]);
     driver.run(&write);
-    assert!(
-        driver
-            .disk
-            .calls
-            .iter()
-            .all(|call| *call == DiskCall::Flush)
-    );
+    assert!(driver.disk.calls.iter().all(|call| *call == DiskCall::Flush));
 }
 
 #[test]
@@ -255,13 +187,7 @@ fn failed_flush() {
     let mut driver = Driver::ready(64, 8);
     driver.disk.fail_flush = true;
     let flush = driver.submit(request_type::FLUSH, 0, &[]);
-    assert_eq!(
-        failed(&mut driver, &flush, ErrorKind::Backend),
-        DeviceError::Backend {
-            error: BackendError::Io,
-            sector: 0
-        }
-    );
+    assert_eq!(failed(&mut driver, &flush, ErrorKind::Backend), DeviceError::Backend { error: BackendError::Io, sector: 0 });
 }
 
 #[test]
@@ -290,10 +216,7 @@ fn unsupported_request_types() {
         let data = driver.disk.data.clone();
         let request = driver.submit(kind, 0, &[(512, false)]);
         assert_eq!(driver.run(&request), (request_status::UNSUPPORTED, 1));
-        assert_eq!(
-            driver.device.take_last_error(),
-            Some(DeviceError::Unsupported { request: kind })
-        );
+        assert_eq!(driver.device.take_last_error(), Some(DeviceError::Unsupported { request: kind }));
         assert_eq!(driver.device.statistics().unsupported, 1);
         assert_eq!(driver.disk.data, data);
         assert!(!driver.needs_reset());
@@ -343,18 +266,8 @@ fn at_most_queue_size_requests_per_notification() {
     // Five more than seen in a ring of four is a broken driver.
     driver.set_available_index(driver.available_index.wrapping_add(5));
     let error = broken(&mut driver, ErrorKind::AvailableIndexJump);
-    assert_eq!(
-        error,
-        DeviceError::AvailableIndexJump {
-            last: 4,
-            index: 9,
-            size: 4
-        }
-    );
-    assert_eq!(
-        error.to_string(),
-        "available index jumped from 4 to 9, beyond queue size 4"
-    );
+    assert_eq!(error, DeviceError::AvailableIndexJump { last: 4, index: 9, size: 4 });
+    assert_eq!(error.to_string(), "available index jumped from 4 to 9, beyond queue size 4");
 }
 
 #[test]
@@ -397,19 +310,11 @@ fn read_into_read_only_buffer() {
     let memory = driver.memory.snapshot();
     let error = failed(&mut driver, &request, ErrorKind::ReadIntoReadOnlyBuffer);
     assert_eq!(error, DeviceError::ReadIntoReadOnlyBuffer { length: 512 });
-    assert_eq!(
-        driver.memory.bytes(request.data[0].0, 512),
-        vec![0xee; 512],
-        "nothing written"
-    );
+    assert_eq!(driver.memory.bytes(request.data[0].0, 512), vec![0xee; 512], "nothing written");
     assert!(driver.disk.calls.is_empty());
     // Only the status byte and the used ring changed.
     let after = driver.memory.snapshot();
-    let changed: Vec<u64> = after
-        .keys()
-        .filter(|page| memory.get(page) != after.get(page))
-        .copied()
-        .collect();
+    let changed: Vec<u64> = after.keys().filter(|page| memory.get(page) != after.get(page)).copied().collect();
     assert_eq!(changed, [USED / 4096, request.status / 4096]);
 }
 
@@ -429,12 +334,7 @@ fn unexpected_data() {
     let mut driver = Driver::ready(64, 8);
     let flush = driver.submit(request_type::FLUSH, 0, &[(512, true)]);
     let error = failed(&mut driver, &flush, ErrorKind::UnexpectedData);
-    assert_eq!(
-        error,
-        DeviceError::UnexpectedData {
-            request: request_type::FLUSH
-        }
-    );
+    assert_eq!(error, DeviceError::UnexpectedData { request: request_type::FLUSH });
     assert!(driver.disk.calls.is_empty());
     let mut driver = Driver::ready(64, 8);
     let get_id = driver.submit(request_type::GET_ID, 0, &[(20, false), (20, true)]);
@@ -446,10 +346,7 @@ fn unexpected_data() {
 fn unaligned_length() {
     let mut driver = Driver::ready(64, 8);
     let read = driver.submit_read(0, &[500]);
-    assert_eq!(
-        failed(&mut driver, &read, ErrorKind::UnalignedLength),
-        DeviceError::UnalignedLength { length: 500 }
-    );
+    assert_eq!(failed(&mut driver, &read, ErrorKind::UnalignedLength), DeviceError::UnalignedLength { length: 500 });
     let mut driver = Driver::ready(64, 8);
     let disk = driver.disk.data.clone();
     let write = driver.submit_write(0, &[&[1; 512], &[2; 1]]);
@@ -463,13 +360,7 @@ fn too_large() {
     let mut driver = Driver::ready(16384, 8);
     let read = driver.submit_read(0, &[4 << 20, 512]);
     let error = failed(&mut driver, &read, ErrorKind::TooLarge);
-    assert_eq!(
-        error,
-        DeviceError::TooLarge {
-            length: (4 << 20) + 512,
-            maximum: 4 << 20
-        }
-    );
+    assert_eq!(error, DeviceError::TooLarge { length: (4 << 20) + 512, maximum: 4 << 20 });
     assert!(driver.disk.calls.is_empty());
     // Exactly the limit is fine.
     let read = driver.submit_read(0, &[4 << 20]);
@@ -484,25 +375,13 @@ fn four_gigabyte_length() {
     // Two descriptors of almost 2 GiB and 2 GiB: 4 GiB - 512 of data.
     let read = driver.submit_read(0, &[0x7fff_fe00, 0x8000_0000]);
     let error = failed(&mut driver, &read, ErrorKind::TooLarge);
-    assert_eq!(
-        error,
-        DeviceError::TooLarge {
-            length: 0xffff_fe00,
-            maximum: 4 << 20
-        }
-    );
+    assert_eq!(error, DeviceError::TooLarge { length: 0xffff_fe00, maximum: 4 << 20 });
     // One descriptor of 4 GiB - 1 plus one byte: 4 GiB exactly.
     let mut driver = Driver::ready(64, 8);
     driver.memory.size = 16 << 30;
     let write = driver.submit(request_type::OUT, 0, &[(u32::MAX, false), (1, false)]);
     let error = failed(&mut driver, &write, ErrorKind::TooLarge);
-    assert_eq!(
-        error,
-        DeviceError::TooLarge {
-            length: 1 << 32,
-            maximum: 4 << 20
-        }
-    );
+    assert_eq!(error, DeviceError::TooLarge { length: 1 << 32, maximum: 4 << 20 });
     assert_eq!(driver.disk.data, disk);
     assert!(driver.disk.calls.is_empty());
 }
@@ -514,27 +393,14 @@ fn sector_past_the_end() {
         let read = driver.submit_read(sector, &[length]);
         let (status, _) = driver.run(&read);
         assert_eq!(status, IO_ERROR);
-        assert_eq!(
-            driver.device.take_last_error(),
-            Some(DeviceError::SectorOutOfRange {
-                sector,
-                count: u64::from(length) / 512,
-                capacity: 64
-            })
-        );
+        assert_eq!(driver.device.take_last_error(), Some(DeviceError::SectorOutOfRange { sector, count: u64::from(length) / 512, capacity: 64 }));
     }
     let disk = driver.disk.data.clone();
     let write = driver.submit_write(63, &[&[7; 1024]]);
     assert_eq!(driver.run(&write).0, IO_ERROR);
     assert_eq!(driver.disk.data, disk);
     assert!(driver.disk.calls.is_empty());
-    assert_eq!(
-        driver
-            .device
-            .statistics()
-            .errors(ErrorKind::SectorOutOfRange),
-        4
-    );
+    assert_eq!(driver.device.statistics().errors(ErrorKind::SectorOutOfRange), 4);
     // The last sector itself is fine.
     let read = driver.submit_read(63, &[512]);
     assert_eq!(driver.run(&read).0, request_status::OK);
@@ -545,13 +411,7 @@ fn sector_overflow() {
     let mut driver = Driver::ready(64, 8);
     let read = driver.submit_read(u64::MAX, &[1024]);
     let error = failed(&mut driver, &read, ErrorKind::SectorOverflow);
-    assert_eq!(
-        error,
-        DeviceError::SectorOverflow {
-            sector: u64::MAX,
-            length: 1024
-        }
-    );
+    assert_eq!(error, DeviceError::SectorOverflow { sector: u64::MAX, length: 1024 });
     let mut driver = Driver::ready(64, 8);
     let write = driver.submit_write(u64::MAX - 1, &[&[0; 2048]]);
     failed(&mut driver, &write, ErrorKind::SectorOverflow);
@@ -579,13 +439,7 @@ fn backend_failures() {
     driver.disk.fail_reads = true;
     let read = driver.submit_read(2, &[512]);
     let error = failed(&mut driver, &read, ErrorKind::Backend);
-    assert_eq!(
-        error,
-        DeviceError::Backend {
-            error: BackendError::Io,
-            sector: 2
-        }
-    );
+    assert_eq!(error, DeviceError::Backend { error: BackendError::Io, sector: 2 });
     assert_eq!(error.to_string(), "backend failed at sector 2: I/O error");
 
     let mut driver = Driver::ready(64, 8);
@@ -606,12 +460,7 @@ fn failure_in_a_later_chunk_reports_what_was_written() {
     driver.notify();
     assert_eq!(driver.take_used(), [(u32::from(read.head), 513)]);
     assert_eq!(driver.status_of(&read), IO_ERROR);
-    assert_eq!(
-        driver.device.take_last_error(),
-        Some(DeviceError::DataInaccessible {
-            address: data + 512
-        })
-    );
+    assert_eq!(driver.device.take_last_error(), Some(DeviceError::DataInaccessible { address: data + 512 }));
 }
 
 #[test]
@@ -636,22 +485,13 @@ fn header_too_short() {
     driver.notify();
     assert_eq!(driver.take_used(), [(u32::from(head), 1)]);
     assert_eq!(driver.memory.bytes(status, 1), [IO_ERROR]);
-    assert_eq!(
-        driver.device.take_last_error(),
-        Some(DeviceError::HeaderTooShort { length: 8 })
-    );
+    assert_eq!(driver.device.take_last_error(), Some(DeviceError::HeaderTooShort { length: 8 }));
     // No readable descriptor at all.
     let head = driver.add_chain(&[Buffer::writable(status, 1)]);
     driver.make_available(head);
     driver.notify();
-    assert_eq!(
-        driver.device.take_last_error(),
-        Some(DeviceError::HeaderTooShort { length: 0 })
-    );
-    assert_eq!(
-        driver.device.statistics().errors(ErrorKind::HeaderTooShort),
-        2
-    );
+    assert_eq!(driver.device.take_last_error(), Some(DeviceError::HeaderTooShort { length: 0 }));
+    assert_eq!(driver.device.statistics().errors(ErrorKind::HeaderTooShort), 2);
 }
 
 /// A read whose data descriptor (index `head + 1`) is rewritten with
@@ -659,13 +499,7 @@ fn header_too_short() {
 fn read_with_bad_data(address: u64, length: u32, flags: u16) -> (Driver, Request) {
     let mut driver = Driver::ready(64, 8);
     let request = driver.submit_read(0, &[512]);
-    driver.descriptor(
-        request.head + 1,
-        address,
-        length,
-        flags | NEXT,
-        request.head + 2,
-    );
+    driver.descriptor(request.head + 1, address, length, flags | NEXT, request.head + 2);
     (driver, request)
 }
 
@@ -673,12 +507,7 @@ fn read_with_bad_data(address: u64, length: u32, flags: u16) -> (Driver, Request
 fn indirect_data_descriptor() {
     let (mut driver, request) = read_with_bad_data(BASE + 0x8000, 512, WRITE | INDIRECT);
     let error = failed(&mut driver, &request, ErrorKind::ChainIndirect);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::Indirect {
-            index: request.head + 1
-        })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::Indirect { index: request.head + 1 }));
     assert!(driver.disk.calls.is_empty());
 }
 
@@ -686,33 +515,15 @@ fn indirect_data_descriptor() {
 fn overflowing_data_descriptor() {
     let (mut driver, request) = read_with_bad_data(0xffff_ffff_ffff_fff0, 0x100, WRITE);
     let error = failed(&mut driver, &request, ErrorKind::ChainAddressOverflow);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::AddressOverflow {
-            index: 1,
-            address: 0xffff_ffff_ffff_fff0,
-            length: 0x100
-        })
-    );
-    assert_eq!(
-        driver.memory.refused_writes.get(),
-        0,
-        "no write was even attempted"
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::AddressOverflow { index: 1, address: 0xffff_ffff_ffff_fff0, length: 0x100 }));
+    assert_eq!(driver.memory.refused_writes.get(), 0, "no write was even attempted");
 }
 
 #[test]
 fn data_descriptor_outside_memory() {
     let (mut driver, request) = read_with_bad_data(BASE + RAM - 256, 512, WRITE);
     let error = failed(&mut driver, &request, ErrorKind::ChainOutsideMemory);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::OutsideMemory {
-            index: 1,
-            address: BASE + RAM - 256,
-            length: 512
-        })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::OutsideMemory { index: 1, address: BASE + RAM - 256, length: 512 }));
     assert!(driver.disk.calls.is_empty());
     assert_eq!(driver.memory.refused_writes.get(), 0);
 }
@@ -722,10 +533,7 @@ fn readable_after_writable_data() {
     let mut driver = Driver::ready(64, 8);
     let request = driver.submit(request_type::IN, 0, &[(512, true), (512, false)]);
     let error = failed(&mut driver, &request, ErrorKind::ChainReadableAfterWritable);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::ReadableAfterWritable { index: 2 })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::ReadableAfterWritable { index: 2 }));
     assert_eq!(driver.memory.bytes(request.data[0].0, 512), vec![0xee; 512]);
 }
 
@@ -743,14 +551,7 @@ fn next_beyond_queue_size() {
     let request = driver.submit_read(0, &[512]);
     driver.descriptor(request.head + 1, request.data[0].0, 512, WRITE | NEXT, 9);
     let error = broken(&mut driver, ErrorKind::ChainNextOutOfRange);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::NextOutOfRange {
-            index: 1,
-            next: 9,
-            size: 8
-        })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::NextOutOfRange { index: 1, next: 9, size: 8 }));
     assert_eq!(driver.status_of(&request), 0xff, "no status written");
 }
 
@@ -758,13 +559,7 @@ fn next_beyond_queue_size() {
 fn descriptor_loop() {
     let mut driver = Driver::ready(64, 8);
     let request = driver.submit_read(0, &[512]);
-    driver.descriptor(
-        request.head + 2,
-        request.status,
-        1,
-        WRITE | NEXT,
-        request.head,
-    );
+    driver.descriptor(request.head + 2, request.status, 1, WRITE | NEXT, request.head);
     let error = broken(&mut driver, ErrorKind::ChainTooLong);
     assert_eq!(error, DeviceError::Chain(ChainError::TooLong { size: 8 }));
     assert!(driver.disk.calls.is_empty());
@@ -774,15 +569,9 @@ fn descriptor_loop() {
 fn descriptor_table_becomes_inaccessible() {
     let mut driver = Driver::ready(64, 8);
     driver.submit_read(0, &[512]);
-    driver
-        .memory
-        .holes
-        .push((DESCRIPTORS + 16, DESCRIPTORS + 32));
+    driver.memory.holes.push((DESCRIPTORS + 16, DESCRIPTORS + 32));
     let error = broken(&mut driver, ErrorKind::ChainDescriptorUnreadable);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::DescriptorUnreadable { index: 1 })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::DescriptorUnreadable { index: 1 }));
 }
 
 #[test]
@@ -794,10 +583,7 @@ fn missing_status() {
     let head = driver.add_chain(&[Buffer::readable(header, 16), Buffer::readable(data, 512)]);
     driver.make_available(head);
     let disk = driver.disk.data.clone();
-    assert_eq!(
-        broken(&mut driver, ErrorKind::MissingStatus),
-        DeviceError::MissingStatus { head }
-    );
+    assert_eq!(broken(&mut driver, ErrorKind::MissingStatus), DeviceError::MissingStatus { head });
     assert_eq!(driver.disk.data, disk);
     // A zero-length status descriptor.
     let mut driver = Driver::ready(64, 8);
@@ -812,14 +598,7 @@ fn status_outside_memory() {
     let request = driver.submit_read(0, &[512]);
     driver.descriptor(request.head + 2, BASE + RAM, 1, WRITE, 0);
     let error = broken(&mut driver, ErrorKind::ChainOutsideMemory);
-    assert_eq!(
-        error,
-        DeviceError::Chain(ChainError::OutsideMemory {
-            index: 2,
-            address: BASE + RAM,
-            length: 1
-        })
-    );
+    assert_eq!(error, DeviceError::Chain(ChainError::OutsideMemory { index: 2, address: BASE + RAM, length: 1 }));
     assert!(driver.disk.calls.is_empty());
     let mut driver = Driver::ready(64, 8);
     let request = driver.submit_read(0, &[512]);
@@ -835,17 +614,9 @@ fn status_outside_memory() {
 fn status_unwritable() {
     let mut driver = Driver::ready(64, 8);
     let request = driver.submit_read(0, &[512]);
-    driver
-        .memory
-        .write_protected
-        .push((request.status, request.status + 1));
+    driver.memory.write_protected.push((request.status, request.status + 1));
     let error = broken(&mut driver, ErrorKind::StatusUnwritable);
-    assert_eq!(
-        error,
-        DeviceError::StatusUnwritable {
-            address: request.status
-        }
-    );
+    assert_eq!(error, DeviceError::StatusUnwritable { address: request.status });
 }
 
 #[test]
@@ -854,12 +625,7 @@ fn used_ring_becomes_inaccessible() {
     driver.submit_read(0, &[512]);
     driver.memory.holes.push((USED + 4, USED + 12));
     let error = broken(&mut driver, ErrorKind::RingInaccessible);
-    assert_eq!(
-        error,
-        DeviceError::RingInaccessible {
-            part: RingPart::Used
-        }
-    );
+    assert_eq!(error, DeviceError::RingInaccessible { part: RingPart::Used });
     // The used index write failing is caught too.
     let mut driver = Driver::ready(64, 8);
     driver.submit_read(0, &[512]);
@@ -875,12 +641,7 @@ fn available_ring_becomes_inaccessible() {
     driver.submit_read(0, &[512]);
     driver.memory.holes.push((AVAILABLE + 4, AVAILABLE + 6));
     let error = broken(&mut driver, ErrorKind::RingInaccessible);
-    assert_eq!(
-        error,
-        DeviceError::RingInaccessible {
-            part: RingPart::Available
-        }
-    );
+    assert_eq!(error, DeviceError::RingInaccessible { part: RingPart::Available });
     let mut driver = Driver::ready(64, 8);
     driver.submit_read(0, &[512]);
     driver.memory.holes.push((AVAILABLE, AVAILABLE + 2));
@@ -897,20 +658,14 @@ fn completions_before_a_broken_chain_are_published() {
     assert_eq!(effects.completed, 1);
     assert_eq!(driver.take_used(), [(u32::from(good.head), 513)]);
     assert_eq!(driver.data_of(&good), driver.disk.sector(1));
-    assert_eq!(
-        driver.read(offset::INTERRUPT_STATUS),
-        interrupt::USED_BUFFER | interrupt::CONFIG_CHANGE
-    );
+    assert_eq!(driver.read(offset::INTERRUPT_STATUS), interrupt::USED_BUFFER | interrupt::CONFIG_CHANGE);
     assert_ne!(driver.read(offset::STATUS) & status::DEVICE_NEEDS_RESET, 0);
 }
 
 #[test]
 fn every_error_kind_is_counted_separately() {
     use std::collections::HashSet;
-    let names: HashSet<&str> = crate::ErrorKind::ALL
-        .iter()
-        .map(|kind| kind.name())
-        .collect();
+    let names: HashSet<&str> = crate::ErrorKind::ALL.iter().map(|kind| kind.name()).collect();
     assert_eq!(names.len(), crate::ErrorKind::COUNT);
     for (position, kind) in crate::ErrorKind::ALL.iter().enumerate() {
         assert_eq!(*kind as usize, position);
@@ -927,11 +682,7 @@ fn direct_driver() -> Driver {
 }
 
 fn segments_of(request: &Request) -> Vec<Segment> {
-    request
-        .data
-        .iter()
-        .map(|&(address, length)| Segment { address, length })
-        .collect()
+    request.data.iter().map(|&(address, length)| Segment { address, length }).collect()
 }
 
 #[test]
@@ -941,13 +692,7 @@ fn direct_read_hands_the_guest_buffers_to_the_backend() {
     assert_eq!(driver.run(&request), (request_status::OK, 1537));
     let expected = [driver.disk.sector(5), driver.disk.sector(6), driver.disk.sector(7)].concat();
     assert_eq!(driver.data_of(&request), expected);
-    assert_eq!(
-        driver.disk.calls,
-        [DiskCall::ReadDirect {
-            sector: 5,
-            segments: segments_of(&request)
-        }]
-    );
+    assert_eq!(driver.disk.calls, [DiskCall::ReadDirect { sector: 5, segments: segments_of(&request) }]);
     assert_eq!(driver.device.statistics().bytes_read, 1536);
 }
 
@@ -960,13 +705,7 @@ fn direct_write_hands_the_guest_buffers_to_the_backend() {
     assert_eq!(driver.run(&request), (request_status::OK, 1));
     assert_eq!(driver.disk.sector(9), first.as_slice());
     assert_eq!(driver.disk.data[10 * 512..13 * 512], second[..]);
-    assert_eq!(
-        driver.disk.calls,
-        [DiskCall::WriteDirect {
-            sector: 9,
-            segments: segments_of(&request)
-        }]
-    );
+    assert_eq!(driver.disk.calls, [DiskCall::WriteDirect { sector: 9, segments: segments_of(&request) }]);
     assert_eq!(driver.device.statistics().bytes_written, 2048);
 }
 
@@ -981,13 +720,7 @@ fn direct_read_stops_before_a_status_byte_that_shares_the_last_buffer() {
     assert_eq!(driver.take_used(), [(u32::from(head), 1025)]);
     assert_eq!(driver.memory.bytes(buffer + 1024, 1), [request_status::OK]);
     assert_eq!(driver.memory.bytes(buffer, 1024), [driver.disk.sector(2), driver.disk.sector(3)].concat());
-    assert_eq!(
-        driver.disk.calls,
-        [DiskCall::ReadDirect {
-            sector: 2,
-            segments: vec![Segment { address: buffer, length: 1024 }]
-        }]
-    );
+    assert_eq!(driver.disk.calls, [DiskCall::ReadDirect { sector: 2, segments: vec![Segment { address: buffer, length: 1024 }] }]);
 }
 
 #[test]
@@ -1007,13 +740,7 @@ fn direct_write_starts_after_a_header_that_shares_the_first_buffer() {
     assert_eq!(driver.take_used(), [(u32::from(head), 1)]);
     assert_eq!(driver.memory.bytes(status, 1), [request_status::OK]);
     assert_eq!(driver.disk.sector(7), data.as_slice());
-    assert_eq!(
-        driver.disk.calls,
-        [DiskCall::WriteDirect {
-            sector: 7,
-            segments: vec![Segment { address: buffer + 16, length: 512 }]
-        }]
-    );
+    assert_eq!(driver.disk.calls, [DiskCall::WriteDirect { sector: 7, segments: vec![Segment { address: buffer + 16, length: 512 }] }]);
 }
 
 #[test]

@@ -16,11 +16,7 @@ fn walk(cursor: &mut SegmentCursor<'_>, bytes: usize) -> Result<Vec<(u64, usize,
 
 #[test]
 fn chunks_split_segments_and_never_span_two() {
-    let segments = [
-        Segment { address: 0x1000, length: 1024 },
-        Segment { address: 0x3000, length: 512 },
-        Segment { address: 0x5000, length: 2048 },
-    ];
+    let segments = [Segment { address: 0x1000, length: 1024 }, Segment { address: 0x3000, length: 512 }, Segment { address: 0x5000, length: 2048 }];
     let mut cursor = SegmentCursor::new(&segments);
     assert_eq!(walk(&mut cursor, 1536), Ok(vec![(0x1000, 0, 1024), (0x3000, 1024, 512)]));
     assert_eq!(walk(&mut cursor, 1536), Ok(vec![(0x5000, 0, 1536)]));

@@ -17,13 +17,7 @@ pub(super) struct Vector {
 }
 
 /// The five vectors, by number.
-pub(super) const VECTORS: [(u32, Vector); 5] = [
-    (10, VECTOR_10),
-    (11, VECTOR_11),
-    (12, VECTOR_12),
-    (13, VECTOR_13),
-    (14, VECTOR_14),
-];
+pub(super) const VECTORS: [(u32, Vector); 5] = [(10, VECTOR_10), (11, VECTOR_11), (12, VECTOR_12), (13, VECTOR_13), (14, VECTOR_14)];
 
 /// IEEE 1619-2007 Annex B, vector 10: data unit sequence number 0xff.
 const VECTOR_10: Vector = Vector {

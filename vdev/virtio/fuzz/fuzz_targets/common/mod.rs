@@ -4,9 +4,7 @@
 
 #![allow(dead_code)]
 
-use janus_virtio::{
-    BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, Segment, Transfer,
-};
+use janus_virtio::{BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, Segment, Transfer};
 
 /// Guest RAM `[base, base + bytes.len())`.
 pub struct VecMemory {
@@ -34,10 +32,7 @@ impl GuestMemory for VecMemory {
     /// RAM is a bug, not a guest error.
     fn write(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
         let Some(range) = self.range(address, data.len()) else {
-            panic!(
-                "write of {} bytes at {address:#x} outside guest RAM",
-                data.len()
-            );
+            panic!("write of {} bytes at {address:#x} outside guest RAM", data.len());
         };
         self.bytes[range].copy_from_slice(data);
         Ok(())
@@ -69,58 +64,31 @@ pub struct Pending {
 
 impl VecDisk {
     fn range(&self, sector: u64, length: usize) -> std::ops::Range<usize> {
-        assert!(
-            length > 0 && length.is_multiple_of(512),
-            "backend given {length} bytes"
-        );
-        let end = sector
-            .checked_add(length as u64 / 512)
-            .expect("sector overflow reached the backend");
-        assert!(
-            end <= self.sectors(),
-            "backend asked for sectors {sector}..{end} past {}",
-            self.sectors()
-        );
+        assert!(length > 0 && length.is_multiple_of(512), "backend given {length} bytes");
+        let end = sector.checked_add(length as u64 / 512).expect("sector overflow reached the backend");
+        assert!(end <= self.sectors(), "backend asked for sectors {sector}..{end} past {}", self.sectors());
         sector as usize * 512..end as usize * 512
     }
 
     /// The model's side of the direct-transfer contract: non-empty
     /// segments inside guest RAM, whole sectors inside the disk.
-    fn segments(
-        &self,
-        sector: u64,
-        segments: &[Segment],
-        memory: &dyn GuestMemory,
-    ) -> std::ops::Range<usize> {
+    fn segments(&self, sector: u64, segments: &[Segment], memory: &dyn GuestMemory) -> std::ops::Range<usize> {
         for segment in segments {
             assert!(segment.length > 0, "empty segment {segment:?}");
-            assert!(
-                memory.contains(segment.address, u64::from(segment.length)),
-                "segment outside guest RAM reached the backend: {segment:?}"
-            );
+            assert!(memory.contains(segment.address, u64::from(segment.length)), "segment outside guest RAM reached the backend: {segment:?}");
         }
         let total = segments.iter().map(|segment| segment.length as usize).sum();
         self.range(sector, total)
     }
 
-    fn move_data(
-        &mut self,
-        write: bool,
-        sector: u64,
-        segments: &[Segment],
-        memory: &mut dyn GuestMemory,
-    ) -> Result<(), BackendError> {
+    fn move_data(&mut self, write: bool, sector: u64, segments: &[Segment], memory: &mut dyn GuestMemory) -> Result<(), BackendError> {
         if self.fail {
             return Err(BackendError::Io);
         }
         let mut at = sector as usize * 512;
         for segment in segments {
             let end = at + segment.length as usize;
-            let moved = if write {
-                memory.read(segment.address, &mut self.data[at..end])
-            } else {
-                memory.write(segment.address, &self.data[at..end])
-            };
+            let moved = if write { memory.read(segment.address, &mut self.data[at..end]) } else { memory.write(segment.address, &self.data[at..end]) };
             moved.map_err(|_| BackendError::Io)?;
             at = end;
         }
@@ -129,11 +97,7 @@ impl VecDisk {
 
     /// Finishes pending transfer `position` (modulo how many there are):
     /// its tag and result, for `VirtioBlock::complete`.
-    pub fn finish(
-        &mut self,
-        position: usize,
-        memory: &mut dyn GuestMemory,
-    ) -> Option<(RequestTag, Result<(), BackendError>)> {
+    pub fn finish(&mut self, position: usize, memory: &mut dyn GuestMemory) -> Option<(RequestTag, Result<(), BackendError>)> {
         if self.pending.is_empty() {
             return None;
         }
@@ -191,21 +155,12 @@ impl BlockBackend for VecDisk {
         if self.pending.len() >= self.capacity {
             return Ok(Transfer::Busy);
         }
-        self.pending.push(Pending {
-            tag,
-            write,
-            sector,
-            segments: segments.to_vec(),
-        });
+        self.pending.push(Pending { tag, write, sector, segments: segments.to_vec() });
         Ok(Transfer::Submitted)
     }
 
     fn flush(&mut self) -> Result<(), BackendError> {
-        if self.fail {
-            Err(BackendError::Io)
-        } else {
-            Ok(())
-        }
+        if self.fail { Err(BackendError::Io) } else { Ok(()) }
     }
 }
 
