@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: the same bare-metal probe run under Janus and
 //! natively at EL1 in the same QEMU, under `-icount shift=0,sleep=off` so
-//! every figure is deterministic (../shared/BENCHMARKING.md); the same
+//! every figure is deterministic (one instruction, one sixteenth of a
+//! counter tick); the same
 //! Linux booted natively and under Janus; and storage throughput measured
 //! inside that Linux (bench/storage.rs). Prints tables and writes
 //! target/bench/{interrupts,linux,storage}.json.

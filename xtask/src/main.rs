@@ -98,6 +98,13 @@ enum Task {
     },
     /// Print the hypervisor's binary size and line count (README figures).
     Size,
+    /// Print which module of a crate uses which, and the import cycles
+    /// among them (ARCHITECTURE.md).
+    Modules {
+        /// The crate's directory (default: the EL2 kernel, hyp/kernel).
+        #[arg(default_value = "hyp/kernel")]
+        directory: PathBuf,
+    },
     /// Re-provision one partition of the disk image: forget its encryption
     /// mode and key in janus-meta and zero it, so the next boot provisions
     /// it in the mode the manifest asks and formats it. DESTROYS its data;
@@ -223,6 +230,19 @@ fn run() -> Result<()> {
                 let seed = fresh_seed();
                 println!("xtask: property tests, round {round} of {rounds}, PROPTEST_RNG_SEED={seed}");
                 host_tests(&seed.to_string())?;
+            }
+        }
+        Task::Modules { directory } => {
+            let graph = xtask::modules::graph(&xtask::root().join(&directory).join("src"))?;
+            for (module, used) in &graph {
+                println!("{module} -> {}", used.iter().cloned().collect::<Vec<_>>().join(", "));
+            }
+            let cycles = xtask::modules::cycles(&graph);
+            if cycles.is_empty() {
+                println!("no import cycles among the modules of {}", directory.display());
+            }
+            for cycle in cycles {
+                println!("import cycle: {}", cycle.join(" <-> "));
             }
         }
         Task::Size => {

@@ -1,7 +1,7 @@
 //! Benchmark probes, printed as `bench NAME ticks=N`. Run under Janus and
 //! natively at EL1 in the same QEMU with `-icount shift=0,sleep=off`, where
 //! one counter tick of the 62.5 MHz virt counter is 16 instructions
-//! (../shared/BENCHMARKING.md). xtask turns the pairs into a table.
+//! (QEMU counts instructions, not time). xtask turns the pairs into a table.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
