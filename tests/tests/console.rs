@@ -100,6 +100,26 @@ fn the_hotkey_works_whatever_the_foreground_does() {
     machine.assert_absent("Kernel panic");
 }
 
+/// A line as it reads on the screen: control sequences (what the console
+/// lets through: erase in line, colours...) taken out.
+fn visible(line: &str) -> String {
+    let mut text = String::new();
+    let mut characters = line.chars();
+    while let Some(character) = characters.next() {
+        if character == '\u{1b}' {
+            // ESC [ parameters final: skip to the final byte.
+            for next in characters.by_ref() {
+                if ('@'..='~').contains(&next) && next != '[' {
+                    break;
+                }
+            }
+        } else {
+            text.push(character);
+        }
+    }
+    text
+}
+
 /// Answers terminal queries as a real terminal would (the cursor-position
 /// report), so a query that got through would type into the foreground.
 fn answer_queries(machine: &Machine, from: usize) -> usize {
@@ -127,12 +147,14 @@ fn a_guest_cannot_forge_janus_or_make_the_terminal_answer_for_it() {
     machine.send("clear; printf 'janus: foreground is personal\\n\\npersonal# '; printf '\\033[6n\\033]0;personal\\007'; echo; echo forgery-done\n");
     let done = wait_exact(&machine, at, "forgery-done");
     let answered = answer_queries(&machine, front);
-    let lines = machine.lines();
-    let forged: Vec<&String> = lines[at..done].iter().filter(|line| line.contains("janus: foreground is personal")).collect();
-    assert!(!forged.is_empty(), "the forged line is missing");
-    for line in &forged {
-        assert!(line.contains("[work] janus: foreground is personal"), "a forged Janus line is not marked as work's: {line:?}");
-    }
+    // The forged output line is shown marked as work's; no line starts with
+    // Janus' words unmarked. (The echo of the typed command is the user's
+    // own text: whether it is marked depends on how the keystrokes and the
+    // echo interleave.)
+    let output: Vec<String> = machine.lines()[at..done].iter().map(|line| visible(line)).collect();
+    assert!(output.iter().any(|line| line.trim() == "[work] janus: foreground is personal"), "the forgery is not marked: {output:?}");
+    let unmarked: Vec<&String> = output.iter().filter(|line| line.trim_start().starts_with("janus: foreground is personal")).collect();
+    assert!(unmarked.is_empty(), "a forged Janus line is not marked as work's: {unmarked:?}");
     for line in &machine.lines()[front..done] {
         for sequence in ["\u{1b}[2J", "\u{1b}[H", "\u{1b}[3J", "\u{1b}[6n", "\u{1b}]0;"] {
             assert!(!line.contains(sequence), "work's {sequence:?} reached the terminal: {line:?}");

@@ -165,6 +165,15 @@ fn plain_reboot_restarts_only_that_personality_after_unmounting_its_data() {
     // Personal's file system was unmounted cleanly: no repair on its way up.
     let repairs: Vec<String> = machine.lines()[reset..].iter().filter(|line| line.starts_with("[personal] init: e2fsck")).cloned().collect();
     assert!(repairs.is_empty(), "personal's /data needed a repair after a plain reboot: {repairs:?}");
+    // And the same in work, while personal runs on.
+    let at = machine.wait_for_shell(alive.max(again), "[work] ");
+    machine.send("reboot\n");
+    let (clean, _) = machine.wait_for_after(at, "work: /data is clean");
+    let (reset, _) = machine.wait_for_after(clean, "janus: work: SYSTEM_RESET: scrubbing its RAM and restarting it");
+    wait_tagged(&machine, reset, "work", "work: ready");
+    let repairs: Vec<String> = machine.lines()[reset..].iter().filter(|line| line.starts_with("[work] init: e2fsck")).cloned().collect();
+    assert!(repairs.is_empty(), "work's /data needed a repair after a plain reboot: {repairs:?}");
+    machine.wait_for_shell(reset, "[work] ");
     machine.assert_absent("janus: error");
 }
 
@@ -192,6 +201,14 @@ fn plain_poweroff_stops_only_that_personality_and_the_console_starts_it_again() 
     let shell = machine.wait_for_shell(start, "[personal] ");
     let kept = run(&machine, shell, "personal", "cat /data/kept", "kept-read");
     assert!(machine.lines()[shell..kept].iter().any(|line| line == "[personal] kept"), "personal's file did not survive its poweroff");
+    // And a plain poweroff in work, while personal runs on.
+    let at = switch_to_work(&machine, kept);
+    machine.send("poweroff\n");
+    let (clean, _) = machine.wait_for_after(at, "work: /data is clean");
+    let (off, _) = machine.wait_for_after(clean, "janus: work: SYSTEM_OFF: stopped");
+    machine.send(HOTKEY);
+    let at = machine.wait_for_shell(off, "[personal] ");
+    run(&machine, at, "personal", "echo personal-alive", "personal-answered");
     machine.assert_absent("Kernel panic");
     machine.assert_absent("janus: error");
 }
