@@ -108,6 +108,12 @@ mod queue;
 pub mod registers;
 mod request;
 
+#[cfg(any(test, feature = "test-utils"))]
+extern crate alloc;
+
+/// Fake guest RAM and a fake disk for tests and fuzz targets.
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mock;
 #[cfg(test)]
 mod tests;
 

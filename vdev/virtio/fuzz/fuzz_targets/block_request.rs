@@ -11,14 +11,15 @@
 //! guest memory pokes, backend failures, resets and configuration changes.
 //!
 //! Nothing may panic; the device never writes outside guest RAM (the fake
-//! aborts), never calls the backend with a bad length or a range past the
-//! disk, never writes a read-only disk, and its interrupt line follows
-//! InterruptStatus.
+//! refuses and counts such writes: none may come), never calls the backend
+//! with a bad length or a range past the disk, never writes a read-only
+//! disk, and its interrupt line follows InterruptStatus.
 #![no_main]
 
 mod common;
 
-use common::{Input, VecDisk, VecMemory};
+use common::Input;
+use janus_virtio::mock::{FakeDisk, FakeMemory, descriptor_bytes, header_bytes};
 use janus_virtio::registers::{offset, status};
 use janus_virtio::{BlockConfig, VirtioBlock};
 use libfuzzer_sys::fuzz_target;
@@ -39,8 +40,8 @@ fn address(input: &mut Input) -> u64 {
 
 struct World {
     device: VirtioBlock,
-    memory: VecMemory,
-    disk: VecDisk,
+    memory: FakeMemory,
+    disk: FakeDisk,
     scratch: Vec<u8>,
     available: u64,
     /// The driver's next available index, for well-formed submissions.
@@ -51,6 +52,7 @@ impl World {
     fn write(&mut self, offset: u64, width: u8, value: u64) {
         let line = self.device.interrupt_line();
         let effects = self.device.write(offset, width, value, &mut self.memory, &mut self.disk, &mut self.scratch);
+        self.check_writes();
         assert_eq!(effects.interrupt_changed, line != self.device.interrupt_line());
         assert!(effects.completed <= 256);
         if effects.reset {
@@ -113,10 +115,7 @@ impl World {
         };
         let sector = if input.byte().is_multiple_of(8) { input.u64() } else { u64::from(input.byte() % 70) };
         let header = BASE + 0x8000 + (u64::from(input.byte()) << 4);
-        let mut raw = [0u8; 16];
-        raw[..4].copy_from_slice(&kind.to_le_bytes());
-        raw[8..].copy_from_slice(&sector.to_le_bytes());
-        self.poke(header, &raw);
+        self.poke(header, &header_bytes(kind, sector));
         let mut buffers = vec![(header, 16u32, 0u16)];
         let mut cursor = BASE + 0x9000;
         for _ in 0..input.byte() % 4 {
@@ -139,12 +138,7 @@ impl World {
         for (position, &(address, length, flags)) in buffers.iter().enumerate() {
             let next = (index + 1) % size;
             let flags = if position + 1 < buffers.len() { flags | 1 } else { flags };
-            let mut raw = [0u8; 16];
-            raw[..8].copy_from_slice(&address.to_le_bytes());
-            raw[8..12].copy_from_slice(&length.to_le_bytes());
-            raw[12..14].copy_from_slice(&flags.to_le_bytes());
-            raw[14..].copy_from_slice(&next.to_le_bytes());
-            self.poke(queue.descriptors().wrapping_add(16 * u64::from(index)), &raw);
+            self.poke(queue.descriptors().wrapping_add(16 * u64::from(index)), &descriptor_bytes(address, length, flags, next));
             index = next;
         }
         let slot = u64::from(self.available_index % size);
@@ -153,13 +147,16 @@ impl World {
         self.poke(queue.available().wrapping_add(2), &self.available_index.to_le_bytes());
     }
 
+    /// The device checks every range it writes first (rings when the queue
+    /// is enabled, buffers when a chain is parsed), so a write outside guest
+    /// RAM is a bug, not a guest error.
+    fn check_writes(&self) {
+        assert_eq!(self.memory.refused_writes.get(), 0, "the device wrote outside guest RAM");
+    }
+
+    /// A driver's write to guest memory: dropped outside RAM.
     fn poke(&mut self, address: u64, data: &[u8]) {
-        let Some(start) = address.checked_sub(BASE).and_then(|start| usize::try_from(start).ok()) else {
-            return;
-        };
-        if let Some(target) = start.checked_add(data.len()).and_then(|end| self.memory.bytes.get_mut(start..end)) {
-            target.copy_from_slice(data);
-        }
+        let _ = self.memory.try_store(address, data);
     }
 }
 
@@ -183,15 +180,14 @@ fuzz_target!(|data: &[u8]| {
         0 => usize::from(input.u16()) % 2048,
         _ => 4096,
     };
-    let mut memory = vec![0u8; RAM];
     let seed = input.u64();
-    for (index, byte) in memory.iter_mut().enumerate() {
-        *byte = (seed.rotate_left(index as u32 % 64) as u8) ^ (index as u8);
-    }
+    let contents: Vec<u8> = (0..RAM).map(|index| (seed.rotate_left(index as u32 % 64) as u8) ^ (index as u8)).collect();
+    let mut memory = FakeMemory::new(BASE, RAM as u64);
+    memory.store(BASE, &contents);
     let mut world = World {
         device: VirtioBlock::new(config),
-        memory: VecMemory { base: BASE, bytes: memory },
-        disk: VecDisk { data: vec![0x5a; sectors * 512], read_only, fail: false, direct, asynchronous, capacity, pending: Vec::new() },
+        memory,
+        disk: FakeDisk { data: vec![0x5a; sectors * 512], read_only, direct, asynchronous, capacity, ..FakeDisk::default() },
         scratch: vec![0; scratch],
         available: BASE,
         available_index: 0,
@@ -235,21 +231,14 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let flags = u16::from(input.byte() % 8);
                 let next = u16::from(input.byte());
-                let mut raw = [0u8; 16];
-                raw[..8].copy_from_slice(&buffer.to_le_bytes());
-                raw[8..12].copy_from_slice(&length.to_le_bytes());
-                raw[12..14].copy_from_slice(&flags.to_le_bytes());
-                raw[14..].copy_from_slice(&next.to_le_bytes());
-                world.poke(table.wrapping_add(16 * index), &raw);
+                world.poke(table.wrapping_add(16 * index), &descriptor_bytes(buffer, length, flags, next));
             }
             5 => {
                 // A request header somewhere.
                 let at = address(&mut input);
-                let mut header = [0u8; 16];
-                header[..4].copy_from_slice(&u32::from(input.byte() % 10).to_le_bytes());
+                let kind = u32::from(input.byte() % 10);
                 let sector = if input.byte().is_multiple_of(4) { input.u64() } else { u64::from(input.byte() % 70) };
-                header[8..].copy_from_slice(&sector.to_le_bytes());
-                world.poke(at, &header);
+                world.poke(at, &header_bytes(kind, sector));
             }
             6 => {
                 // Available ring: entry, then index (flags sometimes).
@@ -274,7 +263,10 @@ fuzz_target!(|data: &[u8]| {
                 world.poke(at, &bytes);
             }
             10 => match input.byte() % 4 {
-                0 => world.disk.fail = !world.disk.fail,
+                0 => {
+                    let fail = !world.disk.fail_reads;
+                    world.disk.fail_all(fail);
+                }
                 1 => {
                     world.device.reset();
                     assert_eq!(world.device.status(), 0);
@@ -290,10 +282,11 @@ fuzz_target!(|data: &[u8]| {
             12 | 13 => world.submit(&mut input),
             14 => {
                 // The disk finishes a transfer, in any order.
-                let position = usize::from(input.byte());
+                let position = usize::from(input.byte()) % world.disk.pending.len().max(1);
                 if let Some((tag, result)) = world.disk.finish(position, &mut world.memory) {
                     let line = world.device.interrupt_line();
                     let effects = world.device.complete(tag, result, &mut world.memory, &mut world.disk, &mut world.scratch);
+                    world.check_writes();
                     assert_eq!(effects.interrupt_changed, line != world.device.interrupt_line());
                 }
             }

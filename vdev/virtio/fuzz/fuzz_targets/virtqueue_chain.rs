@@ -11,7 +11,8 @@
 
 mod common;
 
-use common::{Input, VecMemory};
+use common::Input;
+use janus_virtio::mock::FakeMemory;
 use janus_virtio::{GuestMemory, QueueLayout, parse_chain, walk_chain};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input { bytes: data };
     let size = 1u32 << (input.byte() % 9);
     let head = input.u16();
-    let memory = VecMemory { base: 0, bytes: input.bytes.to_vec() };
+    let mut memory = FakeMemory::new(0, input.bytes.len() as u64);
+    memory.store(0, input.bytes);
     let Ok(layout) = QueueLayout::new(size, 256, 0, 0, 0) else {
         panic!("a power of two up to 256 is a valid size");
     };
@@ -61,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(!descriptor.is_indirect());
         let end = descriptor.end().expect("no overflow");
         if descriptor.length > 0 {
-            assert!(end <= memory.bytes.len() as u64);
+            assert!(end <= memory.size);
         }
         assert!(!writable || descriptor.is_writable());
         writable |= descriptor.is_writable();

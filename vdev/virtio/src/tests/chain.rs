@@ -2,7 +2,7 @@
 //! must be accepted.
 
 use super::driver::{AVAILABLE, BASE, DESCRIPTORS, INDIRECT, NEXT, RAM, USED, WRITE};
-use super::fake::FakeMemory;
+use crate::mock::{FakeMemory, descriptor_bytes};
 use crate::{ChainError, Descriptor, GuestMemory, QueueLayout, parse_chain, walk_chain};
 
 const DATA: u64 = BASE + 0x10_0000;
@@ -16,12 +16,7 @@ fn memory() -> FakeMemory {
 }
 
 fn put(memory: &mut FakeMemory, index: u16, address: u64, length: u32, flags: u16, next: u16) {
-    let mut raw = [0u8; 16];
-    raw[..8].copy_from_slice(&address.to_le_bytes());
-    raw[8..12].copy_from_slice(&length.to_le_bytes());
-    raw[12..14].copy_from_slice(&flags.to_le_bytes());
-    raw[14..].copy_from_slice(&next.to_le_bytes());
-    memory.store(DESCRIPTORS + 16 * u64::from(index), &raw);
+    memory.store(DESCRIPTORS + 16 * u64::from(index), &descriptor_bytes(address, length, flags, next));
 }
 
 #[test]
@@ -105,10 +100,7 @@ fn descriptor_table_outside_memory() {
     // Descriptors 0..3 are inside RAM, 4 is not.
     assert_eq!(parse_chain(&memory, &outside, 4).unwrap_err(), ChainError::DescriptorUnreadable { index: 4 });
     let mut memory = memory;
-    let mut raw = [0u8; 16];
-    raw[12] = NEXT as u8;
-    raw[14] = 4;
-    memory.store(BASE + RAM - 64, &raw);
+    memory.store(BASE + RAM - 64, &descriptor_bytes(0, 0, NEXT, 4));
     let error = parse_chain(&memory, &outside, 0).unwrap_err();
     assert_eq!(error, ChainError::DescriptorUnreadable { index: 4 });
     assert!(error.is_structural());

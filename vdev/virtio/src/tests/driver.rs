@@ -2,7 +2,7 @@
 //! initializes the device the way Linux's `virtio_mmio` and `virtio_blk` do,
 //! builds request chains and collects used elements.
 
-use super::fake::{FakeDisk, FakeMemory};
+use crate::mock::{FakeDisk, FakeMemory, descriptor_bytes, header_bytes};
 use crate::registers::{feature, offset, status};
 use crate::{BlockConfig, Effects, VirtioBlock, request_type};
 
@@ -200,12 +200,7 @@ impl Driver {
 
     /// Writes descriptor `index` directly.
     pub fn descriptor(&mut self, index: u16, address: u64, length: u32, flags: u16, next: u16) {
-        let mut raw = [0u8; 16];
-        raw[..8].copy_from_slice(&address.to_le_bytes());
-        raw[8..12].copy_from_slice(&length.to_le_bytes());
-        raw[12..14].copy_from_slice(&flags.to_le_bytes());
-        raw[14..].copy_from_slice(&next.to_le_bytes());
-        self.memory.store(DESCRIPTORS + 16 * u64::from(index), &raw);
+        self.memory.store(DESCRIPTORS + 16 * u64::from(index), &descriptor_bytes(address, length, flags, next));
     }
 
     /// Writes a chain into consecutive free descriptors; returns its head.
@@ -260,10 +255,7 @@ impl Driver {
 
     pub fn header(&mut self, kind: u32, sector: u64) -> u64 {
         let address = self.allocate(16, 0);
-        let mut header = [0u8; 16];
-        header[..4].copy_from_slice(&kind.to_le_bytes());
-        header[8..].copy_from_slice(&sector.to_le_bytes());
-        self.memory.store(address, &header);
+        self.memory.store(address, &header_bytes(kind, sector));
         address
     }
 

@@ -5,7 +5,6 @@ mod asynchronous;
 mod chain;
 mod driver;
 mod driver_queue;
-mod fake;
 mod proptests;
 mod queue;
 mod requests;

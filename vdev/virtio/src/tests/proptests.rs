@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use super::driver::{AVAILABLE, BASE, DESCRIPTORS, Driver, RAM, USED};
-use super::fake::{DiskCall, FakeMemory};
+use crate::mock::{DiskCall, FakeMemory, descriptor_bytes, header_bytes};
 use crate::registers::offset;
 use crate::{GuestMemory, QueueLayout, parse_chain, request_status, request_type};
 
@@ -34,12 +34,7 @@ fn queue() -> impl Strategy<Value = (u16, Vec<(u64, u32, u16, u16)>)> {
 }
 
 fn store_descriptor(memory: &mut FakeMemory, index: u16, (address, length, flags, next): (u64, u32, u16, u16)) {
-    let mut raw = [0u8; 16];
-    raw[..8].copy_from_slice(&address.to_le_bytes());
-    raw[8..12].copy_from_slice(&length.to_le_bytes());
-    raw[12..14].copy_from_slice(&flags.to_le_bytes());
-    raw[14..].copy_from_slice(&next.to_le_bytes());
-    memory.store(DESCRIPTORS + 16 * u64::from(index), &raw);
+    memory.store(DESCRIPTORS + 16 * u64::from(index), &descriptor_bytes(address, length, flags, next));
 }
 
 proptest! {
@@ -105,10 +100,7 @@ proptest! {
         for (position, &(kind, sector)) in headers.iter().enumerate() {
             let Some(&(address, _, _, _)) = table.get(position) else { break };
             if address >= BASE && address.checked_add(16).is_some_and(|end| end <= BASE + RAM) {
-                let mut header = [0u8; 16];
-                header[..4].copy_from_slice(&kind.to_le_bytes());
-                header[8..].copy_from_slice(&sector.to_le_bytes());
-                driver.memory.store(address, &header);
+                driver.memory.store(address, &header_bytes(kind, sector));
             }
         }
         for (slot, head) in ring.iter().take(usize::from(size)).enumerate() {

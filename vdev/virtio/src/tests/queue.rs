@@ -1,7 +1,7 @@
 //! `QueueLayout`: sizes, alignments, overflow and containment.
 
 use super::driver::{AVAILABLE, BASE, DESCRIPTORS, RAM, USED};
-use super::fake::FakeMemory;
+use crate::mock::FakeMemory;
 use crate::{QueueError, QueueLayout, RingPart};
 
 #[test]

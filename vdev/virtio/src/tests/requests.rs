@@ -3,7 +3,7 @@
 //! queue error (the device needs a reset).
 
 use super::driver::{AVAILABLE, BASE, Buffer, DESCRIPTORS, Driver, INDIRECT, NEXT, RAM, Request, SERIAL, USED, WRITE};
-use super::fake::DiskCall;
+use crate::mock::DiskCall;
 use crate::registers::{interrupt, offset, status};
 use crate::{BackendError, ChainError, DeviceError, ErrorKind, RingPart, Segment, request_status, request_type};
 

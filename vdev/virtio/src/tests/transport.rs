@@ -2,7 +2,7 @@
 //! queue setup, configuration space, interrupts, reset, ignored accesses.
 
 use super::driver::{AVAILABLE, BASE, DESCRIPTORS, Driver, RAM, SERIAL, USED};
-use super::fake::FakeDisk;
+use crate::mock::FakeDisk;
 use crate::registers::{feature, interrupt, offset, status};
 use crate::{BlockConfig, DeviceError, ErrorKind, QueueError, RingPart, VirtioBlock};
 

@@ -1,19 +1,33 @@
-//! Fakes for the two traits: sparse guest RAM with holes and write-protected
-//! ranges, and a disk in a `Vec` with switchable failures that checks the
-//! caller's side of the [`BlockBackend`] contract.
+//! Test doubles for the two traits, shared by this crate's tests and its
+//! fuzz targets (the `test-utils` feature, as rust-vmm's `virtio-queue`
+//! ships its `mock`): sparse guest RAM with holes and write-protected
+//! ranges, and a disk in a `Vec` that copies, moves data straight to and
+//! from guest memory (as a DMA backend does) or takes transfers
+//! asynchronously and finishes them in any order, with switchable failures.
+//!
+//! The disk checks the caller's side of the [`BlockBackend`] contract with
+//! `assert!`: a device that breaks it fails the test or fuzz case. Nothing
+//! here is meant for a hypervisor build.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::ops::Range;
 
-use crate::{BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, Segment, Transfer};
+use crate::{BackendError, BlockBackend, GuestMemory, MemoryError, RequestTag, SECTOR_BYTES, Segment, Transfer};
 
 const PAGE: u64 = 4096;
+const PAGE_BYTES: usize = PAGE as usize;
+const SECTOR: usize = SECTOR_BYTES as usize;
 
 /// Guest RAM `[base, base + size)`, stored sparsely (untouched pages read as
 /// zero), so tests can describe gigabyte buffers.
 #[derive(Clone, Debug)]
 pub struct FakeMemory {
+    /// Guest-physical address of the first byte.
     pub base: u64,
+    /// Bytes of RAM.
     pub size: u64,
     pages: BTreeMap<u64, Vec<u8>>,
     /// Ranges inside RAM where every access fails (the default `contains`
@@ -22,64 +36,97 @@ pub struct FakeMemory {
     pub holes: Vec<(u64, u64)>,
     /// Ranges that can be read but not written.
     pub write_protected: Vec<(u64, u64)>,
-    /// Write attempts the fake refused.
+    /// Write attempts the fake refused (through [`GuestMemory::write`]).
     pub refused_writes: Cell<usize>,
+    /// Calls of [`GuestMemory::fence`].
     pub fences: Cell<usize>,
 }
 
 impl FakeMemory {
+    /// Zeroed RAM `[base, base + size)`, no holes, nothing protected.
     pub fn new(base: u64, size: u64) -> Self {
         Self { base, size, pages: BTreeMap::new(), holes: Vec::new(), write_protected: Vec::new(), refused_writes: Cell::new(0), fences: Cell::new(0) }
     }
 
+    /// Whether `[address, address + length)` lies inside RAM (holes
+    /// included).
+    fn in_ram(&self, address: u64, length: usize) -> bool {
+        let end = address.checked_add(length as u64);
+        address >= self.base && end.is_some_and(|end| self.base.checked_add(self.size).is_some_and(|limit| end <= limit))
+    }
+
+    /// Whether the guest may access `[address, address + length)`: inside
+    /// RAM and clear of every hole.
     fn in_range(&self, address: u64, length: usize) -> bool {
         let Some(end) = address.checked_add(length as u64) else {
             return false;
         };
         let in_hole = self.holes.iter().any(|&(start, stop)| address < stop && start < end);
-        address >= self.base && end <= self.base + self.size && !in_hole
+        self.in_ram(address, length) && !in_hole
     }
 
-    /// Direct access for the test driver (panics outside RAM).
+    /// Direct access for the test driver, holes and protection ignored.
+    /// Panics outside RAM.
     pub fn load(&self, address: u64, buffer: &mut [u8]) {
-        assert!(address >= self.base && address + buffer.len() as u64 <= self.base + self.size);
+        assert!(self.in_ram(address, buffer.len()), "load of {} bytes at {address:#x} outside RAM", buffer.len());
         let mut at = address;
-        for piece in split_at_pages(address, buffer) {
-            let start = (at % PAGE) as usize;
-            match self.pages.get(&(at / PAGE)) {
-                Some(page) => piece.copy_from_slice(&page[start..start + piece.len()]),
-                None => piece.fill(0),
-            }
-            at += piece.len() as u64;
-        }
-    }
-
-    pub fn store(&mut self, address: u64, data: &[u8]) {
-        assert!(address >= self.base && address + data.len() as u64 <= self.base + self.size);
-        let mut at = address;
-        let mut rest = data;
+        let mut rest = buffer;
         while !rest.is_empty() {
             let start = (at % PAGE) as usize;
-            let length = rest.len().min(PAGE as usize - start);
-            let page = self.pages.entry(at / PAGE).or_insert_with(|| vec![0; PAGE as usize]);
-            page[start..start + length].copy_from_slice(&rest[..length]);
-            rest = &rest[length..];
+            let length = rest.len().min(PAGE_BYTES - start);
+            let (piece, tail) = core::mem::take(&mut rest).split_at_mut(length);
+            match self.pages.get(&(at / PAGE)).and_then(|page| page.get(start..start + length)) {
+                Some(stored) => piece.copy_from_slice(stored),
+                None => piece.fill(0),
+            }
+            rest = tail;
             at += length as u64;
         }
     }
 
+    /// Direct access for the test driver, holes and protection ignored.
+    /// Panics outside RAM.
+    pub fn store(&mut self, address: u64, data: &[u8]) {
+        assert!(self.try_store(address, data).is_ok(), "store of {} bytes at {address:#x} outside RAM", data.len());
+    }
+
+    /// [`FakeMemory::store`] that stores nothing outside RAM, for a fuzzed
+    /// driver poking anywhere.
+    pub fn try_store(&mut self, address: u64, data: &[u8]) -> Result<(), MemoryError> {
+        if !self.in_ram(address, data.len()) {
+            return Err(MemoryError);
+        }
+        let mut at = address;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let start = (at % PAGE) as usize;
+            let length = rest.len().min(PAGE_BYTES - start);
+            let (piece, tail) = rest.split_at(length);
+            let page = self.pages.entry(at / PAGE).or_insert_with(|| vec![0; PAGE_BYTES]);
+            if let Some(target) = page.get_mut(start..start + length) {
+                target.copy_from_slice(piece);
+            }
+            rest = tail;
+            at += length as u64;
+        }
+        Ok(())
+    }
+
+    /// `length` bytes at `address` (panics outside RAM).
     pub fn bytes(&self, address: u64, length: usize) -> Vec<u8> {
         let mut buffer = vec![0; length];
         self.load(address, &mut buffer);
         buffer
     }
 
+    /// The little-endian `u16` at `address` (panics outside RAM).
     pub fn u16(&self, address: u64) -> u16 {
         let mut bytes = [0; 2];
         self.load(address, &mut bytes);
         u16::from_le_bytes(bytes)
     }
 
+    /// The little-endian `u32` at `address` (panics outside RAM).
     pub fn u32(&self, address: u64) -> u32 {
         let mut bytes = [0; 4];
         self.load(address, &mut bytes);
@@ -117,48 +164,43 @@ impl GuestMemory for FakeMemory {
     }
 }
 
-/// `buffer` cut where `address + offset` crosses a page boundary.
-fn split_at_pages(address: u64, buffer: &mut [u8]) -> Vec<&mut [u8]> {
-    let mut pieces = Vec::new();
-    let mut rest = buffer;
-    let mut at = address;
-    while !rest.is_empty() {
-        let length = rest.len().min((PAGE - at % PAGE) as usize);
-        let (piece, tail) = rest.split_at_mut(length);
-        pieces.push(piece);
-        rest = tail;
-        at += length as u64;
-    }
-    pieces
+/// The 16 bytes of a split-virtqueue descriptor (`struct virtq_desc`,
+/// virtio 1.2 §2.7.5), as a driver writes them.
+pub fn descriptor_bytes(address: u64, length: u32, flags: u16, next: u16) -> [u8; 16] {
+    let fields = address.to_le_bytes().into_iter().chain(length.to_le_bytes()).chain(flags.to_le_bytes()).chain(next.to_le_bytes());
+    let mut raw = [0u8; 16];
+    raw.iter_mut().zip(fields).for_each(|(byte, value)| *byte = value);
+    raw
+}
+
+/// The 16 bytes of a virtio-blk request header (`type`, `reserved`,
+/// `sector`; virtio 1.2 §5.2.6).
+pub fn header_bytes(kind: u32, sector: u64) -> [u8; 16] {
+    let fields = kind.to_le_bytes().into_iter().chain([0; 4]).chain(sector.to_le_bytes());
+    let mut raw = [0u8; 16];
+    raw.iter_mut().zip(fields).for_each(|(byte, value)| *byte = value);
+    raw
 }
 
 /// One call the disk received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DiskCall {
-    Read {
-        sector: u64,
-        length: usize,
-    },
-    Write {
-        sector: u64,
-        length: usize,
-    },
+    /// [`BlockBackend::read`] of `length` bytes.
+    Read { sector: u64, length: usize },
+    /// [`BlockBackend::write`] of `length` bytes.
+    Write { sector: u64, length: usize },
     /// A direct transfer into guest memory, with the segments it was given.
-    ReadDirect {
-        sector: u64,
-        segments: Vec<Segment>,
-    },
+    ReadDirect { sector: u64, segments: Vec<Segment> },
     /// A direct transfer out of guest memory.
-    WriteDirect {
-        sector: u64,
-        segments: Vec<Segment>,
-    },
+    WriteDirect { sector: u64, segments: Vec<Segment> },
+    /// [`BlockBackend::flush`].
     Flush,
 }
 
 /// A disk of 512-byte sectors in memory.
 #[derive(Clone, Debug, Default)]
 pub struct FakeDisk {
+    /// The sectors; its length sets the capacity.
     pub data: Vec<u8>,
     pub read_only: bool,
     pub fail_reads: bool,
@@ -172,7 +214,7 @@ pub struct FakeDisk {
     pub asynchronous: bool,
     /// With `asynchronous`: at most this many pending, then `Busy`.
     pub capacity: usize,
-    pub pending: std::collections::VecDeque<Pending>,
+    pub pending: VecDeque<Pending>,
     pub calls: Vec<DiskCall>,
 }
 
@@ -188,23 +230,42 @@ pub struct Pending {
 impl FakeDisk {
     /// `sectors` sectors, sector `n` filled with byte pattern `n * 7 + i`.
     pub fn new(sectors: u64) -> Self {
-        let data = (0..sectors * 512).map(|i| ((i / 512) * 7 + i % 251) as u8).collect();
+        let data = (0..sectors * SECTOR_BYTES).map(|i| ((i / SECTOR_BYTES) * 7 + i % 251) as u8).collect();
         Self { data, ..Self::default() }
     }
 
-    fn check_contract(&self, sector: u64, length: usize) -> std::ops::Range<usize> {
-        assert!(length > 0 && length.is_multiple_of(512), "backend called with {length} bytes");
-        let end = sector.checked_add(length as u64 / 512).expect("sector overflow reached the backend");
+    /// Fails every read, write and flush from now on (or none).
+    pub fn fail_all(&mut self, fail: bool) {
+        self.fail_reads = fail;
+        self.fail_writes = fail;
+        self.fail_flush = fail;
+    }
+
+    /// Sector `sector`'s bytes (panics past the end).
+    pub fn sector(&self, sector: u64) -> &[u8] {
+        let start = sector as usize * SECTOR;
+        let bytes = self.data.get(start..start + SECTOR);
+        assert!(bytes.is_some(), "sector {sector} is past the disk");
+        bytes.unwrap_or_default()
+    }
+
+    /// The caller's side of the contract: a non-zero multiple of 512 bytes,
+    /// inside the disk. Returns the byte range.
+    fn check_contract(&self, sector: u64, length: usize) -> Range<usize> {
+        assert!(length > 0 && length.is_multiple_of(SECTOR), "backend called with {length} bytes");
+        let end = sector.checked_add((length / SECTOR) as u64);
+        assert!(end.is_some(), "sector overflow reached the backend");
+        let end = end.unwrap_or(u64::MAX);
         assert!(end <= self.sectors(), "backend called past the end: {sector} + {length} bytes");
-        (sector as usize * 512)..(end as usize * 512)
+        (sector as usize * SECTOR)..(end as usize * SECTOR)
     }
 
     /// The model's side of the direct-transfer contract: non-empty
     /// segments that passed `contains`, adding up to whole sectors inside
     /// the disk. Like a DMA backend, the fake then checks every byte itself
     /// (`contains` only probes the ends, so a segment over a hole in RAM
-    /// gets here) and fails the request if one is not guest RAM.
-    fn check_segments(&self, sector: u64, segments: &[Segment], memory: &dyn GuestMemory) -> Result<std::ops::Range<usize>, BackendError> {
+    /// gets here): returns whether every one is guest RAM.
+    fn check_segments(&self, sector: u64, segments: &[Segment], memory: &dyn GuestMemory) -> bool {
         let mut exact = true;
         for segment in segments {
             assert!(segment.length > 0, "empty segment {segment:?}");
@@ -213,8 +274,8 @@ impl FakeDisk {
             exact &= memory.read(segment.address, &mut probe).is_ok();
         }
         let total: usize = segments.iter().map(|segment| segment.length as usize).sum();
-        let range = self.check_contract(sector, total);
-        if exact { Ok(range) } else { Err(BackendError::Io) }
+        self.check_contract(sector, total);
+        exact
     }
 
     /// Moves a direct transfer's data (failing as the switches say).
@@ -222,10 +283,11 @@ impl FakeDisk {
         if (write && self.fail_writes) || (!write && self.fail_reads) {
             return Err(BackendError::Io);
         }
-        let mut at = sector as usize * 512;
+        let mut at = sector as usize * SECTOR;
         for segment in segments {
             let end = at + segment.length as usize;
-            let moved = if write { memory.read(segment.address, &mut self.data[at..end]) } else { memory.write(segment.address, &self.data[at..end]) };
+            let disk = self.data.get_mut(at..end).ok_or(BackendError::OutOfRange)?;
+            let moved = if write { memory.read(segment.address, disk) } else { memory.write(segment.address, disk) };
             moved.map_err(|_| BackendError::Io)?;
             at = end;
         }
@@ -233,21 +295,18 @@ impl FakeDisk {
     }
 
     /// Finishes the pending transfer at `position` (0: the oldest): moves
-    /// its data and returns its tag and result for `complete`.
+    /// its data and returns its tag and result for `complete`; `None` if
+    /// nothing is pending there.
     pub fn finish(&mut self, position: usize, memory: &mut dyn GuestMemory) -> Option<(RequestTag, Result<(), BackendError>)> {
         let pending = self.pending.remove(position)?;
         let result = self.move_data(pending.write, pending.sector, &pending.segments, memory);
         Some((pending.tag, result))
     }
-
-    pub fn sector(&self, sector: u64) -> &[u8] {
-        &self.data[sector as usize * 512..(sector as usize + 1) * 512]
-    }
 }
 
 impl BlockBackend for FakeDisk {
     fn sectors(&self) -> u64 {
-        self.data.len() as u64 / 512
+        self.data.len() as u64 / SECTOR_BYTES
     }
 
     fn read_only(&self) -> bool {
@@ -260,7 +319,7 @@ impl BlockBackend for FakeDisk {
         if self.fail_reads {
             return Err(BackendError::Io);
         }
-        buffer.copy_from_slice(&self.data[range]);
+        buffer.copy_from_slice(self.data.get(range).ok_or(BackendError::OutOfRange)?);
         Ok(())
     }
 
@@ -271,7 +330,7 @@ impl BlockBackend for FakeDisk {
         if self.fail_writes {
             return Err(BackendError::Io);
         }
-        self.data[range].copy_from_slice(data);
+        self.data.get_mut(range).ok_or(BackendError::OutOfRange)?.copy_from_slice(data);
         Ok(())
     }
 
@@ -288,11 +347,14 @@ impl BlockBackend for FakeDisk {
         if !self.direct {
             return Ok(Transfer::Declined);
         }
+        let exact = self.check_segments(sector, segments, memory);
+        assert!(!write || !self.read_only, "write reached a read-only backend");
         if self.asynchronous && self.pending.len() >= self.capacity {
             return Ok(Transfer::Busy);
         }
-        self.check_segments(sector, segments, memory)?;
-        assert!(!write || !self.read_only, "write reached a read-only backend");
+        if !exact {
+            return Err(BackendError::Io);
+        }
         let segments = segments.to_vec();
         self.calls.push(if write {
             DiskCall::WriteDirect { sector, segments: segments.clone() }
