@@ -151,18 +151,25 @@ cat > /bin/janus-shutdown <<'SHUTDOWN'
 #!/bin/sh
 # busybox init runs this before it resets or powers off the personality:
 # every other process is asked to end (an interactive shell ignores TERM,
-# HUP ends it), then /data is synced and unmounted (read-only if something
-# still holds it), so the next boot finds it clean.
+# HUP ends it), then /data is synced and unmounted, so the next boot finds
+# it clean. A process that holds /data gets 1.5 seconds, then is killed;
+# if /data still cannot be unmounted it is made read-only.
 kill -TERM -1 2>/dev/null
 kill -HUP -1 2>/dev/null
-usleep 300000
-sync
-if grep -q ' /data ' /proc/mounts; then
-    if umount /data 2>/dev/null || mount -o remount,ro /data 2>/dev/null; then
+grep -q ' /data ' /proc/mounts || exit 0
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    usleep 300000
+    sync
+    if umount /data 2>/dev/null; then
         echo "@PERSONALITY@: /data is clean"
-    else
-        echo "@PERSONALITY@: warning: /data could not be unmounted"
+        exit 0
     fi
+    [ "$attempt" = 5 ] && kill -KILL -1 2>/dev/null
+done
+if mount -o remount,ro /data 2>/dev/null; then
+    echo "@PERSONALITY@: /data is clean (read-only; something held it)"
+else
+    echo "@PERSONALITY@: warning: /data could not be unmounted"
 fi
 sync
 SHUTDOWN

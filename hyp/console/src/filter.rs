@@ -13,7 +13,9 @@
 //!
 //! A guest line that contains `janus:` (any case) is marked with the
 //! guest's name in front of it, so a forged Janus line is visibly the
-//! guest's.
+//! guest's. Tagged lines (printed whole, the name in front) keep only
+//! colours and attributes: backspace and cursor or erase sequences could
+//! rub out the name.
 
 use heapless::Vec;
 
@@ -179,6 +181,12 @@ impl OutputFilter {
             }
             // The bell draws nothing: it cannot split `janus:` unseen.
             0x07 => self.invisible(&[byte], sink),
+            0x08 if mark.is_none() => {
+                // Tagged lines are whole: moving back could only rub out
+                // the personality's name in front of the line.
+                self.neutralised += 1;
+                self.printable(b"^H", mark, sink);
+            }
             0x08 => {
                 // Backspace moves back over text already shown: what it
                 // rewrites is not checked for `janus:` again.
@@ -217,7 +225,7 @@ impl OutputFilter {
                 self.state = State::ControlSequence { overflow };
             }
             0x40..=0x7e => {
-                if !overflow && allowed_control_sequence(&self.parameters, byte) {
+                if !overflow && allowed_control_sequence(&self.parameters, byte, mark.is_some()) {
                     self.state = State::Text;
                     let mut sequence: Vec<u8, { CSI_LENGTH + 3 }> = Vec::new();
                     let _ = sequence.extend_from_slice(b"\x1b[");
@@ -361,8 +369,10 @@ impl OutputFilter {
     }
 }
 
-/// Whether `ESC [ parameters final` acts on the current line only.
-fn allowed_control_sequence(parameters: &[u8], final_byte: u8) -> bool {
+/// Whether `ESC [ parameters final` acts on the current line only; with
+/// `line_editing` false (tagged lines, which are printed whole after the
+/// personality's name) only colours and attributes are.
+fn allowed_control_sequence(parameters: &[u8], final_byte: u8, line_editing: bool) -> bool {
     // Private markers (`?`, `<`, `=`, `>`), sub-parameters and intermediates
     // belong to modes and extensions: none is allowed.
     if !parameters.iter().all(|byte| byte.is_ascii_digit() || *byte == b';') {
@@ -372,6 +382,7 @@ fn allowed_control_sequence(parameters: &[u8], final_byte: u8) -> bool {
     let count = parameters.split(|byte| *byte == b';').count();
     match final_byte {
         b'm' => values.all(|value| value.is_some_and(allowed_graphic_rendition)),
+        _ if !line_editing => false,
         b'K' => count == 1 && values.all(|value| matches!(value, Some(0..=2))),
         b'J' => count == 1 && values.all(|value| value == Some(0)),
         b'C' | b'D' => count == 1 && values.all(|value| value.is_some()),

@@ -127,17 +127,60 @@ impl<T: Terminal> filter::Sink for TerminalSink<'_, T> {
     }
 }
 
-/// Formats Janus' text to the terminal, `\n` as `\r\n`.
-struct JanusText<'a, T: Terminal>(&'a mut T);
+/// Formats Janus' text to the terminal: every line in reverse video (which
+/// no guest output can produce), `\n` as `\r\n`. [`JanusText::close`] ends
+/// the last line's reverse video.
+struct JanusText<'a, T: Terminal> {
+    terminal: &'a mut T,
+    open: bool,
+}
+
+impl<'a, T: Terminal> JanusText<'a, T> {
+    fn new(terminal: &'a mut T) -> Self {
+        Self { terminal, open: false }
+    }
+
+    fn close(&mut self) {
+        if self.open {
+            self.terminal.write(b"\x1b[0m");
+            self.open = false;
+        }
+    }
+}
 
 impl<T: Terminal> Write for JanusText<'_, T> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         for (index, part) in text.split('\n').enumerate() {
             if index > 0 {
-                self.0.write(b"\r\n");
+                self.close();
+                self.terminal.write(b"\r\n");
             }
-            self.0.write(part.as_bytes());
+            if !part.is_empty() {
+                if !self.open {
+                    self.terminal.write(b"\x1b[7m");
+                    self.open = true;
+                }
+                self.terminal.write(part.as_bytes());
+            }
         }
+        Ok(())
+    }
+}
+
+/// Writes Janus' `text` (lines in reverse video, see [`JanusText`]).
+fn janus_text(terminal: &mut impl Terminal, text: fmt::Arguments<'_>) {
+    let mut writer = JanusText::new(terminal);
+    let _ = writer.write_fmt(text);
+    writer.close();
+}
+
+/// Formats text into the terminal as it is (inside the indicator, which
+/// is already in reverse video).
+struct Plain<'a, T: Terminal>(&'a mut T);
+
+impl<T: Terminal> Write for Plain<'_, T> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0.write(text.as_bytes());
         Ok(())
     }
 }
@@ -179,6 +222,13 @@ fn push_ring(ring: &mut Deque<u8, RING_BYTES>, dropped: &mut u64, bytes: &[u8]) 
         if ring.is_full() {
             let _ = ring.pop_front();
             *dropped += 1;
+            // Never start the ring inside a UTF-8 character: a lone
+            // continuation byte (0x9b...) is a C1 control to a terminal that
+            // is not in UTF-8 mode.
+            while ring.front().is_some_and(|front| front & 0xc0 == 0x80) {
+                let _ = ring.pop_front();
+                *dropped += 1;
+            }
         }
         let _ = ring.push_back(byte);
     }
@@ -192,6 +242,9 @@ pub struct Console<const N: usize> {
     foreground: usize,
     command: bool,
     stopping: bool,
+    /// The foreground whose background output is being replayed (its
+    /// live output waits in its ring until the replay is done).
+    replaying: Option<usize>,
     /// Whether the terminal's cursor is past the start of a line (false
     /// at first: all zero, so the console can live in BSS).
     mid_line: bool,
@@ -206,7 +259,16 @@ impl<const N: usize> Default for Console<N> {
 impl<const N: usize> Console<N> {
     /// A console with no personalities yet (all zero: it can live in BSS).
     pub const fn new() -> Self {
-        Self { lanes: [const { Lane::new() }; N], count: 0, mode: Mode::Switched, foreground: 0, command: false, stopping: false, mid_line: false }
+        Self {
+            lanes: [const { Lane::new() }; N],
+            count: 0,
+            mode: Mode::Switched,
+            foreground: 0,
+            command: false,
+            stopping: false,
+            replaying: None,
+            mid_line: false,
+        }
     }
 
     /// Names the personalities (at most `N`; longer names are cut) and
@@ -266,7 +328,7 @@ impl<const N: usize> Console<N> {
             Mode::Tagged => {
                 let Lane { filter, tagged_line, name, .. } = lane;
                 let mut complete = false;
-                let mut overflow: Vec<u8, 8> = Vec::new();
+                let mut overflow: Vec<u8, 32> = Vec::new();
                 filter.feed(byte, None, &mut |bytes: &[u8]| {
                     for &byte in bytes {
                         match byte {
@@ -287,7 +349,7 @@ impl<const N: usize> Console<N> {
                     self.mid_line = false;
                 }
             }
-            Mode::Switched if index == foreground => {
+            Mode::Switched if index == foreground && self.replaying != Some(index) => {
                 let Lane { filter, name, .. } = lane;
                 let mut sink = TerminalSink { terminal, mid_line: &mut self.mid_line };
                 filter.feed(byte, Some(name.as_str()), &mut sink);
@@ -303,8 +365,7 @@ impl<const N: usize> Console<N> {
     /// own, then the foreground's unfinished line is drawn again.
     pub fn janus_line(&mut self, text: fmt::Arguments<'_>, terminal: &mut impl Terminal) {
         self.begin_janus_text(terminal);
-        let _ = JanusText(terminal).write_fmt(text);
-        terminal.write(b"\r\n");
+        janus_text(terminal, format_args!("{text}\n"));
         self.end_janus_text(terminal);
     }
 
@@ -341,7 +402,7 @@ impl<const N: usize> Console<N> {
         self.begin_janus_text(terminal);
         self.indicator(terminal);
         if let Some(extra) = extra {
-            let _ = JanusText(terminal).write_fmt(format_args!("janus: {extra}\n"));
+            janus_text(terminal, format_args!("janus: {extra}\n"));
         }
         self.end_janus_text(terminal);
     }
@@ -351,7 +412,7 @@ impl<const N: usize> Console<N> {
             return;
         };
         terminal.write(INDICATOR_ON);
-        let _ = JanusText(terminal).write_fmt(format_args!("janus: foreground is {}", lane.name));
+        let _ = core::fmt::Write::write_fmt(&mut Plain(terminal), format_args!("janus: foreground is {}", lane.name));
         match lane.lifecycle {
             Lifecycle::Running => {}
             Lifecycle::Restarting => terminal.write(b" (starting)"),
@@ -360,14 +421,13 @@ impl<const N: usize> Console<N> {
         terminal.write(INDICATOR_OFF);
     }
 
-    /// Brings the next personality to the front: input typed so far is
-    /// dropped, the new one's background output replayed, then the
-    /// indicator, then its unfinished line again.
+    /// Brings the next personality to the front and starts its replay
+    /// (what it printed in the background, then the indicator and its
+    /// unfinished line again): [`Console::replay_step`] shows it a piece at
+    /// a time. What was typed for the old foreground stays its own.
     pub fn switch(&mut self, terminal: &mut impl Terminal) -> usize {
         let count = self.count.max(1);
         let to = (self.foreground + 1) % count;
-        // What was typed for the old foreground stays its own (delivered
-        // to it as its FIFO drains); nothing of it goes to the new one.
         self.command = false;
         if self.mode == Mode::Switched
             && let Some(lane) = self.lanes.get_mut(self.foreground)
@@ -383,24 +443,48 @@ impl<const N: usize> Console<N> {
         };
         lane.told_dropped = false;
         if mode == Mode::Switched {
+            // What it holds back goes to the ring too: shown in the replay.
+            let Lane { filter, ring, ring_dropped, .. } = lane;
+            filter.release(&mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
             if self.mid_line {
                 terminal.write(b"\r\n");
+                self.mid_line = false;
             }
             if lane.ring_dropped > 0 {
-                let _ = JanusText(terminal)
-                    .write_fmt(format_args!("janus: {} bytes of {}'s earlier output did not fit its 64 KiB buffer\n", lane.ring_dropped, lane.name));
+                janus_text(terminal, format_args!("janus: {} bytes of {}'s earlier output did not fit its 64 KiB buffer\n", lane.ring_dropped, lane.name));
                 lane.ring_dropped = 0;
             }
-            let (first, second) = lane.ring.as_slices();
-            terminal.write(first);
-            terminal.write(second);
-            if let Some(&last) = second.last().or(first.last()) {
-                self.mid_line = last != b'\n';
-            }
-            lane.ring.clear();
+            self.replaying = Some(to);
+        } else {
+            self.announce(None, terminal);
         }
-        self.announce(None, terminal);
         to
+    }
+
+    /// Replays up to `bytes` bytes of personality `index`'s background
+    /// output; once all is shown, the indicator and its unfinished line.
+    /// True while there is more to show.
+    pub fn replay_step(&mut self, index: usize, bytes: usize, terminal: &mut impl Terminal) -> bool {
+        if self.replaying != Some(index) {
+            return false;
+        }
+        let Some(lane) = self.lanes.get_mut(index) else {
+            self.replaying = None;
+            return false;
+        };
+        let mut piece: Vec<u8, 256> = Vec::new();
+        while piece.len() < bytes.min(256) {
+            let Some(byte) = lane.ring.pop_front() else { break };
+            let _ = piece.push(byte);
+        }
+        if let Some(&last) = piece.last() {
+            terminal.write(&piece);
+            self.mid_line = last != b'\n';
+            return true;
+        }
+        self.replaying = None;
+        self.announce(None, terminal);
+        false
     }
 
     /// One byte from the keyboard.
@@ -428,6 +512,10 @@ impl<const N: usize> Console<N> {
         match byte {
             b'i' | b'I' | b'?' => {
                 self.status(terminal);
+                Event::None
+            }
+            b's' | b'S' if self.stopping => {
+                self.janus_line(format_args!("janus: the device is stopping: {name} stays off"), terminal);
                 Event::None
             }
             b's' | b'S' => match lifecycle {
@@ -471,14 +559,17 @@ impl<const N: usize> Console<N> {
         self.begin_janus_text(terminal);
         self.indicator(terminal);
         for lane in self.lanes.iter().take(self.count) {
-            let _ = JanusText(terminal).write_fmt(format_args!(
-                "janus: {}: {}; {} bytes waiting to be shown; {} keystrokes dropped; {} control sequences neutralised\n",
-                lane.name,
-                lane.lifecycle.describe(),
-                lane.ring.len(),
-                lane.input_dropped,
-                lane.filter.neutralised()
-            ));
+            janus_text(
+                terminal,
+                format_args!(
+                    "janus: {}: {}; {} bytes waiting to be shown; {} keystrokes dropped; {} control sequences neutralised\n",
+                    lane.name,
+                    lane.lifecycle.describe(),
+                    lane.ring.len(),
+                    lane.input_dropped,
+                    lane.filter.neutralised()
+                ),
+            );
         }
         self.end_janus_text(terminal);
     }

@@ -60,9 +60,25 @@ pub fn output_byte(index: usize, byte: u8) {
 }
 
 /// Personality `index` changed state (see janus-console's `Lifecycle`).
+/// Taken with delivery stopped: no keystroke for its old run is handed to
+/// its UART after this.
 pub fn set_lifecycle(index: usize, lifecycle: Lifecycle) {
+    let _delivering = DELIVERING.lock();
     CONSOLE.lock().set_lifecycle(index, lifecycle, &mut Physical);
 }
+
+/// Shows what personality `to` printed in the background, a piece at a
+/// time with the console's lock released between pieces (on a real UART
+/// 64 KiB take seconds: guests' output, keystrokes and Janus' lines must
+/// not wait that long), then the indicator.
+fn replay(to: usize) {
+    while CONSOLE.lock().replay_step(to, REPLAY_PIECE, &mut Physical) {
+        core::hint::spin_loop();
+    }
+}
+
+/// Bytes replayed per hold of the console's lock (22 ms at 115200 baud).
+const REPLAY_PIECE: usize = 256;
 
 /// Whether a stop of the whole device is under way.
 pub fn device_stopping() -> bool {
@@ -87,31 +103,44 @@ pub fn route_input(system: &System, index: usize) {
 /// every byte is scanned for the console keys, whatever the guests do.
 pub fn receive_input(system: &System) {
     for _ in 0..64 {
-        let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte());
-        let Some(byte) = byte else { break };
-        let event = CONSOLE.lock().input(byte, &mut Physical);
+        let Some(event) = take_byte() else { break };
         handle(system, event);
+        if let Event::Switched { .. } = event {
+            // The input interrupt now goes to the new foreground's core,
+            // which takes the rest.
+            break;
+        }
     }
     deliver_all(system);
+}
+
+/// Reads one byte from the physical UART and hands it to the console in
+/// one step under the console's lock: two cores reading (the input
+/// interrupt was just re-routed) can then never hand bytes over in another
+/// order than they were typed, nor split `Ctrl-\` from its command.
+fn take_byte() -> Option<Event> {
+    let mut console = CONSOLE.lock();
+    let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte())?;
+    Some(console.input(byte, &mut Physical))
 }
 
 /// The hotkey button was pressed: the same as `Ctrl-]`. The button is not
 /// in the keyboard's byte stream, so keystrokes typed before the press may
 /// still be on their way through the UART: they are taken first (for the
-/// old foreground) until the line has been quiet for 50 ms, at most 0.5 s.
+/// old foreground) until the line has been quiet for 20 ms, at most 100 ms
+/// (keys typed after the press within that time still go to the old
+/// foreground: a human does not type that fast after a press).
 pub fn switch_foreground(system: &System) {
     let frequency = crate::arch::counter_frequency();
     let start = crate::arch::counter();
     let mut last = start;
     loop {
         let now = crate::arch::counter();
-        if now.saturating_sub(last) > frequency / 20 || now.saturating_sub(start) > frequency / 2 {
+        if now.saturating_sub(last) > frequency / 50 || now.saturating_sub(start) > frequency / 10 {
             break;
         }
-        let byte = uart::CONSOLE.lock().as_ref().and_then(|uart| uart.try_get_byte());
-        match byte {
-            Some(byte) => {
-                let event = CONSOLE.lock().input(byte, &mut Physical);
+        match take_byte() {
+            Some(event) => {
                 handle(system, event);
                 last = now;
             }
@@ -126,7 +155,10 @@ pub fn switch_foreground(system: &System) {
 fn handle(system: &System, event: Event) {
     match event {
         Event::None | Event::Input => {}
-        Event::Switched { to } => route_input(system, to),
+        Event::Switched { to } => {
+            route_input(system, to);
+            replay(to);
+        }
         Event::Start(index) => {
             if !crate::system::start_personality(system, index) {
                 set_lifecycle(index, Lifecycle::Off);

@@ -654,6 +654,10 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         }
         core::hint::spin_loop();
     }
+    // The console first: no keystroke of this run reaches the next one
+    // (delivery stops before its UART is reset).
+    let stays_off = !reset || console::device_stopping();
+    console::set_lifecycle(personality_index, if stays_off { Lifecycle::Off } else { Lifecycle::Restarting });
     personality.uart.lock().reset();
     personality.power_key.lock().reset();
     // The physical timer PPIs it may leave active are cleared on each of
@@ -666,26 +670,24 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     // Its passed-through devices' interrupts: off, nothing left active.
     system.set_device_interrupts(personality_index, false);
     // While the whole device stops, a reset stops the personality too.
-    if !reset || console::device_stopping() {
-        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+    if stays_off {
         if console::device_stopping() {
             log::info!("{}: stopped ({}); the device is stopping", plan.name, if reset { "SYSTEM_RESET" } else { "SYSTEM_OFF" });
         } else {
             log::info!("{}: SYSTEM_OFF: stopped; the other personalities run on", plan.name);
         }
-        console::set_lifecycle(personality_index, Lifecycle::Off);
-        if console::device_stopping() {
-            power_off_when_all_stopped(system);
-        }
-        idle(cpu);
+        stay_off(system, cpu, personality_index);
     }
     log::info!("{}: SYSTEM_RESET: scrubbing its RAM and restarting it", plan.name);
-    console::set_lifecycle(personality_index, Lifecycle::Restarting);
     if !system.load_personality(personality_index) {
-        personality.run_state.store(RunState::Off as u8, Ordering::Release);
-        console::set_lifecycle(personality_index, Lifecycle::Off);
         log::warn!("{}: could not reload its images; it stays off", plan.name);
-        idle(cpu);
+        stay_off(system, cpu, personality_index);
+    }
+    // The device may have been asked to stop during the scrub: stopping
+    // it now would have found this personality not running.
+    if console::device_stopping() {
+        log::info!("{}: stopped (the device is stopping)", plan.name);
+        stay_off(system, cpu, personality_index);
     }
     personality.run_state.store(RunState::Running as u8, Ordering::Release);
     system.set_device_interrupts(personality_index, true);
@@ -700,6 +702,20 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     idle(cpu)
 }
 
+/// Personality `index` stays off (its vCPUs are parked): the console says
+/// so, and if the device is stopping and this was the last one, the board
+/// powers off.
+fn stay_off(system: &System, cpu: usize, index: usize) -> ! {
+    if let Some((_, personality)) = system.personality(index) {
+        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+    }
+    console::set_lifecycle(index, Lifecycle::Off);
+    if console::device_stopping() {
+        power_off_when_all_stopped(system);
+    }
+    idle(cpu)
+}
+
 /// Starts personality `index` again after it stopped (SYSTEM_OFF): its RAM
 /// scrubbed and its images loaded as at boot, its first vCPU started. False
 /// if it is not off or its images cannot be loaded.
@@ -711,9 +727,21 @@ pub fn start_personality(system: &System, index: usize) -> bool {
         return false;
     }
     log::info!("{}: starting: scrubbing its RAM and loading its images", plan.name);
+    // Its devices as at power-on (they were reset when it stopped; nothing
+    // may have reached them since, but a start promises a clean slate).
+    personality.uart.lock().reset();
+    personality.power_key.lock().reset();
     if !system.load_personality(index) {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
         log::warn!("{}: could not load its images; it stays off", plan.name);
+        return false;
+    }
+    if console::device_stopping() {
+        // Asked to stop during the scrub: it stays off, and may be the
+        // last one the board waited for.
+        personality.run_state.store(RunState::Off as u8, Ordering::Release);
+        console::set_lifecycle(index, Lifecycle::Off);
+        power_off_when_all_stopped(system);
         return false;
     }
     personality.run_state.store(RunState::Running as u8, Ordering::Release);
