@@ -252,7 +252,12 @@ fn run() -> Result<()> {
             let root = xtask::root();
             let kernel = xtask::size::count_lines(&root.join("hyp").join("kernel"))?;
             let all = xtask::size::count_lines(&root.join("hyp"))?;
-            println!("hypervisor image: {} KiB of code and data, {} KiB in memory with its zeroed stacks and BSS", loaded.div_ceil(1024), image / 1024);
+            println!(
+                "hypervisor image: {:.1} KiB of code and data ({loaded} bytes; the budget is {} KiB), {} KiB in memory with its zeroed stacks and BSS",
+                loaded as f64 / 1024.0,
+                xtask::size::IMAGE_BUDGET / 1024,
+                image / 1024
+            );
             println!("hyp/ lines of code: {all} ({kernel} in the EL2 kernel, {} in the host-tested pure crates)", all - kernel);
         }
     }
