@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
+use crate::manifest::{ManifestFile, PersonalityFile, RangeFile};
+
 /// Instructions per tick of the virt board's 62.5 MHz counter at icount shift 0.
 pub const INSTRUCTIONS_PER_TICK: u64 = 16;
 /// The parts of `cargo xtask bench`, each with its own JSON report.
@@ -150,17 +152,8 @@ fn janus_command(image: &Path, board_arguments: &[String]) -> Command {
 }
 
 /// The probe manifest: one single-vCPU personality running the benchmarks.
-fn probe_manifest() -> &'static str {
-    r#"board = "qemu-virt"
-console = "tagged"
-
-[[personality]]
-name = "probe"
-cpus = [0]
-ram = { base = 0x4800_0000, size = "128M" }
-kernel = "builtin:testguest"
-cmdline = "bench"
-"#
+fn probe_manifest() -> String {
+    ManifestFile::tagged(vec![PersonalityFile::new("probe", &[0], RangeFile::new(0x4800_0000, "128M"), "builtin:testguest", "bench")]).to_toml()
 }
 
 /// Runs the chosen parts of the benchmark (all of them if `parts` is
@@ -331,14 +324,13 @@ pub struct BootFigures {
     pub janus_both_ready: f64,
 }
 
-fn linux_manifest(personalities: &[(&str, &str, u64)]) -> String {
-    let mut text = String::from("board = \"qemu-virt\"\nconsole = \"tagged\"\n");
-    for (name, cpus, base) in personalities {
-        text.push_str(&format!(
-            "\n[[personality]]\nname = \"{name}\"\ncpus = {cpus}\nram = {{ base = {base:#x}, size = \"512M\" }}\nkernel = \"builtin:debian-cloud\"\ninitrd = \"builtin:debian-initramfs\"\ncmdline = \"console=ttyAMA0 panic=-1\"\n"
-        ));
-    }
-    text
+/// Debian's cloud kernel and initramfs in each of `personalities`: (name, cores, RAM base).
+fn linux_manifest(personalities: &[(&str, [u8; 2], i64)]) -> String {
+    let personality = |(name, cpus, base): &(&str, [u8; 2], i64)| PersonalityFile {
+        initrd: Some("builtin:debian-initramfs".into()),
+        ..PersonalityFile::new(name, cpus, RangeFile::new(*base, "512M"), "builtin:debian-cloud", "console=ttyAMA0 panic=-1")
+    };
+    ManifestFile::tagged(personalities.iter().map(personality).collect()).to_toml()
 }
 
 /// Boots Debian's cloud kernel natively and under Janus and compares.
@@ -392,14 +384,14 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
     let native_entry_to_ready = ready_after(&native_lines, "personal")?;
 
     let one = directory.join("linux-one.toml");
-    std::fs::write(&one, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000)]))?;
+    std::fs::write(&one, linux_manifest(&[("personal", [0, 1], 0x4800_0000)]))?;
     let image = crate::build_image(binaries, &one, janus_board_qemu_virt::NAME)?;
     let lines = run_until(janus_command(&image, board_arguments), "personal: ready after", timeout)?;
     let janus_entry_to_ready = ready_after(&lines, "personal")?;
     let janus_boot = janus_start(&lines)?;
 
     let both = directory.join("linux-both.toml");
-    std::fs::write(&both, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000), ("work", "[2, 3]", 0x6800_0000)]))?;
+    std::fs::write(&both, linux_manifest(&[("personal", [0, 1], 0x4800_0000), ("work", [2, 3], 0x6800_0000)]))?;
     let image = crate::build_image(binaries, &both, janus_board_qemu_virt::NAME)?;
     let lines = run_until_all(janus_command(&image, board_arguments), &["personal: ready after", "work: ready after"], timeout)?;
     let janus_both_ready = janus_start(&lines)? + ready_after(&lines, "personal")?.max(ready_after(&lines, "work")?);

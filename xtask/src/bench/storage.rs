@@ -13,6 +13,8 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use serde::Serialize;
 
+use crate::manifest::{DiskFile, ManifestFile, PersonalityFile, RangeFile};
+
 use super::{DETERMINISM, janus_command, rounded, run_until_markers, write_report};
 
 /// The tests, in the order janus-diskbench runs them, as it names them.
@@ -95,12 +97,18 @@ pub fn parse(lines: &[String], label: &str) -> Result<DiskResults> {
 /// instructions, and janus-diskbench keeps its CPU busy while it waits
 /// (guests/diskbench/src/measure.rs says why), which a second vCPU would
 /// not see.
-pub fn manifest(personality: &str, initrd: &str, disk: &str) -> String {
-    format!(
-        "board = \"qemu-virt\"\nconsole = \"tagged\"\n\n[[personality]]\nname = \"{personality}\"\ncpus = [0]\n\
-         ram = {{ base = 0x4800_0000, size = \"512M\" }}\nkernel = \"builtin:debian-cloud\"\ninitrd = \"{initrd}\"\n\
-         cmdline = \"{CMDLINE}\"\ndisk = {disk}\n"
-    )
+pub fn manifest(personality: &str, initrd: &str, disk: DiskFile) -> String {
+    ManifestFile::tagged(vec![PersonalityFile {
+        initrd: Some(initrd.into()),
+        disk: Some(disk),
+        ..PersonalityFile::new(personality, &[0], RangeFile::new(0x4800_0000, "512M"), "builtin:debian-cloud", CMDLINE)
+    }])
+    .to_toml()
+}
+
+/// The disk of each Janus storage boot: personal's plain partition, work's encrypted one.
+fn disks() -> [(&'static str, DiskFile); 2] {
+    [("personal", DiskFile::new("personal", None)), ("work", DiskFile::new("work", Some(true)))]
 }
 
 /// Removes `path` if it is there: every storage boot starts on a new disk.
@@ -163,7 +171,7 @@ pub fn prepare(binaries: &crate::Binaries, board_arguments: &[String]) -> Result
     std::fs::write(&native_dtb, dtb)?;
 
     let mut images = Vec::new();
-    for (name, disk) in [("personal", "{ partition = \"personal\" }"), ("work", "{ partition = \"work\", encrypted = true }")] {
+    for (name, disk) in disks() {
         let initrd = initrd(name)?;
         let file_name = initrd.file_name().and_then(|name| name.to_str()).ok_or_else(|| anyhow!("odd initramfs path"))?.to_string();
         let manifest_path = directory.join(format!("storage-{name}.toml"));
@@ -533,7 +541,7 @@ mod tests {
 
     #[test]
     fn storage_manifests_validate_with_their_disks() {
-        for (name, disk) in [("personal", "{ partition = \"personal\" }"), ("work", "{ partition = \"work\", encrypted = true }")] {
+        for (name, disk) in disks() {
             let text = manifest(name, "storage.cpio.gz", disk);
             let parsed =
                 janus_manifest::parse::load("storage.toml", &text, &janus_board_qemu_virt::description()).unwrap_or_else(|error| panic!("{error:?}\n{text}"));
