@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use xtask::manifest::{DeviceFile, DiskFile, ManifestFile, PersonalityFile, RangeFile};
 use xtask::qemu::{self, Console};
 
 /// How long any single wait may take before the test fails. Generous: CI
@@ -32,37 +33,33 @@ pub fn board_name() -> String {
     std::env::var("JANUS_BOARD").unwrap_or_else(|_| janus_board_qemu_virt::NAME.to_string())
 }
 
-/// The standard two-personality test manifest with the given command lines.
+/// The standard two-personality test system with the given command lines
+/// (`role=NAME ARGUMENTS`): personal on cores 0 and 1, work on 2 and 3,
+/// 128 MiB each, both running the test guest, tagged console.
+pub fn test_system(personal_arguments: &str, work_arguments: &str) -> ManifestFile {
+    let guest = |name: &str, cpus: &[u8], base: i64, arguments: &str| {
+        PersonalityFile::new(name, cpus, RangeFile::new(base, "128M"), "builtin:testguest", &format!("role={name} {arguments}"))
+    };
+    ManifestFile::tagged(vec![guest("personal", &[0, 1], 0x4800_0000, personal_arguments), guest("work", &[2, 3], 0x5000_0000, work_arguments)])
+}
+
+/// [`test_system`] with each personality's private disk; work's is
+/// encrypted.
+pub fn storage_test_system(personal_arguments: &str, work_arguments: &str) -> ManifestFile {
+    let mut system = test_system(personal_arguments, work_arguments);
+    system.personalities[0].disk = Some(DiskFile::new("personal", None));
+    system.personalities[1].disk = Some(DiskFile::new("work", Some(true)));
+    system
+}
+
+/// [`test_system`] as TOML.
 pub fn test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
-    two_test_guests(personal_arguments, work_arguments, ["", ""])
+    test_system(personal_arguments, work_arguments).to_toml()
 }
 
-/// The standard test manifest with each personality's private disk; work's
-/// is encrypted.
+/// [`storage_test_system`] as TOML.
 pub fn storage_test_manifest(personal_arguments: &str, work_arguments: &str) -> String {
-    two_test_guests(personal_arguments, work_arguments, ["disk = { partition = \"personal\" }\n", "disk = { partition = \"work\", encrypted = true }\n"])
-}
-
-fn two_test_guests(personal_arguments: &str, work_arguments: &str, [personal_disk, work_disk]: [&str; 2]) -> String {
-    format!(
-        r#"board = "qemu-virt"
-console = "tagged"
-
-[[personality]]
-name = "personal"
-cpus = [0, 1]
-ram = {{ base = 0x4800_0000, size = "128M" }}
-kernel = "builtin:testguest"
-cmdline = "role=personal {personal_arguments}"
-{personal_disk}
-[[personality]]
-name = "work"
-cpus = [2, 3]
-ram = {{ base = 0x5000_0000, size = "128M" }}
-kernel = "builtin:testguest"
-cmdline = "role=work {work_arguments}"
-{work_disk}"#
-    )
+    storage_test_system(personal_arguments, work_arguments).to_toml()
 }
 
 /// Writes `manifest` under target/janus/tests and builds its image.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use janus_manifest::DiskPartition;
-use janus_tests::{Disk, Machine, build_image_with_device_key, storage_test_manifest};
+use janus_tests::{Disk, DiskFile, Machine, build_image_with_device_key, storage_test_system};
 
 /// A 64-bit hash of every byte of the disk image, read 1 MiB at a time
 /// (the image is most of a GiB, sparse).
@@ -31,9 +31,10 @@ fn fingerprint(path: &Path) -> u64 {
 /// The storage test manifest (personal plain, work encrypted) with each
 /// disk's `encrypted` set as given.
 fn manifest(personal_encrypted: bool, work_encrypted: bool) -> String {
-    storage_test_manifest("", "")
-        .replace("disk = { partition = \"personal\" }", &format!("disk = {{ partition = \"personal\", encrypted = {personal_encrypted} }}"))
-        .replace("disk = { partition = \"work\", encrypted = true }", &format!("disk = {{ partition = \"work\", encrypted = {work_encrypted} }}"))
+    let mut system = storage_test_system("", "");
+    system.personalities[0].disk = Some(DiskFile::new("personal", Some(personal_encrypted)));
+    system.personalities[1].disk = Some(DiskFile::new("work", Some(work_encrypted)));
+    system.to_toml()
 }
 
 /// Boots `manifest` on `disk` until both test personalities are ready.

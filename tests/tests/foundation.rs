@@ -3,7 +3,15 @@
 //! line; the attack tests check that the attacker is aborted and that the
 //! victim's heartbeat and canary carry on untouched.
 
-use janus_tests::{Machine, field, test_manifest};
+use janus_manifest::ConsoleMode;
+use janus_tests::{Machine, field, test_manifest, test_system};
+
+/// The test manifest with one personality in front at a time.
+fn switched_manifest(personal_arguments: &str, work_arguments: &str) -> String {
+    let mut system = test_system(personal_arguments, work_arguments);
+    system.console = ConsoleMode::Switched;
+    system.to_toml()
+}
 
 const PERSONAL_CANARY: &str = "0x48400000";
 const WORK_CANARY: &str = "0x50400000";
@@ -158,8 +166,7 @@ fn a_flooding_console_does_not_stall_the_other_personality() {
 #[test]
 fn a_background_flood_is_bounded_and_reported_on_switch() {
     // Switched: personal in front, work floods into its 64 KiB ring.
-    let manifest = test_manifest("", "flood").replace("console = \"tagged\"", "console = \"switched\"");
-    let machine = Machine::boot(&manifest);
+    let machine = Machine::boot(&switched_manifest("", "flood"));
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line == "testguest: ready");
     // Personal's heartbeat keeps coming while work floods unseen, until
     // Janus says (Ctrl-\ i) that work's ring is full.
@@ -187,8 +194,7 @@ fn a_background_flood_is_bounded_and_reported_on_switch() {
 
 #[test]
 fn the_power_key_switches_the_foreground_like_the_hotkey() {
-    let manifest = test_manifest("", "").replace("console = \"tagged\"", "console = \"switched\"");
-    let machine = Machine::boot(&manifest);
+    let machine = Machine::boot(&switched_manifest("", ""));
     machine.wait_for("\u{1b}[7m janus: foreground is personal \u{1b}[0m");
     machine.wait_from(0, "personal's heartbeat", |line| line.starts_with("testguest: heartbeat 3 "));
     machine.press_power_key();

@@ -6,26 +6,23 @@
 //! RTC, cannot touch it, and the build refuses manifests that share a
 //! device or hand out one of Janus' own interrupts.
 
-use janus_tests::{Machine, build_image, test_manifest};
+use janus_tests::{DeviceFile, Machine, RangeFile, build_image, test_system};
 
 /// Personal's guest argument that drives the RTC.
 const RTC_ARGUMENT: &str = "rtc=0x09010000@34";
 
-/// The RTC's `[[personality.device]]` table.
-const RTC_DEVICE: &str = r#"[[personality.device]]
-name = "rtc"
-mmio = { base = 0x0901_0000, size = "4K" }
-interrupts = [34]
-compatible = ["arm,pl031", "arm,primecell"]
-"#;
+/// The RTC's `[[personality.device]]` table, with its interrupt (34).
+fn rtc_device(interrupt: u32) -> DeviceFile {
+    DeviceFile::new("rtc", RangeFile::new(0x0901_0000, "4K"), &[interrupt], &["arm,pl031", "arm,primecell"])
+}
 
-/// `manifest` (from [`test_manifest`]) with `personal_devices` after
-/// personal's table and `work_devices` after work's: a
-/// `[[personality.device]]` table belongs to the personality before it.
-fn with_devices(manifest: &str, personal_devices: &str, work_devices: &str) -> String {
-    let work_header = "\n[[personality]]\nname = \"work\"";
-    let (personal, work) = manifest.split_once(work_header).expect("the test manifest has a work personality");
-    format!("{personal}\n{personal_devices}{work_header}{work}\n{work_devices}")
+/// The test manifest (from [`test_system`], with these guest arguments)
+/// with `personal_devices` given to personal and `work_devices` to work.
+fn with_devices(personal_arguments: &str, work_arguments: &str, personal_devices: &[DeviceFile], work_devices: &[DeviceFile]) -> String {
+    let mut system = test_system(personal_arguments, work_arguments);
+    system.personalities[0].devices = personal_devices.to_vec();
+    system.personalities[1].devices = work_devices.to_vec();
+    system.to_toml()
 }
 
 /// Waits for personal's three alarms and `rtc done` after `from`; checks
@@ -48,7 +45,7 @@ fn expect_alarms(machine: &Machine, from: usize) -> usize {
 
 #[test]
 fn personal_owns_the_rtc_and_takes_its_alarms_as_hardware_interrupts() {
-    let manifest = with_devices(&test_manifest(RTC_ARGUMENT, ""), RTC_DEVICE, "");
+    let manifest = with_devices(RTC_ARGUMENT, "", &[rtc_device(34)], &[]);
     let machine = Machine::boot(&manifest);
     let done = expect_alarms(&machine, 0);
     // Both personalities keep running; no interrupt went astray.
@@ -65,7 +62,7 @@ fn personal_owns_the_rtc_and_takes_its_alarms_as_hardware_interrupts() {
 
 #[test]
 fn work_cannot_read_or_write_the_rtc_it_does_not_own() {
-    let manifest = with_devices(&test_manifest(RTC_ARGUMENT, "attack=read@0x09010000 attack=write@0x09010000"), RTC_DEVICE, "");
+    let manifest = with_devices(RTC_ARGUMENT, "attack=read@0x09010000 attack=write@0x09010000", &[rtc_device(34)], &[]);
     let machine = Machine::boot(&manifest);
     machine.wait_for("[work] testguest: attack read 0x9010000 contained: abort");
     machine.wait_for("[work] testguest: attack write 0x9010000 contained: abort");
@@ -80,7 +77,7 @@ fn work_cannot_read_or_write_the_rtc_it_does_not_own() {
 
 #[test]
 fn the_rtc_given_to_both_personalities_is_refused() {
-    let manifest = with_devices(&test_manifest("", ""), RTC_DEVICE, RTC_DEVICE);
+    let manifest = with_devices("", "", &[rtc_device(34)], &[rtc_device(34)]);
     let error = build_image(&manifest).unwrap_err();
     assert!(error.contains(".toml:"), "no line: {error}");
     assert!(error.contains("personality \"work\" device \"rtc\" mmio.base"), "{error}");
@@ -91,7 +88,7 @@ fn the_rtc_given_to_both_personalities_is_refused() {
 
 #[test]
 fn janus_own_uart_interrupt_is_refused() {
-    let manifest = with_devices(&test_manifest("", ""), &RTC_DEVICE.replace("[34]", "[33]"), "");
+    let manifest = with_devices("", "", &[rtc_device(33)], &[]);
     let error = build_image(&manifest).unwrap_err();
     assert!(error.contains(".toml:"), "no line: {error}");
     assert!(error.contains("personality \"personal\" device \"rtc\" interrupts[0]: interrupt 33 belongs to Janus' console UART"), "{error}");
@@ -104,7 +101,7 @@ fn janus_own_uart_interrupt_is_refused() {
 /// takes alarms again.
 #[test]
 fn the_rtc_interrupt_works_again_after_its_owner_restarts() {
-    let manifest = with_devices(&test_manifest(&format!("{RTC_ARGUMENT} attack=reset@100"), ""), RTC_DEVICE, "");
+    let manifest = with_devices(&format!("{RTC_ARGUMENT} attack=reset@100"), "", &[rtc_device(34)], &[]);
     let machine = Machine::boot(&manifest);
     let (first, _) = machine.wait_for("[personal] testguest: rtc alarm 1 at ");
     let (reset, _) = machine.wait_for_after(first, "janus: personal: SYSTEM_RESET");

@@ -15,6 +15,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::manifest::{ManifestFile, PersonalityFile, RangeFile};
 
 /// Instructions per tick of the virt board's 62.5 MHz counter at icount shift 0.
 pub const INSTRUCTIONS_PER_TICK: u64 = 16;
@@ -36,19 +39,64 @@ impl Part {
 
 const DETERMINISM: [&str; 4] = ["-icount", "shift=0,sleep=off", "-rtc", "base=2025-01-01T00:00:00,clock=vm"];
 
-/// The probe's figures, in counter ticks.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The probe's figures, in counter ticks (named in interrupts.json as the
+/// probe names them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Figures {
     /// 200,000-iteration subs/b.ne loop.
     pub alu_loop: u64,
     /// 1,000 reads of GICD_TYPER.
+    #[serde(rename = "gicd_typer_1000")]
     pub distributor_reads: u64,
     /// 1,000 reads of GICD_ISENABLER1 (interrupt state, taken under the vGIC lock).
+    #[serde(rename = "gicd_isenabler_1000")]
     pub distributor_state_reads: u64,
     /// 1,000 PSCI_VERSION calls over HVC.
+    #[serde(rename = "hvc_1000")]
     pub hypercalls: u64,
     /// Virtual timer: CVAL reached to handler, best of 10.
     pub timer_latency: u64,
+}
+
+/// target/bench/interrupts.json.
+#[derive(Serialize)]
+struct InterruptsReport<'a> {
+    method: &'static str,
+    deterministic: bool,
+    native: &'a Figures,
+    janus: &'a Figures,
+    extra_instructions_per_gicd_read: f64,
+    extra_instructions_per_gicd_state_read: f64,
+    hypercall_round_trip_instructions: f64,
+    timer_latency_extra_instructions: i64,
+}
+
+/// target/bench/linux.json (seconds of icount virtual time).
+#[derive(Serialize)]
+struct LinuxReport {
+    method: &'static str,
+    deterministic: bool,
+    native_entry_to_ready_s: f64,
+    janus_entry_to_ready_s: f64,
+    entry_to_ready_overhead_percent: f64,
+    janus_boot_s: f64,
+    power_on_to_both_ready_s: f64,
+}
+
+/// `value` to `decimals` places, as the reports give it.
+fn rounded(value: f64, decimals: usize) -> f64 {
+    format!("{value:.decimals$}").parse().unwrap_or(value)
+}
+
+/// Writes `report` as pretty-printed target/bench/NAME.json.
+fn write_report(name: &str, report: &impl Serialize) -> Result<()> {
+    let output = crate::root().join("target").join("bench").join(format!("{name}.json"));
+    std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
+    let mut json = serde_json::to_string_pretty(report).context("encoding the benchmark report")?;
+    json.push('\n');
+    std::fs::write(&output, json).with_context(|| format!("writing {}", output.display()))?;
+    println!("xtask: wrote {}", output.display());
+    Ok(())
 }
 
 /// Runs `command` until a line contains `marker`, returning all lines.
@@ -105,17 +153,8 @@ fn janus_command(image: &Path, board_arguments: &[String]) -> Command {
 }
 
 /// The probe manifest: one single-vCPU personality running the benchmarks.
-fn probe_manifest() -> &'static str {
-    r#"board = "qemu-virt"
-console = "tagged"
-
-[[personality]]
-name = "probe"
-cpus = [0]
-ram = { base = 0x4800_0000, size = "128M" }
-kernel = "builtin:testguest"
-cmdline = "bench"
-"#
+fn probe_manifest() -> String {
+    ManifestFile::tagged(vec![PersonalityFile::new("probe", &[0], RangeFile::new(0x4800_0000, "128M"), "builtin:testguest", "bench")]).to_toml()
 }
 
 /// Runs the chosen parts of the benchmark (all of them if `parts` is
@@ -209,27 +248,17 @@ fn interrupts(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<
     }
     println!("\nicount shift=0 (1 tick = {INSTRUCTIONS_PER_TICK} instructions); two runs each, identical: {deterministic}");
 
-    let json = format!(
-        "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off, virt gic-version=3, cortex-a72; same probe natively at EL1 and under Janus; counter ticks (1 tick = 16 instructions)\",\n  \"deterministic\": {deterministic},\n  \"native\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"janus\": {{\"alu_loop\": {}, \"gicd_typer_1000\": {}, \"gicd_isenabler_1000\": {}, \"hvc_1000\": {}, \"timer_latency\": {}}},\n  \"extra_instructions_per_gicd_read\": {:.1},\n  \"extra_instructions_per_gicd_state_read\": {:.1},\n  \"hypercall_round_trip_instructions\": {:.1},\n  \"timer_latency_extra_instructions\": {}\n}}\n",
-        native.alu_loop,
-        native.distributor_reads,
-        native.distributor_state_reads,
-        native.hypercalls,
-        native.timer_latency,
-        janus.alu_loop,
-        janus.distributor_reads,
-        janus.distributor_state_reads,
-        janus.hypercalls,
-        janus.timer_latency,
-        per_read(janus.distributor_reads) - per_read(native.distributor_reads),
-        per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads),
-        per_read(janus.hypercalls),
-        (janus.timer_latency as i64 - native.timer_latency as i64) * INSTRUCTIONS_PER_TICK as i64,
-    );
-    let output = crate::root().join("target").join("bench").join("interrupts.json");
-    std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
-    std::fs::write(&output, json)?;
-    println!("xtask: wrote {}", output.display());
+    let report = InterruptsReport {
+        method: "QEMU -icount shift=0,sleep=off, virt gic-version=3, cortex-a72; same probe natively at EL1 and under Janus; counter ticks (1 tick = 16 instructions)",
+        deterministic,
+        native,
+        janus,
+        extra_instructions_per_gicd_read: rounded(per_read(janus.distributor_reads) - per_read(native.distributor_reads), 1),
+        extra_instructions_per_gicd_state_read: rounded(per_read(janus.distributor_state_reads) - per_read(native.distributor_state_reads), 1),
+        hypercall_round_trip_instructions: rounded(per_read(janus.hypercalls), 1),
+        timer_latency_extra_instructions: (janus.timer_latency as i64 - native.timer_latency as i64) * INSTRUCTIONS_PER_TICK as i64,
+    };
+    write_report("interrupts", &report)?;
     Ok(deterministic)
 }
 
@@ -250,13 +279,16 @@ fn linux_boot(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<
     println!("| Janus: power-on to personalities started | – | {:.6} s | |", boot.janus_boot);
     println!("| Power-on to two 2-vCPU Linux personalities ready | – | {:.6} s | |", boot.janus_both_ready);
     println!("\nicount virtual time; two runs each, identical: {boot_deterministic}");
-    let json = format!(
-        "{{\n  \"method\": \"QEMU -icount shift=0,sleep=off; Debian 12 cloud kernel + busybox initramfs; ready time from the kernel log stamp at the ready line; native: same kernel, initramfs and personality device tree at EL1, 2 vCPUs, 512 MiB\",\n  \"deterministic\": {boot_deterministic},\n  \"native_entry_to_ready_s\": {:.6},\n  \"janus_entry_to_ready_s\": {:.6},\n  \"entry_to_ready_overhead_percent\": {overhead:.3},\n  \"janus_boot_s\": {:.6},\n  \"power_on_to_both_ready_s\": {:.6}\n}}\n",
-        boot.native_entry_to_ready, boot.janus_entry_to_ready, boot.janus_boot, boot.janus_both_ready
-    );
-    let linux_output = crate::root().join("target").join("bench").join("linux.json");
-    std::fs::write(&linux_output, json)?;
-    println!("xtask: wrote {}", linux_output.display());
+    let report = LinuxReport {
+        method: "QEMU -icount shift=0,sleep=off; Debian 12 cloud kernel + busybox initramfs; ready time from the kernel log stamp at the ready line; native: same kernel, initramfs and personality device tree at EL1, 2 vCPUs, 512 MiB",
+        deterministic: boot_deterministic,
+        native_entry_to_ready_s: rounded(boot.native_entry_to_ready, 6),
+        janus_entry_to_ready_s: rounded(boot.janus_entry_to_ready, 6),
+        entry_to_ready_overhead_percent: rounded(overhead, 3),
+        janus_boot_s: rounded(boot.janus_boot, 6),
+        power_on_to_both_ready_s: rounded(boot.janus_both_ready, 6),
+    };
+    write_report("linux", &report)?;
     Ok(boot_deterministic)
 }
 
@@ -293,14 +325,13 @@ pub struct BootFigures {
     pub janus_both_ready: f64,
 }
 
-fn linux_manifest(personalities: &[(&str, &str, u64)]) -> String {
-    let mut text = String::from("board = \"qemu-virt\"\nconsole = \"tagged\"\n");
-    for (name, cpus, base) in personalities {
-        text.push_str(&format!(
-            "\n[[personality]]\nname = \"{name}\"\ncpus = {cpus}\nram = {{ base = {base:#x}, size = \"512M\" }}\nkernel = \"builtin:debian-cloud\"\ninitrd = \"builtin:debian-initramfs\"\ncmdline = \"console=ttyAMA0 panic=-1\"\n"
-        ));
-    }
-    text
+/// Debian's cloud kernel and initramfs in each of `personalities`: (name, cores, RAM base).
+fn linux_manifest(personalities: &[(&str, [u8; 2], i64)]) -> String {
+    let personality = |(name, cpus, base): &(&str, [u8; 2], i64)| PersonalityFile {
+        initrd: Some("builtin:debian-initramfs".into()),
+        ..PersonalityFile::new(name, cpus, RangeFile::new(*base, "512M"), "builtin:debian-cloud", "console=ttyAMA0 panic=-1")
+    };
+    ManifestFile::tagged(personalities.iter().map(personality).collect()).to_toml()
 }
 
 /// Boots Debian's cloud kernel natively and under Janus and compares.
@@ -354,14 +385,14 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
     let native_entry_to_ready = ready_after(&native_lines, "personal")?;
 
     let one = directory.join("linux-one.toml");
-    std::fs::write(&one, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000)]))?;
+    std::fs::write(&one, linux_manifest(&[("personal", [0, 1], 0x4800_0000)]))?;
     let image = crate::build_image(binaries, &one, janus_board_qemu_virt::NAME)?;
     let lines = run_until(janus_command(&image, board_arguments), "personal: ready after", timeout)?;
     let janus_entry_to_ready = ready_after(&lines, "personal")?;
     let janus_boot = janus_start(&lines)?;
 
     let both = directory.join("linux-both.toml");
-    std::fs::write(&both, linux_manifest(&[("personal", "[0, 1]", 0x4800_0000), ("work", "[2, 3]", 0x6800_0000)]))?;
+    std::fs::write(&both, linux_manifest(&[("personal", [0, 1], 0x4800_0000), ("work", [2, 3], 0x6800_0000)]))?;
     let image = crate::build_image(binaries, &both, janus_board_qemu_virt::NAME)?;
     let lines = run_until_all(janus_command(&image, board_arguments), &["personal: ready after", "work: ready after"], timeout)?;
     let janus_both_ready = janus_start(&lines)? + ready_after(&lines, "personal")?.max(ready_after(&lines, "work")?);

@@ -11,6 +11,7 @@ pub mod fuzz;
 pub mod image;
 pub mod janusmeta;
 pub mod linux;
+pub mod manifest;
 pub mod modules;
 pub mod qemu;
 pub mod setup;

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
+use cpio::NewcBuilder;
+use cpio::newc::ModeFileType;
 use sha2::{Digest, Sha256};
 
 /// The kernel modules a personality needs for virtio over MMIO; their
@@ -594,77 +596,52 @@ fn verify_cache(cache: &Path) -> std::result::Result<DebianGuest, String> {
 }
 
 // ---------------------------------------------------------------------------
-// The newc cpio format (the one the kernel unpacks: Documentation/driver-api/early-userspace/buffer-format.rst).
+// The initramfs archive: newc cpio (the format the kernel unpacks:
+// Documentation/driver-api/early-userspace/buffer-format.rst), written by
+// the `cpio` crate.
 
-const S_IFDIR: u32 = 0o040_000;
-const S_IFREG: u32 = 0o100_000;
-const S_IFLNK: u32 = 0o120_000;
-const S_IFCHR: u32 = 0o020_000;
-
-/// Writes a newc ("070701") cpio archive: every header, name and body padded
-/// to 4 bytes, closed by a `TRAILER!!!` entry. Owner root, time 0, so the
-/// output is reproducible.
+/// Writes the initramfs' newc cpio archive entry by entry. Every entry is
+/// owned by root with time 0, so the output is reproducible; inodes count
+/// up from 1.
 struct CpioWriter<W: Write> {
     writer: W,
     inode: u32,
-    offset: u64,
 }
 
 impl<W: Write> CpioWriter<W> {
     fn new(writer: W) -> Self {
-        Self { writer, inode: 1, offset: 0 }
+        Self { writer, inode: 1 }
     }
 
     fn directory(&mut self, name: &str, mode: u32) -> Result<()> {
-        self.entry(name, S_IFDIR | mode, 2, (0, 0), &[])
+        self.entry(name, ModeFileType::Directory, mode, (0, 0), &[])
     }
 
     fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> Result<()> {
-        self.entry(name, S_IFREG | mode, 1, (0, 0), data)
+        self.entry(name, ModeFileType::Regular, mode, (0, 0), data)
     }
 
     fn symlink(&mut self, name: &str, target: &str) -> Result<()> {
-        self.entry(name, S_IFLNK | 0o777, 1, (0, 0), target.as_bytes())
+        self.entry(name, ModeFileType::Symlink, 0o777, (0, 0), target.as_bytes())
     }
 
     fn character_device(&mut self, name: &str, mode: u32, major: u32, minor: u32) -> Result<()> {
-        self.entry(name, S_IFCHR | mode, 1, (major, minor), &[])
+        self.entry(name, ModeFileType::Char, mode, (major, minor), &[])
     }
 
     /// Writes the trailer and hands back the inner writer.
     fn finish(mut self) -> Result<W> {
-        self.inode = 0;
-        self.entry("TRAILER!!!", 0, 1, (0, 0), &[])?;
+        cpio::newc::trailer(&mut self.writer).context("writing the cpio archive")?;
         Ok(self.writer)
     }
 
-    fn entry(&mut self, name: &str, mode: u32, links: u32, device: (u32, u32), data: &[u8]) -> Result<()> {
+    fn entry(&mut self, name: &str, file_type: ModeFileType, mode: u32, (major, minor): (u32, u32), data: &[u8]) -> Result<()> {
         let size = u32::try_from(data.len()).with_context(|| format!("{name} is too large for cpio (over 4 GiB)"))?;
-        let name_size = u32::try_from(name.len() + 1).with_context(|| format!("cpio name {name} is too long"))?;
-        let inode = self.inode;
-        self.inode = self.inode.wrapping_add(1);
-        let fields = [inode, mode, 0, 0, links, 0, size, 0, 0, device.0, device.1, name_size, 0];
-        let mut header = String::from("070701");
-        for field in fields {
-            header.push_str(&format!("{field:08X}"));
-        }
-        self.write(header.as_bytes())?;
-        self.write(name.as_bytes())?;
-        self.write(&[0])?;
-        self.pad()?;
-        self.write(data)?;
-        self.pad()
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer.write_all(bytes).context("writing the cpio archive")?;
-        self.offset += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn pad(&mut self) -> Result<()> {
-        let padding = (4 - (self.offset % 4) as usize) % 4;
-        self.write(&[0; 3][..padding])
+        let links = if matches!(file_type, ModeFileType::Directory) { 2 } else { 1 };
+        let builder = NewcBuilder::new(name).ino(self.inode).mode(mode).set_mode_file_type(file_type).nlink(links).rdev_major(major).rdev_minor(minor);
+        self.inode += 1;
+        let mut entry = builder.write(&mut self.writer, size);
+        entry.write_all(data).and_then(|()| entry.finish()).map(drop).with_context(|| format!("writing {name} into the cpio archive"))
     }
 }
 
@@ -681,33 +658,24 @@ mod tests {
         data: Vec<u8>,
     }
 
-    fn field(header: &[u8], index: usize) -> u32 {
-        let text = std::str::from_utf8(&header[6 + index * 8..6 + (index + 1) * 8]).unwrap();
-        u32::from_str_radix(text, 16).unwrap()
-    }
-
-    /// A tiny newc reader: checks magic and 4-byte alignment; stops at the trailer.
+    /// The entries of a newc archive, read with the `cpio` crate: stops at
+    /// the trailer, which must end the archive on a 4-byte boundary.
     fn read_cpio(archive: &[u8]) -> Vec<Entry> {
-        let align = |offset: usize| (offset + 3) & !3;
+        assert_eq!(archive.len() % 4, 0, "the archive is not padded to 4 bytes");
         let mut entries = Vec::new();
-        let mut offset = 0;
+        let mut rest = archive;
         loop {
-            assert_eq!(offset % 4, 0, "header at {offset} is not 4-byte aligned");
-            let header = &archive[offset..offset + 110];
-            assert_eq!(&header[..6], b"070701");
-            let (mode, size, name_size) = (field(header, 1), field(header, 6) as usize, field(header, 11) as usize);
-            let name_start = offset + 110;
-            assert_eq!(archive[name_start + name_size - 1], 0, "name not NUL-terminated");
-            let name = String::from_utf8(archive[name_start..name_start + name_size - 1].to_vec()).unwrap();
-            let data_start = align(name_start + name_size);
-            assert!(archive[name_start + name_size..data_start].iter().all(|byte| *byte == 0));
-            let data = archive[data_start..data_start + size].to_vec();
-            offset = align(data_start + size);
-            if name == "TRAILER!!!" {
-                assert_eq!(offset, archive.len(), "bytes after the trailer");
+            let mut reader = cpio::NewcReader::new(rest).unwrap();
+            let entry = reader.entry();
+            if entry.is_trailer() {
+                assert!(reader.finish().unwrap().is_empty(), "bytes after the trailer");
                 return entries;
             }
-            entries.push(Entry { name, mode, rdev: (field(header, 9), field(header, 10)), data });
+            let (name, mode, rdev) = (entry.name().to_string(), entry.mode(), (entry.rdev_major(), entry.rdev_minor()));
+            let mut data = Vec::new();
+            reader.read_to_end(&mut data).unwrap();
+            rest = reader.finish().unwrap();
+            entries.push(Entry { name, mode, rdev, data });
         }
     }
 
@@ -759,7 +727,7 @@ mod tests {
         assert_eq!((find("sbin/e2fsck").mode, find("sbin/e2fsck").data.as_slice()), (0o100_755, b"e2fsck binary".as_slice()));
         assert_eq!(find("lib/modules/virtio_mmio.ko").data, b"module");
         for directory in ["dev", "proc", "sys", "tmp", "data", "etc", "root"] {
-            assert_eq!(find(directory).mode & 0o170_000, S_IFDIR);
+            assert_eq!(find(directory).mode & 0o170_000, 0o040_000);
         }
         let init = find("init");
         assert_eq!(init.mode, 0o100_755);

@@ -11,7 +11,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::{DETERMINISM, janus_command, run_until_markers};
+use serde::Serialize;
+
+use crate::manifest::{DiskFile, ManifestFile, PersonalityFile, RangeFile};
+
+use super::{DETERMINISM, janus_command, rounded, run_until_markers, write_report};
 
 /// The tests, in the order janus-diskbench runs them, as it names them.
 pub const TESTS: [&str; 4] = ["seq-write-1m", "seq-read-1m", "rand-read-4k", "rand-write-4k"];
@@ -93,12 +97,18 @@ pub fn parse(lines: &[String], label: &str) -> Result<DiskResults> {
 /// instructions, and janus-diskbench keeps its CPU busy while it waits
 /// (guests/diskbench/src/measure.rs says why), which a second vCPU would
 /// not see.
-pub fn manifest(personality: &str, initrd: &str, disk: &str) -> String {
-    format!(
-        "board = \"qemu-virt\"\nconsole = \"tagged\"\n\n[[personality]]\nname = \"{personality}\"\ncpus = [0]\n\
-         ram = {{ base = 0x4800_0000, size = \"512M\" }}\nkernel = \"builtin:debian-cloud\"\ninitrd = \"{initrd}\"\n\
-         cmdline = \"{CMDLINE}\"\ndisk = {disk}\n"
-    )
+pub fn manifest(personality: &str, initrd: &str, disk: DiskFile) -> String {
+    ManifestFile::tagged(vec![PersonalityFile {
+        initrd: Some(initrd.into()),
+        disk: Some(disk),
+        ..PersonalityFile::new(personality, &[0], RangeFile::new(0x4800_0000, "512M"), "builtin:debian-cloud", CMDLINE)
+    }])
+    .to_toml()
+}
+
+/// The disk of each Janus storage boot: personal's plain partition, work's encrypted one.
+fn disks() -> [(&'static str, DiskFile); 2] {
+    [("personal", DiskFile::new("personal", None)), ("work", DiskFile::new("work", Some(true)))]
 }
 
 /// Removes `path` if it is there: every storage boot starts on a new disk.
@@ -161,7 +171,7 @@ pub fn prepare(binaries: &crate::Binaries, board_arguments: &[String]) -> Result
     std::fs::write(&native_dtb, dtb)?;
 
     let mut images = Vec::new();
-    for (name, disk) in [("personal", "{ partition = \"personal\" }"), ("work", "{ partition = \"work\", encrypted = true }")] {
+    for (name, disk) in disks() {
         let initrd = initrd(name)?;
         let file_name = initrd.file_name().and_then(|name| name.to_str()).ok_or_else(|| anyhow!("odd initramfs path"))?.to_string();
         let manifest_path = directory.join(format!("storage-{name}.toml"));
@@ -294,22 +304,113 @@ fn best(first: &DiskResults, second: &DiskResults) -> DiskResults {
 const PERSONAL_GOAL: f64 = 90.0;
 const WORK_GOAL: f64 = 75.0;
 
-fn place_json(results: &DiskResults) -> String {
-    let entries: Vec<String> = TESTS
-        .iter()
-        .zip(results)
-        .map(|(test, result)| {
-            format!(
-                "\"{test}\": {{\"requests\": {}, \"bytes\": {}, \"ns\": {}, \"mib_per_s\": {:.2}, \"iops\": {:.1}}}",
-                result.requests,
-                result.bytes,
-                result.nanoseconds,
-                result.mib_per_second(),
-                result.iops()
-            )
-        })
-        .collect();
-    format!("{{{}}}", entries.join(", "))
+/// Per-test figures keyed by test name, in [`TESTS`] order.
+struct ByTest<T>([T; 4]);
+
+impl<T: Serialize> Serialize for ByTest<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(TESTS.iter().zip(&self.0))
+    }
+}
+
+/// One test's result in storage.json.
+#[derive(Serialize)]
+struct TestReport {
+    requests: u64,
+    bytes: u64,
+    ns: u64,
+    mib_per_s: f64,
+    iops: f64,
+}
+
+/// A place's results in storage.json.
+fn place_report(results: &DiskResults) -> ByTest<TestReport> {
+    ByTest(results.map(|result| TestReport {
+        requests: result.requests,
+        bytes: result.bytes,
+        ns: result.nanoseconds,
+        mib_per_s: rounded(result.mib_per_second(), 2),
+        iops: rounded(result.iops(), 1),
+    }))
+}
+
+/// Something for each of the three places.
+#[derive(Serialize)]
+struct Places<T> {
+    native: T,
+    personal: T,
+    work: T,
+}
+
+/// The goals, in percent of native.
+#[derive(Serialize)]
+struct Goals {
+    personal: f64,
+    work: f64,
+}
+
+/// target/bench/storage.json.
+#[derive(Serialize)]
+struct StorageReport {
+    method: &'static str,
+    deterministic: bool,
+    work_cipher: String,
+    goals_percent_of_native: Goals,
+    native: ByTest<TestReport>,
+    personal: ByTest<TestReport>,
+    work: ByTest<TestReport>,
+    personal_percent_of_native: ByTest<f64>,
+    work_percent_of_native: ByTest<f64>,
+    run_spread_percent: Places<ByTest<f64>>,
+    runs: [Places<ByTest<TestReport>>; 2],
+}
+
+const METHOD: &str = "janus-diskbench (guests/diskbench) inside Debian 12's cloud kernel + busybox initramfs: O_DIRECT on the raw /dev/vda, 1 MiB \
+                      sequential writes then reads, random 4 KiB reads then writes inside them (request counts below); writes include fdatasync; guest \
+                      CLOCK_MONOTONIC under QEMU -icount shift=0,sleep=off; a SCHED_IDLE thread spins while requests are in flight; QEMU virtio-blk \
+                      with cache=unsafe; native: same kernel and initramfs on QEMU's own virtio-blk at EL1, 1 vCPU, 512 MiB, trimmed device tree; \
+                      personal and work: one personality per boot under Janus, 1 vCPU, 512 MiB, fresh Janus disk on the same QEMU virtio-blk; \
+                      figures are the faster of two runs (they are not bit-for-bit repeatable: waits for QEMU's host I/O thread are spun in virtual \
+                      time)";
+
+/// A place's figure for test `index` in percent of native's.
+fn percent_of_native(native: &DiskResults, place: &DiskResults, index: usize) -> f64 {
+    let test = TESTS[index];
+    rate(test, &place[index]) / rate(test, &native[index]) * 100.0
+}
+
+/// How far apart two runs of one place are, test by test, in percent.
+fn spreads(first: &DiskResults, second: &DiskResults) -> [f64; 4] {
+    std::array::from_fn(|index| spread(&first[index], &second[index]))
+}
+
+/// storage.json: the faster of the two runs for each figure, in percent of
+/// native too, how far apart the runs were, and both runs.
+fn storage_report(runs: &[StorageFigures; 2]) -> StorageReport {
+    let [first, second] = runs;
+    let native = best(&first.native, &second.native);
+    let personal = best(&first.personal, &second.personal);
+    let work = best(&first.work, &second.work);
+    let percent = |place: &DiskResults| ByTest(std::array::from_fn(|index| rounded(percent_of_native(&native, place, index), 2)));
+    let spread = |first: &DiskResults, second: &DiskResults| ByTest(spreads(first, second).map(|spread| rounded(spread, 2)));
+    let run = |run: &StorageFigures| Places { native: place_report(&run.native), personal: place_report(&run.personal), work: place_report(&run.work) };
+    StorageReport {
+        method: METHOD,
+        deterministic: first == second,
+        work_cipher: first.work_cipher.clone(),
+        goals_percent_of_native: Goals { personal: PERSONAL_GOAL, work: WORK_GOAL },
+        native: place_report(&native),
+        personal: place_report(&personal),
+        work: place_report(&work),
+        personal_percent_of_native: percent(&personal),
+        work_percent_of_native: percent(&work),
+        run_spread_percent: Places {
+            native: spread(&first.native, &second.native),
+            personal: spread(&first.personal, &second.personal),
+            work: spread(&first.work, &second.work),
+        },
+        runs: [run(first), run(second)],
+    }
 }
 
 /// Prints the table (the faster of the two runs for each figure, and how
@@ -321,7 +422,6 @@ pub fn report(runs: &[StorageFigures; 2]) -> Result<bool> {
     let native = best(&first.native, &second.native);
     let personal = best(&first.personal, &second.personal);
     let work = best(&first.work, &second.work);
-    let percent = |place: &DiskResults, index: usize, test: &str| rate(test, &place[index]) / rate(test, &native[index]) * 100.0;
     println!("\n| Test | Native | personal (plain) | % of native | work (AES-XTS, {}) | % of native |\n|---|---|---|---|---|---|", first.work_cipher);
     for (index, test) in TESTS.iter().enumerate() {
         let unit = unit(test);
@@ -329,51 +429,23 @@ pub fn report(runs: &[StorageFigures; 2]) -> Result<bool> {
             "| {test} | {:.1} {unit} | {:.1} {unit} | {:.1} % | {:.1} {unit} | {:.1} % |",
             rate(test, &native[index]),
             rate(test, &personal[index]),
-            percent(&personal, index, test),
+            percent_of_native(&native, &personal, index),
             rate(test, &work[index]),
-            percent(&work, index, test)
+            percent_of_native(&native, &work, index)
         );
     }
-    let met = |place: &DiskResults, goal: f64| TESTS.iter().enumerate().filter(|(index, test)| percent(place, *index, test) >= goal).count();
+    let met = |place: &DiskResults, goal: f64| (0..TESTS.len()).filter(|index| percent_of_native(&native, place, *index) >= goal).count();
     println!(
         "\ngoals: personal >= {PERSONAL_GOAL} % of native ({} of 4 met), work >= {WORK_GOAL} % ({} of 4 met)",
         met(&personal, PERSONAL_GOAL),
         met(&work, WORK_GOAL)
     );
     println!("icount virtual time, the faster of two runs per figure; the two runs identical: {deterministic}");
-    let mut spreads_json = Vec::new();
     for (place, a, b) in [("native", &first.native, &second.native), ("personal", &first.personal, &second.personal), ("work", &first.work, &second.work)] {
-        let spreads: Vec<(&str, f64)> = TESTS.iter().zip(a.iter().zip(b)).map(|(test, (a, b))| (*test, spread(a, b))).collect();
-        let shown: Vec<String> = spreads.iter().map(|(test, spread)| format!("{test} {spread:.1} %")).collect();
+        let shown: Vec<String> = TESTS.iter().zip(spreads(a, b)).map(|(test, spread)| format!("{test} {spread:.1} %")).collect();
         println!("xtask: storage: {place}: the two runs differ by {}", shown.join(", "));
-        let entries: Vec<String> = spreads.iter().map(|(test, spread)| format!("\"{test}\": {spread:.2}")).collect();
-        spreads_json.push(format!("\"{place}\": {{{}}}", entries.join(", ")));
     }
-
-    let percent_json = |place: &DiskResults| -> String {
-        let entries: Vec<String> = TESTS.iter().enumerate().map(|(index, test)| format!("\"{test}\": {:.2}", percent(place, index, test))).collect();
-        format!("{{{}}}", entries.join(", "))
-    };
-    let json = format!(
-        "{{\n  \"method\": \"janus-diskbench (guests/diskbench) inside Debian 12's cloud kernel + busybox initramfs: O_DIRECT on the raw /dev/vda, 1 MiB sequential writes then reads, random 4 KiB reads then writes inside them (request counts below); writes include fdatasync; guest CLOCK_MONOTONIC under QEMU -icount shift=0,sleep=off; a SCHED_IDLE thread spins while requests are in flight; QEMU virtio-blk with cache=unsafe; native: same kernel and initramfs on QEMU's own virtio-blk at EL1, 1 vCPU, 512 MiB, trimmed device tree; personal and work: one personality per boot under Janus, 1 vCPU, 512 MiB, fresh Janus disk on the same QEMU virtio-blk; figures are the faster of two runs (they are not bit-for-bit repeatable: waits for QEMU's host I/O thread are spun in virtual time)\",\n  \"deterministic\": {deterministic},\n  \"work_cipher\": \"{}\",\n  \"goals_percent_of_native\": {{\"personal\": {PERSONAL_GOAL}, \"work\": {WORK_GOAL}}},\n  \"native\": {},\n  \"personal\": {},\n  \"work\": {},\n  \"personal_percent_of_native\": {},\n  \"work_percent_of_native\": {},\n  \"run_spread_percent\": {{{}}},\n  \"runs\": [\n    {{\"native\": {}, \"personal\": {}, \"work\": {}}},\n    {{\"native\": {}, \"personal\": {}, \"work\": {}}}\n  ]\n}}\n",
-        first.work_cipher,
-        place_json(&native),
-        place_json(&personal),
-        place_json(&work),
-        percent_json(&personal),
-        percent_json(&work),
-        spreads_json.join(", "),
-        place_json(&first.native),
-        place_json(&first.personal),
-        place_json(&first.work),
-        place_json(&second.native),
-        place_json(&second.personal),
-        place_json(&second.work),
-    );
-    let output = crate::root().join("target").join("bench").join("storage.json");
-    std::fs::create_dir_all(output.parent().unwrap_or(Path::new(".")))?;
-    std::fs::write(&output, json)?;
-    println!("xtask: wrote {}", output.display());
+    write_report("storage", &storage_report(runs))?;
     Ok(deterministic)
 }
 
@@ -427,6 +499,33 @@ mod tests {
     }
 
     #[test]
+    fn the_report_lists_tests_in_run_order_with_the_figures_rounded() {
+        let result = |nanoseconds| TestResult { requests: 64, bytes: 64 << 20, nanoseconds };
+        let first = StorageFigures {
+            native: [result(1_000_000_000); 4],
+            personal: [result(2_000_000_000); 4],
+            work: [result(3_000_000_000); 4],
+            work_cipher: "software AES".into(),
+        };
+        let mut second = first.clone();
+        second.work[3].nanoseconds = 3_300_000_000;
+        let json = serde_json::to_string_pretty(&storage_report(&[first, second])).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(report["deterministic"], false);
+        assert_eq!(report["work_cipher"], "software AES");
+        assert_eq!(report["goals_percent_of_native"], serde_json::json!({"personal": 90.0, "work": 75.0}));
+        assert_eq!(
+            report["native"]["seq-write-1m"],
+            serde_json::json!({"requests": 64, "bytes": 64 << 20, "ns": 1_000_000_000, "mib_per_s": 64.0, "iops": 64.0})
+        );
+        assert_eq!(report["work_percent_of_native"]["rand-write-4k"], 33.33);
+        assert_eq!(report["run_spread_percent"]["work"]["rand-write-4k"], 10.0);
+        assert_eq!(report["runs"][1]["work"]["rand-write-4k"]["ns"], 3_300_000_000u64);
+        let positions: Vec<usize> = TESTS.iter().map(|test| json.find(&format!("\"{test}\"")).unwrap()).collect();
+        assert!(positions.is_sorted(), "tests out of order:\n{json}");
+    }
+
+    #[test]
     fn the_work_cipher_comes_from_janus_boot_log() {
         let lines = ["janus: work: disk work encrypted with AES-XTS-256, ARMv8 AES instructions (new key made and wrapped in janus-meta)".to_string()];
         assert_eq!(cipher(&lines).as_deref(), Some("ARMv8 AES instructions"));
@@ -442,7 +541,7 @@ mod tests {
 
     #[test]
     fn storage_manifests_validate_with_their_disks() {
-        for (name, disk) in [("personal", "{ partition = \"personal\" }"), ("work", "{ partition = \"work\", encrypted = true }")] {
+        for (name, disk) in disks() {
             let text = manifest(name, "storage.cpio.gz", disk);
             let parsed =
                 janus_manifest::parse::load("storage.toml", &text, &janus_board_qemu_virt::description()).unwrap_or_else(|error| panic!("{error:?}\n{text}"));
