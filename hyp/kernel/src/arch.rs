@@ -1,6 +1,6 @@
 //! Thin wrappers over AArch64 system registers, barriers and cache
 //! maintenance used by the EL2 core. State-changing writes are `unsafe fn`s
-//! that also issue the synchronisation they need (STYLE.md).
+//! that also issue the synchronisation they need.
 
 use core::arch::asm;
 
