@@ -11,6 +11,7 @@ pub type Problem = heapless::String<256>;
 
 fn problem(arguments: core::fmt::Arguments<'_>) -> Problem {
     let mut text = Problem::new();
+    // A problem longer than its buffer is cut short: the start names it.
     let _ = text.write_fmt(arguments);
     text
 }
@@ -47,6 +48,7 @@ pub fn check(tree: &fdt::Fdt<'_>, board: &BoardDescription, image_base: u64, pay
         let mut found = Problem::new();
         for region in tree.memory().regions() {
             let start = region.starting_address as u64;
+            // Cut short if the board has more regions than fit: enough to see.
             let _ = write!(found, "{:#x}..{:#x} ", start, start.saturating_add(region.size.unwrap_or(0) as u64));
         }
         return Err(problem(format_args!(

@@ -169,6 +169,8 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
         // Each personality owns the SPIs of its own emulated UART, power
         // key and disk, and those of the devices passed through to it.
         let mut owned = heapless::Vec::<u32, { 3 + janus_manifest::MAX_DEVICES * janus_manifest::MAX_DEVICE_INTERRUPTS }>::new();
+        // `owned` holds 3 + every device interrupt the plan may have
+        // (validated): no push below can fail.
         let _ = owned.push(plan.board.guest_uart_interrupt);
         // Its power key's GPIO controller, where the board's button is.
         if let Some(button) = plan.board.hotkey_button {
@@ -189,6 +191,8 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
                 refuse(format_args!("{}: cannot pass through interrupt {interrupt}: {error:?}", personality.name));
             }
         }
+        // One slot per planned personality (at most MAX_PERSONALITIES,
+        // validated): the push cannot fail.
         let _ = personalities.push(Personality::new(table.vttbr(vmid), vgic, plan.board.hotkey_button.map_or(0, |button| button.line)));
     }
     if let Err(error) = crate::storage::bring_up(&plan) {
@@ -255,6 +259,7 @@ extern "C" fn janus_primary_main(device_tree: u64, image_base: u64) -> ! {
     for personality in &system.plan.personalities {
         let mut cores = heapless::String::<32>::new();
         for (position, core) in personality.cpus.iter().enumerate() {
+            // At most 8 cores of at most 3 characters: fits the 32 bytes.
             let _ = core::fmt::Write::write_fmt(&mut cores, format_args!("{}{core}", if position == 0 { "" } else { "," }));
         }
         log::info!("{} cpus={cores} ram={}", personality.name, personality.ram);

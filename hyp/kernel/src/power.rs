@@ -79,6 +79,7 @@ pub fn power_off_board(failure: bool) -> ! {
     if failure {
         semihosting_exit(1);
     }
+    // SYSTEM_OFF returns only if the firmware refused it: halt then.
     let _ = arch::secure_monitor_call(PSCI_SYSTEM_OFF, 0, 0, 0);
     arch::halt()
 }

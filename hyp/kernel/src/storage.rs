@@ -662,6 +662,7 @@ fn drain(index: usize) -> bool {
 /// still to be delivered, changes nothing). A request another vCPU started
 /// since the reset is current and keeps the buffer.
 fn release_stale_ciphertext(index: usize) {
+    // No device (no disk for this personality): nothing to release.
     let _ = with_device(index, |device, _, _, _| {
         if let Some(slot) = ENCIPHERED.get(index) {
             let mut slot = slot.lock();
@@ -739,12 +740,14 @@ pub fn physical_interrupt() -> Option<u32> {
 /// The physical disk raised its interrupt: collect what it finished and
 /// hand it on.
 pub fn interrupt() {
+    // No physical disk: an interrupt that is not ours to collect.
     let _ = with_disk_raw(|disk| {
         disk.acknowledge_interrupt();
         disk.collect();
         Ok(())
     });
-    // Called from the interrupt path, which refreshes this core's vCPU.
+    // Called from the interrupt path, which refreshes this core's vCPU
+    // (the result says whether it must: it will anyway).
     let _ = deliver_finished();
 }
 
@@ -771,6 +774,9 @@ pub fn reset(index: usize) {
         if drain(index) {
             release_stale_ciphertext(index);
         }
+        // A flush that fails leaves nothing more to do here: the device is
+        // reset anyway (its guest is stopping); a delivery's "refresh"
+        // result is moot: the personality's vCPUs are stopped.
         let _ = with_disk(|physical| physical.flush());
         let _ = deliver_finished();
     }

@@ -277,6 +277,7 @@ impl System {
         // other personality; this personality's vCPUs are all stopped.
         unsafe { arch::zero_memory(plan.ram.start.get(), plan.ram.size) };
         let mut blobs = heapless::Vec::<(janus_manifest::Blob, u64), 3>::new();
+        // Three slots for at most three blobs: no push can fail.
         let _ = blobs.push((plan.kernel, plan.kernel_load.get()));
         let _ = blobs.push((plan.dtb, plan.dtb_load.get()));
         if let Some((initrd, load)) = plan.initrd {
@@ -666,6 +667,9 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
     // (before the vGIC, so a completion delivered meanwhile leaves no
     // pending disk interrupt for the restarted guest).
     crate::storage::reset(personality_index);
+    // The reset's effects on hardware-backed lines (disable, deactivate)
+    // are done for every such line below (`set_device_interrupts(false)`
+    // quiesces them; the timers' are cleared when a vCPU next starts).
     let _ = personality.vgic.lock().reset();
     // Its passed-through devices' interrupts: off, nothing left active.
     system.set_device_interrupts(personality_index, false);
@@ -794,6 +798,7 @@ pub fn build_cpu_slots(plan: &BootPlan) -> heapless::Vec<CpuSlot, MAX_CPUS> {
         let assignment = plan.personalities.iter().enumerate().find_map(|(personality, personality_plan)| {
             personality_plan.cpus.iter().position(|&assigned| usize::from(assigned) == core).map(|vcpu| (personality, vcpu))
         });
+        // One slot per board core (at most MAX_CPUS, validated).
         let _ = slots.push(CpuSlot {
             affinity: cpu.mpidr,
             assignment,

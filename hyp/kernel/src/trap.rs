@@ -289,6 +289,8 @@ fn other_interrupts(first: Option<gic::Acknowledged>) {
             if interrupt == gic::KICK_SGI {
                 // Finished disk requests this core delivers, then a park
                 // request (which does not return).
+                // This core's vCPU is flushed at the end of the handler
+                // whatever the result says.
                 let _ = crate::storage::deliver_finished();
                 system::handle_kick(cpu);
             } else {
@@ -370,7 +372,7 @@ fn forward_device_interrupt(system: &System, interrupt: u32) -> bool {
 fn janus_device_interrupt(system: &System, interrupt: u32) {
     if interrupt == gic::KICK_SGI {
         // A parked core: finished disk requests it delivers (its mailbox
-        // is read by the idle loop).
+        // is read by the idle loop; it has no vCPU to refresh).
         let _ = crate::storage::deliver_finished();
     } else if crate::storage::physical_interrupt() == Some(interrupt) {
         crate::storage::interrupt();
@@ -595,6 +597,7 @@ fn deliver(frame: &mut TrapFrame, syndrome: u64) {
 /// would discard other personalities' dirty lines, so every operation is
 /// done as clean-and-invalidate (what HCR_EL2.SWIO asks of the hardware).
 fn set_way(operation: SetWayOperation, operand: u64) {
+    // Every operation is done as clean-and-invalidate (see above).
     let _ = operation;
     // SAFETY: clean-and-invalidate by set/way never loses data; the operand
     // only selects a cache line.

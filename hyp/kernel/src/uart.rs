@@ -113,6 +113,8 @@ pub fn wait_until_sent() {
 /// Writes formatted text to the console under its lock.
 pub fn print(arguments: fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.lock().as_mut() {
+        // The UART's write_str never fails; a Display impl's error has
+        // nowhere to go from here.
         let _ = uart.write_fmt(arguments);
     }
 }
@@ -170,6 +172,7 @@ static LOGGER: ConsoleLogger = ConsoleLogger;
 
 /// Routes the `log` crate to the console.
 pub fn init_logger() {
+    // Fails only if a logger is set already: then that one stays.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(log::LevelFilter::Info);
 }
