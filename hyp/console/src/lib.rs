@@ -214,6 +214,12 @@ impl Lane {
             tagged_line: Vec::new(),
         }
     }
+
+    /// Bytes its filter holds back (a possible `janus:`) go to its ring.
+    fn release_to_ring(&mut self) {
+        let Self { filter, ring, ring_dropped, .. } = self;
+        filter.release(&mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
+    }
 }
 
 /// Appends to a background ring, dropping (and counting) its oldest bytes.
@@ -433,8 +439,7 @@ impl<const N: usize> Console<N> {
             && let Some(lane) = self.lanes.get_mut(self.foreground)
         {
             // What the old foreground held back goes to its ring, in order.
-            let Lane { filter, ring, ring_dropped, .. } = lane;
-            filter.release(&mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
+            lane.release_to_ring();
         }
         self.foreground = to;
         let mode = self.mode;
@@ -444,8 +449,7 @@ impl<const N: usize> Console<N> {
         lane.told_dropped = false;
         if mode == Mode::Switched {
             // What it holds back goes to the ring too: shown in the replay.
-            let Lane { filter, ring, ring_dropped, .. } = lane;
-            filter.release(&mut |bytes: &[u8]| push_ring(ring, ring_dropped, bytes));
+            lane.release_to_ring();
             if self.mid_line {
                 terminal.write(b"\r\n");
                 self.mid_line = false;

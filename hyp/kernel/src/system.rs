@@ -683,19 +683,9 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
         stay_off(system, cpu, personality_index);
     }
     log::info!("{}: SYSTEM_RESET: scrubbing its RAM and restarting it", plan.name);
-    if !system.load_personality(personality_index) {
-        log::warn!("{}: could not reload its images; it stays off", plan.name);
-        stay_off(system, cpu, personality_index);
+    if !load_and_run(system, personality_index) {
+        idle(cpu);
     }
-    // The device may have been asked to stop during the scrub: stopping
-    // it now would have found this personality not running.
-    if console::device_stopping() {
-        log::info!("{}: stopped (the device is stopping)", plan.name);
-        stay_off(system, cpu, personality_index);
-    }
-    personality.run_state.store(RunState::Running as u8, Ordering::Release);
-    system.set_device_interrupts(personality_index, true);
-    console::set_lifecycle(personality_index, Lifecycle::Running);
     let dtb = plan.dtb_load.get();
     let entry = plan.entry.get();
     if system.core_of(personality_index, 0) == Some(cpu) {
@@ -709,7 +699,7 @@ pub fn stop_personality(system: &System, cpu: usize, personality_index: usize, r
 /// Personality `index` stays off (its vCPUs are parked): the console says
 /// so, and if the device is stopping and this was the last one, the board
 /// powers off.
-fn stay_off(system: &System, cpu: usize, index: usize) -> ! {
+fn set_off(system: &System, index: usize) {
     if let Some((_, personality)) = system.personality(index) {
         personality.run_state.store(RunState::Off as u8, Ordering::Release);
     }
@@ -717,7 +707,37 @@ fn stay_off(system: &System, cpu: usize, index: usize) -> ! {
     if console::device_stopping() {
         power_off_when_all_stopped(system);
     }
+}
+
+/// [`set_off`], then this core parks.
+fn stay_off(system: &System, cpu: usize, index: usize) -> ! {
+    set_off(system, index);
     idle(cpu)
+}
+
+/// Loads personality `index`'s images (its RAM scrubbed first) and marks
+/// it running, for a restart and for a start alike. If they cannot be
+/// loaded, or the device was asked to stop during the scrub (the stop then
+/// found it not running and did not ask it), it stays off instead. True if
+/// it runs.
+fn load_and_run(system: &System, index: usize) -> bool {
+    let Some((plan, personality)) = system.personality(index) else {
+        return false;
+    };
+    if !system.load_personality(index) {
+        log::warn!("{}: could not load its images; it stays off", plan.name);
+        set_off(system, index);
+        return false;
+    }
+    if console::device_stopping() {
+        log::info!("{}: stopped (the device is stopping)", plan.name);
+        set_off(system, index);
+        return false;
+    }
+    personality.run_state.store(RunState::Running as u8, Ordering::Release);
+    system.set_device_interrupts(index, true);
+    console::set_lifecycle(index, Lifecycle::Running);
+    true
 }
 
 /// Starts personality `index` again after it stopped (SYSTEM_OFF): its RAM
@@ -735,23 +755,7 @@ pub fn start_personality(system: &System, index: usize) -> bool {
     // may have reached them since, but a start promises a clean slate).
     personality.uart.lock().reset();
     personality.power_key.lock().reset();
-    if !system.load_personality(index) {
-        personality.run_state.store(RunState::Off as u8, Ordering::Release);
-        log::warn!("{}: could not load its images; it stays off", plan.name);
-        return false;
-    }
-    if console::device_stopping() {
-        // Asked to stop during the scrub: it stays off, and may be the
-        // last one the board waited for.
-        personality.run_state.store(RunState::Off as u8, Ordering::Release);
-        console::set_lifecycle(index, Lifecycle::Off);
-        power_off_when_all_stopped(system);
-        return false;
-    }
-    personality.run_state.store(RunState::Running as u8, Ordering::Release);
-    system.set_device_interrupts(index, true);
-    console::set_lifecycle(index, Lifecycle::Running);
-    request_start(system, index, 0, plan.entry.get(), plan.dtb_load.get())
+    load_and_run(system, index) && request_start(system, index, 0, plan.entry.get(), plan.dtb_load.get())
 }
 
 /// The whole device stops cleanly: every running personality is asked to
