@@ -123,26 +123,19 @@ fn parse(lines: &[String]) -> Result<Figures> {
 }
 
 fn native_command(testguest: &Path) -> Command {
+    let mut command = native_qemu(1, "2048M", "bench");
+    command.arg("-kernel").arg(testguest);
+    command
+}
+
+/// QEMU `virt` with no hypervisor (EL1), `cpus` cores and `memory`, the
+/// serial console on stdio, `append` as the command line, deterministic:
+/// the native side of every comparison.
+fn native_qemu(cpus: u32, memory: &str, append: &str) -> Command {
     let mut command = Command::new("qemu-system-aarch64");
-    command.args([
-        "-M",
-        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
-        "-cpu",
-        "cortex-a72",
-        "-smp",
-        "1",
-        "-m",
-        "2048M",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-append",
-        "bench",
-    ]);
-    command.args(DETERMINISM).arg("-kernel").arg(testguest);
+    command.args(["-M", "virt,virtualization=off,gic-version=3,dtb-randomness=off", "-cpu", "cortex-a72", "-smp", &cpus.to_string(), "-m", memory]);
+    command.args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-append", append]);
+    command.args(DETERMINISM);
     command
 }
 
@@ -360,26 +353,8 @@ pub fn linux(binaries: &crate::Binaries, board_arguments: &[String]) -> Result<B
     let dtb = crate::devicetree::personality_device_tree(&personality, &layout, None, &janus_board_qemu_virt::description())?;
     let dtb_path = directory.join("native-personal.dtb");
     std::fs::write(&dtb_path, dtb)?;
-    let mut native = Command::new("qemu-system-aarch64");
-    native.args([
-        "-M",
-        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
-        "-cpu",
-        "cortex-a72",
-        "-smp",
-        "2",
-        "-m",
-        "512M",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-append",
-        "console=ttyAMA0 panic=-1",
-    ]);
-    native.args(DETERMINISM).arg("-kernel").arg(&guest.image).arg("-initrd").arg(&initrd).arg("-dtb").arg(&dtb_path);
+    let mut native = native_qemu(2, "512M", "console=ttyAMA0 panic=-1");
+    native.arg("-kernel").arg(&guest.image).arg("-initrd").arg(&initrd).arg("-dtb").arg(&dtb_path);
     let timeout = Duration::from_secs(600);
     let native_lines = run_until(native, "personal: ready after", timeout)?;
     let native_entry_to_ready = ready_after(&native_lines, "personal")?;
@@ -435,4 +410,40 @@ fn run_until_markers(mut command: Command, markers: &[&str], failures: &[&str], 
     let _ = child.kill();
     let _ = child.wait();
     result.map(|()| lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_native_probe_runs_on_plain_deterministic_qemu_virt() {
+        let command = native_command(Path::new("guest.bin"));
+        let arguments: Vec<&str> = command.get_args().filter_map(|argument| argument.to_str()).collect();
+        let expected = [
+            "-M",
+            "virt,virtualization=off,gic-version=3,dtb-randomness=off",
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "1",
+            "-m",
+            "2048M",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-append",
+            "bench",
+            "-icount",
+            "shift=0,sleep=off",
+            "-rtc",
+            "base=2025-01-01T00:00:00,clock=vm",
+            "-kernel",
+            "guest.bin",
+        ];
+        assert_eq!(arguments, expected);
+    }
 }

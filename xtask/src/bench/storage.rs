@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::manifest::{DiskFile, ManifestFile, PersonalityFile, RangeFile};
 
-use super::{DETERMINISM, janus_command, rounded, run_until_markers, write_report};
+use super::{janus_command, native_qemu, rounded, run_until_markers, write_report};
 
 /// The tests, in the order janus-diskbench runs them, as it names them.
 pub const TESTS: [&str; 4] = ["seq-write-1m", "seq-read-1m", "rand-read-4k", "rand-write-4k"];
@@ -226,26 +226,8 @@ pub fn run_once(setup: &Setup, run: usize) -> Result<StorageFigures> {
     let file = std::fs::File::create(&native_disk).with_context(|| format!("creating {}", native_disk.display()))?;
     file.set_len(NATIVE_DISK_BYTES)?;
     drop(file);
-    let mut native = Command::new("qemu-system-aarch64");
-    native.args([
-        "-M",
-        "virt,virtualization=off,gic-version=3,dtb-randomness=off",
-        "-cpu",
-        "cortex-a72",
-        "-smp",
-        "1",
-        "-m",
-        "512M",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-append",
-        CMDLINE,
-    ]);
-    native.args(DETERMINISM).args(disk_arguments(setup.board_name, &native_disk));
+    let mut native = native_qemu(1, "512M", CMDLINE);
+    native.args(disk_arguments(setup.board_name, &native_disk));
     native.arg("-kernel").arg(&setup.kernel).arg("-initrd").arg(&setup.native_initrd).arg("-dtb").arg(&setup.native_dtb);
     println!("xtask: storage: native (QEMU's virtio-blk, no hypervisor)");
     let (native, _) = boot(native, "native", &log("native"))?;
