@@ -306,6 +306,12 @@ impl Machine {
         self.wait_from(from, &format!("a shell answering with prefix '{prefix}'"), |_| false).0
     }
 
+    /// Waits for a line that is exactly `text` (surrounding spaces and a
+    /// shell's cursor-position query ignored) at index `from` or later.
+    pub fn wait_exact(&self, from: usize, text: &str) -> usize {
+        self.wait_from(from, &format!("a line '{text}'"), |line| line.replace("\u{1b}[6n", "").trim() == text).0
+    }
+
     /// Waits for a line containing `text` (from the start of the log).
     pub fn wait_for(&self, text: &str) -> (usize, String) {
         self.wait_from(0, &format!("'{text}'"), |line| line.contains(text))

@@ -11,21 +11,16 @@ use janus_tests::{Disk, Machine};
 /// Forty keystrokes that are not a command.
 const FORTY: &str = "abcdefghijklmnopqrstuvwxyz0123456789abcd";
 
-/// Waits for a line that is exactly `text` (spaces around it ignored).
-fn wait_exact(machine: &Machine, from: usize, text: &str) -> usize {
-    machine.wait_from(from, &format!("a line '{text}'"), |line| line.trim() == text).0
-}
-
 /// Types a computed echo into the foreground shell and waits for its answer.
 fn answers(machine: &Machine, from: usize, tag: &str) -> usize {
     machine.send(&format!("echo {tag}-$((40+2))\n"));
-    wait_exact(machine, from, &format!("{tag}-42"))
+    machine.wait_exact(from, &format!("{tag}-42"))
 }
 
 /// The switched system (`cargo xtask run`'s) with personal's shell up.
 fn boot_switched(manifest: &str) -> (Machine, usize) {
     let machine = Machine::boot(manifest);
-    let ready = wait_exact(&machine, 0, "personal: ready");
+    let ready = machine.wait_exact(0, "personal: ready");
     let ready = machine.wait_for_shell(ready, "");
     (machine, ready)
 }
@@ -53,7 +48,7 @@ fn the_hotkey_works_whatever_the_foreground_does() {
     let (front, _) = machine.wait_for_after(at, "janus: foreground is work (off: Ctrl-\\ s starts it)");
     machine.send(&format!("{COMMAND_KEY}s"));
     let (started, _) = machine.wait_for_after(front, "janus: work: starting: scrubbing its RAM and loading its images");
-    let at = wait_exact(&machine, started, "work: ready");
+    let at = machine.wait_exact(started, "work: ready");
     let at = machine.wait_for_shell(at, "");
 
     // 3. Work masks its UART's receive interrupt (and will restart later):
@@ -145,7 +140,7 @@ fn a_guest_cannot_forge_janus_or_make_the_terminal_answer_for_it() {
     // The forgery: clear the screen, print Janus' line and a fake prompt,
     // and ask for the cursor position.
     machine.send("clear; printf 'janus: foreground is personal\\n\\npersonal# '; printf '\\033[6n\\033]0;personal\\007'; echo; echo forgery-done\n");
-    let done = wait_exact(&machine, at, "forgery-done");
+    let done = machine.wait_exact(at, "forgery-done");
     let answered = answer_queries(&machine, front);
     // The forged output line is shown marked as work's; no line starts with
     // Janus' words unmarked. (The echo of the typed command is the user's
@@ -185,8 +180,8 @@ fn a_guest_cannot_forge_janus_or_make_the_terminal_answer_for_it() {
     machine.send("\u{3}");
     let at = machine.wait_for_shell(back, "");
     machine.send("echo typed-begin; od -c /tmp/typed; echo typed-end\n");
-    let begin = wait_exact(&machine, at, "typed-begin");
-    let end = wait_exact(&machine, begin, "typed-end");
+    let begin = machine.wait_exact(at, "typed-begin");
+    let end = machine.wait_exact(begin, "typed-end");
     let recorded: Vec<String> = machine.lines()[begin + 1..end].iter().map(|line| line.trim().to_string()).filter(|line| line != "0000000").collect();
     assert!(recorded.is_empty(), "personal's console received input while work was in front: {recorded:?}");
 }

@@ -27,17 +27,6 @@ fn both_debian_personalities_boot_to_their_shells() {
     }
 }
 
-/// Waits for a line that is exactly `text` (ignoring terminal escapes and
-/// surrounding spaces) after line `from`.
-fn wait_exact(machine: &Machine, from: usize, text: &str) -> usize {
-    machine
-        .wait_from(from, &format!("a line '{text}'"), |line| {
-            let cleaned: String = line.replace("\u{1b}[6n", "");
-            cleaned.trim() == text
-        })
-        .0
-}
-
 #[test]
 fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     let machine = Machine::boot(&linux_manifest());
@@ -46,7 +35,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line.trim() == "personal: ready");
     let ready = machine.wait_for_shell(ready, "");
     machine.send("echo $((6*7))\n");
-    let answer = wait_exact(&machine, ready, "42");
+    let answer = machine.wait_exact(ready, "42");
     // Personal prints something while it is in the background.
     machine.send("(sleep 3; echo personal-was-busy-in-the-background) &\n");
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -59,7 +48,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     assert!(machine.position("work: ready") == Some(work_ready), "work's output leaked out while it was in the background");
     let work_ready = machine.wait_for_shell(work_ready.max(switched), "");
     machine.send("hostname\n");
-    let hostname = wait_exact(&machine, work_ready, "work");
+    let hostname = machine.wait_exact(work_ready, "work");
     std::thread::sleep(std::time::Duration::from_secs(4));
     machine.send(HOTKEY);
     let replayed = machine.wait_for_after(hostname, "personal-was-busy-in-the-background").0;
@@ -67,7 +56,7 @@ fn the_foreground_shell_answers_and_the_hotkey_switches_with_replay() {
     assert_eq!(first, Some(replayed), "personal's background output was shown before it came back to the front");
     let (back, _) = machine.wait_for_after(replayed, "janus: foreground is personal");
     machine.send("hostname\n");
-    wait_exact(&machine, back, "personal");
+    machine.wait_exact(back, "personal");
 }
 
 #[test]
@@ -76,7 +65,7 @@ fn keystrokes_typed_into_work_never_reach_personal() {
     let (ready, _) = machine.wait_from(0, "personal's ready line", |line| line.trim() == "personal: ready");
     let ready = machine.wait_for_shell(ready, "");
     machine.send("echo recorder-starts\n");
-    let started = wait_exact(&machine, ready, "recorder-starts");
+    let started = machine.wait_exact(ready, "recorder-starts");
     // Personal's only reader of its console for the next 8 s: whatever its
     // UART receives in that time ends up in /tmp/typed.
     machine.send("timeout 8 cat > /tmp/typed\n");
@@ -85,14 +74,14 @@ fn keystrokes_typed_into_work_never_reach_personal() {
     let (switched, _) = machine.wait_for_after(started, "janus: foreground is work");
     machine.wait_for_shell(switched, "");
     machine.send("echo SECRET-WORK-KEYS-$((40+2))\n");
-    let secret = wait_exact(&machine, switched, "SECRET-WORK-KEYS-42");
+    let secret = machine.wait_exact(switched, "SECRET-WORK-KEYS-42");
     std::thread::sleep(std::time::Duration::from_secs(9));
     machine.send(HOTKEY);
     let (back, _) = machine.wait_for_after(secret, "janus: foreground is personal");
     std::thread::sleep(std::time::Duration::from_millis(500));
     machine.send("echo typed-begin; cat /tmp/typed; echo typed-end\n");
-    let begin = wait_exact(&machine, back, "typed-begin");
-    let end = wait_exact(&machine, begin, "typed-end");
+    let begin = machine.wait_exact(back, "typed-begin");
+    let end = machine.wait_exact(begin, "typed-end");
     let recorded: Vec<String> = machine.lines()[begin + 1..end].to_vec();
     assert!(recorded.is_empty(), "personal's console received input while work was in front: {recorded:?}");
     // Nor was anything typed into work echoed or run in personal.
